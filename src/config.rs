@@ -1,0 +1,160 @@
+//! Settings: typed, validated configuration.
+//!
+//! Sources, lowest precedence first: built-in defaults, the TOML file (`--config PATH` or
+//! `CALSYNC_CONFIG`), the convenience aliases (`NYLAS_API_KEY`, `NYLAS_WEBHOOK_SECRET`,
+//! `NYLAS_API_URI`, `CRM_API_KEY`), then `CALSYNC__SECTION__KEY` variables. An unknown key, a
+//! missing required value or a bad value stops start-up with a message naming the key.
+//! Secrets are [`SecretString`]: their `Debug` output is redacted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// All settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub nylas: NylasSettings,
+    pub store: StoreSettings,
+    pub crm: CrmSettings,
+    pub sync: SyncSettings,
+    pub reconcile: ReconcileSettings,
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `listen`, default `0.0.0.0:3000`.
+    pub listen: SocketAddr,
+    /// `webhook_path`, default `/webhooks/nylas`.
+    pub webhook_path: String,
+    /// `max_body_bytes`, default 4 MiB: the largest accepted body, compressed or not.
+    pub max_body_bytes: usize,
+    /// `shutdown_timeout`, default 20s: how long in-flight jobs may finish on SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+/// `[nylas]`
+#[derive(Debug, Clone)]
+pub struct NylasSettings {
+    /// `api_uri`, default `https://api.us.nylas.com` (alias `NYLAS_API_URI`).
+    pub api_uri: Url,
+    /// `api_key` (alias `NYLAS_API_KEY`); required by commands that call Nylas.
+    pub api_key: Option<SecretString>,
+    /// `webhook_secrets` (alias `NYLAS_WEBHOOK_SECRET` adds one). Empty: POSTs answer 503.
+    pub webhook_secrets: Vec<SecretString>,
+    /// `fetch`, default `always`.
+    pub fetch: FetchPolicy,
+    /// `timeout`, default 10s, per request.
+    pub timeout: Duration,
+    /// `requests_per_second`, default 20; 0 means no cap.
+    pub requests_per_second: u32,
+}
+
+/// When the worker reads the event from the Events API instead of trusting the notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchPolicy {
+    /// Always fetch (the notification only says *that* something changed).
+    Always,
+    /// Fetch only when the notification is incomplete (a type suffix, or no `when`).
+    WhenIncomplete,
+}
+
+/// `[store]`
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// `url`, default `sqlite://calsync.db`. May hold a password: never logged unredacted.
+    pub url: SecretString,
+    /// `keep_notifications`, default 7d: how long the notification log is kept for replay.
+    pub keep_notifications: Duration,
+}
+
+/// `[crm]`: the target, by `kind`.
+#[derive(Debug, Clone)]
+pub enum CrmSettings {
+    /// `kind = "rest"`: the generic REST contract.
+    Rest(RestCrmSettings),
+    /// `kind = "jsonl"`: dry run, one JSON line per write appended to a file.
+    Jsonl(JsonlCrmSettings),
+}
+
+/// `[crm] kind = "rest"`
+#[derive(Debug, Clone)]
+pub struct RestCrmSettings {
+    /// `base_url` (required).
+    pub base_url: Url,
+    /// `api_key` (alias `CRM_API_KEY`), sent as a bearer token when set.
+    pub api_key: Option<SecretString>,
+    /// `meetings_path`, default `/api/meetings`.
+    pub meetings_path: String,
+    /// `timeout`, default 10s, per request.
+    pub timeout: Duration,
+}
+
+/// `[crm] kind = "jsonl"`
+#[derive(Debug, Clone)]
+pub struct JsonlCrmSettings {
+    /// `path` (required): the file to append to.
+    pub path: PathBuf,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// `workers`, default 8: jobs processed concurrently.
+    pub workers: usize,
+    /// `max_attempts`, default 12: failures of one event before it is dead-lettered.
+    pub max_attempts: u32,
+    /// `retry_initial`, default 1s.
+    pub retry_initial: Duration,
+    /// `retry_max`, default 10m.
+    pub retry_max: Duration,
+    /// `crm_requests_per_second`, default 0 (no cap).
+    pub crm_requests_per_second: u32,
+    /// `calendars`, default `all`.
+    pub calendars: CalendarSelection,
+    /// `exclude_read_only_calendars`, default false (holiday calendars and the like).
+    pub exclude_read_only_calendars: bool,
+    /// `internal_domains`, default empty: attendees at these domains are colleagues.
+    pub internal_domains: Vec<String>,
+}
+
+/// Which calendars of a grant backfill and reconciliation read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarSelection {
+    All,
+    Primary,
+}
+
+/// `[reconcile]`
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    /// `interval`, default 15m; zero disables reconciliation.
+    pub interval: Duration,
+    /// `window_days.back`, default 30.
+    pub window_days_back: u32,
+    /// `window_days.ahead`, default 365.
+    pub window_days_ahead: u32,
+    /// `safety_margin`, default 5m: subtracted from the last run for `updated_after`.
+    pub safety_margin: Duration,
+}
+
+/// `[log]`
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// `format`, default `json`.
+    pub format: LogFormat,
+    /// `level`, default `info` (an `EnvFilter` directive).
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}

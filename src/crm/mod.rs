@@ -1,0 +1,124 @@
+//! CRM adapters: the [`CrmAdapter`] trait every target implements, its error type, and
+//! [`build`], which turns the validated `[crm]` settings into an adapter.
+//!
+//! Adapters are stateless translators between a [`MeetingRecord`] and one vendor's API. They do
+//! not decide *whether* to write (the worker does, from the sync state) and they never search
+//! for duplicates on the hot path: the worker passes what it knows about the existing record.
+//! Every failure is classified ([`CrmError::retry`]) from status and headers.
+
+pub mod jsonl;
+pub mod rest;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::CrmSettings;
+use crate::record::MeetingRecord;
+use crate::retry::Retry;
+
+/// What the worker knows about the record in the CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingRecord<'a> {
+    /// Never created (as far as the sync state knows): create it.
+    None,
+    /// Created earlier with this CRM id: update it.
+    Known(&'a str),
+    /// A create was sent but its answer never recorded (crash, timeout): the record may exist.
+    /// Adapters that can look it up by our id do so before creating.
+    Uncertain,
+}
+
+/// The result of an upsert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    /// The CRM's id for the record.
+    pub crm_record_id: String,
+    /// True when the record was created (false: updated).
+    pub created: bool,
+}
+
+/// A failed CRM call, classified.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    /// The CRM answered with a non-success status.
+    #[error("{operation} answered HTTP {status}: {message}")]
+    Status {
+        operation: &'static str,
+        status: u16,
+        /// A short description from the response body (never request data or secrets).
+        message: String,
+        retry: Retry,
+    },
+    /// The request did not get an answer (timeout, connection refused, TLS).
+    #[error("{operation} failed: {source}")]
+    Transport {
+        operation: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The CRM answered success with a body calsync cannot use.
+    #[error("{operation} answered with an unexpected body: {message}")]
+    Protocol {
+        operation: &'static str,
+        message: String,
+    },
+    /// A local target (the JSONL dry run) failed.
+    #[error("{operation} failed: {source}")]
+    Io {
+        operation: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CrmError {
+    /// What the worker should do about this failure.
+    pub fn retry(&self) -> Retry {
+        match self {
+            CrmError::Status { retry, .. } => *retry,
+            CrmError::Transport { source, .. } => crate::retry::classify_transport(source),
+            CrmError::Protocol { .. } => Retry::After(None),
+            CrmError::Io { .. } => Retry::After(None),
+        }
+    }
+}
+
+/// One CRM target.
+#[async_trait]
+pub trait CrmAdapter: Send + Sync + 'static {
+    /// The adapter kind (`rest`, `jsonl`, `hubspot`, …), for logs and metrics.
+    fn kind(&self) -> &'static str;
+
+    /// The target's identity (kind and endpoint) that keys the sync state, so pointing calsync
+    /// at another CRM never reuses record ids from the previous one.
+    fn target(&self) -> &str;
+
+    /// Creates or updates the record.
+    async fn upsert(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+    ) -> Result<UpsertOutcome, CrmError>;
+
+    /// Soft-deletes the record. A record already gone is success.
+    async fn soft_delete(
+        &self,
+        external_event_id: &str,
+        crm_record_id: &str,
+    ) -> Result<(), CrmError>;
+
+    /// Verifies the credentials and endpoint with a harmless authenticated read.
+    async fn check(&self) -> Result<(), CrmError>;
+}
+
+/// Builds the adapter the settings describe, sharing one HTTP client.
+pub fn build(
+    settings: &CrmSettings,
+    http: reqwest::Client,
+) -> Result<Arc<dyn CrmAdapter>, CrmError> {
+    match settings {
+        CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, http))),
+        CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
+    }
+}

@@ -1,0 +1,45 @@
+//! calsync mirrors calendar events into a CRM: one current meeting record per event, nothing lost,
+//! nothing duplicated.
+//!
+//! The data flow (see `../shared/docs/architecture.md` for the full design):
+//!
+//! ```text
+//! Nylas ──POST──► http: verify HMAC (raw bytes) → parse envelope → ingest (group commit) ──► 200
+//!                                                         │  (committed before the answer)
+//!  backfill / reconcile ──── list events ────────────────►│
+//!                                                         ▼
+//!          store: notification log · jobs keyed by event id · sync state · dead letters
+//!                                                         │ claim (lease, one in flight per key)
+//!                                                         ▼
+//!  worker: fetch event if needed (Nylas) → version check → map → hash check → CRM → record state
+//! ```
+//!
+//! `http` only accepts; `worker` only delivers. Neither imports the other; both depend on `store`.
+//!
+//! Modules:
+//! - [`config`]: typed settings from TOML and environment, validated at start-up.
+//! - [`http`]: the webhook edge (challenge, signature, envelope, ingest) and health endpoints.
+//! - [`store`]: the durable store trait and its backends; group-commit ingest.
+//! - [`worker`]: the job runner (leases, wake-ups) and the idempotent write path.
+//! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
+//! - [`mapping`]: the pure event → meeting record mapping.
+//! - [`record`]: the CRM meeting record and its content hash.
+//! - [`crm`]: the CRM adapter trait and its implementations.
+//! - [`retry`]: classification of outbound failures and backoff.
+//! - [`clock`]: the time source (system clock, or tokio time in tests).
+//! - [`telemetry`]: logging and metrics.
+//! - [`app`]: wiring of all of the above for `serve` and the other commands.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod crm;
+pub mod http;
+pub mod mapping;
+pub mod nylas;
+pub mod record;
+pub mod retry;
+pub mod store;
+pub mod telemetry;
+pub mod worker;

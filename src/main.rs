@@ -1,0 +1,2 @@
+//! The `calsync` command line (skeleton).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Interpretation of webhook notifications (skeleton).

@@ -1,0 +1,142 @@
+//! Classification of outbound failures, and backoff.
+//!
+//! Invariant 7: every outbound error (Nylas or CRM) is classified as [`Retry::After`],
+//! [`Retry::Permanent`] or [`Retry::Auth`] from its status and headers — never guessed from a
+//! message. Each client's error type exposes `fn retry(&self) -> Retry`; the worker decides what
+//! to do from that alone. Vendor-specific signals (HubSpot's `policyName`, Salesforce's 403
+//! `REQUEST_LIMIT_EXCEEDED`) are classified by their adapters on top of [`classify_status`].
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// What to do about a failed outbound call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Try again later: after the given delay when the server said so, else after backoff.
+    After(Option<Duration>),
+    /// Trying again will not help (the request itself is wrong): dead-letter.
+    Permanent,
+    /// Credentials are missing, wrong or expired: wait for an operator, do not dead-letter.
+    Auth,
+}
+
+/// Classifies a non-success HTTP status. `retry_after` is the server's `Retry-After`, if any.
+///
+/// 408, 425, 429 and 5xx are retryable; 401 and 403 are auth failures; other 4xx are permanent.
+/// Anything else unexpected (1xx, 3xx) is retryable: a proxy or a misconfigured endpoint may be
+/// fixed without the request changing.
+pub fn classify_status(status: u16, retry_after: Option<Duration>) -> Retry {
+    match status {
+        401 | 403 => Retry::Auth,
+        408 | 425 | 429 => Retry::After(retry_after),
+        400..=499 => Retry::Permanent,
+        _ => Retry::After(retry_after),
+    }
+}
+
+/// Classifies a transport error (no HTTP status): timeouts and connection failures are
+/// retryable; a request that could not even be built is permanent.
+pub fn classify_transport(error: &reqwest::Error) -> Retry {
+    if error.is_builder() {
+        Retry::Permanent
+    } else {
+        Retry::After(None)
+    }
+}
+
+/// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`). A date in the past
+/// means "now" (zero); an unparseable value is ignored.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Exponential backoff with full jitter, between `initial` and `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Upper bound of the first delay.
+    pub initial: Duration,
+    /// Upper bound of any delay.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The ceiling for the delay after `failures` consecutive failures (1-based):
+    /// `initial * 2^(failures-1)`, capped at `max`.
+    pub fn ceiling(&self, failures: u32) -> Duration {
+        let exponent = failures.saturating_sub(1).min(32);
+        self.initial
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.max)
+    }
+
+    /// A random delay for the given failure count: uniformly between half the ceiling and the
+    /// ceiling ("equal jitter"), so retries spread out but never collapse to zero.
+    pub fn delay(&self, failures: u32) -> Duration {
+        let ceiling = self.ceiling(failures);
+        let half = ceiling / 2;
+        let spread = ceiling.saturating_sub(half).as_millis() as u64;
+        half + Duration::from_millis(rand::random_range(0..=spread))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn statuses_are_classified() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(classify_status(status, None), Retry::After(None), "{status}");
+        }
+        for status in [400, 404, 409, 422] {
+            assert_eq!(classify_status(status, None), Retry::Permanent, "{status}");
+        }
+        for status in [401, 403] {
+            assert_eq!(classify_status(status, None), Retry::Auth, "{status}");
+        }
+        let wait = Some(Duration::from_secs(2));
+        assert_eq!(classify_status(429, wait), Retry::After(wait));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(2)));
+
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
+
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
+
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(600),
+        };
+        assert_eq!(backoff.ceiling(1), Duration::from_secs(1));
+        assert_eq!(backoff.ceiling(4), Duration::from_secs(8));
+        assert_eq!(backoff.ceiling(40), Duration::from_secs(600));
+        for failures in 1..20 {
+            let delay = backoff.delay(failures);
+            let ceiling = backoff.ceiling(failures);
+            assert!(delay <= ceiling && delay >= ceiling / 2, "{failures}: {delay:?}");
+        }
+    }
+}
