@@ -41,9 +41,7 @@ impl Clock {
                 instant_base,
             } => {
                 let elapsed = instant_base.elapsed();
-                wall_base
-                    .checked_add(elapsed)
-                    .unwrap_or(Timestamp::MAX)
+                wall_base.checked_add(elapsed).unwrap_or(Timestamp::MAX)
             }
         }
     }
@@ -74,7 +72,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(90)).await;
         let after = clock.now();
         assert_eq!(after.duration_since(before).as_secs(), 90);
-        assert_eq!(clock.until(add(after, Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(
+            clock.until(add(after, Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
         assert_eq!(clock.until(before), Duration::ZERO);
     }
 }

@@ -93,7 +93,11 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         for status in [408, 429, 500, 502, 503, 504] {
-            assert_eq!(classify_status(status, None), Retry::After(None), "{status}");
+            assert_eq!(
+                classify_status(status, None),
+                Retry::After(None),
+                "{status}"
+            );
         }
         for status in [400, 404, 409, 422] {
             assert_eq!(classify_status(status, None), Retry::Permanent, "{status}");
@@ -136,7 +140,10 @@ mod tests {
         for failures in 1..20 {
             let delay = backoff.delay(failures);
             let ceiling = backoff.ceiling(failures);
-            assert!(delay <= ceiling && delay >= ceiling / 2, "{failures}: {delay:?}");
+            assert!(
+                delay <= ceiling && delay >= ceiling / 2,
+                "{failures}: {delay:?}"
+            );
         }
     }
 }

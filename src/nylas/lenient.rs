@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn near_misses_are_converted() {
-        let near = probe(r#"{"text": 42, "number": "1717162394", "flag": "true", "items": [1, "x", 3]}"#);
+        let near =
+            probe(r#"{"text": 42, "number": "1717162394", "flag": "true", "items": [1, "x", 3]}"#);
         assert_eq!(near.text.as_deref(), Some("42"));
         assert_eq!(near.number, Some(1_717_162_394));
         assert_eq!(near.flag, Some(true));

@@ -233,9 +233,13 @@ pub enum DeadLetterSelection {
 pub enum GrantStatus {
     Active,
     /// Paused since the given time (expired grant, or Nylas answered 401 for it).
-    Paused { since: Timestamp },
+    Paused {
+        since: Timestamp,
+    },
     /// Deleted: never synced again.
-    Deleted { at: Timestamp },
+    Deleted {
+        at: Timestamp,
+    },
 }
 
 /// Counts for metrics and `/readyz`.
