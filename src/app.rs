@@ -1,1 +1,212 @@
-//! Wiring (skeleton).
+//! Wiring: builds the store, clients, adapter and worker pool from [`Settings`], and runs the
+//! daemon.
+//!
+//! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
+//! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
+//! answering 503 (and `/readyz` fails) → workers stop claiming and drain until the deadline →
+//! the HTTP server finishes in-flight requests → the ingest writer flushes what was accepted.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crm::{self, CrmAdapter, CrmError};
+use crate::http::{self, EdgeState};
+use crate::nylas::NylasClient;
+use crate::retry::Backoff;
+use crate::store::{self, Ingestor, Store, StoreError};
+use crate::worker::runner::RunnerConfig;
+use crate::worker::settle::RetryPolicy;
+use crate::worker::{Processor, Runner};
+
+/// How long a claim holds a job; renewed every third of it while the job runs.
+const LEASE: Duration = Duration::from_secs(60);
+/// The longest wait between claims without a wake-up (work from other processes).
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// The most notifications committed in one ingest transaction.
+const MAX_INGEST_BATCH: usize = 512;
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the CRM adapter cannot be built: {0}")]
+    Crm(#[from] CrmError),
+    #[error("the HTTP client cannot be built: {0}")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("the HTTP server failed: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+/// Everything the commands need, built once from the settings.
+pub struct App {
+    settings: Settings,
+    clock: Clock,
+    store: Arc<dyn Store>,
+    nylas: NylasClient,
+    crm: Arc<dyn CrmAdapter>,
+    processor: Arc<Processor>,
+    owner: String,
+}
+
+impl App {
+    /// Opens the store (running migrations) and builds the clients.
+    pub async fn build(settings: Settings, clock: Clock) -> Result<App, AppError> {
+        let store = store::open(settings.store.url.expose_secret()).await?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(AppError::HttpClient)?;
+        let nylas = NylasClient::new(&settings.nylas, http.clone());
+        let crm = crm::build(&settings.crm, http)?;
+        let processor = Arc::new(Processor::new(
+            store.clone(),
+            nylas.clone(),
+            crm.clone(),
+            settings.nylas.fetch,
+            clock,
+        ));
+        let owner = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Ok(App {
+            settings,
+            clock,
+            store,
+            nylas,
+            crm,
+            processor,
+            owner,
+        })
+    }
+
+    /// The settings the app was built from.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The Nylas client.
+    pub fn nylas(&self) -> &NylasClient {
+        &self.nylas
+    }
+
+    /// The CRM adapter.
+    pub fn crm(&self) -> &Arc<dyn CrmAdapter> {
+        &self.crm
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The worker pool.
+    pub fn runner(&self) -> Runner {
+        let sync = &self.settings.sync;
+        Runner::new(
+            self.processor.clone(),
+            RunnerConfig {
+                workers: sync.workers,
+                lease_for: LEASE,
+                poll_interval: POLL_INTERVAL,
+                retry: RetryPolicy {
+                    backoff: Backoff {
+                        initial: sync.retry_initial,
+                        max: sync.retry_max,
+                    },
+                    max_attempts: sync.max_attempts,
+                },
+                owner: self.owner.clone(),
+            },
+        )
+    }
+
+    /// Starts the group-commit ingest writer.
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::spawn(self.store.clone(), self.clock, MAX_INGEST_BATCH)
+    }
+
+    /// The HTTP router, handing notifications to `ingest`; it answers 503 once `draining` is
+    /// cancelled.
+    pub fn router(&self, ingest: Ingestor, draining: CancellationToken) -> Router {
+        let state = EdgeState {
+            ingest,
+            store: self.store.clone(),
+            secrets: self.settings.nylas.webhook_secrets.clone().into(),
+            max_body_bytes: self.settings.server.max_body_bytes,
+            clock: self.clock,
+            draining,
+        };
+        http::router(state, &self.settings.server.webhook_path)
+    }
+
+    /// Runs the daemon on `listener` until `shutdown` resolves, then drains and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        if self.settings.nylas.webhook_secrets.is_empty() {
+            tracing::warn!(
+                "No webhook secret is configured: notifications are answered 503 until nylas.webhook_secrets (or NYLAS_WEBHOOK_SECRET) is set. The challenge is answered."
+            );
+        }
+        let ingest = self.ingestor();
+        let draining = CancellationToken::new();
+        let stop_workers = CancellationToken::new();
+        let server_stop = CancellationToken::new();
+        let router = self.router(ingest.clone(), draining.clone());
+        let runner = self.runner();
+        let drain_for = self.settings.server.shutdown_timeout;
+        let workers = {
+            let stop = stop_workers.clone();
+            tokio::spawn(async move { runner.run(stop, drain_for).await })
+        };
+        let address = listener.local_addr().map_err(AppError::Server)?;
+        tracing::info!(
+            listen = %address,
+            webhook_path = %self.settings.server.webhook_path,
+            store = self.store.backend(),
+            crm.kind = self.crm.kind(),
+            "calsync is serving."
+        );
+        let server = {
+            let stop = server_stop.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            })
+        };
+        shutdown.await;
+        tracing::info!("Shutting down: new notifications are answered 503 while jobs drain.");
+        draining.cancel();
+        stop_workers.cancel();
+        if let Err(error) = workers.await {
+            tracing::error!(error = %error, "The worker pool ended abnormally.");
+        }
+        server_stop.cancel();
+        let served = server.await;
+        ingest.close().await;
+        tracing::info!("calsync stopped.");
+        match served {
+            Ok(result) => result.map_err(AppError::Server),
+            Err(error) => Err(AppError::Server(std::io::Error::other(error))),
+        }
+    }
+}

@@ -1,1 +1,48 @@
-//! The webhook edge (skeleton).
+//! The webhook edge: the HTTP contract of `architecture.md`, and the health endpoints.
+//!
+//! The edge only accepts: it verifies, parses, interprets and hands the notification to the
+//! group-commit [`Ingestor`]; it answers 200 only after the store committed it (invariant 1).
+//! It never talks to Nylas or the CRM and never imports the worker.
+
+pub mod health;
+pub mod verify;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::store::{Ingestor, Store};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct EdgeState {
+    pub ingest: Ingestor,
+    pub store: Arc<dyn Store>,
+    /// The configured webhook secrets; empty means POSTs answer 503.
+    pub secrets: Arc<[SecretString]>,
+    pub max_body_bytes: usize,
+    pub clock: Clock,
+    /// Cancelled when the process starts draining: POSTs and `/readyz` answer 503.
+    pub draining: CancellationToken,
+}
+
+/// The router: `GET|POST {webhook_path}`, `GET /healthz`, `GET /readyz`.
+pub fn router(state: EdgeState, webhook_path: &str) -> Router {
+    let max_body_bytes = state.max_body_bytes;
+    Router::new()
+        .route(
+            webhook_path,
+            get(webhook::challenge)
+                .post(webhook::receive)
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+}

@@ -1,1 +1,16 @@
-//! The job runner (skeleton).
+//! The worker: claims jobs from the store and runs the idempotent write path.
+//!
+//! - [`runner`]: the pool. Claims jobs with a lease (one in flight per record key), caps
+//!   concurrency with a semaphore, wakes on new work (notify-or-poll, never busy polling),
+//!   keeps leases alive while a job runs, and drains on shutdown.
+//! - [`process`]: the write path of one job: fetch the event if needed → version check → map →
+//!   hash check → CRM adapter → sync state. Safe to run any number of times.
+//! - [`settle`]: records a job's result in the store: done, retry later (persisted schedule), or
+//!   dead letter.
+
+pub mod process;
+pub mod runner;
+pub mod settle;
+
+pub use process::{Processor, SyncError, SyncOutcome};
+pub use runner::Runner;

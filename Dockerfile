@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# calsync: multi-stage build. The runtime image holds one static-ish binary (SQLite and rustls
+# are compiled in), runs as a non-root user, and checks its own /healthz.
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+# Build dependencies first so source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+COPY src ./src
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked \
+    && strip target/release/calsync \
+    && mkdir -p /data
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/calsync /usr/local/bin/calsync
+# distroless has no shell: create the data directory in the build stage, owned by nonroot.
+COPY --from=build --chown=65532:65532 /data /data
+COPY config/calsync.example.toml /etc/calsync/calsync.example.toml
+# The embedded store lives on a volume; override with CALSYNC__STORE__URL for PostgreSQL.
+ENV CALSYNC__STORE__URL=sqlite:///data/calsync.db \
+    CALSYNC__SERVER__LISTEN=0.0.0.0:3000
+VOLUME ["/data"]
+EXPOSE 3000
+USER nonroot:nonroot
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/calsync", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/calsync"]
+CMD ["serve"]

@@ -1,0 +1,230 @@
+//! The worker pool.
+//!
+//! One loop claims due jobs from the store — never more than there are free worker slots (a
+//! semaphore) — and runs each in its own task. Between claims it waits for whichever comes first:
+//! a wake-up from the store (armed *before* claiming, so a job committed during the claim is not
+//! missed), a worker slot freeing up, the next scheduled retry or lease expiry, the poll interval
+//! (work enqueued by other processes), or shutdown. While a job runs, its lease is extended every
+//! third of its length, so a long CRM call does not let another worker take the same key; a
+//! crashed process's leases simply expire and its jobs are claimed again.
+//!
+//! Shutdown: stop claiming, let running jobs finish until the deadline, then cancel the rest and
+//! release their leases so they are due again at once (nothing acknowledged is lost: the jobs
+//! stay in the store).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::store::{ClaimedJob, Store, StoreError};
+
+use super::process::Processor;
+use super::settle::{RetryPolicy, Settled};
+
+/// The worker pool's settings.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Jobs processed concurrently.
+    pub workers: usize,
+    /// How long a claim holds a job before another worker may take it.
+    pub lease_for: Duration,
+    /// The longest wait between claims when nothing signals new work.
+    pub poll_interval: Duration,
+    pub retry: RetryPolicy,
+    /// This process's name in leases.
+    pub owner: String,
+}
+
+/// The worker pool.
+#[derive(Clone)]
+pub struct Runner {
+    processor: Arc<Processor>,
+    config: Arc<RunnerConfig>,
+}
+
+impl Runner {
+    /// A pool running jobs with `processor`.
+    pub fn new(processor: Arc<Processor>, config: RunnerConfig) -> Self {
+        Runner {
+            processor,
+            config: Arc::new(config),
+        }
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.processor.store
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains for at most `drain_for`.
+    pub async fn run(&self, shutdown: CancellationToken, drain_for: Duration) {
+        let slots = Arc::new(Semaphore::new(self.config.workers.max(1)));
+        let abort = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let wakeups = self.store().wakeups();
+        tracing::info!(workers = self.config.workers, "Workers started.");
+        while !shutdown.is_cancelled() {
+            let notified = wakeups.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            while tasks.try_join_next().is_some() {}
+
+            let free = slots.available_permits();
+            let mut claim_failed = false;
+            if free > 0 {
+                let now = self.processor.clock.now();
+                match self
+                    .store()
+                    .claim(&self.config.owner, now, self.config.lease_for, free)
+                    .await
+                {
+                    Ok(jobs) => {
+                        let claimed = jobs.len();
+                        for job in jobs {
+                            let Ok(permit) = slots.clone().acquire_owned().await else {
+                                break;
+                            };
+                            let runner = self.clone();
+                            let abort = abort.clone();
+                            tasks.spawn(async move {
+                                runner.run_job(job, abort).await;
+                                drop(permit);
+                            });
+                        }
+                        if claimed == free {
+                            // Every slot is busy; more work may be due: wait for a slot.
+                            tokio::select! {
+                                _ = shutdown.cancelled() => break,
+                                _ = tasks.join_next() => continue,
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        claim_failed = true;
+                        tracing::error!(error = %error, "Could not claim jobs; retrying shortly.");
+                    }
+                }
+            }
+            let wait = if claim_failed {
+                self.config.poll_interval
+            } else {
+                self.next_wait().await
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = &mut notified => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        self.drain(tasks, abort, drain_for).await;
+    }
+
+    /// How long to wait before claiming again when nothing signals: until the next scheduled
+    /// job, at most the poll interval, at least a few milliseconds.
+    async fn next_wait(&self) -> Duration {
+        let until_due = match self.store().next_due_at().await {
+            Ok(Some(at)) => self.processor.clock.until(at),
+            Ok(None) | Err(_) => self.config.poll_interval,
+        };
+        until_due
+            .min(self.config.poll_interval)
+            .max(Duration::from_millis(10))
+    }
+
+    /// Lets running jobs finish until the deadline, then cancels them (releasing their leases).
+    async fn drain(&self, mut tasks: JoinSet<()>, abort: CancellationToken, drain_for: Duration) {
+        if !tasks.is_empty() {
+            tracing::info!(in_flight = tasks.len(), "Draining in-flight jobs.");
+        }
+        let finished = tokio::time::timeout(drain_for, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                in_flight = tasks.len(),
+                "Shutdown deadline reached; releasing the leases of unfinished jobs."
+            );
+            abort.cancel();
+            while tasks.join_next().await.is_some() {}
+        }
+        tracing::info!("Workers stopped.");
+    }
+
+    /// Runs one claimed job: the write path with lease heartbeats, then settles it — or, when
+    /// aborted, releases its lease.
+    async fn run_job(&self, job: ClaimedJob, abort: CancellationToken) {
+        let span = tracing::info_span!(
+            "job",
+            event.id = %job.request.record_key,
+            grant.id = %job.request.grant_id,
+            job.attempt = job.attempts + 1,
+            job.source = ?job.request.source,
+        );
+        async {
+            let store = self.store();
+            let clock = &self.processor.clock;
+            let lease_for = self.config.lease_for;
+            let work = self.processor.sync(&job);
+            tokio::pin!(work);
+            let beat = (lease_for / 3).max(Duration::from_millis(100));
+            let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+            let result = loop {
+                tokio::select! {
+                    result = &mut work => break Some(result),
+                    _ = heartbeat.tick() => {
+                        match store.extend_lease(&job.lease, clock.now(), lease_for).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!("The job's lease was lost while it ran."),
+                            Err(error) => tracing::warn!(error = %error, "Could not extend the job's lease."),
+                        }
+                    }
+                    _ = abort.cancelled() => break None,
+                }
+            };
+            let settled = match result {
+                Some(result) => self
+                    .processor
+                    .settle(&job, result, &self.config.retry)
+                    .await
+                    .map(Some),
+                None => store.release(&job.lease, clock.now()).await.map(|()| None),
+            };
+            if let Err(error) = settled {
+                tracing::error!(
+                    error = %error,
+                    "Could not record the job's result; it runs again when its lease expires."
+                );
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs every job that is due now, one at a time, until none is left; returns what happened
+    /// to each.
+    /// For tests and one-shot commands: deterministic, no background tasks.
+    pub async fn run_until_idle(&self) -> Result<Vec<Settled>, StoreError> {
+        let mut settled = Vec::new();
+        loop {
+            let now = self.processor.clock.now();
+            let jobs = self
+                .store()
+                .claim(&self.config.owner, now, self.config.lease_for, 1)
+                .await?;
+            let Some(job) = jobs.into_iter().next() else {
+                return Ok(settled);
+            };
+            let result = self.processor.sync(&job).await;
+            settled.push(
+                self.processor
+                    .settle(&job, result, &self.config.retry)
+                    .await?,
+            );
+        }
+    }
+}

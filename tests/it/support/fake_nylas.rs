@@ -1,0 +1,148 @@
+//! A fake Nylas v3 API: events held per grant, read with `GET /v3/grants/{grant}/events/{id}`
+//! (which, like the real one, requires `calendar_id` and answers 404 for an event that is not
+//! in that calendar or no longer exists). It checks the bearer key, logs every request, and can
+//! be told to fail the next requests.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::fake_crm::Scripted;
+use super::server;
+
+/// The API key the fake accepts.
+pub const NYLAS_KEY: &str = "nyk_test_5b0c1d2e3f";
+
+#[derive(Default)]
+pub struct NylasState {
+    /// (grant id, event id) → event JSON (its `calendar_id` says which calendar holds it).
+    pub events: HashMap<(String, String), Value>,
+    /// Every request's path and query, in order.
+    pub requests: Vec<String>,
+    pub scripted: VecDeque<Scripted>,
+}
+
+/// Handle to a running fake Nylas.
+#[derive(Clone)]
+pub struct FakeNylas {
+    pub address: SocketAddr,
+    pub state: Arc<Mutex<NylasState>>,
+}
+
+impl FakeNylas {
+    /// Starts the fake on a loopback port.
+    pub async fn start() -> FakeNylas {
+        let state = Arc::new(Mutex::new(NylasState::default()));
+        let router = Router::new()
+            .route("/v3/grants/{grant}/events/{event}", get(get_event))
+            .with_state(state.clone());
+        let address = server::spawn(router).await;
+        FakeNylas { address, state }
+    }
+
+    /// The API URI to configure.
+    pub fn api_uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Creates or replaces an event (keyed by its `grant_id` and `id`).
+    pub fn put_event(&self, event: Value) {
+        let grant = event["grant_id"].as_str().unwrap().to_string();
+        let id = event["id"].as_str().unwrap().to_string();
+        self.state.lock().unwrap().events.insert((grant, id), event);
+    }
+
+    /// Hard-deletes an event: later reads answer 404.
+    pub fn remove_event(&self, grant: &str, id: &str) {
+        let key = (grant.to_string(), id.to_string());
+        self.state.lock().unwrap().events.remove(&key);
+    }
+
+    /// How many event reads were made.
+    pub fn event_reads(&self) -> usize {
+        let state = self.state.lock().unwrap();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.contains("/events/"))
+            .count()
+    }
+
+    /// Every request so far (path and query).
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.state.lock().unwrap().scripted.extend(answers);
+    }
+}
+
+/// Common checks: log, scripted failures, bearer key. `Some(response)` ends the request.
+pub fn gate(state: &mut NylasState, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+    state.requests.push(
+        uri.path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    if let Some(answer) = state.scripted.pop_front() {
+        let mut response = error(answer.status, "scripted failure");
+        if let Some(value) = answer.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", value.parse().unwrap());
+        }
+        return Some(response);
+    }
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {NYLAS_KEY}"));
+    if !authorized {
+        return Some(error(401, "Unauthorized"));
+    }
+    None
+}
+
+/// A Nylas error body.
+pub fn error(status: u16, message: &str) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap(),
+        Json(json!({
+            "request_id": "req-fake",
+            "error": {"type": "api.error", "message": message}
+        })),
+    )
+        .into_response()
+}
+
+async fn get_event(
+    State(state): State<Arc<Mutex<NylasState>>>,
+    Path((grant, event)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    if let Some(response) = gate(&mut state, &uri, &headers) {
+        return response;
+    }
+    let Some(calendar) = query.get("calendar_id") else {
+        return error(400, "calendar_id is required");
+    };
+    match state.events.get(&(grant, event)) {
+        Some(found) if calendar == "primary" || found["calendar_id"].as_str() == Some(calendar) => {
+            Json(json!({"request_id": "req-fake", "data": found})).into_response()
+        }
+        _ => error(404, "event not found"),
+    }
+}

@@ -1,0 +1,159 @@
+//! [`TestApp`]: the real router and worker, built by the real configuration loader, against a
+//! fresh SQLite file and fake Nylas and CRM servers.
+//!
+//! The HTTP edge runs in the background (as in production); jobs run only when a test calls
+//! [`TestApp::drain`], so tests are deterministic without sleeping.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use calsync::app::App;
+use calsync::clock::Clock;
+use calsync::config::{self, LoadOptions, Settings};
+use calsync::http::verify::sign;
+use calsync::store::{Ingestor, Store};
+use calsync::worker::Runner;
+use calsync::worker::settle::Settled;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+use super::fake_crm::{CRM_KEY, FakeCrm};
+use super::fake_nylas::{FakeNylas, NYLAS_KEY};
+use super::server;
+
+/// The webhook secret tests sign with.
+pub const SECRET: &str = "whsec_test_0a1b2c3d4e";
+
+/// Builds a [`TestApp`].
+pub struct TestAppBuilder {
+    env: HashMap<String, String>,
+    tweaks: Vec<Box<dyn FnOnce(&mut Settings)>>,
+    clock: Clock,
+}
+
+impl TestAppBuilder {
+    /// Sets an environment variable for the configuration loader.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Adjusts the loaded settings.
+    pub fn with_config(mut self, tweak: impl FnOnce(&mut Settings) + 'static) -> Self {
+        self.tweaks.push(Box::new(tweak));
+        self
+    }
+
+    /// Uses a clock that follows tokio's (pausable) time.
+    pub fn tokio_clock(mut self) -> Self {
+        self.clock = Clock::tokio();
+        self
+    }
+
+    /// Starts fakes, loads settings, builds the app and serves its router.
+    pub async fn spawn(self) -> TestApp {
+        let nylas = FakeNylas::start().await;
+        let crm = FakeCrm::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = HashMap::from([
+            (
+                "CALSYNC__STORE__URL".to_string(),
+                format!("sqlite://{}", dir.path().join("calsync.db").display()),
+            ),
+            ("NYLAS_API_KEY".to_string(), NYLAS_KEY.to_string()),
+            ("NYLAS_WEBHOOK_SECRET".to_string(), SECRET.to_string()),
+            ("NYLAS_API_URI".to_string(), nylas.api_uri()),
+            ("CALSYNC__CRM__KIND".to_string(), "rest".to_string()),
+            ("CALSYNC__CRM__BASE_URL".to_string(), crm.base_url()),
+            ("CRM_API_KEY".to_string(), CRM_KEY.to_string()),
+        ]);
+        env.extend(self.env);
+        let mut settings = config::load(&LoadOptions {
+            config_path: None,
+            env,
+        })
+        .expect("test settings load");
+        for tweak in self.tweaks {
+            tweak(&mut settings);
+        }
+        let app = App::build(settings, self.clock).await.expect("app builds");
+        let ingest = app.ingestor();
+        let draining = CancellationToken::new();
+        let router = app.router(ingest.clone(), draining.clone());
+        let address = server::spawn(router).await;
+        TestApp {
+            address,
+            runner: app.runner(),
+            store: app.store().clone(),
+            app: Arc::new(app),
+            ingest,
+            draining,
+            nylas,
+            crm,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+}
+
+/// A running calsync edge with its worker, store and fakes.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub app: Arc<App>,
+    pub runner: Runner,
+    pub store: Arc<dyn Store>,
+    pub ingest: Ingestor,
+    pub draining: CancellationToken,
+    pub nylas: FakeNylas,
+    pub crm: FakeCrm,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    /// A builder with default settings.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            env: HashMap::new(),
+            tweaks: Vec::new(),
+            clock: Clock::System,
+        }
+    }
+
+    /// A default app.
+    pub async fn spawn() -> TestApp {
+        Self::builder().spawn().await
+    }
+
+    /// The webhook URL.
+    pub fn webhook_url(&self) -> String {
+        let path = &self.app.settings().server.webhook_path;
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// POSTs raw bytes with the given headers.
+    pub async fn post_raw(&self, body: Vec<u8>, headers: &[(&str, String)]) -> reqwest::Response {
+        let mut request = self.http.post(self.webhook_url()).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// POSTs a notification signed with [`SECRET`]; returns the status.
+    pub async fn notify(&self, envelope: &Value) -> StatusCode {
+        let body = serde_json::to_vec(envelope).unwrap();
+        let signature = sign(SECRET, &body);
+        self.post_raw(body, &[("x-nylas-signature", signature)])
+            .await
+            .status()
+    }
+
+    /// Runs every due job to completion; returns what happened to each.
+    pub async fn drain(&self) -> Vec<Settled> {
+        self.runner.run_until_idle().await.expect("drain jobs")
+    }
+}
