@@ -1,6 +1,26 @@
-//! JSONL dry-run adapter (skeleton).
+//! The JSONL dry-run adapter (`kind = "jsonl"`): instead of calling a CRM, every write appends
+//! one JSON object, on one line, to a file:
+//!
+//! ```text
+//! {"op":"upsert","at":"2026-07-01T10:00:00Z","existing":"none|known|uncertain","record":{…}}
+//! {"op":"soft_delete","at":"2026-07-01T10:00:00Z","external_event_id":"…"}
+//! ```
+//!
+//! Invariants: the file (and its parent directory) is created when missing and only ever
+//! appended to; writers in this process are serialized by a mutex and each line is written whole
+//! and flushed before the next, so lines never interleave; the "CRM id" is the external event
+//! id and `created` is true exactly when the worker knew of no existing record. The file is
+//! reopened for each line, so it can be rotated or removed while calsync runs.
+
+use std::io;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::fs::{File, OpenOptions};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
 
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
 use crate::config::JsonlCrmSettings;
@@ -8,15 +28,66 @@ use crate::record::MeetingRecord;
 
 /// The JSONL dry run.
 pub struct JsonlAdapter {
+    path: PathBuf,
     target: String,
+    /// Held while a line is written: one writer at a time.
+    writer: Mutex<()>,
+}
+
+/// One line of the file.
+#[derive(Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Line<'a> {
+    Upsert {
+        at: Timestamp,
+        existing: &'static str,
+        record: &'a MeetingRecord,
+    },
+    SoftDelete {
+        at: Timestamp,
+        external_event_id: &'a str,
+    },
 }
 
 impl JsonlAdapter {
-    /// An adapter for the configured endpoint.
+    /// An adapter appending to the configured file. Nothing is opened until the first write
+    /// or [`CrmAdapter::check`].
     pub fn new(settings: &JsonlCrmSettings) -> Self {
         JsonlAdapter {
             target: format!("jsonl:{}", settings.path.display()),
+            path: settings.path.clone(),
+            writer: Mutex::new(()),
         }
+    }
+
+    /// Appends one line, whole, and flushes it.
+    async fn append(&self, operation: &'static str, line: &Line<'_>) -> Result<(), CrmError> {
+        let io_error = |source| CrmError::Io { operation, source };
+        let mut bytes = serde_json::to_vec(line)
+            .map_err(|error| io_error(io::Error::new(io::ErrorKind::InvalidData, error)))?;
+        bytes.push(b'\n');
+        let _turn = self.writer.lock().await;
+        let mut file = open_for_append(&self.path).await.map_err(io_error)?;
+        file.write_all(&bytes).await.map_err(io_error)?;
+        file.flush().await.map_err(io_error)
+    }
+}
+
+/// Opens `path` for appending, creating it and its parent directory when missing.
+async fn open_for_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    match options.open(path).await {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            options.open(path).await
+        }
+        result => result,
     }
 }
 
@@ -25,20 +96,58 @@ impl CrmAdapter for JsonlAdapter {
     fn kind(&self) -> &'static str {
         "jsonl"
     }
+
     fn target(&self) -> &str {
         &self.target
     }
+
     async fn upsert(
         &self,
-        _record: &MeetingRecord,
-        _existing: ExistingRecord<'_>,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
     ) -> Result<UpsertOutcome, CrmError> {
-        todo!()
+        let existing_name = match existing {
+            ExistingRecord::None => "none",
+            ExistingRecord::Known(_) => "known",
+            ExistingRecord::Uncertain => "uncertain",
+        };
+        let line = Line::Upsert {
+            at: Timestamp::now(),
+            existing: existing_name,
+            record,
+        };
+        self.append("jsonl upsert", &line).await?;
+        Ok(UpsertOutcome {
+            crm_record_id: record.external_event_id.clone(),
+            created: existing == ExistingRecord::None,
+        })
     }
-    async fn soft_delete(&self, _id: &str, _crm_id: &str) -> Result<(), CrmError> {
-        todo!()
+
+    async fn soft_delete(
+        &self,
+        external_event_id: &str,
+        _crm_record_id: &str,
+    ) -> Result<(), CrmError> {
+        let line = Line::SoftDelete {
+            at: Timestamp::now(),
+            external_event_id,
+        };
+        self.append("jsonl soft_delete", &line).await
     }
+
+    /// Verifies the file can be opened for appending (creating it, and its directory, if
+    /// missing); writes nothing.
     async fn check(&self) -> Result<(), CrmError> {
-        todo!()
+        let _turn = self.writer.lock().await;
+        open_for_append(&self.path)
+            .await
+            .map(drop)
+            .map_err(|source| CrmError::Io {
+                operation: "jsonl check",
+                source,
+            })
     }
 }
+
+#[cfg(test)]
+mod tests;
