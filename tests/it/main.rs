@@ -1,2 +1,4 @@
 //! calsync's integration tests: one binary, one module per area. Tests drive the real router or
 //! the real binary against fake Nylas and CRM servers bound to `127.0.0.1:0`.
+
+mod store_conformance;
