@@ -140,7 +140,9 @@ pub struct StoredNotification {
 /// Which logged notifications to list.
 #[derive(Debug, Clone, Default)]
 pub struct NotificationFilter {
+    /// Received at or after.
     pub since: Option<Timestamp>,
+    /// Received before (exclusive).
     pub until: Option<Timestamp>,
     pub event_id: Option<String>,
 }
@@ -327,9 +329,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Finishes a job: removes it, or releases it when its generation changed meanwhile.
+    /// A lost lease (the job was reclaimed after expiry, or dropped with its grant) changes
+    /// nothing and answers `Finished`: the caller is done with it either way.
     async fn complete(&self, lease: &Lease, now: Timestamp) -> Result<Completion, StoreError>;
 
     /// Reschedules a failed job (or releases it to run at once when its generation changed).
+    /// Answers `Requeued` when released for newer content, otherwise `Finished` (rescheduled as
+    /// planned, or the lease was lost and nothing changed).
     async fn retry(
         &self,
         lease: &Lease,
@@ -338,7 +344,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Completion, StoreError>;
 
     /// Moves a failed job to the dead letters (or releases it when its generation changed).
-    /// Returns the dead letter's id when one was written.
+    /// Returns the dead letter's id when one was written. The failure that killed the job counts
+    /// in the dead letter's `attempts`.
     async fn dead_letter(
         &self,
         lease: &Lease,
@@ -420,8 +427,7 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the store a URL names (`sqlite://…`), running its migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        let _ = sqlite::SqliteStore::open(url).await?;
-        todo!("skeleton")
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else {
         Err(StoreError::Setup(format!(
             "unsupported store URL scheme in {:?}: expected sqlite://PATH",

@@ -5,4 +5,5 @@ mod support;
 
 mod durability;
 mod pipeline;
+mod store_conformance;
 mod webhook;

@@ -1,0 +1,191 @@
+//! How the SQLite backend encodes domain values in columns, and decodes them back.
+//!
+//! Invariants: timestamps are INTEGER Unix milliseconds, booleans INTEGER 0/1, enums short
+//! lowercase TEXT, payloads JSON TEXT. Decoding never guesses: a value this module did not write
+//! (an unknown enum text, an out-of-range timestamp, bad JSON) is [`StoreError::Corrupt`].
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin, StoreError};
+
+/// A timestamp as stored.
+pub(super) fn millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+/// `at + duration` as stored, saturating at the end of representable time.
+pub(super) fn millis_after(at: Timestamp, duration: Duration) -> i64 {
+    millis(crate::clock::add(at, duration))
+}
+
+/// A stored timestamp.
+pub(super) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms)
+        .map_err(|error| StoreError::Corrupt(format!("timestamp {ms} ms is out of range: {error}")))
+}
+
+/// A stored optional timestamp.
+pub(super) fn opt_timestamp(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    ms.map(timestamp).transpose()
+}
+
+/// Reads a column, naming it when the stored value does not decode.
+pub(super) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(column)
+        .map_err(|error| StoreError::Corrupt(format!("column `{column}`: {error}")))
+}
+
+/// Reads a non-negative INTEGER column as a count.
+pub(super) fn get_count(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+    let value: i64 = get(row, column)?;
+    u32::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("column `{column}` holds {value}, not a count")))
+}
+
+pub(super) fn action_text(action: JobAction) -> &'static str {
+    match action {
+        JobAction::Upsert => "upsert",
+        JobAction::Delete => "delete",
+    }
+}
+
+fn action_from(text: &str) -> Result<JobAction, StoreError> {
+    match text {
+        "upsert" => Ok(JobAction::Upsert),
+        "delete" => Ok(JobAction::Delete),
+        other => Err(unknown("action", other)),
+    }
+}
+
+pub(super) fn origin_text(origin: PayloadOrigin) -> &'static str {
+    match origin {
+        PayloadOrigin::None => "none",
+        PayloadOrigin::NotificationComplete => "notification_complete",
+        PayloadOrigin::NotificationPartial => "notification_partial",
+        PayloadOrigin::EventsApi => "events_api",
+    }
+}
+
+fn origin_from(text: &str) -> Result<PayloadOrigin, StoreError> {
+    match text {
+        "none" => Ok(PayloadOrigin::None),
+        "notification_complete" => Ok(PayloadOrigin::NotificationComplete),
+        "notification_partial" => Ok(PayloadOrigin::NotificationPartial),
+        "events_api" => Ok(PayloadOrigin::EventsApi),
+        other => Err(unknown("origin", other)),
+    }
+}
+
+pub(super) fn source_text(source: JobSource) -> &'static str {
+    match source {
+        JobSource::Webhook => "webhook",
+        JobSource::Backfill => "backfill",
+        JobSource::Reconcile => "reconcile",
+        JobSource::Replay => "replay",
+        JobSource::DeadLetterRetry => "dead_letter_retry",
+    }
+}
+
+fn source_from(text: &str) -> Result<JobSource, StoreError> {
+    match text {
+        "webhook" => Ok(JobSource::Webhook),
+        "backfill" => Ok(JobSource::Backfill),
+        "reconcile" => Ok(JobSource::Reconcile),
+        "replay" => Ok(JobSource::Replay),
+        "dead_letter_retry" => Ok(JobSource::DeadLetterRetry),
+        other => Err(unknown("source", other)),
+    }
+}
+
+fn unknown(column: &str, text: &str) -> StoreError {
+    StoreError::Corrupt(format!("column `{column}` holds unknown value {text:?}"))
+}
+
+/// A payload as stored (JSON text).
+pub(super) fn payload_text(payload: Option<&Value>) -> Option<String> {
+    payload.map(Value::to_string)
+}
+
+fn payload_from(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("column `payload` is not JSON: {error}")))
+    })
+    .transpose()
+}
+
+/// The job request columns shared by `jobs` and `dead_letters`, decoded.
+pub(super) fn request_from_row(row: &SqliteRow) -> Result<JobRequest, StoreError> {
+    Ok(JobRequest {
+        record_key: get(row, "record_key")?,
+        grant_id: get(row, "grant_id")?,
+        calendar_id: get(row, "calendar_id")?,
+        action: action_from(&get::<String>(row, "action")?)?,
+        payload: payload_from(get(row, "payload")?)?,
+        origin: origin_from(&get::<String>(row, "origin")?)?,
+        version: get(row, "version")?,
+        force_fetch: get(row, "force_fetch")?,
+        source: source_from(&get::<String>(row, "source")?)?,
+        notification_id: get(row, "notification_id")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_texts_round_trip() {
+        for action in [JobAction::Upsert, JobAction::Delete] {
+            assert_eq!(action_from(action_text(action)).unwrap(), action);
+        }
+        for origin in [
+            PayloadOrigin::None,
+            PayloadOrigin::NotificationComplete,
+            PayloadOrigin::NotificationPartial,
+            PayloadOrigin::EventsApi,
+        ] {
+            assert_eq!(origin_from(origin_text(origin)).unwrap(), origin);
+        }
+        for source in [
+            JobSource::Webhook,
+            JobSource::Backfill,
+            JobSource::Reconcile,
+            JobSource::Replay,
+            JobSource::DeadLetterRetry,
+        ] {
+            assert_eq!(source_from(source_text(source)).unwrap(), source);
+        }
+    }
+
+    #[test]
+    fn unknown_texts_and_bad_values_are_corrupt() {
+        assert!(matches!(action_from("merge"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(origin_from(""), Err(StoreError::Corrupt(_))));
+        assert!(matches!(source_from("cron"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(timestamp(i64::MAX), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            payload_from(Some("{not json".into())),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn timestamps_round_trip_at_millisecond_precision() {
+        let at = Timestamp::from_millisecond(1_780_000_000_123).unwrap();
+        assert_eq!(timestamp(millis(at)).unwrap(), at);
+        assert_eq!(millis_after(at, Duration::from_secs(30)), 1_780_000_030_123);
+        assert_eq!(
+            millis_after(Timestamp::MAX, Duration::from_secs(1)),
+            millis(Timestamp::MAX)
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The store conformance suite: one set of behaviour tests written against `Arc<dyn Store>`, run
+//! against every backend (conventions item 5).
+//!
+//! Each case is a function `async fn case(backend: Backend)` in a submodule; [`cases!`] turns the
+//! list of cases into one `#[tokio::test]` per backend. Adding a backend means adding a factory
+//! returning `Option<Backend>` (`None` skips, e.g. Postgres without `CALSYNC_TEST_POSTGRES_URL`)
+//! and one `cases!(name => factory)` line. Time is always passed explicitly: no sleeps.
+
+mod claims;
+mod coalescing;
+mod dead_letters;
+mod ingest;
+mod queue;
+mod records;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use calsync::store::{
+    self, IncomingNotification, JobAction, JobRequest, JobSource, PayloadOrigin, Store,
+};
+use jiff::Timestamp;
+use serde_json::json;
+
+/// A fresh, empty store of one backend, and how to reach it again.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    /// The URL it was opened with (to reopen it, as after a restart).
+    pub url: String,
+    /// Keeps a temporary database directory alive for the test's duration.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// SQLite: a new database file in a new temporary directory.
+async fn sqlite_backend() -> Option<Backend> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("calsync.db").display());
+    let store = store::open(&url).await.expect("open a SQLite store");
+    assert_eq!(store.backend(), "sqlite");
+    Some(Backend {
+        store,
+        url,
+        _dir: Some(dir),
+    })
+}
+
+/// One `#[tokio::test]` per case for one backend.
+macro_rules! suite {
+    ($backend:ident => $factory:ident; $($module:ident :: $case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(backend) = super::$factory().await else {
+                        eprintln!("skipped: backend `{}` is not configured", stringify!($backend));
+                        return;
+                    };
+                    super::$module::$case(backend).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The list of cases, instantiated for one backend.
+macro_rules! cases {
+    ($backend:ident => $factory:ident) => {
+        suite!($backend => $factory;
+            ingest::stores_each_notification_id_once,
+            ingest::duplicates_do_not_touch_jobs,
+            ingest::jobs_round_trip_every_field,
+            ingest::empty_batches_are_fine,
+            ingest::enqueue_applies_jobs_without_notifications,
+            ingest::wakeups_signal_new_and_released_work,
+            coalescing::pending_job_is_replaced,
+            coalescing::stale_upsert_is_dropped,
+            coalescing::upsert_over_delete_forces_fetch,
+            coalescing::delete_replaces_pending_upsert,
+            coalescing::change_in_flight_requeues_on_complete,
+            coalescing::change_in_flight_releases_on_retry,
+            coalescing::change_in_flight_releases_on_dead_letter,
+            coalescing::stale_upsert_in_flight_is_dropped,
+            claims::claims_due_jobs_oldest_first_up_to_limit,
+            claims::leased_job_is_exclusive_until_expiry,
+            claims::lost_lease_changes_nothing,
+            claims::claim_key_ignores_schedule_not_leases,
+            claims::extend_lease_keeps_the_job,
+            claims::retry_reschedules_and_counts_attempts,
+            claims::release_makes_job_due_without_an_attempt,
+            claims::complete_removes_the_job,
+            dead_letters::dead_letter_moves_the_job,
+            dead_letters::list_is_oldest_first_and_limited,
+            dead_letters::retry_by_id_and_all,
+            dead_letters::retry_coalesces_with_pending_jobs,
+            queue::next_due_at_follows_schedules_and_leases,
+            queue::job_stats_count_each_state,
+            records::sync_state_round_trips,
+            records::notifications_list_filters_and_prune,
+            records::paused_grant_jobs_wait_until_resumed,
+            records::deleted_grant_drops_and_refuses_jobs,
+            records::explicit_grant_status_round_trips,
+            records::cursors_are_named_values,
+            records::try_lock_is_exclusive_until_expiry,
+            records::data_survives_reopening,
+        );
+    };
+}
+
+cases!(sqlite => sqlite_backend);
+
+/// The suite's epoch (whole seconds, so every backend's precision holds it exactly).
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_780_000_000 + seconds).expect("a valid timestamp")
+}
+
+/// The lease length the cases use.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// An upsert request from a webhook, with a payload naming its version.
+pub fn upsert(key: &str, version: i64) -> JobRequest {
+    JobRequest {
+        record_key: key.to_string(),
+        grant_id: "grant-1".into(),
+        calendar_id: Some("cal-1".into()),
+        action: JobAction::Upsert,
+        payload: Some(json!({ "id": key, "updated_at": version })),
+        origin: PayloadOrigin::NotificationComplete,
+        version: Some(version),
+        force_fetch: false,
+        source: JobSource::Webhook,
+        notification_id: Some(format!("notification-{key}-{version}")),
+    }
+}
+
+/// A delete request from a webhook.
+pub fn delete(key: &str) -> JobRequest {
+    JobRequest {
+        action: JobAction::Delete,
+        payload: None,
+        origin: PayloadOrigin::None,
+        version: None,
+        notification_id: Some(format!("notification-{key}-deleted")),
+        ..upsert(key, 0)
+    }
+}
+
+/// A notification carrying `job`.
+pub fn notification(id: &str, job: Option<JobRequest>) -> IncomingNotification {
+    IncomingNotification {
+        id: id.to_string(),
+        trigger: "event.updated".into(),
+        grant_id: job.as_ref().map(|j| j.grant_id.clone()),
+        event_id: job.as_ref().map(|j| j.record_key.clone()),
+        received_at: at(0),
+        body: format!(r#"{{"id":"{id}"}}"#).into_bytes(),
+        job,
+        grant_change: None,
+    }
+}
