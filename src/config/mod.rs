@@ -5,6 +5,26 @@
 //! `NYLAS_API_URI`, `CRM_API_KEY`), then `CALSYNC__SECTION__KEY` variables. An unknown key, a
 //! missing required value or a bad value stops start-up with a message naming the key.
 //! Secrets are [`SecretString`]: their `Debug` output is redacted.
+//!
+//! Submodules: `sources` (the layers), `raw` (the file shape), `load` (layering and key
+//! checks), `values` and `validate` (typed values and defaults), `summary` (what
+//! `calsync check` prints), `error`.
+//!
+//! Invariants: a [`Settings`] value has passed every check (a command can use it without
+//! re-validating); secrets never appear in its `Debug` output, in [`Settings::redacted_summary`]
+//! or in a [`ConfigError`].
+
+mod error;
+mod load;
+mod provenance;
+mod raw;
+mod sources;
+mod summary;
+mod validate;
+mod values;
+
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,15 +33,25 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+pub use error::{ConfigError, Origin};
+pub use load::{CONFIG_PATH_VAR, LoadOptions, load};
+
 /// All settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `[server]`: the webhook HTTP server.
     pub server: ServerSettings,
+    /// `[nylas]`: the Nylas API and webhook secrets.
     pub nylas: NylasSettings,
+    /// `[store]`: the durable store.
     pub store: StoreSettings,
+    /// `[crm]`: the CRM written to.
     pub crm: CrmSettings,
+    /// `[sync]`: the workers and their retries.
     pub sync: SyncSettings,
+    /// `[reconcile]`: the periodic catch-up.
     pub reconcile: ReconcileSettings,
+    /// `[log]`: logging.
     pub log: LogSettings,
 }
 
@@ -82,6 +112,32 @@ pub enum CrmSettings {
     Jsonl(JsonlCrmSettings),
 }
 
+impl Settings {
+    /// The Nylas API key, for commands that call Nylas; an error naming `nylas.api_key` and
+    /// its variables when it is not set.
+    pub fn require_nylas_api_key(&self) -> Result<&SecretString, ConfigError> {
+        self.nylas
+            .api_key
+            .as_ref()
+            .ok_or_else(|| ConfigError::Missing {
+                key: "nylas.api_key",
+                when: String::new(),
+                env: error::env_names("nylas.api_key", Some("NYLAS_API_KEY")),
+            })
+    }
+}
+
+impl CrmSettings {
+    /// The `crm.kind` value of these settings (`"rest"`, `"jsonl"`), e.g. for the `crm.kind`
+    /// log field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CrmSettings::Rest(_) => "rest",
+            CrmSettings::Jsonl(_) => "jsonl",
+        }
+    }
+}
+
 /// `[crm] kind = "rest"`
 #[derive(Debug, Clone)]
 pub struct RestCrmSettings {
@@ -126,7 +182,9 @@ pub struct SyncSettings {
 /// Which calendars of a grant backfill and reconciliation read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CalendarSelection {
+    /// `all`: every calendar of the grant.
     All,
+    /// `primary`: the grant's primary calendar only.
     Primary,
 }
 
@@ -155,6 +213,8 @@ pub struct LogSettings {
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// `json`: one JSON object per line.
     Json,
+    /// `text`: human-readable lines.
     Text,
 }
