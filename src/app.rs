@@ -26,8 +26,6 @@ use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner};
 
-/// How long a claim holds a job; renewed every third of it while the job runs.
-const LEASE: Duration = Duration::from_secs(60);
 /// The longest wait between claims without a wake-up (work from other processes).
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// The most notifications committed in one ingest transaction.
@@ -122,7 +120,7 @@ impl App {
             self.processor.clone(),
             RunnerConfig {
                 workers: sync.workers,
-                lease_for: LEASE,
+                lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
                 retry: RetryPolicy {
                     backoff: Backoff {

@@ -169,6 +169,9 @@ pub struct SyncSettings {
     pub retry_initial: Duration,
     /// `retry_max`, default 10m.
     pub retry_max: Duration,
+    /// `lease`, default 60s: how long a claimed job is held before another worker (or replica)
+    /// may take it; renewed while the job runs, so it only matters after a crash.
+    pub lease: Duration,
     /// `crm_requests_per_second`, default 0 (no cap).
     pub crm_requests_per_second: u32,
     /// `calendars`, default `all`.

@@ -81,6 +81,7 @@ pub(super) struct RawSync {
     pub max_attempts: Option<String>,
     pub retry_initial: Option<String>,
     pub retry_max: Option<String>,
+    pub lease: Option<String>,
     pub crm_requests_per_second: Option<String>,
     pub calendars: Option<String>,
     pub exclude_read_only_calendars: Option<String>,

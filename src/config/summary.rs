@@ -60,6 +60,7 @@ impl Settings {
         add("sync.max_attempts", sync.max_attempts.to_string());
         add("sync.retry_initial", duration(sync.retry_initial));
         add("sync.retry_max", duration(sync.retry_max));
+        add("sync.lease", duration(sync.lease));
         add(
             "sync.crm_requests_per_second",
             sync.crm_requests_per_second.to_string(),

@@ -198,6 +198,7 @@ fn sync(raw: RawSync, v: &Values<'_>) -> Parsed<SyncSettings> {
         max_attempts: v.positive_integer("sync.max_attempts", raw.max_attempts, 12)?,
         retry_initial,
         retry_max,
+        lease: v.positive_duration("sync.lease", raw.lease, Duration::from_secs(60))?,
         crm_requests_per_second: v.integer(
             "sync.crm_requests_per_second",
             raw.crm_requests_per_second,

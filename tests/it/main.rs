@@ -1,6 +1,7 @@
 //! calsync's integration tests: one binary, one module per area. Tests drive the real router or
 //! the real binary against fake Nylas and CRM servers bound to `127.0.0.1:0`.
 
+#[allow(dead_code)] // Shared helpers: not every test module uses every one.
 mod support;
 
 mod durability;

@@ -27,10 +27,13 @@ use super::server;
 /// The webhook secret tests sign with.
 pub const SECRET: &str = "whsec_test_0a1b2c3d4e";
 
+/// A change to the loaded settings.
+type Tweak = Box<dyn FnOnce(&mut Settings)>;
+
 /// Builds a [`TestApp`].
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
-    tweaks: Vec<Box<dyn FnOnce(&mut Settings)>>,
+    tweaks: Vec<Tweak>,
     clock: Clock,
 }
 
