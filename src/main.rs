@@ -73,6 +73,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    settings.require_nylas_api_key()?;
     let listen = settings.server.listen;
     let shutdown = shutdown_signal()?;
     let app = App::build(settings, Clock::System).await?;
