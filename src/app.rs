@@ -17,11 +17,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter, CrmError};
 use crate::http::{self, EdgeState};
 use crate::nylas::NylasClient;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
+use crate::telemetry::metrics::Metrics;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner};
@@ -52,6 +54,7 @@ pub struct App {
     nylas: NylasClient,
     crm: Arc<dyn CrmAdapter>,
     processor: Arc<Processor>,
+    metrics: Arc<Metrics>,
     owner: String,
 }
 
@@ -63,14 +66,22 @@ impl App {
             .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(AppError::HttpClient)?;
-        let nylas = NylasClient::new(&settings.nylas, http.clone());
-        let crm = crm::build(&settings.crm, http)?;
+        let metrics = Arc::new(Metrics::new());
+        let nylas = NylasClient::new(&settings.nylas, http.clone()).with_metrics(metrics.clone());
+        let transport = CrmTransport::new(
+            http,
+            settings.crm.kind(),
+            settings.sync.crm_requests_per_second,
+            metrics.clone(),
+        );
+        let crm = crm::build(&settings.crm, transport)?;
         let processor = Arc::new(Processor::new(
             store.clone(),
             nylas.clone(),
             crm.clone(),
             settings.nylas.fetch,
             clock,
+            metrics.clone(),
         ));
         let owner = format!(
             "{}-{}",
@@ -84,6 +95,7 @@ impl App {
             nylas,
             crm,
             processor,
+            metrics,
             owner,
         })
     }
@@ -106,6 +118,11 @@ impl App {
     /// The CRM adapter.
     pub fn crm(&self) -> &Arc<dyn CrmAdapter> {
         &self.crm
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The clock.
@@ -149,6 +166,7 @@ impl App {
             max_body_bytes: self.settings.server.max_body_bytes,
             clock: self.clock,
             draining,
+            metrics: self.metrics.clone(),
         };
         http::router(state, &self.settings.server.webhook_path)
     }

@@ -6,11 +6,13 @@
 //! `event.id` or `grant.id` set on a job's span appear on every line of that job) or human
 //! text. The level is an `EnvFilter` directive from `log.level`.
 //!
-//! Metrics: the Prometheus registry (metric names prefixed `calsync_`) will live here too.
+//! Metrics: [`metrics::Metrics`], a Prometheus registry per process (names prefixed `calsync_`).
 //!
 //! Invariants: installing twice is an error, never a panic; a bad `log.level` is an error naming
 //! the key; the JSON formatter never fails a line because of a field it cannot render (it falls
 //! back to the field's `Debug`).
+
+pub mod metrics;
 
 use std::fmt;
 use std::io::IsTerminal;

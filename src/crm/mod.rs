@@ -8,6 +8,7 @@
 
 pub mod jsonl;
 pub mod rest;
+pub mod transport;
 
 use std::sync::Arc;
 
@@ -63,6 +64,12 @@ pub enum CrmError {
         operation: &'static str,
         message: String,
     },
+    /// The target is paused (throttled) for longer than a request should wait in place.
+    #[error("{operation} held back: the CRM is throttling calsync for another {}s", wait.as_secs())]
+    Throttled {
+        operation: &'static str,
+        wait: std::time::Duration,
+    },
     /// A local target (the JSONL dry run) failed.
     #[error("{operation} failed: {source}")]
     Io {
@@ -79,6 +86,7 @@ impl CrmError {
             CrmError::Status { retry, .. } => *retry,
             CrmError::Transport { source, .. } => crate::retry::classify_transport(source),
             CrmError::Protocol { .. } => Retry::After(None),
+            CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),
             CrmError::Io { .. } => Retry::After(None),
         }
     }
@@ -112,13 +120,13 @@ pub trait CrmAdapter: Send + Sync + 'static {
     async fn check(&self) -> Result<(), CrmError>;
 }
 
-/// Builds the adapter the settings describe, sharing one HTTP client.
+/// Builds the adapter the settings describe; HTTP adapters send through `transport`.
 pub fn build(
     settings: &CrmSettings,
-    http: reqwest::Client,
+    transport: transport::CrmTransport,
 ) -> Result<Arc<dyn CrmAdapter>, CrmError> {
     match settings {
-        CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, http))),
+        CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, transport))),
         CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
     }
 }

@@ -17,13 +17,13 @@
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use reqwest::header::{ACCEPT, HeaderMap};
+use reqwest::header::ACCEPT;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
 
+use super::transport::{Answer, CrmTransport, excerpt};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
 use crate::config::RestCrmSettings;
 use crate::record::MeetingRecord;
@@ -37,18 +37,11 @@ const CHECK_ID: &str = "calsync-check";
 
 /// The generic REST CRM.
 pub struct RestAdapter {
-    http: reqwest::Client,
+    transport: CrmTransport,
     endpoint: Url,
     api_key: Option<SecretString>,
     timeout: Duration,
     target: String,
-}
-
-/// The raw answer to a request.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
 }
 
 /// What a look-up found.
@@ -60,12 +53,12 @@ enum Lookup {
 }
 
 impl RestAdapter {
-    /// An adapter for the configured endpoint, sharing `http`'s connection pool.
-    pub fn new(settings: &RestCrmSettings, http: reqwest::Client) -> Self {
+    /// An adapter for the configured endpoint, sending through `transport`.
+    pub fn new(settings: &RestCrmSettings, transport: CrmTransport) -> Self {
         let endpoint = meetings_url(&settings.base_url, &settings.meetings_path);
         RestAdapter {
             target: format!("rest:{endpoint}"),
-            http,
+            transport,
             endpoint,
             api_key: settings.api_key.clone(),
             timeout: settings.timeout,
@@ -75,7 +68,8 @@ impl RestAdapter {
     /// A request to the meetings resource, selected by external id when given.
     fn request(&self, method: Method, external_event_id: Option<&str>) -> RequestBuilder {
         let mut request = self
-            .http
+            .transport
+            .http()
             .request(method, self.endpoint.clone())
             .header(ACCEPT, "application/json")
             .timeout(self.timeout);
@@ -93,16 +87,7 @@ impl RestAdapter {
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<Answer, CrmError> {
-        let transport = |source| CrmError::Transport { operation, source };
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
+        self.transport.send(operation, request).await
     }
 
     fn status_error(&self, operation: &'static str, answer: &Answer) -> CrmError {
@@ -110,7 +95,14 @@ impl RestAdapter {
         CrmError::Status {
             operation,
             status,
-            message: excerpt(&answer.body, self.api_key.as_ref()),
+            message: excerpt(
+                &answer.body,
+                &[self
+                    .api_key
+                    .as_ref()
+                    .map_or("", ExposeSecret::expose_secret)],
+                MAX_MESSAGE,
+            ),
             retry: classify_status(status, retry_after(&answer.headers, SystemTime::now())),
         }
     }
@@ -257,23 +249,6 @@ fn record_id(body: &[u8]) -> Option<String> {
         Value::String(id) if !id.trim().is_empty() => Some(id.clone()),
         Value::Number(id) => Some(id.to_string()),
         _ => None,
-    }
-}
-
-/// The start of a response body for an error message: whitespace collapsed, at most
-/// [`MAX_MESSAGE`] characters, the API key removed.
-fn excerpt(body: &[u8], api_key: Option<&SecretString>) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some(key) = api_key.map(ExposeSecret::expose_secret) {
-        if !key.is_empty() {
-            text = text.replace(key, "[redacted]");
-        }
-    }
-    match text.char_indices().nth(MAX_MESSAGE) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None if text.is_empty() => "(empty body)".to_owned(),
-        None => text,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Health endpoints: `/healthz` says the process is up; `/readyz` says it can accept
-//! notifications (the store answers and the process is not draining).
+//! notifications (the store answers and the process is not draining); `/metrics` renders the
+//! Prometheus text, refreshing the job gauges from the store first.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 
 use super::EdgeState;
 
@@ -23,4 +25,22 @@ pub async fn readyz(State(state): State<EdgeState>) -> (StatusCode, String) {
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable".into())
         }
     }
+}
+
+/// `GET /metrics`: Prometheus text format 0.0.4.
+pub async fn metrics(State(state): State<EdgeState>) -> impl IntoResponse {
+    let now = state.clock.now();
+    match state.store.job_stats(now).await {
+        Ok(stats) => state.metrics.set_job_stats(&stats, now),
+        Err(error) => {
+            tracing::warn!(error = %error, "Could not read job counts for /metrics.");
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

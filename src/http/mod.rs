@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::store::{Ingestor, Store};
+use crate::telemetry::metrics::Metrics;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -30,9 +31,10 @@ pub struct EdgeState {
     pub clock: Clock,
     /// Cancelled when the process starts draining: POSTs and `/readyz` answer 503.
     pub draining: CancellationToken,
+    pub metrics: Arc<Metrics>,
 }
 
-/// The router: `GET|POST {webhook_path}`, `GET /healthz`, `GET /readyz`.
+/// The router: `GET|POST {webhook_path}`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 pub fn router(state: EdgeState, webhook_path: &str) -> Router {
     let max_body_bytes = state.max_body_bytes;
     Router::new()
@@ -44,5 +46,6 @@ pub fn router(state: EdgeState, webhook_path: &str) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .with_state(state)
 }

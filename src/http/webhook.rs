@@ -8,6 +8,7 @@
 //! logged.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use super::EdgeState;
 use super::verify::{self, VerifyError};
 use crate::nylas::notification::{self, Interpretation};
-use crate::store::IngestOutcome;
+use crate::store::{IncomingNotification, IngestOutcome};
 
 /// `GET {webhook_path}?challenge=X`: echo `X` as plain text (no signature: Nylas sends this
 /// before any secret exists).
@@ -43,49 +44,77 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if state.draining.is_cancelled() {
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    let started = Instant::now();
+    let answer = match accept(&state, &headers, body).await {
+        Ok(answer) | Err(answer) => answer,
+    };
+    state.metrics.notification(&answer.trigger, answer.result);
+    if answer.status == StatusCode::OK && answer.result != "ignored" {
+        state.metrics.observe_ingest(started.elapsed());
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            tracing::warn!(
-                limit = state.max_body_bytes,
-                "Rejected a notification: the body exceeds server.max_body_bytes."
-            );
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    plain(answer.status, &answer.message)
+}
+
+/// What to answer, and how to count it.
+struct Answer {
+    status: StatusCode,
+    /// The metric's `result` label.
+    result: &'static str,
+    /// The notification type, when it is known.
+    trigger: String,
+    message: String,
+}
+
+impl Answer {
+    fn new(status: StatusCode, result: &'static str, trigger: &str, message: &str) -> Self {
+        Answer {
+            status,
+            result,
+            trigger: trigger.to_string(),
+            message: message.to_string(),
         }
-        Err(rejection) => {
-            tracing::warn!(error = %rejection, "Rejected a notification: the body could not be read.");
-            return plain(StatusCode::BAD_REQUEST, "unreadable body");
-        }
-    };
-    let verified = match verify::verify(&headers, &body, &state.secrets, state.max_body_bytes) {
-        Ok(verified) => verified,
-        Err(error) => return verify_failure(&error),
-    };
-    let envelope = match verify::parse_envelope(&verified) {
-        Ok(envelope) => envelope,
-        Err(error) => {
-            tracing::warn!(error = %error, "Rejected a signed notification: not a notification envelope.");
-            return plain(StatusCode::BAD_REQUEST, "not a notification envelope");
-        }
-    };
-    let received_at = state.clock.now();
+    }
+}
+
+/// The steps of a POST; `Err` carries an early answer.
+async fn accept(
+    state: &EdgeState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Answer, Answer> {
+    if state.draining.is_cancelled() {
+        return Err(Answer::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "",
+            "shutting down",
+        ));
+    }
+    let body = body.map_err(|rejection| body_failure(&rejection, state.max_body_bytes))?;
+    let verified = verify::verify(headers, &body, &state.secrets, state.max_body_bytes)
+        .map_err(|error| verify_failure(&error))?;
+    let envelope = verify::parse_envelope(&verified).map_err(|error| {
+        tracing::warn!(error = %error, "Rejected a signed notification: not a notification envelope.");
+        Answer::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
+    })?;
     let envelope = envelope.get();
-    let interpretation = match notification::interpret(envelope, verified.into_inner(), received_at)
-    {
-        Ok(interpretation) => interpretation,
-        Err(error) => {
-            tracing::warn!(
-                notification.id = %envelope.id,
-                notification.r#type = %envelope.trigger,
-                error = %error,
-                "Rejected a signed notification that cannot be processed."
-            );
-            return plain(StatusCode::BAD_REQUEST, &error.to_string());
-        }
-    };
+    let interpretation =
+        notification::interpret(envelope, verified.into_inner(), state.clock.now()).map_err(
+            |error| {
+                tracing::warn!(
+                    notification.id = %envelope.id,
+                    notification.r#type = %envelope.trigger,
+                    error = %error,
+                    "Rejected a signed notification that cannot be processed."
+                );
+                Answer::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    &envelope.trigger,
+                    &error.to_string(),
+                )
+            },
+        )?;
     let incoming = match interpretation {
         Interpretation::Store(incoming) => *incoming,
         Interpretation::Ignored => {
@@ -94,9 +123,19 @@ pub async fn receive(
                 notification.r#type = %envelope.trigger,
                 "Ignored a notification of a trigger calsync does not handle."
             );
-            return plain(StatusCode::OK, "ignored");
+            return Ok(Answer::new(
+                StatusCode::OK,
+                "ignored",
+                &envelope.trigger,
+                "ignored",
+            ));
         }
     };
+    store(state, incoming).await
+}
+
+/// Hands a notification to the ingest writer and waits for the durable commit.
+async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answer, Answer> {
     let (id, trigger) = (incoming.id.clone(), incoming.trigger.clone());
     let (grant_id, event_id) = (incoming.grant_id.clone(), incoming.event_id.clone());
     match state.ingest.submit(incoming).await {
@@ -113,7 +152,7 @@ pub async fn receive(
                 result,
                 "Received a notification."
             );
-            plain(StatusCode::OK, result)
+            Ok(Answer::new(StatusCode::OK, result, &trigger, result))
         }
         Err(error) => {
             tracing::error!(
@@ -122,20 +161,51 @@ pub async fn receive(
                 error = %error,
                 "Could not store a notification; answering 503 so Nylas retries."
             );
-            plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+            Err(Answer::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                &trigger,
+                "store unavailable",
+            ))
         }
     }
 }
 
+/// The answer for a body that could not be read.
+fn body_failure(rejection: &BytesRejection, limit: usize) -> Answer {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        tracing::warn!(
+            limit,
+            "Rejected a notification: the body exceeds server.max_body_bytes."
+        );
+        Answer::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "",
+            "body too large",
+        )
+    } else {
+        tracing::warn!(error = %rejection, "Rejected a notification: the body could not be read.");
+        Answer::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "",
+            "unreadable body",
+        )
+    }
+}
+
 /// The answer and log line for a request that failed verification.
-fn verify_failure(error: &VerifyError) -> Response {
-    let status = match error {
-        VerifyError::NoSecretConfigured => StatusCode::SERVICE_UNAVAILABLE,
+fn verify_failure(error: &VerifyError) -> Answer {
+    let (status, result) = match error {
+        VerifyError::NoSecretConfigured => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         VerifyError::MissingSignature
         | VerifyError::MalformedSignature
-        | VerifyError::BadSignature => StatusCode::UNAUTHORIZED,
-        VerifyError::UnsupportedEncoding(_) | VerifyError::Decompress(_) => StatusCode::BAD_REQUEST,
-        VerifyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        | VerifyError::BadSignature => (StatusCode::UNAUTHORIZED, "bad_signature"),
+        VerifyError::UnsupportedEncoding(_) | VerifyError::Decompress(_) => {
+            (StatusCode::BAD_REQUEST, "bad_request")
+        }
+        VerifyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
     };
     if status == StatusCode::SERVICE_UNAVAILABLE {
         tracing::error!(
@@ -144,7 +214,7 @@ fn verify_failure(error: &VerifyError) -> Response {
     } else {
         tracing::warn!(error = %error, "Rejected a notification.");
     }
-    plain(status, &error.to_string())
+    Answer::new(status, result, "", &error.to_string())
 }
 
 /// A short plain-text answer.

@@ -22,6 +22,7 @@ use crate::retry::Retry;
 use crate::store::{
     ClaimedJob, JobAction, JobRequest, PayloadOrigin, Store, StoreError, SyncState,
 };
+use crate::telemetry::metrics::Metrics;
 
 /// What a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,7 @@ pub struct Processor {
     pub(crate) crm: Arc<dyn CrmAdapter>,
     fetch: FetchPolicy,
     pub(crate) clock: Clock,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Processor {
@@ -102,6 +104,7 @@ impl Processor {
         crm: Arc<dyn CrmAdapter>,
         fetch: FetchPolicy,
         clock: Clock,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Processor {
             store,
@@ -109,6 +112,7 @@ impl Processor {
             crm,
             fetch,
             clock,
+            metrics,
         }
     }
 

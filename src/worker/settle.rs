@@ -49,6 +49,7 @@ impl Processor {
         let now = self.clock.now();
         let error = match result {
             Ok(outcome) => {
+                self.metrics.record_outcome(outcome.as_str());
                 tracing::info!(
                     crm.kind = self.crm.kind(),
                     outcome = outcome.as_str(),
@@ -63,6 +64,11 @@ impl Processor {
         };
         let failures = job.attempts.saturating_add(1);
         let message = error.to_string();
+        self.metrics.job_failure(match error.retry() {
+            Retry::After(_) => "retryable",
+            Retry::Permanent => "permanent",
+            Retry::Auth => "auth",
+        });
         let (delay, count_attempt) = match error.retry() {
             Retry::Permanent => return self.bury(job, &message, "a permanent error").await,
             Retry::After(_) if failures >= policy.max_attempts => {
@@ -73,6 +79,8 @@ impl Processor {
                 true,
             ),
             Retry::Auth => {
+                self.metrics
+                    .auth_failure(&format!("crm:{}", self.crm.kind()));
                 tracing::error!(
                     crm.kind = self.crm.kind(),
                     error = %message,

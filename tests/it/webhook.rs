@@ -290,3 +290,30 @@ async fn health_endpoints_answer() {
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn metrics_count_notifications_by_type_and_result() {
+    let app = TestApp::spawn().await;
+    let notification = envelope("n1", "event.created", event("e1", "g1", "c1", "T", 1));
+    app.notify(&notification).await;
+    app.notify(&notification).await;
+    app.post_raw(b"{}".to_vec(), &[]).await;
+    let text = app
+        .http
+        .get(format!("http://{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        r#"calsync_notifications_received_total{trigger="event.created",result="accepted"} 1"#,
+        r#"calsync_notifications_received_total{trigger="event.created",result="duplicate"} 1"#,
+        r#"calsync_notifications_received_total{trigger="unknown",result="bad_signature"} 1"#,
+        r#"calsync_jobs{state="pending"} 1"#,
+        "calsync_ingest_seconds_count 2",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

@@ -101,7 +101,15 @@ impl FakeCrm {
 
     /// An adapter for the fake.
     pub fn adapter(&self) -> RestAdapter {
-        RestAdapter::new(&self.settings(), reqwest::Client::new())
+        RestAdapter::new(
+            &self.settings(),
+            crate::crm::transport::CrmTransport::new(
+                reqwest::Client::new(),
+                "rest",
+                0,
+                Default::default(),
+            ),
+        )
     }
 }
 

@@ -268,7 +268,7 @@ async fn no_key_no_authorization_header() {
     crm.then(404, "");
     let mut settings = crm.settings();
     settings.api_key = None;
-    RestAdapter::new(&settings, reqwest::Client::new())
+    RestAdapter::new(&settings, transport())
         .check()
         .await
         .unwrap();
@@ -283,7 +283,7 @@ async fn connection_refused_is_retryable() {
     let crm = FakeCrm::start().await;
     let mut settings = crm.settings();
     settings.base_url = Url::parse(&format!("http://{addr}")).unwrap();
-    let adapter = RestAdapter::new(&settings, reqwest::Client::new());
+    let adapter = RestAdapter::new(&settings, transport());
     let error = adapter.check().await.unwrap_err();
     assert!(matches!(error, CrmError::Transport { .. }), "{error:?}");
     assert_eq!(error.retry(), Retry::After(None));
@@ -299,16 +299,21 @@ fn the_target_and_url_keep_a_base_path_prefix() {
     };
     let plain = RestAdapter::new(
         &settings("https://crm.example.com", "/api/meetings"),
-        reqwest::Client::new(),
+        transport(),
     );
     assert_eq!(plain.target(), "rest:https://crm.example.com/api/meetings");
     assert_eq!(plain.kind(), "rest");
     let prefixed = RestAdapter::new(
         &settings("https://h.example/tenant-1/", "meetings"),
-        reqwest::Client::new(),
+        transport(),
     );
     assert_eq!(
         prefixed.target(),
         "rest:https://h.example/tenant-1/meetings"
     );
+}
+
+/// A transport without a rate cap, with its own metrics.
+fn transport() -> crate::crm::transport::CrmTransport {
+    crate::crm::transport::CrmTransport::new(reqwest::Client::new(), "rest", 0, Default::default())
 }

@@ -42,6 +42,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::NylasSettings;
+use crate::telemetry::metrics::Metrics;
 use endpoint::Endpoint;
 
 pub use error::NylasError;
@@ -56,6 +57,7 @@ pub struct NylasClient {
     api_key: Option<SecretString>,
     timeout: Duration,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl fmt::Debug for NylasClient {
@@ -124,6 +126,19 @@ impl NylasClient {
             api_key: settings.api_key.clone(),
             timeout: settings.timeout,
             limiter,
+            metrics: None,
+        }
+    }
+
+    /// Counts every request in `metrics` (by endpoint and status).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, endpoint: &'static Endpoint, status: Option<StatusCode>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.nylas_request(&endpoint.to_string(), status.map(|status| status.as_u16()));
         }
     }
 
@@ -160,8 +175,15 @@ impl NylasClient {
             request = request.json(body);
         }
         let transport = |source| NylasError::Transport { endpoint, source };
-        let response = request.send().await.map_err(transport)?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                self.count(endpoint, None);
+                return Err(transport(error));
+            }
+        };
         let status = response.status();
+        self.count(endpoint, Some(status));
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(transport)?;
         Ok(Answer {

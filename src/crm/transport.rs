@@ -1,0 +1,288 @@
+//! The CRM request transport: every HTTP request an adapter sends goes through
+//! [`CrmTransport::send`], which applies what must hold across all workers for one target:
+//!
+//! - **Rate cap.** `sync.crm_requests_per_second` (0 = none) as a token bucket (`governor`),
+//!   shared by every worker of the process.
+//! - **Target pause.** A 429 pauses *every* request to the target for the time the CRM asked
+//!   (`Retry-After`), or [`DEFAULT_THROTTLE_PAUSE`] when it did not say; adapters whose vendor
+//!   signals throttling differently (Salesforce's 403 `REQUEST_LIMIT_EXCEEDED`, a HubSpot daily
+//!   cap) call [`CrmTransport::pause_for`]. A request that finds the target paused waits when the
+//!   pause is short, and otherwise fails at once with [`CrmError::Throttled`] so the worker
+//!   reschedules the job without holding a slot for minutes.
+//! - **Metrics.** Requests by kind, operation and status, and their latency.
+//!
+//! It uses tokio's clock, so pauses are testable with paused time.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use tokio::time::Instant;
+
+use super::CrmError;
+use crate::retry::retry_after;
+use crate::telemetry::metrics::Metrics;
+
+/// How long a 429 without `Retry-After` pauses the target.
+pub const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
+
+/// The longest pause a request waits out in place; longer pauses fail the request so the job
+/// is rescheduled.
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
+
+/// The answer to a request, whatever its status.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Shared by all adapters' requests to one target. Cheap to clone.
+#[derive(Clone)]
+pub struct CrmTransport {
+    http: reqwest::Client,
+    kind: &'static str,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    paused_until: Arc<Mutex<Option<Instant>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl CrmTransport {
+    /// A transport for a target of `kind`, capped at `requests_per_second` (0 = no cap).
+    pub fn new(
+        http: reqwest::Client,
+        kind: &'static str,
+        requests_per_second: u32,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let limiter = NonZeroU32::new(requests_per_second)
+            .map(|rate| Arc::new(RateLimiter::direct(Quota::per_second(rate))));
+        CrmTransport {
+            http,
+            kind,
+            limiter,
+            paused_until: Arc::new(Mutex::new(None)),
+            metrics,
+        }
+    }
+
+    /// The HTTP client to build requests with.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The metrics handle (for vendor-specific gauges).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Holds back every request to the target for `pause` (extends, never shortens, a pause).
+    pub fn pause_for(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        let mut paused = self.lock_pause();
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+        drop(paused);
+        self.metrics.set_target_paused(&self.target_label(), true);
+        tracing::warn!(
+            crm.kind = self.kind,
+            retry.after_ms = pause.as_millis() as u64,
+            "The CRM is throttling calsync; holding back all requests to it."
+        );
+    }
+
+    /// How long the target stays paused (zero when it is not).
+    pub fn remaining_pause(&self) -> Duration {
+        match *self.lock_pause() {
+            Some(until) => until.saturating_duration_since(Instant::now()),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Sends a request after the pause and the rate cap allow it; records metrics; pauses the
+    /// target on 429. Returns the answer whatever its status.
+    pub async fn send(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Answer, CrmError> {
+        self.wait_for_target(operation).await?;
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let started = Instant::now();
+        let transport = |source| CrmError::Transport { operation, source };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                self.metrics
+                    .crm_request(self.kind, operation, None, started.elapsed());
+                return Err(transport(error));
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport);
+        self.metrics.crm_request(
+            self.kind,
+            operation,
+            Some(status.as_u16()),
+            started.elapsed(),
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let pause = retry_after(&headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
+            self.pause_for(pause);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body: body?,
+        })
+    }
+
+    /// Waits out a short pause; fails with [`CrmError::Throttled`] on a long one.
+    async fn wait_for_target(&self, operation: &'static str) -> Result<(), CrmError> {
+        let remaining = self.remaining_pause();
+        if remaining.is_zero() {
+            return Ok(());
+        }
+        if remaining > MAX_INLINE_WAIT {
+            return Err(CrmError::Throttled {
+                operation,
+                wait: remaining,
+            });
+        }
+        tokio::time::sleep(remaining).await;
+        let mut paused = self.lock_pause();
+        if paused.is_some_and(|until| until <= Instant::now()) {
+            *paused = None;
+            drop(paused);
+            self.metrics.set_target_paused(&self.target_label(), false);
+        }
+        Ok(())
+    }
+
+    fn target_label(&self) -> String {
+        format!("crm:{}", self.kind)
+    }
+
+    fn lock_pause(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // A poisoned lock only means a panic elsewhere while holding it; the value is still a
+        // plain timestamp.
+        self.paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The start of a response body for an error message: whitespace collapsed, at most `max`
+/// characters, every given secret replaced by `[redacted]`.
+pub fn excerpt(body: &[u8], secrets: &[&str], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+    }
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None if text.is_empty() => "(empty body)".to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::http::StatusCode as AxumStatus;
+    use axum::routing::get;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    async fn throttling_server(hits: Arc<AtomicUsize>) -> String {
+        let router = Router::new().route(
+            "/",
+            get(move || {
+                let hits = hits.clone();
+                async move {
+                    if hits.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (
+                            AxumStatus::TOO_MANY_REQUESTS,
+                            [("retry-after", "2")],
+                            "slow down",
+                        )
+                    } else {
+                        (AxumStatus::OK, [("x-ok", "1")], "ok")
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        format!("http://{address}/")
+    }
+
+    #[tokio::test]
+    async fn a_429_pauses_every_request_for_the_time_asked() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let url = throttling_server(hits.clone()).await;
+        let metrics = Arc::new(Metrics::new());
+        let transport = CrmTransport::new(reqwest::Client::new(), "rest", 0, metrics.clone());
+        let first = transport
+            .send("create", transport.http().get(&url))
+            .await
+            .unwrap();
+        assert_eq!(first.status, StatusCode::TOO_MANY_REQUESTS);
+        let remaining = transport.remaining_pause();
+        assert!(remaining > Duration::from_millis(1500), "{remaining:?}");
+
+        let started = std::time::Instant::now();
+        let second = transport
+            .send("update", transport.http().get(&url))
+            .await
+            .unwrap();
+        assert_eq!(second.status, StatusCode::OK);
+        assert!(started.elapsed() >= Duration::from_millis(1500));
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"calsync_crm_requests_total{kind="rest",operation="create",status="429"} 1"#
+        ));
+        assert!(
+            text.contains(r#"calsync_target_paused{target="crm:rest"} 0"#),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_pause_fails_fast_instead_of_waiting() {
+        let transport =
+            CrmTransport::new(reqwest::Client::new(), "rest", 0, Arc::new(Metrics::new()));
+        transport.pause_for(Duration::from_secs(3600));
+        let request = transport.http().get("http://127.0.0.1:9/");
+        match transport.send("create", request).await {
+            Err(CrmError::Throttled { wait, .. }) => {
+                assert!(wait > Duration::from_secs(3500));
+            }
+            other => panic!("expected Throttled, got {other:?}"),
+        }
+        // A shorter pause never shortens a longer one.
+        transport.pause_for(Duration::from_secs(5));
+        assert!(transport.remaining_pause() > Duration::from_secs(3500));
+    }
+
+    #[test]
+    fn excerpts_are_short_and_scrubbed() {
+        let body = format!("error: key sk_live_123 rejected {}", "x".repeat(500));
+        let text = excerpt(body.as_bytes(), &["sk_live_123"], 40);
+        assert!(text.starts_with("error: key [redacted] rejected"));
+        assert!(text.chars().count() <= 41);
+        assert_eq!(excerpt(b"", &[], 10), "(empty body)");
+    }
+}
