@@ -74,7 +74,7 @@ impl App {
             settings.sync.crm_requests_per_second,
             metrics.clone(),
         );
-        let crm = crm::build(&settings.crm, transport)?;
+        let crm = crm::build(&settings, transport)?;
         let processor = Arc::new(Processor::new(
             store.clone(),
             nylas.clone(),

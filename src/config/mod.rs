@@ -14,6 +14,7 @@
 //! re-validating); secrets never appear in its `Debug` output, in [`Settings::redacted_summary`]
 //! or in a [`ConfigError`].
 
+mod crm;
 mod error;
 mod load;
 mod provenance;
@@ -110,6 +111,12 @@ pub enum CrmSettings {
     Rest(RestCrmSettings),
     /// `kind = "jsonl"`: dry run, one JSON line per write appended to a file.
     Jsonl(JsonlCrmSettings),
+    /// `kind = "hubspot"`: HubSpot meetings.
+    HubSpot(HubSpotCrmSettings),
+    /// `kind = "salesforce"`: Salesforce Events.
+    Salesforce(SalesforceCrmSettings),
+    /// `kind = "pipedrive"`: Pipedrive activities (API v2).
+    Pipedrive(PipedriveCrmSettings),
 }
 
 impl Settings {
@@ -134,6 +141,9 @@ impl CrmSettings {
         match self {
             CrmSettings::Rest(_) => "rest",
             CrmSettings::Jsonl(_) => "jsonl",
+            CrmSettings::HubSpot(_) => "hubspot",
+            CrmSettings::Salesforce(_) => "salesforce",
+            CrmSettings::Pipedrive(_) => "pipedrive",
         }
     }
 }
@@ -156,6 +166,61 @@ pub struct RestCrmSettings {
 pub struct JsonlCrmSettings {
     /// `path` (required): the file to append to.
     pub path: PathBuf,
+}
+
+/// Linking attendees to CRM contacts (`hubspot`, `salesforce`, `pipedrive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactLinking {
+    /// `link_contacts`, default true: link the meeting to the contacts of its attendees.
+    pub link_contacts: bool,
+    /// `create_missing_contacts`, default false: create a contact for an unknown attendee.
+    pub create_missing_contacts: bool,
+}
+
+/// `[crm] kind = "hubspot"`
+#[derive(Debug, Clone)]
+pub struct HubSpotCrmSettings {
+    /// `token` (required; alias `CRM_API_KEY`): a private app or service key token.
+    pub token: SecretString,
+    /// `base_url`, default `https://api.hubapi.com`.
+    pub base_url: Url,
+    /// `event_id_property`, default `calsync_event_id`: the meeting property holding our id.
+    pub event_id_property: String,
+    /// `timeout`, default 10s, per request.
+    pub timeout: Duration,
+    pub contacts: ContactLinking,
+}
+
+/// `[crm] kind = "salesforce"`
+#[derive(Debug, Clone)]
+pub struct SalesforceCrmSettings {
+    /// `instance_url` (required), e.g. `https://acme.my.salesforce.com`.
+    pub instance_url: Url,
+    /// `client_id` (required): the External Client App's consumer key.
+    pub client_id: String,
+    /// `client_secret` (required; alias `CRM_API_KEY`).
+    pub client_secret: SecretString,
+    /// `token_url`, default `{instance_url}/services/oauth2/token`.
+    pub token_url: Url,
+    /// `api_version`, default `v62.0`.
+    pub api_version: String,
+    /// `external_id_field`, default `Calsync_Event_Id__c`: the Event field holding our id.
+    pub external_id_field: String,
+    /// `timeout`, default 10s, per request.
+    pub timeout: Duration,
+    pub contacts: ContactLinking,
+}
+
+/// `[crm] kind = "pipedrive"`
+#[derive(Debug, Clone)]
+pub struct PipedriveCrmSettings {
+    /// `api_token` (required; alias `CRM_API_KEY`).
+    pub api_token: SecretString,
+    /// From `company_domain` (`https://<company>.pipedrive.com`) or `base_url`.
+    pub base_url: Url,
+    /// `timeout`, default 10s, per request.
+    pub timeout: Duration,
+    pub contacts: ContactLinking,
 }
 
 /// `[sync]`

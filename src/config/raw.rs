@@ -71,6 +71,22 @@ pub(super) struct RawCrm {
     pub timeout: Option<String>,
     // kind = "jsonl"
     pub path: Option<String>,
+    // kind = "hubspot"
+    pub token: Option<SecretString>,
+    pub event_id_property: Option<String>,
+    // kind = "salesforce"
+    pub instance_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub token_url: Option<String>,
+    pub api_version: Option<String>,
+    pub external_id_field: Option<String>,
+    // kind = "pipedrive"
+    pub api_token: Option<SecretString>,
+    pub company_domain: Option<String>,
+    // hubspot, salesforce, pipedrive
+    pub link_contacts: Option<String>,
+    pub create_missing_contacts: Option<String>,
 }
 
 /// `[sync]`

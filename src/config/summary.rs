@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::validate::{CALENDAR_SELECTIONS, FETCH_POLICIES, LOG_FORMATS};
-use super::{CrmSettings, Settings};
+use super::{ContactLinking, CrmSettings, Settings};
 
 const HIDDEN: &str = "***";
 const NOT_SET: &str = "(not set)";
@@ -53,6 +53,38 @@ impl Settings {
                 add("crm.timeout", duration(rest.timeout));
             }
             CrmSettings::Jsonl(jsonl) => add("crm.path", jsonl.path.display().to_string()),
+            CrmSettings::HubSpot(hubspot) => {
+                add("crm.token", HIDDEN.to_owned());
+                add("crm.base_url", hubspot.base_url.to_string());
+                add("crm.event_id_property", hubspot.event_id_property.clone());
+                add("crm.timeout", duration(hubspot.timeout));
+                contacts(&mut add, &hubspot.contacts);
+            }
+            CrmSettings::Salesforce(salesforce) => {
+                add("crm.instance_url", salesforce.instance_url.to_string());
+                add("crm.client_id", salesforce.client_id.clone());
+                add("crm.client_secret", HIDDEN.to_owned());
+                add("crm.token_url", salesforce.token_url.to_string());
+                add("crm.api_version", salesforce.api_version.clone());
+                add(
+                    "crm.external_id_field",
+                    salesforce.external_id_field.clone(),
+                );
+                add("crm.timeout", duration(salesforce.timeout));
+                contacts(&mut add, &salesforce.contacts);
+            }
+            CrmSettings::Pipedrive(pipedrive) => {
+                add("crm.api_token", HIDDEN.to_owned());
+                let company = pipedrive
+                    .base_url
+                    .host_str()
+                    .and_then(|host| host.strip_suffix(".pipedrive.com"))
+                    .map_or_else(|| NOT_SET.to_owned(), str::to_owned);
+                add("crm.company_domain", company);
+                add("crm.base_url", pipedrive.base_url.to_string());
+                add("crm.timeout", duration(pipedrive.timeout));
+                contacts(&mut add, &pipedrive.contacts);
+            }
         }
 
         let sync = &self.sync;
@@ -145,4 +177,13 @@ fn redacted_store_url(url: &SecretString) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+/// The contact-linking keys.
+fn contacts(add: &mut impl FnMut(&str, String), linking: &ContactLinking) {
+    add("crm.link_contacts", linking.link_contacts.to_string());
+    add(
+        "crm.create_missing_contacts",
+        linking.create_missing_contacts.to_string(),
+    );
 }

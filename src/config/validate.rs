@@ -5,21 +5,17 @@
 //! several (`retry_initial <= retry_max`, the keys of the chosen CRM kind) is made before
 //! start-up, so a `Settings` value is always usable as is.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ConfigError;
 use super::provenance::Provenance;
-use super::raw::{
-    RawCrm, RawLog, RawNylas, RawReconcile, RawServer, RawSettings, RawStore, RawSync,
-};
+use super::raw::{RawLog, RawNylas, RawReconcile, RawServer, RawSettings, RawStore, RawSync};
 use super::values::{Parsed, Values};
 use super::{
-    CalendarSelection, CrmSettings, FetchPolicy, JsonlCrmSettings, LogFormat, LogSettings,
-    NylasSettings, ReconcileSettings, RestCrmSettings, ServerSettings, Settings, StoreSettings,
-    SyncSettings,
+    CalendarSelection, FetchPolicy, LogFormat, LogSettings, NylasSettings, ReconcileSettings,
+    ServerSettings, Settings, StoreSettings, SyncSettings,
 };
 use crate::telemetry;
 
@@ -47,7 +43,7 @@ pub(super) fn settings(raw: RawSettings, provenance: &Provenance) -> Parsed<Sett
         server: server(raw.server, &values)?,
         nylas: nylas(raw.nylas, &values)?,
         store: store(raw.store, &values)?,
-        crm: crm(raw.crm, &values)?,
+        crm: super::crm::crm(raw.crm, &values)?,
         sync: sync(raw.sync, &values)?,
         reconcile: reconcile(raw.reconcile, &values)?,
         log: log(raw.log, &values)?,
@@ -109,68 +105,6 @@ fn store(raw: RawStore, v: &Values<'_>) -> Parsed<StoreSettings> {
             Duration::from_secs(7 * DAY),
         )?,
     })
-}
-
-/// Checks that the keys set under `[crm]` are all used by `kind`: a key of another kind is
-/// most likely a mistake in one of the two.
-fn only_keys(v: &Values<'_>, kind: &str, used: &[&str]) -> Parsed<()> {
-    match v.0.keys_under("crm").find(|key| !used.contains(key)) {
-        Some(unused) => {
-            let key = format!("crm.{unused}");
-            Err(ConfigError::UnusedKey {
-                origin: v.origin(&key),
-                key,
-                kind: kind.to_owned(),
-            })
-        }
-        None => Ok(()),
-    }
-}
-
-fn crm(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let kind = raw.kind.as_deref().map_or("rest", str::trim);
-    match kind {
-        "rest" => {
-            only_keys(
-                v,
-                kind,
-                &["kind", "base_url", "api_key", "meetings_path", "timeout"],
-            )?;
-            let base_url = raw
-                .base_url
-                .ok_or_else(|| v.missing("crm.base_url", " when crm.kind = \"rest\"".to_owned()))?;
-            Ok(CrmSettings::Rest(RestCrmSettings {
-                base_url: v.http_url("crm.base_url", &base_url)?,
-                api_key: v.secret("crm.api_key", raw.api_key)?,
-                meetings_path: v.url_path(
-                    "crm.meetings_path",
-                    raw.meetings_path,
-                    "/api/meetings",
-                )?,
-                timeout: v.positive_duration(
-                    "crm.timeout",
-                    raw.timeout,
-                    Duration::from_secs(10),
-                )?,
-            }))
-        }
-        "jsonl" => {
-            only_keys(v, kind, &["kind", "path"])?;
-            let path = raw
-                .path
-                .ok_or_else(|| v.missing("crm.path", " when crm.kind = \"jsonl\"".to_owned()))?;
-            if path.trim().is_empty() {
-                return Err(v.invalid("crm.path", "must not be empty"));
-            }
-            Ok(CrmSettings::Jsonl(JsonlCrmSettings {
-                path: PathBuf::from(path),
-            }))
-        }
-        other => Err(v.invalid(
-            "crm.kind",
-            format!("invalid value {other:?}, expected one of \"rest\", \"jsonl\""),
-        )),
-    }
 }
 
 fn sync(raw: RawSync, v: &Values<'_>) -> Parsed<SyncSettings> {

@@ -6,6 +6,7 @@
 //! for duplicates on the hot path: the worker passes what it knows about the existing record.
 //! Every failure is classified ([`CrmError::retry`]) from status and headers.
 
+pub mod contacts;
 pub mod jsonl;
 pub mod rest;
 pub mod transport;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::CrmSettings;
+use crate::config::{CrmSettings, Settings};
 use crate::record::MeetingRecord;
 use crate::retry::Retry;
 
@@ -70,6 +71,12 @@ pub enum CrmError {
         operation: &'static str,
         wait: std::time::Duration,
     },
+    /// A failure shared by concurrent callers (e.g. one contact lookup awaited by several jobs).
+    #[error(transparent)]
+    Shared(std::sync::Arc<CrmError>),
+    /// The configured kind has no adapter in this build.
+    #[error("crm.kind = \"{kind}\" is not supported by this build of calsync")]
+    Unsupported { kind: &'static str },
     /// A local target (the JSONL dry run) failed.
     #[error("{operation} failed: {source}")]
     Io {
@@ -88,6 +95,8 @@ impl CrmError {
             CrmError::Protocol { .. } => Retry::After(None),
             CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),
             CrmError::Io { .. } => Retry::After(None),
+            CrmError::Unsupported { .. } => Retry::Permanent,
+            CrmError::Shared(error) => error.retry(),
         }
     }
 }
@@ -122,11 +131,16 @@ pub trait CrmAdapter: Send + Sync + 'static {
 
 /// Builds the adapter the settings describe; HTTP adapters send through `transport`.
 pub fn build(
-    settings: &CrmSettings,
+    settings: &Settings,
     transport: transport::CrmTransport,
 ) -> Result<Arc<dyn CrmAdapter>, CrmError> {
-    match settings {
+    match &settings.crm {
         CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, transport))),
         CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
+        CrmSettings::HubSpot(_) | CrmSettings::Salesforce(_) | CrmSettings::Pipedrive(_) => {
+            Err(CrmError::Unsupported {
+                kind: settings.crm.kind(),
+            })
+        }
     }
 }

@@ -173,9 +173,9 @@ fn bad_enum_values() {
          \"when_incomplete\" (in config file PATH)"
     );
     assert_eq!(
-        env_message(&[("CALSYNC__CRM__KIND", "hubspot")]),
-        "crm.kind: invalid value \"hubspot\", expected one of \"rest\", \"jsonl\" \
-         (from environment variable CALSYNC__CRM__KIND)"
+        env_message(&[("CALSYNC__CRM__KIND", "zoho")]),
+        "crm.kind: invalid value \"zoho\", expected one of \"rest\", \"jsonl\", \"hubspot\", \
+         \"salesforce\", \"pipedrive\" (from environment variable CALSYNC__CRM__KIND)"
     );
     let message = env_message(&[("CALSYNC__SYNC__CALENDARS", "some")]);
     assert!(
@@ -331,6 +331,49 @@ fn unreadable_file() {
     let message = chain(&error).replace(&path.display().to_string(), "PATH");
     assert!(
         message.starts_with("config file PATH cannot be read: "),
+        "{message}"
+    );
+}
+
+#[test]
+fn crm_kinds_require_their_credentials_and_reject_other_kinds_keys() {
+    assert_eq!(
+        env_message(&[("CALSYNC__CRM__KIND", "hubspot")]),
+        "crm.token is required when crm.kind = \"hubspot\"; set it in the config file or with \
+         CALSYNC__CRM__TOKEN or CRM_API_KEY"
+    );
+    // (The helper always sets crm.base_url.)
+    let message = env_message(&[
+        ("CALSYNC__CRM__KIND", "pipedrive"),
+        ("CALSYNC__CRM__API_TOKEN", "t"),
+        ("CALSYNC__CRM__COMPANY_DOMAIN", "acme"),
+    ]);
+    assert!(
+        message.starts_with("crm.company_domain: set either crm.company_domain or crm.base_url"),
+        "{message}"
+    );
+    let message = env_message(&[
+        ("CALSYNC__CRM__KIND", "hubspot"),
+        ("CALSYNC__CRM__TOKEN", "t"),
+        ("CALSYNC__CRM__MEETINGS_PATH", "/x"),
+    ]);
+    assert!(
+        message.starts_with("crm.meetings_path is not used"),
+        "{message}"
+    );
+    let message = super::env_error(&[
+        ("CALSYNC__CRM__KIND", "salesforce"),
+        (
+            "CALSYNC__CRM__INSTANCE_URL",
+            "https://acme.my.salesforce.com",
+        ),
+        ("CALSYNC__CRM__CLIENT_ID", "id"),
+        ("CALSYNC__CRM__CLIENT_SECRET", "s"),
+        ("CALSYNC__CRM__API_VERSION", "62"),
+    ])
+    .to_string();
+    assert!(
+        message.starts_with("crm.api_version: invalid value \"62\""),
         "{message}"
     );
 }

@@ -7,6 +7,7 @@ use secrecy::ExposeSecret;
 
 use super::{CRM_URL, load_from};
 use crate::config::CrmSettings;
+use crate::config::crm::KIND_KEYS;
 
 const EXAMPLE: &str = include_str!("../../../config/calsync.example.toml");
 
@@ -72,36 +73,102 @@ fn example_loads_to_exactly_the_defaults() {
     assert_eq!(from_example.redacted_summary(), defaults.redacted_summary());
 }
 
+/// The example with its `[crm]` section replaced by `kind = "<kind>"` and the example's lines
+/// (uncommented) of the keys that kind uses, except those in `skip`.
+fn example_for_kind(kind: &str, skip: &[&str]) -> String {
+    let (_, used) = KIND_KEYS.iter().find(|(name, _)| *name == kind).unwrap();
+    let lines: Vec<&str> = EXAMPLE.lines().collect();
+    let mut crm = format!("[crm]\nkind = \"{kind}\"\n");
+    for assignment in assignments() {
+        let Some(key) = assignment.key.strip_prefix("crm.") else {
+            continue;
+        };
+        if used.contains(&key) && !skip.contains(&key) {
+            let line = lines[assignment.line];
+            crm.push_str(line.strip_prefix("# ").unwrap_or(line));
+            crm.push('\n');
+        }
+    }
+    let mut text = String::new();
+    let mut in_crm = false;
+    for line in lines {
+        if line.starts_with('[') {
+            in_crm = line == "[crm]";
+            if in_crm {
+                text.push_str(&crm);
+            }
+        }
+        if !in_crm {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
 #[test]
 fn example_commented_out_keys_parse() {
     let commented: Vec<Assignment> = assignments().into_iter().filter(|a| a.commented).collect();
-    let rest_lines: Vec<usize> = commented
+    let outside_crm: Vec<usize> = commented
         .iter()
-        .filter(|a| a.key != "crm.path")
+        .filter(|a| !a.key.starts_with("crm."))
         .map(|a| a.line)
         .collect();
-    let settings = load_from(Some(&uncommented(&rest_lines)), &[]).expect("rest keys load");
+    let settings = load_from(
+        Some(&uncommented(&outside_crm)),
+        &[("CALSYNC__CRM__BASE_URL", CRM_URL)],
+    )
+    .expect("keys outside [crm] load");
     assert!(settings.nylas.api_key.is_some());
-    match &settings.crm {
+
+    // Every kind, from its own keys in the example.
+    let rest = load_from(Some(&example_for_kind("rest", &[])), &[]).expect("rest keys load");
+    match &rest.crm {
         CrmSettings::Rest(rest) => {
             assert_eq!(rest.base_url.as_str(), "https://crm.example.com/");
             assert!(rest.api_key.is_some());
         }
         other => panic!("expected rest, got {other:?}"),
     }
-
-    // The jsonl kind: its key, from the example, with the kind switched and the rest keys
-    // removed (they are not used by jsonl).
-    let path_line = commented
-        .iter()
-        .find(|a| a.key == "crm.path")
-        .expect("crm.path");
-    let example_path = EXAMPLE.lines().nth(path_line.line).unwrap();
-    let jsonl = format!("[crm]\nkind = \"jsonl\"\n{}\n", &example_path[2..]);
-    let settings = load_from(Some(&jsonl), &[]).expect("jsonl keys load");
-    assert_eq!(settings.crm.kind(), "jsonl");
+    for (kind, skip) in [
+        ("jsonl", &[][..]),
+        ("hubspot", &[][..]),
+        ("salesforce", &[][..]),
+        ("pipedrive", &["base_url"][..]),
+    ] {
+        let settings = load_from(Some(&example_for_kind(kind, skip)), &[])
+            .unwrap_or_else(|error| panic!("{kind} keys load: {error}"));
+        assert_eq!(settings.crm.kind(), kind);
+    }
     assert!(!settings.store.url.expose_secret().is_empty());
 }
+
+/// Minimal variables for each kind, for the summaries.
+const KIND_VARS: &[&[(&str, &str)]] = &[
+    &[("CALSYNC__CRM__BASE_URL", CRM_URL)],
+    &[
+        ("CALSYNC__CRM__KIND", "jsonl"),
+        ("CALSYNC__CRM__PATH", "x.jsonl"),
+    ],
+    &[
+        ("CALSYNC__CRM__KIND", "hubspot"),
+        ("CALSYNC__CRM__TOKEN", "t"),
+    ],
+    &[
+        ("CALSYNC__CRM__KIND", "salesforce"),
+        (
+            "CALSYNC__CRM__INSTANCE_URL",
+            "https://acme.my.salesforce.com",
+        ),
+        ("CALSYNC__CRM__CLIENT_ID", "id"),
+        ("CALSYNC__CRM__CLIENT_SECRET", "s"),
+    ],
+    &[
+        ("CALSYNC__CRM__KIND", "pipedrive"),
+        ("CALSYNC__CRM__API_TOKEN", "t"),
+        ("CALSYNC__CRM__COMPANY_DOMAIN", "acme"),
+    ],
+];
 
 #[test]
 fn example_documents_every_key_once_with_a_comment() {
@@ -113,14 +180,11 @@ fn example_documents_every_key_once_with_a_comment() {
         "a key appears twice in the example"
     );
 
-    let base = [("CALSYNC__CRM__BASE_URL", CRM_URL)];
-    let rest = load_from(None, &base).unwrap().redacted_summary();
-    let jsonl_vars = [
-        ("CALSYNC__CRM__KIND", "jsonl"),
-        ("CALSYNC__CRM__PATH", "x.jsonl"),
-    ];
-    let jsonl = load_from(None, &jsonl_vars).unwrap().redacted_summary();
-    let known: BTreeSet<String> = rest.into_iter().chain(jsonl).map(|(key, _)| key).collect();
+    let known: BTreeSet<String> = KIND_VARS
+        .iter()
+        .flat_map(|vars| load_from(None, vars).unwrap().redacted_summary())
+        .map(|(key, _)| key)
+        .collect();
     assert_eq!(
         documented, known,
         "the example and the settings list different keys"

@@ -350,3 +350,66 @@ fn crm_kind_names_the_variant() {
     let jsonl = load_from(Some(FILE), &[]).unwrap();
     assert_eq!(jsonl.crm.kind(), "jsonl");
 }
+
+#[test]
+fn the_crm_key_alias_is_the_credential_of_every_kind() {
+    use crate::config::CrmSettings;
+    use secrecy::ExposeSecret;
+    let hubspot = load_from(
+        None,
+        &[("CALSYNC__CRM__KIND", "hubspot"), ("CRM_API_KEY", "pat-1")],
+    )
+    .unwrap();
+    match hubspot.crm {
+        CrmSettings::HubSpot(settings) => {
+            assert_eq!(settings.token.expose_secret(), "pat-1");
+            assert_eq!(settings.base_url.as_str(), "https://api.hubapi.com/");
+            assert_eq!(settings.event_id_property, "calsync_event_id");
+            assert!(settings.contacts.link_contacts);
+            assert!(!settings.contacts.create_missing_contacts);
+        }
+        other => panic!("expected hubspot, got {other:?}"),
+    }
+    let pipedrive = load_from(
+        None,
+        &[
+            ("CALSYNC__CRM__KIND", "pipedrive"),
+            ("CALSYNC__CRM__COMPANY_DOMAIN", "acme"),
+            ("CRM_API_KEY", "alias-token"),
+            ("CALSYNC__CRM__API_TOKEN", "own-token"),
+        ],
+    )
+    .unwrap();
+    match pipedrive.crm {
+        CrmSettings::Pipedrive(settings) => {
+            assert_eq!(settings.api_token.expose_secret(), "own-token");
+            assert_eq!(settings.base_url.as_str(), "https://acme.pipedrive.com/");
+        }
+        other => panic!("expected pipedrive, got {other:?}"),
+    }
+    let salesforce = load_from(
+        None,
+        &[
+            ("CALSYNC__CRM__KIND", "salesforce"),
+            (
+                "CALSYNC__CRM__INSTANCE_URL",
+                "https://acme.my.salesforce.com",
+            ),
+            ("CALSYNC__CRM__CLIENT_ID", "3MVG9"),
+            ("CRM_API_KEY", "secret"),
+        ],
+    )
+    .unwrap();
+    match salesforce.crm {
+        CrmSettings::Salesforce(settings) => {
+            assert_eq!(settings.client_secret.expose_secret(), "secret");
+            assert_eq!(
+                settings.token_url.as_str(),
+                "https://acme.my.salesforce.com/services/oauth2/token"
+            );
+            assert_eq!(settings.api_version, "v62.0");
+            assert_eq!(settings.external_id_field, "Calsync_Event_Id__c");
+        }
+        other => panic!("expected salesforce, got {other:?}"),
+    }
+}
