@@ -79,6 +79,14 @@ pub struct FailureLabels {
     pub class: String,
 }
 
+/// `kind`, `quota` of a CRM's reported API allowance.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuotaLabels {
+    pub kind: String,
+    /// E.g. `daily_used`, `daily_limit`, `daily_remaining`.
+    pub quota: String,
+}
+
 /// `status` of the Nylas webhook subscription.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WebhookLabels {
@@ -102,6 +110,7 @@ pub struct Metrics {
     target_paused: Family<TargetLabels, Gauge>,
     grants_paused: Gauge,
     webhooks: Family<WebhookLabels, Gauge>,
+    crm_quota: Family<QuotaLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -191,6 +200,12 @@ impl Metrics {
             "Nylas webhook subscriptions pointing at calsync, by status",
             webhooks.clone(),
         );
+        let crm_quota = Family::<QuotaLabels, Gauge>::default();
+        registry.register(
+            "crm_quota",
+            "API allowance the CRM reports in its answers (e.g. Sforce-Limit-Info, HubSpot and Pipedrive daily remaining)",
+            crm_quota.clone(),
+        );
         Metrics {
             registry,
             notifications,
@@ -206,6 +221,7 @@ impl Metrics {
             target_paused,
             grants_paused,
             webhooks,
+            crm_quota,
         }
     }
 
@@ -335,9 +351,14 @@ impl Metrics {
         }
     }
 
-    /// The registry, for metrics registered elsewhere (vendor-specific gauges).
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// Records an API allowance the CRM reported (`quota` such as `daily_remaining`).
+    pub fn set_crm_quota(&self, kind: &str, quota: &str, value: i64) {
+        self.crm_quota
+            .get_or_create(&QuotaLabels {
+                kind: kind.to_string(),
+                quota: quota.to_string(),
+            })
+            .set(value);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
