@@ -5,6 +5,7 @@
 //! It never talks to Nylas or the CRM and never imports the worker.
 
 pub mod health;
+pub mod trace;
 pub mod verify;
 pub mod webhook;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::get;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +36,8 @@ pub struct EdgeState {
     pub metrics: Arc<Metrics>,
 }
 
-/// The router: `GET|POST {webhook_path}`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+/// The router: `GET|POST {webhook_path}`, `GET /healthz`, `GET /readyz`, `GET /metrics`; every
+/// request runs in its own span ([`trace::request_span`]).
 pub fn router(state: EdgeState, webhook_path: &str) -> Router {
     let max_body_bytes = state.max_body_bytes;
     Router::new()
@@ -47,5 +50,6 @@ pub fn router(state: EdgeState, webhook_path: &str) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .layer(middleware::from_fn(trace::request_span))
         .with_state(state)
 }

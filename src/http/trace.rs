@@ -1,0 +1,52 @@
+//! A span per HTTP request: `http_request` with `http.method`, `http.path` (the route pattern, so
+//! ids and query strings never reach the logs), and, once answered, `http.status` and
+//! `latency_ms`. Every line a handler logs carries the method and path; one line is logged when
+//! the answer is sent: a warning for 5xx, info for 4xx, debug otherwise (the webhook handler
+//! already logs one line per notification, and probes of `/healthz`, `/readyz`, `/metrics` would
+//! flood the logs).
+//!
+//! Invariant: nothing from the request but its method and route is recorded — never headers
+//! (the signature, authorization), the query (the challenge) or the body.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+/// The label of a request that matched no route (its raw path is not logged: it is arbitrary
+/// client input).
+const UNMATCHED: &str = "(no route)";
+
+/// Middleware: runs the request inside its span and logs its answer.
+pub async fn request_span(request: Request, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "http_request",
+        http.method = %request.method(),
+        http.path = %path,
+        http.status = Empty,
+        latency_ms = Empty,
+    );
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("http.status", status);
+    span.record("latency_ms", latency_ms);
+    let _entered = span.enter();
+    if status >= 500 {
+        tracing::warn!("Answered an HTTP request with a server error.");
+    } else if status >= 400 {
+        tracing::info!("Answered an HTTP request with a client error.");
+    } else {
+        tracing::debug!("Answered an HTTP request.");
+    }
+    response
+}
