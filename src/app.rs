@@ -20,10 +20,12 @@ use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter, CrmError};
 use crate::http::{self, EdgeState};
+use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
+use crate::webhook_monitor::{self, WebhookMonitor};
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner};
@@ -46,6 +48,14 @@ pub enum AppError {
     Server(#[source] std::io::Error),
 }
 
+/// The HTTP client every outbound call shares (one connection pool, calsync's user agent).
+pub fn http_client() -> Result<reqwest::Client, AppError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(AppError::HttpClient)
+}
+
 /// Everything the commands need, built once from the settings.
 pub struct App {
     settings: Settings,
@@ -62,10 +72,7 @@ impl App {
     /// Opens the store (running migrations) and builds the clients.
     pub async fn build(settings: Settings, clock: Clock) -> Result<App, AppError> {
         let store = store::open(settings.store.url.expose_secret()).await?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(AppError::HttpClient)?;
+        let http = http_client()?;
         let metrics = Arc::new(Metrics::new());
         let nylas = NylasClient::new(&settings.nylas, http.clone()).with_metrics(metrics.clone());
         let transport = CrmTransport::new(
@@ -156,6 +163,37 @@ impl App {
         Ingestor::spawn(self.store.clone(), self.clock, MAX_INGEST_BATCH)
     }
 
+    /// The notification-log pruner (`store.keep_notifications`, hourly).
+    pub fn pruner(&self) -> Pruner {
+        Pruner::new(
+            self.store.clone(),
+            self.clock,
+            self.metrics.clone(),
+            self.settings.store.keep_notifications,
+            maintenance::PRUNE_EVERY,
+        )
+    }
+
+    /// The webhook status monitor (every few minutes, on one replica).
+    pub fn webhook_monitor(&self) -> WebhookMonitor {
+        WebhookMonitor::new(
+            self.nylas.clone(),
+            self.store.clone(),
+            self.metrics.clone(),
+            self.clock,
+            self.owner.clone(),
+            webhook_monitor::CHECK_EVERY,
+        )
+    }
+
+    /// Starts the periodic tasks of `serve` (pruning, webhook monitor) until `stop` is cancelled.
+    fn spawn_periodic(&self, stop: &CancellationToken) -> tokio::task::JoinSet<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(self.pruner().run(stop.clone()));
+        tasks.spawn(self.webhook_monitor().run(stop.clone()));
+        tasks
+    }
+
     /// The HTTP router, handing notifications to `ingest`; it answers 503 once `draining` is
     /// cancelled.
     pub fn router(&self, ingest: Ingestor, draining: CancellationToken) -> Router {
@@ -193,6 +231,8 @@ impl App {
             let stop = stop_workers.clone();
             tokio::spawn(async move { runner.run(stop, drain_for).await })
         };
+        let stop_periodic = CancellationToken::new();
+        let periodic = self.spawn_periodic(&stop_periodic);
         let address = listener.local_addr().map_err(AppError::Server)?;
         tracing::info!(
             listen = %address,
@@ -212,10 +252,12 @@ impl App {
         shutdown.await;
         tracing::info!("Shutting down: new notifications are answered 503 while jobs drain.");
         draining.cancel();
+        stop_periodic.cancel();
         stop_workers.cancel();
         if let Err(error) = workers.await {
             tracing::error!(error = %error, "The worker pool ended abnormally.");
         }
+        periodic.join_all().await;
         server_stop.cancel();
         let served = server.await;
         ingest.close().await;

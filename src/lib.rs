@@ -29,6 +29,8 @@
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
+//! - [`maintenance`]: notification-log pruning while serving.
+//! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -36,10 +38,12 @@ pub mod clock;
 pub mod config;
 pub mod crm;
 pub mod http;
+pub mod maintenance;
 pub mod mapping;
 pub mod nylas;
 pub mod record;
 pub mod retry;
 pub mod store;
 pub mod telemetry;
+pub mod webhook_monitor;
 pub mod worker;

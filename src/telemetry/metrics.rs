@@ -111,6 +111,7 @@ pub struct Metrics {
     grants_paused: Gauge,
     webhooks: Family<WebhookLabels, Gauge>,
     crm_quota: Family<QuotaLabels, Gauge>,
+    notifications_pruned: Counter,
 }
 
 impl Default for Metrics {
@@ -206,6 +207,12 @@ impl Metrics {
             "API allowance the CRM reports in its answers (e.g. Sforce-Limit-Info, HubSpot and Pipedrive daily remaining)",
             crm_quota.clone(),
         );
+        let notifications_pruned = Counter::default();
+        registry.register(
+            "notifications_pruned",
+            "Notifications removed from the notification log after store.keep_notifications",
+            notifications_pruned.clone(),
+        );
         Metrics {
             registry,
             notifications,
@@ -222,6 +229,7 @@ impl Metrics {
             grants_paused,
             webhooks,
             crm_quota,
+            notifications_pruned,
         }
     }
 
@@ -359,6 +367,11 @@ impl Metrics {
                 quota: quota.to_string(),
             })
             .set(value);
+    }
+
+    /// Counts notifications pruned from the notification log.
+    pub fn notifications_pruned(&self, count: u64) {
+        self.notifications_pruned.inc_by(count);
     }
 
     /// The Prometheus text exposition (format 0.0.4).

@@ -1,0 +1,281 @@
+//! The webhook status monitor: while serving, calsync asks Nylas every few minutes for the
+//! status of the webhook subscriptions that deliver event notifications, because a webhook that
+//! Nylas marks `failed` silently stops all notifications (nylas.md, "Webhook status").
+//!
+//! A subscription is *watched* when it has at least one `event.*` trigger calsync handles. Each
+//! check sets the `calsync_webhooks{status}` gauge from the watched subscriptions and logs:
+//! an error for each one `failing` or `failed` (saying what it means and what to do), a warning
+//! for one paused, and a warning when none is watched at all.
+//!
+//! Invariants: only one replica checks at a time (the store's named lock [`LOCK`], renewed by
+//! the holder at each check and expiring after [`lock_ttl`] when it stops); a replica that does
+//! not hold the lock leaves the gauge untouched; a failed check is logged and retried at the
+//! next tick, never fatal; the monitor only reads (it never re-activates a webhook).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::nylas::NylasClient;
+use crate::nylas::client::{NylasError, Webhook};
+use crate::store::{Store, StoreError};
+use crate::telemetry::metrics::Metrics;
+
+/// How often the webhooks' status is checked.
+pub const CHECK_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// The name of the store lock that elects the replica running the checks.
+pub const LOCK: &str = "webhook-monitor";
+
+/// The event triggers calsync consumes; a subscription with any of them is watched.
+pub const EVENT_TRIGGERS: [&str; 3] = ["event.created", "event.updated", "event.deleted"];
+
+/// How long the monitor lock outlives a check: two periods and a margin, so a live holder always
+/// renews it in time and a stopped one hands over within minutes.
+pub fn lock_ttl(every: Duration) -> Duration {
+    every.saturating_mul(2) + Duration::from_secs(30)
+}
+
+/// Why a check could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("could not take the {LOCK} lock: {0}")]
+    Lock(#[source] StoreError),
+    #[error("could not list the Nylas webhooks: {0}")]
+    Nylas(#[source] NylasError),
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// The watched subscriptions (those delivering event notifications).
+    pub watched: Vec<Webhook>,
+    /// Watched subscriptions per status (`unknown` when Nylas gave none).
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl Assessment {
+    /// Sorts the listed subscriptions into watched ones and counts them by status.
+    pub fn of(webhooks: Vec<Webhook>) -> Self {
+        let watched: Vec<Webhook> = webhooks.into_iter().filter(is_watched).collect();
+        let mut counts = BTreeMap::new();
+        for webhook in &watched {
+            *counts.entry(status_of(webhook).to_string()).or_insert(0) += 1;
+        }
+        Assessment { watched, counts }
+    }
+
+    /// Watched subscriptions that are `failing` or `failed`.
+    pub fn unhealthy(&self) -> impl Iterator<Item = &Webhook> {
+        self.watched
+            .iter()
+            .filter(|webhook| matches!(status_of(webhook), "failing" | "failed"))
+    }
+
+    /// True when at least one watched subscription is `active` and none is failing or failed.
+    pub fn healthy(&self) -> bool {
+        self.unhealthy().next().is_none() && self.counts.contains_key("active")
+    }
+}
+
+/// Whether a subscription delivers event notifications calsync handles.
+pub fn is_watched(webhook: &Webhook) -> bool {
+    webhook
+        .trigger_types
+        .iter()
+        .any(|trigger| EVENT_TRIGGERS.contains(&trigger.as_str()))
+}
+
+/// A subscription's status, `unknown` when absent.
+pub fn status_of(webhook: &Webhook) -> &str {
+    webhook.status.as_deref().unwrap_or("unknown")
+}
+
+/// What an unhealthy status means for calsync and what the operator does about it.
+pub fn explain(status: &str) -> &'static str {
+    match status {
+        "failing" => {
+            "Nylas is getting errors from this URL (95% of deliveries over 15 minutes) and will mark the webhook failed after 72 hours of it, after which it sends nothing. Check that calsync serve is reachable at the URL over HTTPS and that its secret is configured."
+        }
+        "failed" => {
+            "Nylas has stopped sending notifications to this webhook; changes made while it is failed are never sent. Fix the cause, set the webhook active again (Nylas Dashboard, or PUT /v3/webhooks/{id} with status active), then re-read the gap from the Events API (backfill or reconciliation)."
+        }
+        "pause" => {
+            "The webhook is paused: Nylas sends nothing until it is set active again, and changes made meanwhile must be re-read from the Events API."
+        }
+        _ => "The webhook is not active.",
+    }
+}
+
+/// Checks the webhooks' status on a schedule.
+pub struct WebhookMonitor {
+    nylas: NylasClient,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+    /// This process's name in the lock.
+    owner: String,
+    every: Duration,
+}
+
+impl WebhookMonitor {
+    /// A monitor checking every `every`, as lock owner `owner`.
+    pub fn new(
+        nylas: NylasClient,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        owner: String,
+        every: Duration,
+    ) -> Self {
+        WebhookMonitor {
+            nylas,
+            store,
+            metrics,
+            clock,
+            owner,
+            every: every.max(Duration::from_millis(1)),
+        }
+    }
+
+    /// One check: takes or renews the lock, lists the webhooks, sets the gauge and logs what is
+    /// wrong. `None` when another replica holds the lock (nothing was checked).
+    pub async fn check_once(&self) -> Result<Option<Assessment>, MonitorError> {
+        let now = self.clock.now();
+        let held = self
+            .store
+            .try_lock(LOCK, &self.owner, now, lock_ttl(self.every))
+            .await
+            .map_err(MonitorError::Lock)?;
+        if !held {
+            tracing::debug!("Another replica checks the Nylas webhooks' status.");
+            return Ok(None);
+        }
+        let webhooks = self
+            .nylas
+            .list_webhooks()
+            .await
+            .map_err(MonitorError::Nylas)?;
+        let assessment = Assessment::of(webhooks);
+        self.metrics.set_webhooks(
+            assessment
+                .counts
+                .iter()
+                .map(|(status, count)| (status.as_str(), *count)),
+        );
+        report(&assessment);
+        Ok(Some(assessment))
+    }
+
+    /// Checks now, then every `every`, until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                result = self.check_once() => {
+                    if let Err(error) = result {
+                        tracing::warn!(
+                            error = %error,
+                            "Could not check the Nylas webhooks' status; trying again at the next check."
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Logs what a check found.
+fn report(assessment: &Assessment) {
+    if assessment.watched.is_empty() {
+        tracing::warn!(
+            "No Nylas webhook delivers event notifications to this application: calsync receives none. Create one with `calsync webhook create --url https://<host>/webhooks/nylas`."
+        );
+        return;
+    }
+    for webhook in &assessment.watched {
+        let status = status_of(webhook);
+        let url = webhook.url.as_deref().unwrap_or("");
+        match status {
+            "active" => tracing::debug!(
+                webhook.id = %webhook.id,
+                webhook.url = url,
+                "The Nylas webhook is active."
+            ),
+            "failing" | "failed" => tracing::error!(
+                webhook.id = %webhook.id,
+                webhook.url = url,
+                webhook.status = status,
+                "The Nylas webhook is {status}: {}",
+                explain(status)
+            ),
+            _ => tracing::warn!(
+                webhook.id = %webhook.id,
+                webhook.url = url,
+                webhook.status = status,
+                "The Nylas webhook is not active ({status}): {}",
+                explain(status)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(id: &str, status: Option<&str>, triggers: &[&str]) -> Webhook {
+        Webhook {
+            id: id.to_string(),
+            url: Some(format!("https://calsync.example.com/{id}")),
+            status: status.map(str::to_string),
+            trigger_types: triggers.iter().map(|t| t.to_string()).collect(),
+            description: None,
+            notification_email_addresses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_subscriptions_with_event_triggers_are_watched_and_counted() {
+        let assessment = Assessment::of(vec![
+            webhook("a", Some("active"), &["event.created", "grant.expired"]),
+            webhook("b", Some("failing"), &["event.deleted"]),
+            webhook("c", Some("failed"), &["message.created"]),
+            webhook("d", None, &["event.updated"]),
+        ]);
+        let ids: Vec<&str> = assessment.watched.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "d"]);
+        assert_eq!(
+            assessment.counts,
+            BTreeMap::from([
+                ("active".to_string(), 1),
+                ("failing".to_string(), 1),
+                ("unknown".to_string(), 1)
+            ])
+        );
+        let unhealthy: Vec<&str> = assessment.unhealthy().map(|w| w.id.as_str()).collect();
+        assert_eq!(unhealthy, ["b"]);
+        assert!(!assessment.healthy());
+    }
+
+    #[test]
+    fn healthy_needs_an_active_subscription_and_none_failing() {
+        assert!(Assessment::of(vec![webhook("a", Some("active"), &["event.updated"])]).healthy());
+        assert!(!Assessment::of(vec![]).healthy());
+        assert!(!Assessment::of(vec![webhook("a", Some("pause"), &["event.updated"])]).healthy());
+    }
+
+    #[test]
+    fn the_lock_outlives_two_checks() {
+        assert_eq!(lock_ttl(CHECK_EVERY), Duration::from_secs(630));
+    }
+}
