@@ -29,12 +29,14 @@
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
+//! - [`commands`]: the operator commands (`replay`, `webhook`, `check`).
 //! - [`maintenance`]: notification-log pruning while serving.
 //! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod crm;
 pub mod http;

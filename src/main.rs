@@ -5,12 +5,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
+use url::Url;
 
-use calsync::app::App;
+use calsync::app::{self, App};
 use calsync::clock::Clock;
+use calsync::commands::replay::{ReplayArgs, TimeArg};
+use calsync::commands::{check, replay, webhook};
 use calsync::config::{self, LoadOptions, Settings};
+use calsync::nylas::NylasClient;
 use calsync::telemetry;
 
 /// calsync mirrors Nylas calendar events into a CRM.
@@ -30,6 +34,57 @@ enum Command {
     Serve,
     /// Exit 0 when the local daemon answers /healthz (the container HEALTHCHECK).
     Healthcheck,
+    /// Re-enqueue logged notifications (after a mapping change, or to debug); safe while serve runs.
+    Replay(ReplayCli),
+    /// Manage the Nylas webhook subscription that delivers notifications to calsync.
+    #[command(subcommand)]
+    Webhook(WebhookCli),
+    /// Validate the configuration and reach Nylas, the CRM and the store; exit 1 on any failure.
+    Check,
+}
+
+/// `calsync replay`. T is RFC 3339 (2026-07-01T09:00:00Z), Unix seconds, or a duration before
+/// now (2h, 7d).
+#[derive(Debug, Args)]
+struct ReplayCli {
+    /// Replay notifications received at or after T.
+    #[arg(long, value_name = "T")]
+    since: TimeArg,
+    /// Replay notifications received before T (default: now).
+    #[arg(long, value_name = "T")]
+    until: Option<TimeArg>,
+    /// Replay only the notifications of this event id.
+    #[arg(long = "event", value_name = "ID")]
+    event: Option<String>,
+}
+
+/// `calsync webhook …`.
+#[derive(Debug, Subcommand)]
+enum WebhookCli {
+    /// Subscribe URL to the event and grant triggers; prints the webhook secret once.
+    Create {
+        /// The public HTTPS URL of calsync's webhook path, e.g. https://calsync.example.com/webhooks/nylas.
+        #[arg(long, value_name = "URL")]
+        url: Url,
+        /// Who Nylas emails when the webhook is failing (repeatable).
+        #[arg(long = "email", value_name = "ADDR")]
+        emails: Vec<String>,
+        /// A description shown in the Nylas Dashboard (default "calsync").
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+    },
+    /// List the application's webhooks: id, status, URL, triggers.
+    List,
+    /// Replace a webhook's secret (the old one stops working at once); prints the new one once.
+    RotateSecret {
+        /// The webhook id (see `webhook list`).
+        id: String,
+    },
+    /// Delete a webhook.
+    Delete {
+        /// The webhook id (see `webhook list`).
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +92,9 @@ fn main() -> ExitCode {
     let settings = match config::load(&LoadOptions::from_process(cli.config.clone())) {
         Ok(settings) => settings,
         Err(error) => {
+            if matches!(cli.command, Command::Check) {
+                println!("FAIL  configuration    {error}");
+            }
             eprintln!("calsync: configuration error: {error}");
             return ExitCode::from(2);
         }
@@ -56,7 +114,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command, settings)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "calsync failed.");
             eprintln!("calsync: {error:#}");
@@ -65,11 +123,51 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout();
     match command {
-        Command::Serve => serve(settings).await,
-        Command::Healthcheck => healthcheck(&settings).await,
+        Command::Serve => serve(settings).await?,
+        Command::Healthcheck => healthcheck(&settings).await?,
+        Command::Replay(cli) => {
+            let args = ReplayArgs {
+                since: cli.since,
+                until: cli.until,
+                event_id: cli.event,
+            };
+            let app = App::build(settings, Clock::System).await?;
+            replay::run(&app, &args, &mut out).await?;
+        }
+        Command::Webhook(cli) => {
+            let nylas = NylasClient::new(&settings.nylas, app::http_client()?);
+            match cli {
+                WebhookCli::Create {
+                    url,
+                    emails,
+                    description,
+                } => {
+                    let args = webhook::CreateArgs {
+                        url,
+                        emails,
+                        description,
+                    };
+                    webhook::create(&nylas, &args, &mut out).await?;
+                }
+                WebhookCli::List => {
+                    webhook::list(&nylas, &mut out).await?;
+                }
+                WebhookCli::RotateSecret { id } => {
+                    webhook::rotate_secret(&nylas, &id, &mut out).await?;
+                }
+                WebhookCli::Delete { id } => webhook::delete(&nylas, &id, &mut out).await?,
+            }
+        }
+        Command::Check => {
+            if !check::run(&settings, &mut out).await?.passed() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -1,0 +1,12 @@
+//! The operator commands other than `serve`. Their logic lives here, in the library, so tests run
+//! them in process as well as through the binary; `main` only parses arguments, calls them with
+//! stdout as the output, and maps their results to exit codes.
+//!
+//! Invariants: each command writes its human-readable report to the `Write` it is given and
+//! returns a typed result; a secret is written only by the commands whose purpose is to hand it to
+//! the operator (`webhook create`, `webhook rotate-secret`), exactly once; everything else shows
+//! secrets redacted.
+
+pub mod check;
+pub mod replay;
+pub mod webhook;

@@ -1,0 +1,233 @@
+//! `calsync webhook create|list|rotate-secret|delete`: managing the Nylas webhook subscription
+//! that delivers notifications to calsync.
+//!
+//! Invariants:
+//! - A webhook secret is written to the output exactly once, by the command that obtained it
+//!   (create, rotate-secret), on a line of its own; it is never logged and never repeated in the
+//!   instructions around it.
+//! - `create` subscribes to exactly [`TRIGGERS`]; rotation uses exactly
+//!   `POST /v3/webhooks/rotate-secret/{id}` (the Nylas client's endpoint table).
+//! - Every Nylas failure is returned with the action that failed and its cause.
+
+use std::io::Write;
+
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::nylas::NylasClient;
+use crate::nylas::client::{CreatedWebhook, NewWebhook, NylasError, Webhook};
+
+/// The triggers calsync subscribes to.
+pub const TRIGGERS: [&str; 6] = [
+    "event.created",
+    "event.updated",
+    "event.deleted",
+    "grant.expired",
+    "grant.updated",
+    "grant.deleted",
+];
+
+/// The description given to a webhook when none is passed.
+pub const DEFAULT_DESCRIPTION: &str = "calsync";
+
+/// `webhook create` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateArgs {
+    /// Where Nylas posts notifications (`https://<host>/webhooks/nylas`).
+    pub url: Url,
+    /// Who Nylas emails when the webhook is failing.
+    pub emails: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// Why a webhook command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookCommandError {
+    /// Nylas refused or failed the create. The usual cause is the challenge.
+    #[error(
+        "Nylas did not create the webhook (before creating it, Nylas sends a challenge GET to the URL: calsync serve must be running there, reachable over HTTPS)"
+    )]
+    Create(#[source] NylasError),
+    /// Another call failed.
+    #[error("could not {action}")]
+    Nylas {
+        action: &'static str,
+        #[source]
+        source: NylasError,
+    },
+    /// The output could not be written (after the change was made, for create and rotate).
+    #[error("cannot write the command's output")]
+    Output(#[source] std::io::Error),
+}
+
+fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> WebhookCommandError {
+    move |source| WebhookCommandError::Nylas { action, source }
+}
+
+/// Creates the subscription and prints its secret once, with how to configure it.
+pub async fn create(
+    client: &NylasClient,
+    args: &CreateArgs,
+    out: &mut impl Write,
+) -> Result<CreatedWebhook, WebhookCommandError> {
+    writeln!(
+        out,
+        "Creating the webhook: Nylas first sends a challenge GET to {}, which calsync serve must be running to answer.",
+        args.url
+    )
+    .map_err(WebhookCommandError::Output)?;
+    let request = NewWebhook {
+        trigger_types: TRIGGERS.iter().map(|trigger| trigger.to_string()).collect(),
+        webhook_url: args.url.to_string(),
+        description: Some(
+            args.description
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DESCRIPTION.to_string()),
+        ),
+        notification_email_addresses: args.emails.clone(),
+    };
+    let created = client
+        .create_webhook(&request)
+        .await
+        .map_err(WebhookCommandError::Create)?;
+    print_created(out, &created).map_err(WebhookCommandError::Output)?;
+    Ok(created)
+}
+
+fn print_created(out: &mut impl Write, created: &CreatedWebhook) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Created webhook {} ({}) for {}.",
+        created.id,
+        created.status.as_deref().unwrap_or("status unknown"),
+        created.url.as_deref().unwrap_or("(no url)")
+    )?;
+    writeln!(out, "Triggers: {}", created.trigger_types.join(", "))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Webhook secret (shown only this once; Nylas never returns it again):"
+    )?;
+    writeln!(out, "{}", created.webhook_secret.expose_secret())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Configure calsync with it: set NYLAS_WEBHOOK_SECRET to it, or add it to nylas.webhook_secrets in the configuration file, then restart calsync serve. Until then calsync rejects this webhook's notifications."
+    )
+}
+
+/// Prints every subscription of the application: id, status, URL, triggers.
+pub async fn list(
+    client: &NylasClient,
+    out: &mut impl Write,
+) -> Result<Vec<Webhook>, WebhookCommandError> {
+    let webhooks = client
+        .list_webhooks()
+        .await
+        .map_err(nylas("list the webhooks"))?;
+    print_list(out, &webhooks).map_err(WebhookCommandError::Output)?;
+    Ok(webhooks)
+}
+
+fn print_list(out: &mut impl Write, webhooks: &[Webhook]) -> std::io::Result<()> {
+    if webhooks.is_empty() {
+        return writeln!(
+            out,
+            "No webhook subscription. Create one with: calsync webhook create --url https://<host>/webhooks/nylas"
+        );
+    }
+    let rows: Vec<[&str; 3]> = webhooks
+        .iter()
+        .map(|webhook| {
+            [
+                webhook.id.as_str(),
+                webhook.status.as_deref().unwrap_or("unknown"),
+                webhook.url.as_deref().unwrap_or("-"),
+            ]
+        })
+        .collect();
+    let width = |column: usize, title: &str| {
+        rows.iter()
+            .map(|row| row[column].len())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (id_w, status_w, url_w) = (width(0, "ID"), width(1, "STATUS"), width(2, "URL"));
+    writeln!(
+        out,
+        "{:id_w$}  {:status_w$}  {:url_w$}  TRIGGERS",
+        "ID", "STATUS", "URL"
+    )?;
+    for (row, webhook) in rows.iter().zip(webhooks) {
+        writeln!(
+            out,
+            "{:id_w$}  {:status_w$}  {:url_w$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            webhook.trigger_types.join(",")
+        )?;
+    }
+    for webhook in webhooks {
+        let status = crate::webhook_monitor::status_of(webhook);
+        if status != "active" {
+            writeln!(
+                out,
+                "note: {} is {status}: {}",
+                webhook.id,
+                crate::webhook_monitor::explain(status)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a subscription's secret and prints the new one once, with what that means.
+pub async fn rotate_secret(
+    client: &NylasClient,
+    id: &str,
+    out: &mut impl Write,
+) -> Result<CreatedWebhook, WebhookCommandError> {
+    let rotated = client
+        .rotate_webhook_secret(id)
+        .await
+        .map_err(nylas("rotate the webhook's secret"))?;
+    print_rotated(out, &rotated).map_err(WebhookCommandError::Output)?;
+    Ok(rotated)
+}
+
+fn print_rotated(out: &mut impl Write, rotated: &CreatedWebhook) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Rotated the secret of webhook {}. New secret (shown only this once):",
+        rotated.id
+    )?;
+    writeln!(out, "{}", rotated.webhook_secret.expose_secret())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The old secret stopped working at once: Nylas signs every notification with the new one from now on, and calsync rejects them (401, which Nylas does not retry) until it is configured. Add the new secret to nylas.webhook_secrets (keep the old one only while other webhooks still use it) and restart calsync serve now, then re-read the gap from the Events API (backfill or reconciliation)."
+    )?;
+    writeln!(
+        out,
+        "To change secrets without a gap next time: create a second webhook to the same URL, configure both secrets, restart, then delete the old webhook."
+    )
+}
+
+/// Deletes a subscription.
+pub async fn delete(
+    client: &NylasClient,
+    id: &str,
+    out: &mut impl Write,
+) -> Result<(), WebhookCommandError> {
+    client
+        .delete_webhook(id)
+        .await
+        .map_err(nylas("delete the webhook"))?;
+    writeln!(
+        out,
+        "Deleted webhook {id}. Nylas no longer sends its notifications; remove its secret from nylas.webhook_secrets once no other webhook uses it."
+    )
+    .map_err(WebhookCommandError::Output)
+}
