@@ -5,6 +5,8 @@
 mod support;
 
 mod durability;
+mod logs;
+mod operations;
 mod pipeline;
 mod store_conformance;
 mod webhook;

@@ -1,7 +1,10 @@
-//! Running the real `calsync` binary against the fakes.
+//! Running the real `calsync` binary against the fakes: the `serve` daemon ([`Daemon`], its
+//! stdout — the JSON log lines — appended to `calsync.log` in its directory) and one-shot
+//! commands ([`run_command`]).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use calsync::http::verify::sign;
@@ -19,6 +22,43 @@ pub struct Daemon {
     child: Child,
     pub base: String,
     http: reqwest::Client,
+    /// Where the daemon's stdout (its log lines) goes.
+    pub log: PathBuf,
+}
+
+/// The environment calsync runs with against the fakes, with its store in `dir`.
+pub fn environment(dir: &Path, nylas: &FakeNylas, crm: &FakeCrm) -> Vec<(String, String)> {
+    [
+        (
+            "CALSYNC__STORE__URL",
+            format!("sqlite://{}", dir.join("calsync.db").display()),
+        ),
+        ("NYLAS_API_KEY", NYLAS_KEY.to_string()),
+        ("NYLAS_WEBHOOK_SECRET", SECRET.to_string()),
+        ("NYLAS_API_URI", nylas.api_uri()),
+        ("CALSYNC__CRM__BASE_URL", crm.base_url()),
+        ("CRM_API_KEY", CRM_KEY.to_string()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value))
+    .collect()
+}
+
+/// Runs `calsync <args>` to completion with [`environment`] plus `extra` (which overrides it).
+pub async fn run_command(
+    dir: &Path,
+    nylas: &FakeNylas,
+    crm: &FakeCrm,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_calsync"));
+    command.args(args).env_clear().current_dir(dir);
+    command.envs(environment(dir, nylas, crm));
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command.output().await.expect("run calsync")
 }
 
 impl Daemon {
@@ -30,26 +70,24 @@ impl Daemon {
         extra: &[(&str, &str)],
     ) -> Daemon {
         let port = free_port();
+        let log = dir.join("calsync.log");
+        let stdout = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open the daemon's log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_calsync"));
         command
             .arg("serve")
             .env_clear()
+            .envs(environment(dir, nylas, crm))
             .env("CALSYNC__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "CALSYNC__STORE__URL",
-                format!("sqlite://{}", dir.join("calsync.db").display()),
-            )
-            .env("NYLAS_API_KEY", NYLAS_KEY)
-            .env("NYLAS_WEBHOOK_SECRET", SECRET)
-            .env("NYLAS_API_URI", nylas.api_uri())
-            .env("CALSYNC__CRM__BASE_URL", crm.base_url())
-            .env("CRM_API_KEY", CRM_KEY)
             .env("CALSYNC__SYNC__RETRY_INITIAL", "20ms")
             .env("CALSYNC__SYNC__RETRY_MAX", "200ms")
             .env("CALSYNC__SYNC__MAX_ATTEMPTS", "100000")
             .env("CALSYNC__SYNC__LEASE", "2s")
             .env("CALSYNC__RECONCILE__INTERVAL", "0s")
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(stdout))
             .stderr(Stdio::inherit());
         for (key, value) in extra {
             command.env(key, value);
@@ -59,6 +97,7 @@ impl Daemon {
             child,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
+            log,
         };
         let url = format!("{}/readyz", daemon.base);
         let http = daemon.http.clone();
@@ -86,6 +125,22 @@ impl Daemon {
             .await
             .unwrap()
             .status()
+    }
+
+    /// The log lines written so far (by every daemon started in the same directory).
+    pub fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .expect("read the daemon's log")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// GETs `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        let response = self.http.get(url).send().await.unwrap();
+        response.text().await.unwrap()
     }
 
     /// SIGKILL: no chance to flush or release anything.

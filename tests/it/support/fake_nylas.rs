@@ -1,7 +1,9 @@
 //! A fake Nylas v3 API: events held per grant, read with `GET /v3/grants/{grant}/events/{id}`
 //! (which, like the real one, requires `calendar_id` and answers 404 for an event that is not
-//! in that calendar or no longer exists). It checks the bearer key, logs every request, and can
-//! be told to fail the next requests.
+//! in that calendar or no longer exists); webhook subscriptions and grants ([`webhooks`]). It
+//! checks the bearer key, logs every request, and can be told to fail the next requests.
+
+pub mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 
 use super::fake_crm::Scripted;
@@ -28,6 +30,13 @@ pub struct NylasState {
     /// Every request's path and query, in order.
     pub requests: Vec<String>,
     pub scripted: VecDeque<Scripted>,
+    /// Webhook subscriptions, in creation order.
+    pub webhooks: Vec<webhooks::FakeWebhook>,
+    /// Bodies of every `POST /v3/webhooks` received.
+    pub created_bodies: Vec<Value>,
+    pub next_webhook: u64,
+    /// Grant objects listed by `GET /v3/grants`.
+    pub grants: Vec<Value>,
 }
 
 /// Handle to a running fake Nylas.
@@ -43,6 +52,13 @@ impl FakeNylas {
         let state = Arc::new(Mutex::new(NylasState::default()));
         let router = Router::new()
             .route("/v3/grants/{grant}/events/{event}", get(get_event))
+            .route("/v3/grants", get(webhooks::grants))
+            .route("/v3/webhooks", get(webhooks::list).post(webhooks::create))
+            .route(
+                "/v3/webhooks/rotate-secret/{id}",
+                post(webhooks::rotate_secret),
+            )
+            .route("/v3/webhooks/{id}", delete(webhooks::delete))
             .with_state(state.clone());
         let address = server::spawn(router).await;
         FakeNylas { address, state }
@@ -79,6 +95,44 @@ impl FakeNylas {
     /// Every request so far (path and query).
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Adds a webhook subscription (as if created earlier); returns its secret.
+    pub fn add_webhook(&self, id: &str, url: &str, status: &str, triggers: &[&str]) -> String {
+        let secret = webhooks::new_secret();
+        self.state
+            .lock()
+            .unwrap()
+            .webhooks
+            .push(webhooks::FakeWebhook {
+                id: id.to_string(),
+                url: url.to_string(),
+                status: status.to_string(),
+                triggers: triggers.iter().map(|t| t.to_string()).collect(),
+                description: None,
+                emails: Vec::new(),
+                secret: secret.clone(),
+            });
+        secret
+    }
+
+    /// Sets a webhook's status (as Nylas does when deliveries fail).
+    pub fn set_webhook_status(&self, id: &str, status: &str) {
+        let mut state = self.state.lock().unwrap();
+        let webhook = state.webhooks.iter_mut().find(|w| w.id == id).unwrap();
+        webhook.status = status.to_string();
+    }
+
+    /// The subscriptions held now.
+    pub fn webhooks(&self) -> Vec<webhooks::FakeWebhook> {
+        self.state.lock().unwrap().webhooks.clone()
+    }
+
+    /// Adds a grant to the list `GET /v3/grants` answers.
+    pub fn add_grant(&self, id: &str, email: &str) {
+        self.state.lock().unwrap().grants.push(json!({
+            "id": id, "provider": "google", "grant_status": "valid", "email": email
+        }));
     }
 
     /// The next requests get these answers, in order.
