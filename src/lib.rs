@@ -29,10 +29,12 @@
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
+//! - [`commands`]: the operator commands other than `serve` (`dlq`, …).
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod crm;
 pub mod http;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use calsync::app::App;
 use calsync::clock::Clock;
+use calsync::commands::dlq::{self, DlqCommand};
 use calsync::config::{self, LoadOptions, Settings};
 use calsync::telemetry;
 
@@ -30,6 +31,9 @@ enum Command {
     Serve,
     /// Exit 0 when the local daemon answers /healthz (the container HEALTHCHECK).
     Healthcheck,
+    /// List or requeue dead letters (works while `serve` runs on the same store).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Healthcheck => healthcheck(&settings).await,
+        Command::Dlq(command) => {
+            dlq::run(
+                &command,
+                &settings,
+                Clock::System,
+                &mut std::io::stdout().lock(),
+            )
+            .await?;
+            Ok(())
+        }
     }
 }
 
