@@ -5,6 +5,8 @@
 mod support;
 
 mod durability;
+mod failures;
 mod pipeline;
+mod shutdown;
 mod store_conformance;
 mod webhook;

@@ -1,7 +1,8 @@
-//! Running the real `calsync` binary against the fakes.
+//! Running the real `calsync` binary against the fakes: the `serve` daemon ([`Daemon`]) and
+//! one-shot commands ([`run_command`]) on the same store.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use calsync::http::verify::sign;
@@ -30,20 +31,10 @@ impl Daemon {
         extra: &[(&str, &str)],
     ) -> Daemon {
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_calsync"));
+        let mut command = calsync(dir, nylas, crm);
         command
             .arg("serve")
-            .env_clear()
             .env("CALSYNC__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "CALSYNC__STORE__URL",
-                format!("sqlite://{}", dir.join("calsync.db").display()),
-            )
-            .env("NYLAS_API_KEY", NYLAS_KEY)
-            .env("NYLAS_WEBHOOK_SECRET", SECRET)
-            .env("NYLAS_API_URI", nylas.api_uri())
-            .env("CALSYNC__CRM__BASE_URL", crm.base_url())
-            .env("CRM_API_KEY", CRM_KEY)
             .env("CALSYNC__SYNC__RETRY_INITIAL", "20ms")
             .env("CALSYNC__SYNC__RETRY_MAX", "200ms")
             .env("CALSYNC__SYNC__MAX_ATTEMPTS", "100000")
@@ -88,6 +79,42 @@ impl Daemon {
             .status()
     }
 
+    /// Polls `path` until it answers `status` or `limit` passes; whether it did.
+    pub async fn wait_for_status(
+        &mut self,
+        path: &str,
+        status: StatusCode,
+        limit: Duration,
+    ) -> bool {
+        let url = format!("{}{path}", self.base);
+        let http = self.http.clone();
+        self.wait_for_async(limit, || {
+            let http = http.clone();
+            let url = url.clone();
+            async move { matches!(http.get(&url).send().await, Ok(r) if r.status() == status) }
+        })
+        .await
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        kill(pid, signal).expect("signal calsync");
+    }
+
+    /// Waits at most `limit` for the process to exit; its exit code (`None`: killed by a
+    /// signal). Panics when it is still running.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("calsync did not exit within {limit:?}");
+    }
+
     /// SIGKILL: no chance to flush or release anything.
     pub fn kill(&mut self) {
         self.child.kill().expect("kill calsync");
@@ -96,16 +123,8 @@ impl Daemon {
 
     /// SIGTERM, then waits (at most a minute) for the exit code.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, Signal::SIGTERM).expect("signal calsync");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("calsync did not exit within a minute of SIGTERM");
+        self.signal(Signal::SIGTERM);
+        self.wait_exit(Duration::from_secs(60)).await
     }
 
     /// Polls `condition` every 20 ms until it holds or `limit` passes; whether it held.
@@ -147,6 +166,50 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `calsync` configured for the fakes and the store in `dir` (no command yet).
+fn calsync(dir: &Path, nylas: &FakeNylas, crm: &FakeCrm) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_calsync"));
+    command
+        .env_clear()
+        .env(
+            "CALSYNC__STORE__URL",
+            format!("sqlite://{}", dir.join("calsync.db").display()),
+        )
+        .env("NYLAS_API_KEY", NYLAS_KEY)
+        .env("NYLAS_WEBHOOK_SECRET", SECRET)
+        .env("NYLAS_API_URI", nylas.api_uri())
+        .env("CALSYNC__CRM__BASE_URL", crm.base_url())
+        .env("CRM_API_KEY", CRM_KEY);
+    command
+}
+
+/// Runs a one-shot `calsync` command (e.g. `dlq list`) on the store in `dir`; its output.
+pub async fn run_command(dir: &Path, nylas: &FakeNylas, crm: &FakeCrm, args: &[&str]) -> Output {
+    let mut command = calsync(dir, nylas, crm);
+    command.args(args).stdin(Stdio::null());
+    tokio::process::Command::from(command)
+        .output()
+        .await
+        .expect("run calsync")
+}
+
+/// POSTs a signed notification to a daemon at `base`; the status, or the error when nothing
+/// answered (the daemon is gone).
+pub async fn post_signed(
+    http: &reqwest::Client,
+    base: &str,
+    envelope: &Value,
+) -> Result<StatusCode, reqwest::Error> {
+    let body = serde_json::to_vec(envelope).unwrap();
+    let response = http
+        .post(format!("{base}/webhooks/nylas"))
+        .header("x-nylas-signature", sign(SECRET, &body))
+        .body(body)
+        .send()
+        .await?;
+    Ok(response.status())
 }
 
 /// A loopback port that was free a moment ago.
