@@ -38,7 +38,7 @@ async fn dlq_lists_and_requeues_dead_letters_while_serve_runs() {
         assert_eq!(status, StatusCode::OK);
     }
     let mut letters = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..600 {
         letters = dead_letters(dir.path()).await;
         if !letters.is_empty() && !crm.records_for("evt-good").is_empty() {
             break;

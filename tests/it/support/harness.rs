@@ -271,7 +271,8 @@ impl TestApp {
             .status()
     }
 
-    /// Runs every due job to completion; returns what happened to each.
+    /// Runs every due job to completion, one at a time, stopping early while a target (the CRM,
+    /// Nylas) is paused; returns what happened to each.
     pub async fn drain(&self) -> Vec<Settled> {
         self.runner.run_until_idle().await.expect("drain jobs")
     }
