@@ -26,6 +26,7 @@ use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use crate::webhook_monitor::{self, WebhookMonitor};
+use crate::worker::health::Health;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner};
@@ -34,6 +35,25 @@ use crate::worker::{Processor, Runner};
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// The most notifications committed in one ingest transaction.
 const MAX_INGEST_BATCH: usize = 512;
+
+/// The retry policy of `[sync]`.
+fn retry_policy(settings: &Settings) -> RetryPolicy {
+    RetryPolicy {
+        backoff: Backoff {
+            initial: settings.sync.retry_initial,
+            max: settings.sync.retry_max,
+        },
+        max_attempts: settings.sync.max_attempts,
+    }
+}
+
+/// The HTTP client every outbound call shares (one connection pool, calsync's user agent).
+pub fn http_client() -> Result<reqwest::Client, AppError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(AppError::HttpClient)
+}
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +66,6 @@ pub enum AppError {
     HttpClient(#[source] reqwest::Error),
     #[error("the HTTP server failed: {0}")]
     Server(#[source] std::io::Error),
-}
-
-/// The HTTP client every outbound call shares (one connection pool, calsync's user agent).
-pub fn http_client() -> Result<reqwest::Client, AppError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(AppError::HttpClient)
 }
 
 /// Everything the commands need, built once from the settings.
@@ -72,6 +84,16 @@ impl App {
     /// Opens the store (running migrations) and builds the clients.
     pub async fn build(settings: Settings, clock: Clock) -> Result<App, AppError> {
         let store = store::open(settings.store.url.expose_secret()).await?;
+        Self::build_with_store(settings, clock, store)
+    }
+
+    /// Builds the clients around a store that is already open (`store.url` is not used): for
+    /// tests that wrap the store, e.g. to inject failures.
+    pub fn build_with_store(
+        settings: Settings,
+        clock: Clock,
+        store: Arc<dyn Store>,
+    ) -> Result<App, AppError> {
         let http = http_client()?;
         let metrics = Arc::new(Metrics::new());
         let nylas = NylasClient::new(&settings.nylas, http.clone()).with_metrics(metrics.clone());
@@ -81,6 +103,12 @@ impl App {
             settings.sync.crm_requests_per_second,
             metrics.clone(),
         );
+        let health = Arc::new(Health::new(
+            transport.gate().clone(),
+            settings.crm.kind(),
+            nylas.gate().clone(),
+            retry_policy(&settings).backoff,
+        ));
         let crm = crm::build(&settings, transport)?;
         let processor = Arc::new(Processor::new(
             store.clone(),
@@ -89,6 +117,7 @@ impl App {
             settings.nylas.fetch,
             clock,
             metrics.clone(),
+            health,
         ));
         let owner = format!(
             "{}-{}",
@@ -137,6 +166,11 @@ impl App {
         self.clock
     }
 
+    /// The health of the CRM and Nylas as the workers see it.
+    pub fn health(&self) -> &Arc<Health> {
+        self.processor.health()
+    }
+
     /// The worker pool.
     pub fn runner(&self) -> Runner {
         let sync = &self.settings.sync;
@@ -146,21 +180,10 @@ impl App {
                 workers: sync.workers,
                 lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
-                retry: RetryPolicy {
-                    backoff: Backoff {
-                        initial: sync.retry_initial,
-                        max: sync.retry_max,
-                    },
-                    max_attempts: sync.max_attempts,
-                },
+                retry: retry_policy(&self.settings),
                 owner: self.owner.clone(),
             },
         )
-    }
-
-    /// Starts the group-commit ingest writer.
-    pub fn ingestor(&self) -> Ingestor {
-        Ingestor::spawn(self.store.clone(), self.clock, MAX_INGEST_BATCH)
     }
 
     /// The notification-log pruner (`store.keep_notifications`, hourly).
@@ -194,6 +217,11 @@ impl App {
         tasks
     }
 
+    /// Starts the group-commit ingest writer.
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::spawn(self.store.clone(), self.clock, MAX_INGEST_BATCH)
+    }
+
     /// The HTTP router, handing notifications to `ingest`; it answers 503 once `draining` is
     /// cancelled.
     pub fn router(&self, ingest: Ingestor, draining: CancellationToken) -> Router {
@@ -205,6 +233,7 @@ impl App {
             clock: self.clock,
             draining,
             metrics: self.metrics.clone(),
+            commits: Arc::default(),
         };
         http::router(state, &self.settings.server.webhook_path)
     }
@@ -215,11 +244,8 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        if self.settings.nylas.webhook_secrets.is_empty() {
-            tracing::warn!(
-                "No webhook secret is configured: notifications are answered 503 until nylas.webhook_secrets (or NYLAS_WEBHOOK_SECRET) is set. The challenge is answered."
-            );
-        }
+        let address = listener.local_addr().map_err(AppError::Server)?;
+        self.log_start(address);
         let ingest = self.ingestor();
         let draining = CancellationToken::new();
         let stop_workers = CancellationToken::new();
@@ -233,15 +259,7 @@ impl App {
         };
         let stop_periodic = CancellationToken::new();
         let periodic = self.spawn_periodic(&stop_periodic);
-        let address = listener.local_addr().map_err(AppError::Server)?;
-        tracing::info!(
-            listen = %address,
-            webhook_path = %self.settings.server.webhook_path,
-            store = self.store.backend(),
-            crm.kind = self.crm.kind(),
-            "calsync is serving."
-        );
-        let server = {
+        let mut server = {
             let stop = server_stop.clone();
             tokio::spawn(async move {
                 axum::serve(listener, router)
@@ -249,7 +267,12 @@ impl App {
                     .await
             })
         };
-        shutdown.await;
+        // The server only ends early on an error; then the workers drain and the error is
+        // returned, rather than serving nothing until a signal comes.
+        let ended_early = tokio::select! {
+            () = shutdown => None,
+            served = &mut server => Some(served),
+        };
         tracing::info!("Shutting down: new notifications are answered 503 while jobs drain.");
         draining.cancel();
         stop_periodic.cancel();
@@ -257,14 +280,33 @@ impl App {
         if let Err(error) = workers.await {
             tracing::error!(error = %error, "The worker pool ended abnormally.");
         }
-        periodic.join_all().await;
         server_stop.cancel();
-        let served = server.await;
+        let served = match ended_early {
+            Some(served) => served,
+            None => server.await,
+        };
+        periodic.join_all().await;
         ingest.close().await;
         tracing::info!("calsync stopped.");
         match served {
             Ok(result) => result.map_err(AppError::Server),
             Err(error) => Err(AppError::Server(std::io::Error::other(error))),
         }
+    }
+
+    /// The start-up log lines of `serve`.
+    fn log_start(&self, address: std::net::SocketAddr) {
+        if self.settings.nylas.webhook_secrets.is_empty() {
+            tracing::warn!(
+                "No webhook secret is configured: notifications are answered 503 until nylas.webhook_secrets (or NYLAS_WEBHOOK_SECRET) is set. The challenge is answered."
+            );
+        }
+        tracing::info!(
+            listen = %address,
+            webhook_path = %self.settings.server.webhook_path,
+            store = self.store.backend(),
+            crm.kind = self.crm.kind(),
+            "calsync is serving."
+        );
     }
 }

@@ -29,7 +29,7 @@
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
-//! - [`commands`]: the operator commands (`replay`, `webhook`, `check`).
+//! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
 //! - [`maintenance`]: notification-log pruning while serving.
 //! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
 #![forbid(unsafe_code)]

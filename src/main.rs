@@ -11,8 +11,9 @@ use url::Url;
 
 use calsync::app::{self, App};
 use calsync::clock::Clock;
+use calsync::commands::dlq::DlqCommand;
 use calsync::commands::replay::{ReplayArgs, TimeArg};
-use calsync::commands::{check, replay, webhook};
+use calsync::commands::{check, dlq, replay, webhook};
 use calsync::config::{self, LoadOptions, Settings};
 use calsync::nylas::NylasClient;
 use calsync::telemetry;
@@ -41,6 +42,9 @@ enum Command {
     Webhook(WebhookCli),
     /// Validate the configuration and reach Nylas, the CRM and the store; exit 1 on any failure.
     Check,
+    /// List or requeue dead letters (works while `serve` runs on the same store).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
 }
 
 /// `calsync replay`. T is RFC 3339 (2026-07-01T09:00:00Z), Unix seconds, or a duration before
@@ -160,6 +164,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                 }
                 WebhookCli::Delete { id } => webhook::delete(&nylas, &id, &mut out).await?,
             }
+        }
+        Command::Dlq(command) => {
+            dlq::run(&command, &settings, Clock::System, &mut out.lock()).await?;
         }
         Command::Check => {
             if !check::run(&settings, &mut out).await?.passed() {

@@ -5,6 +5,12 @@
 //! message. Each client's error type exposes `fn retry(&self) -> Retry`; the worker decides what
 //! to do from that alone. Vendor-specific signals (HubSpot's `policyName`, Salesforce's 403
 //! `REQUEST_LIMIT_EXCEEDED`) are classified by their adapters on top of [`classify_status`].
+//!
+//! Whether a failure is the *event's* or the whole *target's* (an outage, a throttle) is decided
+//! by the worker's health tracker (`worker::health`) from the same data; [`gate`] is the shared
+//! switch that holds back every request to a target while it is paused.
+
+pub mod gate;
 
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +49,19 @@ pub fn classify_transport(error: &reqwest::Error) -> Retry {
     } else {
         Retry::After(None)
     }
+}
+
+/// True when nothing answered at all (connection refused or reset, DNS failure, TLS handshake):
+/// the request's content cannot have caused it, so it is the target's trouble.
+pub fn is_unreachable(error: &reqwest::Error) -> bool {
+    error.is_connect()
+}
+
+/// True when an answer shows the target up and accepting calsync's requests: a success, or a
+/// client error about the request itself (400, 404, 409, 422, …). Throttling (429), timeouts
+/// (408), server errors and rejected credentials are not healthy answers.
+pub fn is_healthy_status(status: u16) -> bool {
+    (200..300).contains(&status) || classify_status(status, None) == Retry::Permanent
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`). A date in the past
@@ -126,6 +145,72 @@ mod tests {
 
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn healthy_statuses_are_successes_and_request_errors() {
+        for status in [200, 201, 204, 400, 404, 409, 422] {
+            assert!(is_healthy_status(status), "{status}");
+        }
+        for status in [301, 401, 403, 408, 429, 500, 503] {
+            assert!(!is_healthy_status(status), "{status}");
+        }
+    }
+
+    /// A server that accepts connections and never answers.
+    async fn silent_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (address, task)
+    }
+
+    #[tokio::test]
+    async fn real_timeouts_are_retryable_but_not_unreachable() {
+        let (address, server) = silent_server().await;
+        let error = reqwest::Client::new()
+            .get(format!("http://{address}/"))
+            .timeout(Duration::from_millis(50))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+        assert_eq!(classify_transport(&error), Retry::After(None));
+        assert!(!is_unreachable(&error));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn real_connection_failures_are_retryable_and_unreachable() {
+        // Bind, learn the port, close: nothing listens there any more.
+        let address = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let error = reqwest::Client::new()
+            .get(format!("http://{address}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(error.is_connect(), "{error:?}");
+        assert_eq!(classify_transport(&error), Retry::After(None));
+        assert!(is_unreachable(&error));
+    }
+
+    #[tokio::test]
+    async fn requests_that_cannot_be_built_are_permanent() {
+        let error = reqwest::Client::new()
+            .get("http://exa mple.com/")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(error.is_builder(), "{error:?}");
+        assert_eq!(classify_transport(&error), Retry::Permanent);
     }
 
     #[test]

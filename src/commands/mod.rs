@@ -2,11 +2,17 @@
 //! them in process as well as through the binary; `main` only parses arguments, calls them with
 //! stdout as the output, and maps their results to exit codes.
 //!
+//! - [`check`]: validate the configuration and reach Nylas, the CRM and the store.
+//! - [`dlq`]: list and requeue dead letters.
+//! - [`replay`]: re-enqueue logged notifications.
+//! - [`webhook`]: manage the Nylas webhook subscription.
+//!
 //! Invariants: each command writes its human-readable report to the `Write` it is given and
 //! returns a typed result; a secret is written only by the commands whose purpose is to hand it to
 //! the operator (`webhook create`, `webhook rotate-secret`), exactly once; everything else shows
 //! secrets redacted.
 
 pub mod check;
+pub mod dlq;
 pub mod replay;
 pub mod webhook;

@@ -65,8 +65,9 @@ pub enum CrmError {
         operation: &'static str,
         message: String,
     },
-    /// The target is paused (throttled) for longer than a request should wait in place.
-    #[error("{operation} held back: the CRM is throttling calsync for another {}s", wait.as_secs())]
+    /// The target is paused (throttled, or failing for everyone) for longer than a request
+    /// should wait in place: nothing was sent.
+    #[error("{operation} held back: calsync is pausing its requests to the CRM for another {}s", wait.as_secs())]
     Throttled {
         operation: &'static str,
         wait: std::time::Duration,

@@ -2,19 +2,24 @@
 //! [`CrmTransport::send`], which applies what must hold across all workers for one target:
 //!
 //! - **Rate cap.** `sync.crm_requests_per_second` (0 = none) as a token bucket (`governor`),
-//!   shared by every worker of the process.
-//! - **Target pause.** A 429 pauses *every* request to the target for the time the CRM asked
-//!   (`Retry-After`), or [`DEFAULT_THROTTLE_PAUSE`] when it did not say; adapters whose vendor
-//!   signals throttling differently (Salesforce's 403 `REQUEST_LIMIT_EXCEEDED`, a HubSpot daily
-//!   cap) call [`CrmTransport::pause_for`]. A request that finds the target paused waits when the
-//!   pause is short, and otherwise fails at once with [`CrmError::Throttled`] so the worker
+//!   shared by every worker of the process and by every other caller of the adapter (backfill,
+//!   commands): one transport per process.
+//! - **Target pause.** The target's [`TargetGate`]. A 429 pauses *every* request to the target
+//!   for the time the CRM asked (`Retry-After`), or [`DEFAULT_THROTTLE_PAUSE`] when it did not
+//!   say; adapters whose vendor signals throttling differently (Salesforce's 403
+//!   `REQUEST_LIMIT_EXCEEDED`, a HubSpot daily cap) call [`CrmTransport::pause_for`]; the
+//!   worker's health tracker pauses the same gate when the CRM fails for every event (an
+//!   outage). A request that finds the target paused waits when the pause is short, and
+//!   otherwise fails at once with [`CrmError::Throttled`] (nothing sent) so the worker
 //!   reschedules the job without holding a slot for minutes.
+//! - **Health.** Every healthy answer ([`crate::retry::is_healthy_status`]) is recorded on the
+//!   gate, which is how the worker learns that the CRM works again after an outage.
 //! - **Metrics.** Requests by kind, operation and status, and their latency.
 //!
 //! It uses tokio's clock, so pauses are testable with paused time.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -24,7 +29,8 @@ use reqwest::{RequestBuilder, StatusCode};
 use tokio::time::Instant;
 
 use super::CrmError;
-use crate::retry::retry_after;
+use crate::retry::gate::TargetGate;
+use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 
 /// How long a 429 without `Retry-After` pauses the target.
@@ -48,7 +54,7 @@ pub struct CrmTransport {
     http: reqwest::Client,
     kind: &'static str,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
-    paused_until: Arc<Mutex<Option<Instant>>>,
+    gate: TargetGate,
     metrics: Arc<Metrics>,
 }
 
@@ -66,7 +72,7 @@ impl CrmTransport {
             http,
             kind,
             limiter,
-            paused_until: Arc::new(Mutex::new(None)),
+            gate: TargetGate::new(format!("crm:{kind}"), Some(metrics.clone())),
             metrics,
         }
     }
@@ -81,15 +87,14 @@ impl CrmTransport {
         &self.metrics
     }
 
+    /// The target's gate (its pause and health), shared with the worker's health tracker.
+    pub fn gate(&self) -> &TargetGate {
+        &self.gate
+    }
+
     /// Holds back every request to the target for `pause` (extends, never shortens, a pause).
     pub fn pause_for(&self, pause: Duration) {
-        let until = Instant::now() + pause;
-        let mut paused = self.lock_pause();
-        if paused.is_none_or(|current| current < until) {
-            *paused = Some(until);
-        }
-        drop(paused);
-        self.metrics.set_target_paused(&self.target_label(), true);
+        self.gate.pause_for(pause);
         tracing::warn!(
             crm.kind = self.kind,
             retry.after_ms = pause.as_millis() as u64,
@@ -99,10 +104,7 @@ impl CrmTransport {
 
     /// How long the target stays paused (zero when it is not).
     pub fn remaining_pause(&self) -> Duration {
-        match *self.lock_pause() {
-            Some(until) => until.saturating_duration_since(Instant::now()),
-            None => Duration::ZERO,
-        }
+        self.gate.remaining()
     }
 
     /// Sends a request after the pause and the rate cap allow it; records metrics; pauses the
@@ -112,7 +114,10 @@ impl CrmTransport {
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<Answer, CrmError> {
-        self.wait_for_target(operation).await?;
+        self.gate
+            .admit(MAX_INLINE_WAIT)
+            .await
+            .map_err(|wait| CrmError::Throttled { operation, wait })?;
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
@@ -138,46 +143,14 @@ impl CrmTransport {
         if status == StatusCode::TOO_MANY_REQUESTS {
             let pause = retry_after(&headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
             self.pause_for(pause);
+        } else if is_healthy_status(status.as_u16()) {
+            self.gate.record_success();
         }
         Ok(Answer {
             status,
             headers,
             body: body?,
         })
-    }
-
-    /// Waits out a short pause; fails with [`CrmError::Throttled`] on a long one.
-    async fn wait_for_target(&self, operation: &'static str) -> Result<(), CrmError> {
-        let remaining = self.remaining_pause();
-        if remaining.is_zero() {
-            return Ok(());
-        }
-        if remaining > MAX_INLINE_WAIT {
-            return Err(CrmError::Throttled {
-                operation,
-                wait: remaining,
-            });
-        }
-        tokio::time::sleep(remaining).await;
-        let mut paused = self.lock_pause();
-        if paused.is_some_and(|until| until <= Instant::now()) {
-            *paused = None;
-            drop(paused);
-            self.metrics.set_target_paused(&self.target_label(), false);
-        }
-        Ok(())
-    }
-
-    fn target_label(&self) -> String {
-        format!("crm:{}", self.kind)
-    }
-
-    fn lock_pause(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        // A poisoned lock only means a panic elsewhere while holding it; the value is still a
-        // plain timestamp.
-        self.paused_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -5,6 +5,7 @@
 //! It never talks to Nylas or the CRM and never imports the worker.
 
 pub mod health;
+pub mod readiness;
 pub mod trace;
 pub mod verify;
 pub mod webhook;
@@ -34,6 +35,8 @@ pub struct EdgeState {
     /// Cancelled when the process starts draining: POSTs and `/readyz` answer 503.
     pub draining: CancellationToken,
     pub metrics: Arc<Metrics>,
+    /// Whether the store commits (store trouble makes `/readyz` fail until it recovers).
+    pub commits: Arc<readiness::CommitHealth>,
 }
 
 /// The router: `GET|POST {webhook_path}`, `GET /healthz`, `GET /readyz`, `GET /metrics`; every

@@ -6,9 +6,15 @@
 //! draining, or no secret is configured — never 500, which Nylas would not retry. Every POST
 //! logs one line naming the notification and what happened to it; bodies and secrets are never
 //! logged.
+//!
+//! Store trouble: a commit that fails, or does not finish within [`INGEST_DEADLINE`] (well
+//! inside Nylas's 10 s), is answered 503 and reported to the readiness tracker. A notification
+//! whose commit outlived the deadline may still land; Nylas redelivers it and the copy is a
+//! duplicate (deduplicated by notification id), so nothing acknowledged is lost and nothing is
+//! stored twice.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,7 +25,11 @@ use axum::response::{IntoResponse, Response};
 use super::EdgeState;
 use super::verify::{self, VerifyError};
 use crate::nylas::notification::{self, Interpretation};
+use crate::store::ingest::IngestError;
 use crate::store::{IncomingNotification, IngestOutcome};
+
+/// The longest a POST waits for its notification's commit before answering 503.
+pub const INGEST_DEADLINE: Duration = Duration::from_secs(8);
 
 /// `GET {webhook_path}?challenge=X`: echo `X` as plain text (no signature: Nylas sends this
 /// before any secret exists).
@@ -138,7 +148,19 @@ async fn accept(
 async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answer, Answer> {
     let (id, trigger) = (incoming.id.clone(), incoming.trigger.clone());
     let (grant_id, event_id) = (incoming.grant_id.clone(), incoming.event_id.clone());
-    match state.ingest.submit(incoming).await {
+    let submitted = tokio::time::timeout(INGEST_DEADLINE, state.ingest.submit(incoming)).await;
+    match &submitted {
+        Ok(Ok(_)) => state.commits.record(true),
+        Ok(Err(IngestError::Unavailable(_))) | Err(_) => state.commits.record(false),
+        Ok(Err(IngestError::Closed)) => {}
+    }
+    let stored = submitted.map_err(|_| {
+        format!(
+            "the store did not commit within {}s",
+            INGEST_DEADLINE.as_secs()
+        )
+    });
+    match stored.and_then(|result| result.map_err(|error| error.to_string())) {
         Ok(outcome) => {
             let result = match outcome {
                 IngestOutcome::Accepted => "accepted",

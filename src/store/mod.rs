@@ -404,6 +404,9 @@ pub trait Store: Send + Sync + 'static {
     /// A grant's status (`Active` when never recorded).
     async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError>;
 
+    /// How many grants are paused (for `calsync_grants_paused`).
+    async fn paused_grants(&self) -> Result<u64, StoreError>;
+
     /// Reads a named cursor (backfill page tokens, reconciliation watermarks).
     async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
 

@@ -231,6 +231,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn paused_grants(&self) -> Result<u64, StoreError> {
+        grants::count_paused(&self.read).await
+    }
+
     async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
         grants::status(&self.read, grant_id).await
     }

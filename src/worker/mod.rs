@@ -5,9 +5,12 @@
 //!   keeps leases alive while a job runs, and drains on shutdown.
 //! - [`process`]: the write path of one job: fetch the event if needed → version check → map →
 //!   hash check → CRM adapter → sync state. Safe to run any number of times.
-//! - [`settle`]: records a job's result in the store: done, retry later (persisted schedule), or
-//!   dead letter.
+//! - [`settle`]: records a job's result in the store: done, retry later (persisted schedule),
+//!   deferred while its target is down, grant paused, or dead letter.
+//! - [`health`]: per-target health (the CRM, Nylas): tells an outage from one bad event, backs a
+//!   failing target off, and tells the runner when to hold back or probe.
 
+pub mod health;
 pub mod process;
 pub mod runner;
 pub mod settle;

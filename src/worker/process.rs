@@ -24,6 +24,8 @@ use crate::store::{
 };
 use crate::telemetry::metrics::Metrics;
 
+use super::health::Health;
+
 /// What a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncOutcome {
@@ -94,10 +96,12 @@ pub struct Processor {
     fetch: FetchPolicy,
     pub(crate) clock: Clock,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) health: Arc<Health>,
 }
 
 impl Processor {
-    /// A processor writing to `crm`.
+    /// A processor writing to `crm`; `health` tracks the CRM's and Nylas's health (it must
+    /// watch the gates of this `nylas` client and of `crm`'s transport).
     pub fn new(
         store: Arc<dyn Store>,
         nylas: NylasClient,
@@ -105,6 +109,7 @@ impl Processor {
         fetch: FetchPolicy,
         clock: Clock,
         metrics: Arc<Metrics>,
+        health: Arc<Health>,
     ) -> Self {
         Processor {
             store,
@@ -113,7 +118,13 @@ impl Processor {
             fetch,
             clock,
             metrics,
+            health,
         }
+    }
+
+    /// The health of the targets the processor writes to and reads from.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
     }
 
     /// Brings the job's record up to date. The caller holds the job's lease.

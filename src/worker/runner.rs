@@ -8,6 +8,11 @@
 //! third of its length, so a long CRM call does not let another worker take the same key; a
 //! crashed process's leases simply expire and its jobs are claimed again.
 //!
+//! Target health ([`super::health`]): while the CRM or Nylas is paused (an outage back-off, a
+//! throttle, rejected credentials) the loop claims nothing and waits for the pause to end,
+//! instead of claiming jobs just to fail them; while a target recovers from a back-off, it runs
+//! one job at a time (a probe) until the target answers healthily.
+//!
 //! Shutdown: stop claiming, let running jobs finish until the deadline, then cancel the rest and
 //! release their leases so they are due again at once (nothing acknowledged is lost: the jobs
 //! stay in the store).
@@ -22,6 +27,7 @@ use tracing::Instrument;
 
 use crate::store::{ClaimedJob, Store, StoreError};
 
+use super::health::Admission;
 use super::process::Processor;
 use super::settle::{RetryPolicy, Settled};
 
@@ -73,27 +79,18 @@ impl Runner {
             while tasks.try_join_next().is_some() {}
 
             let free = slots.available_permits();
+            let admission = self.processor.health.admission();
+            let limit = match admission {
+                Admission::Open => free,
+                Admission::Probe if tasks.is_empty() => free.min(1),
+                Admission::Probe | Admission::Hold(_) => 0,
+            };
             let mut claim_failed = false;
-            if free > 0 {
-                let now = self.processor.clock.now();
-                match self
-                    .store()
-                    .claim(&self.config.owner, now, self.config.lease_for, free)
-                    .await
-                {
+            if limit > 0 {
+                match self.claim(limit).await {
                     Ok(jobs) => {
                         let claimed = jobs.len();
-                        for job in jobs {
-                            let Ok(permit) = slots.clone().acquire_owned().await else {
-                                break;
-                            };
-                            let runner = self.clone();
-                            let abort = abort.clone();
-                            tasks.spawn(async move {
-                                runner.run_job(job, abort).await;
-                                drop(permit);
-                            });
-                        }
+                        self.spawn_jobs(jobs, &slots, &abort, &mut tasks).await;
                         if claimed == free {
                             // Every slot is busy; more work may be due: wait for a slot.
                             tokio::select! {
@@ -108,10 +105,14 @@ impl Runner {
                     }
                 }
             }
-            let wait = if claim_failed {
-                self.config.poll_interval
-            } else {
-                self.next_wait().await
+            let wait = match admission {
+                _ if claim_failed => self.config.poll_interval,
+                Admission::Hold(pause) => pause
+                    .min(self.config.poll_interval)
+                    .max(Duration::from_millis(10)),
+                // Nothing may be claimed until a running job ends, which wakes the loop.
+                _ if limit == 0 && !tasks.is_empty() => self.config.poll_interval,
+                Admission::Open | Admission::Probe => self.next_wait().await,
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -121,6 +122,35 @@ impl Runner {
             }
         }
         self.drain(tasks, abort, drain_for).await;
+    }
+
+    /// Runs each claimed job in its own task, holding a worker slot.
+    async fn spawn_jobs(
+        &self,
+        jobs: Vec<ClaimedJob>,
+        slots: &Arc<Semaphore>,
+        abort: &CancellationToken,
+        tasks: &mut JoinSet<()>,
+    ) {
+        for job in jobs {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let runner = self.clone();
+            let abort = abort.clone();
+            tasks.spawn(async move {
+                runner.run_job(job, abort).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Claims up to `limit` due jobs.
+    async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+        let now = self.processor.clock.now();
+        self.store()
+            .claim(&self.config.owner, now, self.config.lease_for, limit)
+            .await
     }
 
     /// How long to wait before claiming again when nothing signals: until the next scheduled
@@ -205,17 +235,16 @@ impl Runner {
         .await
     }
 
-    /// Runs every job that is due now, one at a time, until none is left; returns what happened
-    /// to each.
+    /// Runs every job that is due now, one at a time, until none is left or a target is paused
+    /// (see the module docs); returns what happened to each.
     /// For tests and one-shot commands: deterministic, no background tasks.
     pub async fn run_until_idle(&self) -> Result<Vec<Settled>, StoreError> {
         let mut settled = Vec::new();
         loop {
-            let now = self.processor.clock.now();
-            let jobs = self
-                .store()
-                .claim(&self.config.owner, now, self.config.lease_for, 1)
-                .await?;
+            if let Admission::Hold(_) = self.processor.health.admission() {
+                return Ok(settled);
+            }
+            let jobs = self.claim(1).await?;
             let Some(job) = jobs.into_iter().next() else {
                 return Ok(settled);
             };

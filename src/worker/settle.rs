@@ -1,18 +1,29 @@
 //! Recording a job's result in the store (invariant 7).
 //!
 //! Success completes the job (the store re-queues it if the key was notified meanwhile).
-//! A failure is settled by its classification: `Permanent` dead-letters at once; `After` retries
-//! at the time the server asked for, else after exponential backoff with jitter, and dead-letters
-//! once `max_attempts` failures are reached; `Auth` waits without counting an attempt (fixing the
-//! credential fixes the job) and logs an error naming the target. The next attempt time is
-//! persisted, so a restart keeps the schedule.
+//! A failure is settled by its classification:
+//! - `Permanent` dead-letters at once.
+//! - An expired or revoked Nylas grant (a grant-scoped 401) pauses that grant: its jobs are not
+//!   claimed until a `grant.updated` notification resumes it; other grants keep syncing. The
+//!   job waits without counting an attempt.
+//! - A target-level failure (see [`super::health`]) that the health tracker judges target-wide
+//!   (an outage, a throttle, rejected credentials) waits for the target to resume without
+//!   counting an attempt; rejected credentials are also counted in
+//!   `calsync_auth_failures_total` and logged as an error naming the target.
+//! - Anything else retryable is the event's own failure: it retries at the time the server asked
+//!   for, else after exponential backoff with jitter, and dead-letters once `max_attempts`
+//!   failures are reached.
+//! - A store failure is nobody's attempt: the job retries after the first backoff step.
+//!
+//! The next attempt time is persisted with the job, so a restart keeps the schedule.
 
 use std::time::Duration;
 
 use crate::clock;
 use crate::retry::{Backoff, Retry};
-use crate::store::{ClaimedJob, Completion, RetryPlan, StoreError};
+use crate::store::{ClaimedJob, Completion, GrantStatus, RetryPlan, StoreError};
 
+use super::health::{self, Signal, Verdict};
 use super::process::{Processor, SyncError, SyncOutcome};
 
 /// The retry policy.
@@ -32,10 +43,23 @@ pub enum Settled {
     Requeued(SyncOutcome),
     /// It failed, but the key was notified meanwhile: it runs again at once with the news.
     Superseded,
-    /// It failed and will be retried after the delay.
+    /// It failed (counting an attempt) and will be retried after the delay.
     RetryLater(Duration),
+    /// It failed because its target is failing for everyone, throttling, or rejecting
+    /// calsync's credentials: retried after the delay, without counting an attempt.
+    Deferred(Duration),
+    /// Nylas rejected its grant: the grant is paused, and the job waits for it to resume.
+    GrantPaused,
     /// It failed for good and is now a dead letter.
     DeadLettered,
+}
+
+/// How to reschedule a failed job.
+enum Plan {
+    /// Retry after the delay; `counted` says whether the failure counts against the job.
+    Retry { delay: Duration, counted: bool },
+    /// Move it to the dead letters.
+    Bury(&'static str),
 }
 
 impl Processor {
@@ -49,6 +73,7 @@ impl Processor {
         let now = self.clock.now();
         let error = match result {
             Ok(outcome) => {
+                self.health.job_succeeded();
                 self.metrics.record_outcome(outcome.as_str());
                 tracing::info!(
                     crm.kind = self.crm.kind(),
@@ -62,45 +87,103 @@ impl Processor {
             }
             Err(error) => error,
         };
-        let failures = job.attempts.saturating_add(1);
         let message = error.to_string();
         self.metrics.job_failure(match error.retry() {
             Retry::After(_) => "retryable",
             Retry::Permanent => "permanent",
             Retry::Auth => "auth",
         });
-        let (delay, count_attempt) = match error.retry() {
-            Retry::Permanent => return self.bury(job, &message, "a permanent error").await,
-            Retry::After(_) if failures >= policy.max_attempts => {
-                return self.bury(job, &message, "too many failed attempts").await;
-            }
-            Retry::After(asked) => (
-                asked.unwrap_or_else(|| policy.backoff.delay(failures)),
-                true,
-            ),
-            Retry::Auth => {
-                self.metrics
-                    .auth_failure(&format!("crm:{}", self.crm.kind()));
-                tracing::error!(
-                    crm.kind = self.crm.kind(),
-                    error = %message,
-                    "Credentials were rejected; the job waits until they are fixed."
-                );
-                (policy.backoff.ceiling(failures), false)
-            }
+        if let SyncError::Nylas(nylas) = &error
+            && nylas.is_grant_auth_failure()
+        {
+            return self.pause_grant(job, message).await;
+        }
+        let (delay, counted) = match self.plan(job, &error, policy) {
+            Plan::Bury(why) => return self.bury(job, &message, why).await,
+            Plan::Retry { delay, counted } => (delay, counted),
         };
         tracing::warn!(
             error = %message,
             retry.after_ms = delay.as_millis() as u64,
+            job.attempt_counted = counted,
             "The job failed and will be retried."
         );
         let plan = RetryPlan {
             at: clock::add(now, delay),
             error: message,
-            count_attempt,
+            count_attempt: counted,
         };
         Ok(match self.store.retry(&job.lease, &plan, now).await? {
-            Completion::Finished => Settled::RetryLater(delay),
+            Completion::Finished if counted => Settled::RetryLater(delay),
+            Completion::Finished => Settled::Deferred(delay),
+            Completion::Requeued => Settled::Superseded,
+        })
+    }
+
+    /// Decides how a failure is rescheduled (see the module docs).
+    fn plan(&self, job: &ClaimedJob, error: &SyncError, policy: &RetryPolicy) -> Plan {
+        let retry = error.retry();
+        if retry == Retry::Permanent {
+            return Plan::Bury("a permanent error");
+        }
+        if let Some((target, signal)) = health::classify(error) {
+            if signal == Signal::Auth {
+                self.metrics.auth_failure(self.health.label(target));
+            }
+            let verdict = self.health.failure(target, &job.request.record_key, signal);
+            if let Verdict::TargetWide { resume_in, .. } = verdict {
+                return Plan::Retry {
+                    delay: resume_in,
+                    counted: false,
+                };
+            }
+        }
+        let failures = job.attempts.saturating_add(1);
+        match (error, retry) {
+            (SyncError::Store(_), _) => Plan::Retry {
+                delay: policy.backoff.delay(1),
+                counted: false,
+            },
+            (_, Retry::After(_)) if failures >= policy.max_attempts => {
+                Plan::Bury("too many failed attempts")
+            }
+            (_, Retry::After(asked)) => Plan::Retry {
+                delay: asked.unwrap_or_else(|| policy.backoff.delay(failures)),
+                counted: true,
+            },
+            // Rejected credentials are target-wide (above); this is only reached by a
+            // classification outside the health tracker's: wait without counting.
+            (_, Retry::Auth | Retry::Permanent) => Plan::Retry {
+                delay: policy.backoff.max,
+                counted: false,
+            },
+        }
+    }
+
+    /// Pauses the job's grant (Nylas rejected it) and parks the job without counting.
+    async fn pause_grant(&self, job: &ClaimedJob, message: String) -> Result<Settled, StoreError> {
+        let now = self.clock.now();
+        let grant = &job.request.grant_id;
+        self.metrics.auth_failure("nylas_grant");
+        self.store
+            .set_grant_status(grant, &GrantStatus::Paused { since: now }, now)
+            .await?;
+        tracing::warn!(
+            grant.id = %grant,
+            error = %message,
+            "Nylas rejected the grant (expired or revoked); its jobs are paused until it is re-authenticated (grant.updated). Other grants keep syncing."
+        );
+        match self.store.paused_grants().await {
+            Ok(count) => self.metrics.set_grants_paused(count),
+            Err(error) => tracing::warn!(error = %error, "Could not count the paused grants."),
+        }
+        let plan = RetryPlan {
+            at: now,
+            error: message,
+            count_attempt: false,
+        };
+        Ok(match self.store.retry(&job.lease, &plan, now).await? {
+            Completion::Finished => Settled::GrantPaused,
             Completion::Requeued => Settled::Superseded,
         })
     }

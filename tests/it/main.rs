@@ -5,8 +5,10 @@
 mod support;
 
 mod durability;
+mod failures;
 mod logs;
 mod operations;
 mod pipeline;
+mod shutdown;
 mod store_conformance;
 mod webhook;

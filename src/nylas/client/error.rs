@@ -54,6 +54,13 @@ pub enum NylasError {
         #[source]
         source: reqwest::Error,
     },
+    /// Every Nylas request is held back (throttled, or Nylas is failing for everyone) for longer
+    /// than a request waits in place: nothing was sent.
+    #[error("{endpoint} held back: calsync is pausing its Nylas requests for another {}s", wait.as_secs())]
+    Throttled {
+        endpoint: &'static Endpoint,
+        wait: std::time::Duration,
+    },
     /// A success answer whose body does not have the documented shape.
     #[error("{endpoint} answered with a body calsync cannot read: {source}")]
     Decode {
@@ -86,6 +93,7 @@ impl NylasError {
             NylasError::Status { retry, .. } => *retry,
             NylasError::Transport { source, .. } => classify_transport(source),
             NylasError::Decode { .. } => Retry::After(None),
+            NylasError::Throttled { wait, .. } => Retry::After(Some(*wait)),
         }
     }
 

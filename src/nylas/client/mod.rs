@@ -9,7 +9,12 @@
 //!   decoded, by reqwest's decompression layer (the `gzip` feature). Setting that header by hand
 //!   would make a client built with gzip off receive bodies it cannot decode.
 //! - With `nylas.requests_per_second > 0`, requests are spaced to at most that rate (one limiter
-//!   per client, shared by its clones).
+//!   per client, shared by its clones: every worker, backfill and command of the process).
+//! - Nylas-wide pause: one [`TargetGate`] per client, shared by its clones. A 429 pauses every
+//!   request for the `Retry-After` Nylas gave (else [`DEFAULT_THROTTLE_PAUSE`]); the worker's
+//!   health tracker pauses the same gate while Nylas fails for everyone. A request that finds
+//!   the gate paused waits a short pause out, and fails at once with [`NylasError::Throttled`]
+//!   (nothing sent) on a long one. Healthy answers are recorded on the gate.
 //! - Every failure is a [`NylasError`] classified from status and headers; the API key never
 //!   appears in an error, a log or a `Debug` output.
 //! - List answers are lenient: an element that cannot be read is left out and counted
@@ -42,6 +47,8 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::NylasSettings;
+use crate::retry::gate::TargetGate;
+use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 use endpoint::Endpoint;
 
@@ -49,7 +56,18 @@ pub use error::NylasError;
 pub use events::{EventQuery, MAX_PAGE_SIZE, Page};
 pub use webhooks::{CreatedWebhook, NewWebhook, Webhook};
 
-/// The Nylas API client. Cheap to clone (clones share the HTTP pool and the rate limiter).
+/// How long a 429 without `Retry-After` pauses every Nylas request.
+pub const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
+
+/// The longest pause a request waits out in place; longer pauses fail it with
+/// [`NylasError::Throttled`].
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
+
+/// The gate's target name (metric label, logs).
+const TARGET: &str = "nylas";
+
+/// The Nylas API client. Cheap to clone (clones share the HTTP pool, the rate limiter and the
+/// pause).
 #[derive(Clone)]
 pub struct NylasClient {
     http: reqwest::Client,
@@ -57,6 +75,7 @@ pub struct NylasClient {
     api_key: Option<SecretString>,
     timeout: Duration,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    gate: TargetGate,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -126,14 +145,24 @@ impl NylasClient {
             api_key: settings.api_key.clone(),
             timeout: settings.timeout,
             limiter,
+            gate: TargetGate::new(TARGET, None),
             metrics: None,
         }
     }
 
-    /// Counts every request in `metrics` (by endpoint and status).
+    /// Counts every request in `metrics` (by endpoint and status) and reports the pause in
+    /// `calsync_target_paused{target="nylas"}`. Call it before cloning the client: it gives
+    /// this client a fresh gate.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.gate = TargetGate::new(TARGET, Some(metrics.clone()));
         self.metrics = Some(metrics);
         self
+    }
+
+    /// The gate every request to Nylas passes (its pause and health), shared with the worker's
+    /// health tracker.
+    pub fn gate(&self) -> &TargetGate {
+        &self.gate
     }
 
     fn count(&self, endpoint: &'static Endpoint, status: Option<StatusCode>) {
@@ -159,6 +188,10 @@ impl NylasClient {
                 endpoint,
                 id: bad.0,
             })?;
+        self.gate
+            .admit(MAX_INLINE_WAIT)
+            .await
+            .map_err(|wait| NylasError::Throttled { endpoint, wait })?;
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
@@ -185,12 +218,28 @@ impl NylasClient {
         let status = response.status();
         self.count(endpoint, Some(status));
         let headers = response.headers().clone();
+        self.observe(endpoint, status, &headers);
         let body = response.bytes().await.map_err(transport)?;
         Ok(Answer {
             status,
             headers,
             body,
         })
+    }
+
+    /// Pauses every request on a 429; records a healthy answer on the gate.
+    fn observe(&self, endpoint: &'static Endpoint, status: StatusCode, headers: &HeaderMap) {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let pause = retry_after(headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
+            self.gate.pause_for(pause);
+            tracing::warn!(
+                endpoint = %endpoint,
+                retry.after_ms = pause.as_millis() as u64,
+                "Nylas is throttling calsync; holding back all requests to it."
+            );
+        } else if is_healthy_status(status.as_u16()) {
+            self.gate.record_success();
+        }
     }
 
     /// The body of a success answer, or the classified error of any other.

@@ -189,3 +189,52 @@ async fn requests_are_spaced_to_the_configured_rate() {
     assert_eq!(fake.requests().len(), 2);
     assert!(fake.client().limiter.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_429_pauses_every_request_and_long_pauses_fail_fast() {
+    let fake = FakeNylas::start().await;
+    let client = fake.client();
+    fake.then(
+        Canned::json(
+            429,
+            json!({"error": {"type": "rate_limit", "message": "slow down"}}),
+        )
+        .header("retry-after", "2"),
+    );
+    fake.then(Canned::json(200, json!({"data": []})));
+    let error = client.list_webhooks().await.unwrap_err();
+    assert_eq!(error.retry(), Retry::After(Some(Duration::from_secs(2))));
+
+    // A clone shares the pause: its next request waits the two seconds out before sending.
+    let started = tokio::time::Instant::now();
+    client.clone().list_webhooks().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.requests().len(), 2);
+
+    // A pause longer than a request waits in place fails at once, sending nothing.
+    client.gate().pause_for(Duration::from_secs(600));
+    let error = client.list_webhooks().await.unwrap_err();
+    let NylasError::Throttled { wait, .. } = &error else {
+        panic!("expected Throttled, got {error:?}");
+    };
+    assert!(*wait > Duration::from_secs(590), "{wait:?}");
+    assert_eq!(error.retry(), Retry::After(Some(*wait)));
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn healthy_answers_are_recorded_on_the_gate() {
+    let fake = FakeNylas::start().await;
+    let client = fake.client();
+    fake.then(Canned::json(404, json!({"error": {"type": "not_found"}})));
+    fake.then(Canned::json(503, json!({"error": {"type": "unavailable"}})));
+    let before = client.gate().successes();
+    assert!(client.get_event("g", "e", "c").await.unwrap().is_none());
+    assert_eq!(client.gate().successes(), before + 1);
+    client.get_event("g", "e", "c").await.unwrap_err();
+    assert_eq!(client.gate().successes(), before + 1);
+}

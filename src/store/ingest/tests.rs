@@ -142,6 +142,9 @@ impl Store for Observed {
     async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
         self.inner.grant_status(grant_id).await
     }
+    async fn paused_grants(&self) -> Result<u64, StoreError> {
+        self.inner.paused_grants().await
+    }
     async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.inner.get_cursor(name).await
     }

@@ -111,6 +111,16 @@ pub(super) async fn set_status(
     Ok(matches!(status, GrantStatus::Active))
 }
 
+/// How many grants are paused.
+pub(super) async fn count_paused(read: &SqlitePool) -> Result<u64, StoreError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE status = 'paused'")
+        .fetch_one(read)
+        .await
+        .map_err(db_error)?;
+    u64::try_from(count)
+        .map_err(|_| StoreError::Corrupt(format!("the paused grant count is negative: {count}")))
+}
+
 /// A grant's status (`Active` when never recorded).
 pub(super) async fn status(read: &SqlitePool, grant_id: &str) -> Result<GrantStatus, StoreError> {
     let row = sqlx::query("SELECT status, since FROM grants WHERE grant_id = ?1")

@@ -143,6 +143,42 @@ impl Daemon {
         response.text().await.unwrap()
     }
 
+    /// Polls `path` until it answers `status` or `limit` passes; whether it did.
+    pub async fn wait_for_status(
+        &mut self,
+        path: &str,
+        status: StatusCode,
+        limit: Duration,
+    ) -> bool {
+        let url = format!("{}{path}", self.base);
+        let http = self.http.clone();
+        self.wait_for_async(limit, || {
+            let http = http.clone();
+            let url = url.clone();
+            async move { matches!(http.get(&url).send().await, Ok(r) if r.status() == status) }
+        })
+        .await
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        kill(pid, signal).expect("signal calsync");
+    }
+
+    /// Waits at most `limit` for the process to exit; its exit code (`None`: killed by a
+    /// signal). Panics when it is still running.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("calsync did not exit within {limit:?}");
+    }
+
     /// SIGKILL: no chance to flush or release anything.
     pub fn kill(&mut self) {
         self.child.kill().expect("kill calsync");
@@ -151,16 +187,8 @@ impl Daemon {
 
     /// SIGTERM, then waits (at most a minute) for the exit code.
     pub async fn terminate(&mut self) -> Option<i32> {
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, Signal::SIGTERM).expect("signal calsync");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("calsync did not exit within a minute of SIGTERM");
+        self.signal(Signal::SIGTERM);
+        self.wait_exit(Duration::from_secs(60)).await
     }
 
     /// Polls `condition` every 20 ms until it holds or `limit` passes; whether it held.
@@ -202,6 +230,23 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// POSTs a signed notification to a daemon at `base`; the status, or the error when nothing
+/// answered (the daemon is gone).
+pub async fn post_signed(
+    http: &reqwest::Client,
+    base: &str,
+    envelope: &Value,
+) -> Result<StatusCode, reqwest::Error> {
+    let body = serde_json::to_vec(envelope).unwrap();
+    let response = http
+        .post(format!("{base}/webhooks/nylas"))
+        .header("x-nylas-signature", sign(SECRET, &body))
+        .body(body)
+        .send()
+        .await?;
+    Ok(response.status())
 }
 
 /// A loopback port that was free a moment ago.

@@ -1,11 +1,15 @@
 //! A fake generic-REST CRM (the contract of crms.md): records keyed by its own id, found by
 //! `external_event_id`, soft-deleted by DELETE. Like real CRMs it does NOT prevent duplicates:
 //! two POSTs for one event make two records, so a test can see a duplicate. It can be told to
-//! fail (a status for every request, or scripted answers for the next requests).
+//! fail (a status for every request, scripted answers for the next requests, a status for one
+//! event's writes), to answer slowly, or to hold one event's requests until released (so a test
+//! controls exactly when a job is in flight).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -36,10 +40,47 @@ pub struct Scripted {
     pub retry_after: Option<String>,
 }
 
+/// Requests for one event held until released.
+struct HoldState {
+    arrivals: AtomicUsize,
+    arrived: tokio::sync::Notify,
+    released: tokio::sync::Semaphore,
+}
+
+/// Handle to requests held by [`FakeCrm::hold`].
+#[derive(Clone)]
+pub struct Hold {
+    state: Arc<HoldState>,
+}
+
+impl Hold {
+    /// Waits until at least one held request has arrived.
+    pub async fn arrived(&self) {
+        loop {
+            let notified = self.state.arrived.notified();
+            if self.state.arrivals.load(Ordering::SeqCst) > 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Lets every held request (and every later one) through.
+    pub fn release(&self) {
+        self.state.released.close();
+    }
+}
+
 #[derive(Default)]
 struct CrmState {
     records: Vec<CrmRecord>,
     requests: Vec<(Method, String)>,
+    /// When each request arrived (tokio time, so paused-time tests can measure gaps).
+    times: Vec<tokio::time::Instant>,
+    holds: HashMap<String, Arc<HoldState>>,
+    delay: Option<Duration>,
+    /// Signalled after every answered request.
+    changed: Arc<tokio::sync::Notify>,
     outage: Option<u16>,
     scripted: VecDeque<Scripted>,
     /// Per external id: answer this status to writes for that event only.
@@ -112,9 +153,74 @@ impl FakeCrm {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// When each request arrived, in order (tokio time).
+    pub fn request_times(&self) -> Vec<tokio::time::Instant> {
+        self.state.lock().unwrap().times.clone()
+    }
+
     /// Forgets the request log (records stay).
     pub fn reset_counts(&self) {
-        self.state.lock().unwrap().requests.clear();
+        let mut state = self.state.lock().unwrap();
+        state.requests.clear();
+        state.times.clear();
+    }
+
+    /// Holds every request about this event (before answering it) until the returned handle is
+    /// released.
+    pub fn hold(&self, external_event_id: &str) -> Hold {
+        let state = Arc::new(HoldState {
+            arrivals: AtomicUsize::new(0),
+            arrived: tokio::sync::Notify::new(),
+            released: tokio::sync::Semaphore::new(0),
+        });
+        self.state
+            .lock()
+            .unwrap()
+            .holds
+            .insert(external_event_id.to_string(), state.clone());
+        Hold { state }
+    }
+
+    /// Stops holding *new* requests about this event; requests already held stay held until
+    /// their [`Hold`] is released (or forever: a request the client gave up on).
+    pub fn unhold(&self, external_event_id: &str) {
+        self.state.lock().unwrap().holds.remove(external_event_id);
+    }
+
+    /// Waits (at most `limit`, in tokio time) until at least `count` live records exist;
+    /// whether they do.
+    pub async fn wait_for_live(&self, count: usize, limit: Duration) -> bool {
+        let changed = self.state.lock().unwrap().changed.clone();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = changed.notified();
+            if self.live_records().len() >= count {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.live_records().len() >= count;
+            }
+        }
+    }
+
+    /// Waits (at most `limit`, in tokio time) until at least `count` requests arrived.
+    pub async fn wait_for_requests(&self, count: usize, limit: Duration) -> bool {
+        let changed = self.state.lock().unwrap().changed.clone();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = changed.notified();
+            if self.requests().len() >= count {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.requests().len() >= count;
+            }
+        }
+    }
+
+    /// Answers every request only after `delay` (a slow CRM).
+    pub fn slow_down(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = Some(delay);
     }
 
     /// Answers every request with `status` until [`FakeCrm::recover`].
@@ -148,20 +254,57 @@ impl FakeCrm {
     }
 }
 
+/// Answers a request, then signals waiters.
 async fn meetings(
     State(state): State<Arc<Mutex<CrmState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let response = answer(state.clone(), method, uri, headers, query, body).await;
+    let changed = state.lock().unwrap().changed.clone();
+    changed.notify_waiters();
+    response
+}
+
+async fn answer(
+    state: Arc<Mutex<CrmState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     body: Option<Json<Value>>,
 ) -> Response {
+    let external = query.get("external_event_id").cloned().or_else(|| {
+        body.as_ref()
+            .and_then(|b| b.get("external_event_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    let (hold, delay) = {
+        let mut state = state.lock().unwrap();
+        let target = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        state.requests.push((method.clone(), target));
+        state.times.push(tokio::time::Instant::now());
+        let hold = external.as_ref().and_then(|e| state.holds.get(e).cloned());
+        state.changed.notify_waiters();
+        (hold, state.delay)
+    };
+    if let Some(hold) = hold {
+        hold.arrivals.fetch_add(1, Ordering::SeqCst);
+        hold.arrived.notify_waiters();
+        // Closed on release: acquiring then fails at once.
+        let _ = hold.released.acquire().await;
+    }
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut state = state.lock().unwrap();
-    let target = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    state.requests.push((method.clone(), target));
     if let Some(status) = state.outage {
         return status_only(status, None);
     }
@@ -179,12 +322,6 @@ async fn meetings(
         )
             .into_response();
     }
-    let external = query.get("external_event_id").cloned().or_else(|| {
-        body.as_ref()
-            .and_then(|b| b.get("external_event_id"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
     if let Some(status) = external.as_ref().and_then(|e| state.poisoned.get(e)) {
         let status = *status;
         return (

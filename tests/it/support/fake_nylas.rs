@@ -1,11 +1,14 @@
 //! A fake Nylas v3 API: events held per grant, read with `GET /v3/grants/{grant}/events/{id}`
 //! (which, like the real one, requires `calendar_id` and answers 404 for an event that is not
 //! in that calendar or no longer exists); webhook subscriptions and grants ([`webhooks`]). It
-//! checks the bearer key, logs every request, and can be told to fail the next requests.
+//! checks the bearer key, logs every request, and can be told to fail: the next requests
+//! (scripted), every request (an outage), every request with a 401 for a bad API key, or every
+//! request of one grant with the 401 Nylas gives an expired grant (`provider_error:
+//! invalid_grant`).
 
 pub mod webhooks;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +40,12 @@ pub struct NylasState {
     pub next_webhook: u64,
     /// Grant objects listed by `GET /v3/grants`.
     pub grants: Vec<Value>,
+    /// Answer every request with this status.
+    pub outage: Option<u16>,
+    /// Answer every request 401 as for an invalid API key.
+    pub key_rejected: bool,
+    /// Grants whose requests answer 401 as for an expired grant.
+    pub expired_grants: HashSet<String>,
 }
 
 /// Handle to a running fake Nylas.
@@ -139,6 +148,35 @@ impl FakeNylas {
     pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
         self.state.lock().unwrap().scripted.extend(answers);
     }
+
+    /// Answers every request with `status` until [`FakeNylas::recover`].
+    pub fn go_down(&self, status: u16) {
+        self.state.lock().unwrap().outage = Some(status);
+    }
+
+    /// Ends an outage.
+    pub fn recover(&self) {
+        self.state.lock().unwrap().outage = None;
+    }
+
+    /// Rejects (true) or accepts again (false) calsync's API key.
+    pub fn reject_key(&self, rejected: bool) {
+        self.state.lock().unwrap().key_rejected = rejected;
+    }
+
+    /// Expires a grant: its requests answer 401 until [`FakeNylas::renew_grant`].
+    pub fn expire_grant(&self, grant: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .expired_grants
+            .insert(grant.to_string());
+    }
+
+    /// Re-authenticates an expired grant.
+    pub fn renew_grant(&self, grant: &str) {
+        self.state.lock().unwrap().expired_grants.remove(grant);
+    }
 }
 
 /// Common checks: log, scripted failures, bearer key. `Some(response)` ends the request.
@@ -157,10 +195,35 @@ pub fn gate(state: &mut NylasState, uri: &Uri, headers: &HeaderMap) -> Option<Re
         }
         return Some(response);
     }
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {NYLAS_KEY}"));
+    if let Some(status) = state.outage {
+        return Some(error(status, "outage"));
+    }
+    let path = uri.path();
+    let grant_expired = state
+        .expired_grants
+        .iter()
+        .any(|grant| path.starts_with(&format!("/v3/grants/{grant}/")));
+    if grant_expired {
+        return Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({
+                    "request_id": "req-fake",
+                    "error": {
+                        "type": "unauthorized",
+                        "message": "Unauthorized",
+                        "provider_error": {"error": "invalid_grant"}
+                    }
+                })),
+            )
+                .into_response(),
+        );
+    }
+    let authorized = !state.key_rejected
+        && headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {NYLAS_KEY}"));
     if !authorized {
         return Some(error(401, "Unauthorized"));
     }

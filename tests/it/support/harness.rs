@@ -3,6 +3,13 @@
 //!
 //! The HTTP edge runs in the background (as in production); jobs run only when a test calls
 //! [`TestApp::drain`], so tests are deterministic without sleeping.
+//!
+//! Paused time: with [`TestAppBuilder::tokio_clock`] the app's clock follows tokio's, and the
+//! harness also stops tokio from *auto-advancing* a paused clock (a blocking task is held open
+//! for the app's lifetime, which tokio's test-util treats as "work in progress"). Otherwise
+//! every wait on SQLite's worker thread would let tokio jump to the next pending timer (a
+//! connection pool's idle reaper, minutes away) and schedules would drift. Time then moves only
+//! when the test calls `tokio::time::advance`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +23,7 @@ use calsync::store::{Ingestor, Store};
 use calsync::worker::Runner;
 use calsync::worker::settle::Settled;
 use reqwest::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -30,11 +38,57 @@ pub const SECRET: &str = "whsec_test_0a1b2c3d4e";
 /// A change to the loaded settings.
 type Tweak = Box<dyn FnOnce(&mut Settings)>;
 
+/// A wrapper around the opened store (e.g. to inject failures).
+type StoreWrapper = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store>>;
+
 /// Builds a [`TestApp`].
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
     tweaks: Vec<Tweak>,
     clock: Clock,
+    wrap_store: Option<StoreWrapper>,
+}
+
+/// Keeps a paused tokio clock from auto-advancing while it lives (see the module docs).
+pub struct TimeAnchor {
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+impl TimeAnchor {
+    /// Holds a blocking task open until the anchor is dropped.
+    pub fn hold() -> TimeAnchor {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        tokio::task::spawn_blocking(move || {
+            // Returns when the sender is dropped.
+            let _ = released.recv();
+        });
+        TimeAnchor { _release: release }
+    }
+}
+
+/// What an app runs against: the fakes, the store's directory and the settings.
+#[derive(Clone)]
+pub struct Fixture {
+    pub nylas: FakeNylas,
+    pub crm: FakeCrm,
+    pub settings: Settings,
+    pub clock: Clock,
+    dir: Arc<TempDir>,
+    _anchor: Option<Arc<TimeAnchor>>,
+}
+
+impl Fixture {
+    /// The directory holding the SQLite file.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Builds an app on this fixture's store file (a restart, or a second process).
+    pub async fn app(&self) -> App {
+        App::build(self.settings.clone(), self.clock)
+            .await
+            .expect("app builds")
+    }
 }
 
 impl TestAppBuilder {
@@ -56,8 +110,19 @@ impl TestAppBuilder {
         self
     }
 
-    /// Starts fakes, loads settings, builds the app and serves its router.
-    pub async fn spawn(self) -> TestApp {
+    /// Wraps the opened store before the app is built around it.
+    pub fn wrap_store(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + 'static,
+    ) -> Self {
+        self.wrap_store = Some(Box::new(wrap));
+        self
+    }
+
+    /// Starts fakes, loads settings and builds the app, without serving it.
+    pub async fn build(self) -> (App, Fixture) {
+        let anchor =
+            matches!(self.clock, Clock::Tokio { .. }).then(|| Arc::new(TimeAnchor::hold()));
         let nylas = FakeNylas::start().await;
         let crm = FakeCrm::start().await;
         let dir = tempfile::tempdir().unwrap();
@@ -82,23 +147,30 @@ impl TestAppBuilder {
         for tweak in self.tweaks {
             tweak(&mut settings);
         }
-        let app = App::build(settings, self.clock).await.expect("app builds");
-        let ingest = app.ingestor();
-        let draining = CancellationToken::new();
-        let router = app.router(ingest.clone(), draining.clone());
-        let address = server::spawn(router).await;
-        TestApp {
-            address,
-            runner: app.runner(),
-            store: app.store().clone(),
-            app: Arc::new(app),
-            ingest,
-            draining,
+        let fixture = Fixture {
             nylas,
             crm,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
+            settings,
+            clock: self.clock,
+            dir: Arc::new(dir),
+            _anchor: anchor,
+        };
+        let app = match self.wrap_store {
+            None => fixture.app().await,
+            Some(wrap) => {
+                let url = fixture.settings.store.url.expose_secret().to_string();
+                let store = wrap(calsync::store::open(&url).await.expect("store opens"));
+                App::build_with_store(fixture.settings.clone(), fixture.clock, store)
+                    .expect("app builds")
+            }
+        };
+        (app, fixture)
+    }
+
+    /// Starts fakes, loads settings, builds the app and serves its router.
+    pub async fn spawn(self) -> TestApp {
+        let (app, fixture) = self.build().await;
+        TestApp::serve(app, fixture).await
     }
 }
 
@@ -113,7 +185,7 @@ pub struct TestApp {
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
     pub http: reqwest::Client,
-    _dir: TempDir,
+    pub fixture: Fixture,
 }
 
 impl TestApp {
@@ -123,7 +195,51 @@ impl TestApp {
             env: HashMap::new(),
             tweaks: Vec::new(),
             clock: Clock::System,
+            wrap_store: None,
         }
+    }
+
+    /// Serves `app`'s router (jobs run only on [`TestApp::drain`]).
+    pub async fn serve(app: App, fixture: Fixture) -> TestApp {
+        let ingest = app.ingestor();
+        let draining = CancellationToken::new();
+        let router = app.router(ingest.clone(), draining.clone());
+        let address = server::spawn(router).await;
+        TestApp {
+            address,
+            runner: app.runner(),
+            store: app.store().clone(),
+            app: Arc::new(app),
+            ingest,
+            draining,
+            nylas: fixture.nylas.clone(),
+            crm: fixture.crm.clone(),
+            http: reqwest::Client::new(),
+            fixture,
+        }
+    }
+
+    /// A second app on the same store file and fakes, as after a restart (this one keeps
+    /// serving until dropped).
+    pub async fn reopen(&self) -> TestApp {
+        let app = self.fixture.app().await;
+        TestApp::serve(app, self.fixture.clone()).await
+    }
+
+    /// GETs a path of the app's server; returns the status and body.
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .http
+            .get(format!("http://{}{path}", self.address))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.1
     }
 
     /// A default app.
@@ -155,7 +271,8 @@ impl TestApp {
             .status()
     }
 
-    /// Runs every due job to completion; returns what happened to each.
+    /// Runs every due job to completion, one at a time, stopping early while a target (the CRM,
+    /// Nylas) is paused; returns what happened to each.
     pub async fn drain(&self) -> Vec<Settled> {
         self.runner.run_until_idle().await.expect("drain jobs")
     }

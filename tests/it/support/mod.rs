@@ -1,9 +1,12 @@
-//! Test support: fake Nylas and CRM servers on `127.0.0.1:0`, payload builders, and the
-//! [`harness::TestApp`] builder that runs the real router and worker against them.
+//! Test support: fake Nylas and CRM servers on `127.0.0.1:0`, payload builders, the
+//! [`harness::TestApp`] builder that runs the real router and worker against them, a
+//! fault-injecting store wrapper and a log capture.
 
 pub mod binary;
+pub mod captured_logs;
 pub mod fake_crm;
 pub mod fake_nylas;
+pub mod faulty_store;
 pub mod harness;
 pub mod payloads;
 pub mod server;

@@ -1,0 +1,320 @@
+//! `calsync dlq`: list and requeue dead letters (jobs that failed for good: a permanent error,
+//! or `sync.max_attempts` failures of the event itself).
+//!
+//! - `dlq list [--json] [--limit N]` prints them oldest first: id, event id, grant id,
+//!   attempts, when the job died, and the last error (a table, or a JSON array with the full
+//!   request details).
+//! - `dlq retry <ID>...` / `dlq retry --all` requeues them through the ordinary enqueue path
+//!   (coalescing with any newer job of the same event) and prints how many were requeued.
+//!   Ids that name no dead letter are reported and make the command fail (after requeueing the
+//!   others). A dead letter of a deleted grant cannot run and stays where it is (reported).
+//!
+//! Both work while `calsync serve` runs against the same store: each is one short transaction
+//! (SQLite's busy timeout makes it wait for the daemon's writer, never the reverse), and the
+//! daemon picks requeued jobs up at its next poll (within 5 seconds).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use jiff::Timestamp;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::{self, DeadLetter, DeadLetterSelection, JobAction, Store, StoreError};
+
+/// The longest last-error text shown in the table (`--json` shows all of it).
+const MAX_ERROR_WIDTH: usize = 100;
+
+/// `calsync dlq …`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters, oldest first.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Requeue dead letters: their events are synced again.
+    Retry {
+        /// The ids to requeue (the first column of `dlq list`).
+        #[arg(
+            value_name = "ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        ids: Vec<i64>,
+        /// Requeue every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Why a `dlq` command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DlqError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the output: {0}")]
+    Output(#[source] std::io::Error),
+    #[error("no such dead letter: {} (see `calsync dlq list`)", join(.0))]
+    UnknownIds(Vec<i64>),
+}
+
+/// What `dlq retry` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryReport {
+    /// Dead letters requeued (and removed).
+    pub requeued: u64,
+    /// Requested ids that name no dead letter.
+    pub unknown: Vec<i64>,
+    /// Dead letters left in place because their grant is deleted.
+    pub left: Vec<i64>,
+}
+
+/// Runs a `dlq` command against the configured store, printing to `out`.
+pub async fn run(
+    command: &DlqCommand,
+    settings: &Settings,
+    clock: Clock,
+    out: &mut dyn Write,
+) -> Result<(), DlqError> {
+    let store = store::open(settings.store.url.expose_secret()).await?;
+    match command {
+        DlqCommand::List { json, limit } => {
+            let letters = store.list_dead_letters(limit.unwrap_or(usize::MAX)).await?;
+            let text = if *json {
+                render_json(&letters)
+            } else {
+                render_table(&letters)
+            };
+            out.write_all(text.as_bytes()).map_err(DlqError::Output)
+        }
+        DlqCommand::Retry { ids, all } => {
+            let selection = if *all {
+                DeadLetterSelection::All
+            } else {
+                DeadLetterSelection::Ids(ids.clone())
+            };
+            let report = retry(store.as_ref(), &selection, clock.now()).await?;
+            out.write_all(render_report(&report).as_bytes())
+                .map_err(DlqError::Output)?;
+            if report.unknown.is_empty() {
+                Ok(())
+            } else {
+                Err(DlqError::UnknownIds(report.unknown))
+            }
+        }
+    }
+}
+
+/// Requeues the selected dead letters and says what happened to each requested one.
+pub async fn retry(
+    store: &dyn Store,
+    selection: &DeadLetterSelection,
+    now: Timestamp,
+) -> Result<RetryReport, StoreError> {
+    let before = dead_letter_ids(store).await?;
+    let wanted: BTreeSet<i64> = match selection {
+        DeadLetterSelection::All => before.clone(),
+        DeadLetterSelection::Ids(ids) => ids.iter().copied().collect(),
+    };
+    let unknown = wanted.difference(&before).copied().collect();
+    let requeued = store.retry_dead_letters(selection, now).await?;
+    // Still there afterwards, though selected and present before: a deleted grant's (dead
+    // letters buried meanwhile have new ids, so they are not mistaken for these).
+    let after = dead_letter_ids(store).await?;
+    let left = wanted
+        .intersection(&before)
+        .filter(|id| after.contains(id))
+        .copied()
+        .collect();
+    Ok(RetryReport {
+        requeued,
+        unknown,
+        left,
+    })
+}
+
+async fn dead_letter_ids(store: &dyn Store) -> Result<BTreeSet<i64>, StoreError> {
+    let letters = store.list_dead_letters(usize::MAX).await?;
+    Ok(letters.iter().map(|letter| letter.id).collect())
+}
+
+/// The human summary of a retry.
+pub fn render_report(report: &RetryReport) -> String {
+    let mut text = format!(
+        "Requeued {} dead letter{}.\n",
+        report.requeued,
+        if report.requeued == 1 { "" } else { "s" }
+    );
+    if !report.left.is_empty() {
+        text.push_str(&format!(
+            "Left in place (their grant is deleted, so they can never run): {}.\n",
+            join(&report.left)
+        ));
+    }
+    text
+}
+
+/// A table with one row per dead letter.
+pub fn render_table(letters: &[DeadLetter]) -> String {
+    if letters.is_empty() {
+        return "No dead letters.\n".to_string();
+    }
+    let header = ["ID", "EVENT", "GRANT", "ATTEMPTS", "DEAD AT", "LAST ERROR"].map(String::from);
+    let rows: Vec<[String; 6]> = letters
+        .iter()
+        .map(|letter| {
+            [
+                letter.id.to_string(),
+                letter.request.record_key.clone(),
+                letter.request.grant_id.clone(),
+                letter.attempts.to_string(),
+                format!("{:.0}", letter.dead_at),
+                shorten(&letter.last_error, MAX_ERROR_WIDTH),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|cell| cell.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// A JSON array with every detail of each dead letter.
+pub fn render_json(letters: &[DeadLetter]) -> String {
+    let items: Vec<_> = letters
+        .iter()
+        .map(|letter| {
+            json!({
+                "id": letter.id,
+                "event_id": letter.request.record_key,
+                "grant_id": letter.request.grant_id,
+                "calendar_id": letter.request.calendar_id,
+                "action": match letter.request.action {
+                    JobAction::Upsert => "upsert",
+                    JobAction::Delete => "delete",
+                },
+                "attempts": letter.attempts,
+                "last_error": letter.last_error,
+                "enqueued_at": letter.enqueued_at.to_string(),
+                "dead_at": letter.dead_at.to_string(),
+            })
+        })
+        .collect();
+    let mut text = serde_json::Value::Array(items).to_string();
+    text.push('\n');
+    text
+}
+
+/// `text` on one line, cut to `max` characters with an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(max.saturating_sub(1)) {
+        Some((cut, _)) if line.chars().count() > max => format!("{}…", &line[..cut]),
+        _ => line,
+    }
+}
+
+fn join(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{JobRequest, JobSource, PayloadOrigin};
+
+    fn letter(id: i64, error: &str) -> DeadLetter {
+        DeadLetter {
+            id,
+            request: JobRequest {
+                record_key: format!("evt-{id}"),
+                grant_id: "grant-1".into(),
+                calendar_id: Some("primary".into()),
+                action: JobAction::Upsert,
+                payload: None,
+                origin: PayloadOrigin::None,
+                version: None,
+                force_fetch: false,
+                source: JobSource::Webhook,
+                notification_id: None,
+            },
+            attempts: 3,
+            last_error: error.into(),
+            enqueued_at: Timestamp::from_second(1_782_000_000).unwrap(),
+            dead_at: Timestamp::from_second(1_782_000_060).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_table_aligns_columns_and_shortens_errors() {
+        let long = format!("writing to the CRM failed: {}", "x".repeat(300));
+        let text = render_table(&[letter(7, "HTTP 422:\n bad date"), letter(12, &long)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[0].starts_with("ID  EVENT   GRANT    ATTEMPTS  DEAD AT"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "7   evt-7   grant-1  3         2026-06-21T00:01:00Z  HTTP 422: bad date"
+            ),
+            "{text}"
+        );
+        assert!(lines[2].ends_with('…'), "{text}");
+        assert!(lines[2].chars().count() < 200, "{text}");
+        assert_eq!(render_table(&[]), "No dead letters.\n");
+    }
+
+    #[test]
+    fn json_carries_every_detail() {
+        let text = render_json(&[letter(7, "HTTP 422")]);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value[0]["id"], 7);
+        assert_eq!(value[0]["event_id"], "evt-7");
+        assert_eq!(value[0]["grant_id"], "grant-1");
+        assert_eq!(value[0]["attempts"], 3);
+        assert_eq!(value[0]["last_error"], "HTTP 422");
+        assert_eq!(value[0]["dead_at"], "2026-06-21T00:01:00Z");
+    }
+
+    #[test]
+    fn the_report_counts_and_names_what_stayed() {
+        let report = RetryReport {
+            requeued: 1,
+            unknown: vec![],
+            left: vec![4, 5],
+        };
+        assert_eq!(
+            render_report(&report),
+            "Requeued 1 dead letter.\nLeft in place (their grant is deleted, so they can never run): 4, 5.\n"
+        );
+        assert_eq!(
+            DlqError::UnknownIds(vec![9, 10]).to_string(),
+            "no such dead letter: 9, 10 (see `calsync dlq list`)"
+        );
+    }
+}
