@@ -6,5 +6,6 @@ mod support;
 
 mod durability;
 mod pipeline;
+mod salesforce;
 mod store_conformance;
 mod webhook;

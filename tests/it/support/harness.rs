@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::fake_crm::{CRM_KEY, FakeCrm};
 use super::fake_nylas::{FakeNylas, NYLAS_KEY};
+use super::fake_salesforce::FakeSalesforce;
 use super::server;
 
 /// The webhook secret tests sign with.
@@ -35,6 +36,7 @@ pub struct TestAppBuilder {
     env: HashMap<String, String>,
     tweaks: Vec<Tweak>,
     clock: Clock,
+    salesforce: bool,
 }
 
 impl TestAppBuilder {
@@ -56,10 +58,21 @@ impl TestAppBuilder {
         self
     }
 
+    /// Points calsync at a fake Salesforce org ([`TestApp::salesforce`]) instead of the REST
+    /// fake.
+    pub fn salesforce(mut self) -> Self {
+        self.salesforce = true;
+        self
+    }
+
     /// Starts fakes, loads settings, builds the app and serves its router.
     pub async fn spawn(self) -> TestApp {
         let nylas = FakeNylas::start().await;
         let crm = FakeCrm::start().await;
+        let salesforce = match self.salesforce {
+            true => Some(FakeSalesforce::start().await),
+            false => None,
+        };
         let dir = tempfile::tempdir().unwrap();
         let mut env = HashMap::from([
             (
@@ -73,6 +86,10 @@ impl TestAppBuilder {
             ("CALSYNC__CRM__BASE_URL".to_string(), crm.base_url()),
             ("CRM_API_KEY".to_string(), CRM_KEY.to_string()),
         ]);
+        if let Some(org) = &salesforce {
+            env.remove("CALSYNC__CRM__BASE_URL");
+            env.extend(org.env());
+        }
         env.extend(self.env);
         let mut settings = config::load(&LoadOptions {
             config_path: None,
@@ -96,6 +113,7 @@ impl TestAppBuilder {
             draining,
             nylas,
             crm,
+            salesforce,
             http: reqwest::Client::new(),
             _dir: dir,
         }
@@ -112,6 +130,8 @@ pub struct TestApp {
     pub draining: CancellationToken,
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
+    /// The fake Salesforce org, when the builder chose it.
+    pub salesforce: Option<FakeSalesforce>,
     pub http: reqwest::Client,
     _dir: TempDir,
 }
@@ -123,6 +143,7 @@ impl TestApp {
             env: HashMap::new(),
             tweaks: Vec::new(),
             clock: Clock::System,
+            salesforce: false,
         }
     }
 

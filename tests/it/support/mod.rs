@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod fake_crm;
 pub mod fake_nylas;
+pub mod fake_salesforce;
 pub mod harness;
 pub mod payloads;
 pub mod server;
