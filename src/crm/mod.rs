@@ -9,6 +9,7 @@
 pub mod contacts;
 pub mod jsonl;
 pub mod rest;
+pub mod salesforce;
 pub mod transport;
 
 use std::sync::Arc;
@@ -138,10 +139,13 @@ pub fn build(
     match &settings.crm {
         CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, transport))),
         CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
-        CrmSettings::HubSpot(_) | CrmSettings::Salesforce(_) | CrmSettings::Pipedrive(_) => {
-            Err(CrmError::Unsupported {
-                kind: settings.crm.kind(),
-            })
-        }
+        CrmSettings::Salesforce(salesforce) => Ok(Arc::new(salesforce::SalesforceAdapter::new(
+            salesforce,
+            &settings.sync.internal_domains,
+            transport,
+        ))),
+        CrmSettings::HubSpot(_) | CrmSettings::Pipedrive(_) => Err(CrmError::Unsupported {
+            kind: settings.crm.kind(),
+        }),
     }
 }

@@ -9,6 +9,7 @@ mod failures;
 mod logs;
 mod operations;
 mod pipeline;
+mod salesforce;
 mod shutdown;
 mod store_conformance;
 mod webhook;

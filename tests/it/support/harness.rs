@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::fake_crm::{CRM_KEY, FakeCrm};
 use super::fake_nylas::{FakeNylas, NYLAS_KEY};
+use super::fake_salesforce::FakeSalesforce;
 use super::server;
 
 /// The webhook secret tests sign with.
@@ -47,6 +48,7 @@ pub struct TestAppBuilder {
     tweaks: Vec<Tweak>,
     clock: Clock,
     wrap_store: Option<StoreWrapper>,
+    salesforce: bool,
 }
 
 /// Keeps a paused tokio clock from auto-advancing while it lives (see the module docs).
@@ -71,6 +73,8 @@ impl TimeAnchor {
 pub struct Fixture {
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
+    /// The fake Salesforce org, when the builder chose it.
+    pub salesforce: Option<FakeSalesforce>,
     pub settings: Settings,
     pub clock: Clock,
     dir: Arc<TempDir>,
@@ -110,6 +114,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Points calsync at a fake Salesforce org ([`TestApp::salesforce`]) instead of the REST
+    /// fake.
+    pub fn salesforce(mut self) -> Self {
+        self.salesforce = true;
+        self
+    }
+
     /// Wraps the opened store before the app is built around it.
     pub fn wrap_store(
         mut self,
@@ -125,6 +136,10 @@ impl TestAppBuilder {
             matches!(self.clock, Clock::Tokio { .. }).then(|| Arc::new(TimeAnchor::hold()));
         let nylas = FakeNylas::start().await;
         let crm = FakeCrm::start().await;
+        let salesforce = match self.salesforce {
+            true => Some(FakeSalesforce::start().await),
+            false => None,
+        };
         let dir = tempfile::tempdir().unwrap();
         let mut env = HashMap::from([
             (
@@ -138,6 +153,10 @@ impl TestAppBuilder {
             ("CALSYNC__CRM__BASE_URL".to_string(), crm.base_url()),
             ("CRM_API_KEY".to_string(), CRM_KEY.to_string()),
         ]);
+        if let Some(org) = &salesforce {
+            env.remove("CALSYNC__CRM__BASE_URL");
+            env.extend(org.env());
+        }
         env.extend(self.env);
         let mut settings = config::load(&LoadOptions {
             config_path: None,
@@ -150,6 +169,7 @@ impl TestAppBuilder {
         let fixture = Fixture {
             nylas,
             crm,
+            salesforce,
             settings,
             clock: self.clock,
             dir: Arc::new(dir),
@@ -184,6 +204,8 @@ pub struct TestApp {
     pub draining: CancellationToken,
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
+    /// The fake Salesforce org, when the builder chose it.
+    pub salesforce: Option<FakeSalesforce>,
     pub http: reqwest::Client,
     pub fixture: Fixture,
 }
@@ -196,6 +218,7 @@ impl TestApp {
             tweaks: Vec::new(),
             clock: Clock::System,
             wrap_store: None,
+            salesforce: false,
         }
     }
 
@@ -214,6 +237,7 @@ impl TestApp {
             draining,
             nylas: fixture.nylas.clone(),
             crm: fixture.crm.clone(),
+            salesforce: fixture.salesforce.clone(),
             http: reqwest::Client::new(),
             fixture,
         }

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod captured_logs;
 pub mod fake_crm;
 pub mod fake_nylas;
+pub mod fake_salesforce;
 pub mod faulty_store;
 pub mod harness;
 pub mod payloads;

@@ -1,0 +1,375 @@
+//! The Salesforce adapter (`kind = "salesforce"`): one Event per calendar event, upserted by
+//! our event id held in an External ID field (`crm.external_id_field`).
+//!
+//! The contract (`crms.md`, "Salesforce"), under `{instance_url}/services/data/{api_version}`:
+//! - upsert: `PATCH /sobjects/Event/{field}/{url-encoded event id}` with the fields, not the key
+//!   → 201 `{id, created: true}`, 200 `{id, created: false}`, 204 without a body before v46
+//!   (the id is then the known one, or read back with `GET` by the external id), 300 when
+//!   several Events hold the id (Permanent: duplicates must be merged by hand);
+//! - soft-delete: `DELETE /sobjects/Event/{id}` (Recycle Bin, 15 days); 404 `NOT_FOUND` or
+//!   `ENTITY_IS_DELETED` means already gone;
+//! - check: a token and `GET /sobjects/Event/describe`, which also proves the external id field
+//!   exists and is an External ID.
+//!
+//! Invariants: the upsert is keyed by our id, so a retried, duplicated or uncertain create can
+//! never make a second Event (when the field is Unique) and [`ExistingRecord`] only supplies the
+//! id for a 204; the body is [`fields::event_body`]; links come from [`who::Directory`]. When
+//! the org answers `INVALID_FIELD` for `EventWhoIds` (Shared Activities off), the write is sent
+//! again with `WhoId` only and the adapter remembers it for the life of the process (logged
+//! once). A write refused because a linked contact or lead no longer exists (deleted or merged
+//! since its cached lookup) is retried after the lookup expires instead of dead-lettered. The
+//! target is `salesforce:{configured instance_url}`.
+
+mod errors;
+mod fields;
+mod session;
+mod soql;
+mod who;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use self::fields::{Links, event_body};
+use self::session::{Session, Token};
+use self::who::Directory;
+use super::contacts::LOOKUP_TTL;
+use super::transport::{Answer, CrmTransport};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use crate::config::SalesforceCrmSettings;
+use crate::record::MeetingRecord;
+use crate::retry::Retry;
+
+pub use self::errors::{LIMIT_PAUSE_INITIAL, LIMIT_PAUSE_MAX};
+pub use self::fields::MAX_EVENT_DAYS;
+
+/// Characters left as they are in a path segment; everything else is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// The Shared Activities field that lists every contact of an event.
+const EVENT_WHO_IDS: &str = "EventWhoIds";
+
+/// Salesforce Events.
+pub struct SalesforceAdapter {
+    session: Session,
+    directory: Option<Directory>,
+    external_id_field: String,
+    /// False once the org said `EventWhoIds` does not exist.
+    shared_activities: AtomicBool,
+    target: String,
+}
+
+/// An upsert's or a read's answer (only what calsync uses).
+#[derive(Deserialize)]
+struct RecordAnswer {
+    #[serde(alias = "Id")]
+    id: Option<String>,
+    created: Option<bool>,
+}
+
+/// `describe`'s field list (only what calsync uses).
+#[derive(Deserialize)]
+struct Describe {
+    fields: Vec<DescribedField>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribedField {
+    name: String,
+    #[serde(default)]
+    external_id: bool,
+    #[serde(default)]
+    unique: bool,
+}
+
+impl SalesforceAdapter {
+    /// An adapter for the configured org; `internal_domains` are never linked.
+    pub fn new(
+        settings: &SalesforceCrmSettings,
+        internal_domains: &[String],
+        transport: CrmTransport,
+    ) -> Self {
+        let linking = settings.contacts;
+        SalesforceAdapter {
+            session: Session::new(settings, transport),
+            directory: linking
+                .link_contacts
+                .then(|| Directory::new(internal_domains, linking.create_missing_contacts)),
+            external_id_field: settings.external_id_field.clone(),
+            shared_activities: AtomicBool::new(true),
+            target: format!(
+                "salesforce:{}",
+                settings.instance_url.as_str().trim_end_matches('/')
+            ),
+        }
+    }
+
+    /// `{api}/sobjects/Event/{field}/{value}`.
+    fn by_external_id(&self, token: &Token, external_event_id: &str) -> String {
+        format!(
+            "{}/sobjects/Event/{}/{}",
+            token.api_base,
+            self.external_id_field,
+            utf8_percent_encode(external_event_id, SEGMENT)
+        )
+    }
+
+    /// The upsert, sent again without `EventWhoIds` when the org has no Shared Activities.
+    async fn write(
+        &self,
+        record: &MeetingRecord,
+        links: Option<&Links>,
+    ) -> Result<Answer, CrmError> {
+        let shared = self.shared_activities.load(Ordering::SeqCst);
+        let answer = self.patch(record, links, shared).await?;
+        let refused = answer.status == StatusCode::BAD_REQUEST
+            && errors::rejects_field(&errors::parse_errors(&answer.body), EVENT_WHO_IDS);
+        if !(shared && links.is_some() && refused) {
+            return Ok(answer);
+        }
+        if self.shared_activities.swap(false, Ordering::SeqCst) {
+            tracing::warn!(
+                crm.kind = "salesforce",
+                "Salesforce has no EventWhoIds field (Shared Activities is off): events are linked to one contact or lead through WhoId."
+            );
+        }
+        self.patch(record, links, false).await
+    }
+
+    async fn patch(
+        &self,
+        record: &MeetingRecord,
+        links: Option<&Links>,
+        shared_activities: bool,
+    ) -> Result<Answer, CrmError> {
+        let body = event_body(record, links, shared_activities);
+        self.session
+            .send("salesforce upsert", |token| {
+                let url = self.by_external_id(token, &record.external_event_id);
+                self.session.http().patch(url).json(&body)
+            })
+            .await
+    }
+
+    /// The outcome of the upsert's answer.
+    async fn outcome(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+        links_sent: bool,
+        answer: Answer,
+    ) -> Result<UpsertOutcome, CrmError> {
+        const OPERATION: &str = "salesforce upsert";
+        match answer.status.as_u16() {
+            200 | 201 => {
+                let parsed: RecordAnswer =
+                    serde_json::from_slice(&answer.body).map_err(|_| CrmError::Protocol {
+                        operation: OPERATION,
+                        message: "the answer is not a record result".to_owned(),
+                    })?;
+                let created = answer.status == StatusCode::CREATED || parsed.created == Some(true);
+                let crm_record_id = match parsed.id.filter(|id| !id.is_empty()) {
+                    Some(id) => id,
+                    None => self.read_id(&record.external_event_id).await?,
+                };
+                Ok(UpsertOutcome {
+                    crm_record_id,
+                    created,
+                })
+            }
+            204 => {
+                let crm_record_id = match existing {
+                    ExistingRecord::Known(id) => id.to_owned(),
+                    ExistingRecord::None | ExistingRecord::Uncertain => {
+                        self.read_id(&record.external_event_id).await?
+                    }
+                };
+                Ok(UpsertOutcome {
+                    crm_record_id,
+                    created: false,
+                })
+            }
+            300 => Err(self.duplicates(OPERATION)),
+            _ => {
+                let error = self.session.error(OPERATION, &answer);
+                let errors = errors::parse_errors(&answer.body);
+                match links_sent && errors::concerns_links(&errors) {
+                    true => Err(stale_link(error)),
+                    false => Err(error),
+                }
+            }
+        }
+    }
+
+    /// `GET` the Event's id by our id (after a 204, which carries none).
+    async fn read_id(&self, external_event_id: &str) -> Result<String, CrmError> {
+        const OPERATION: &str = "salesforce lookup";
+        let answer = self
+            .session
+            .send(OPERATION, |token| {
+                let url = self.by_external_id(token, external_event_id);
+                self.session.http().get(url).query(&[("fields", "Id")])
+            })
+            .await?;
+        match answer.status.as_u16() {
+            200 => serde_json::from_slice::<RecordAnswer>(&answer.body)
+                .ok()
+                .and_then(|parsed| parsed.id)
+                .ok_or_else(|| CrmError::Protocol {
+                    operation: OPERATION,
+                    message: "the Event has no Id".to_owned(),
+                }),
+            300 => Err(self.duplicates(OPERATION)),
+            _ => Err(self.session.error(OPERATION, &answer)),
+        }
+    }
+
+    fn duplicates(&self, operation: &'static str) -> CrmError {
+        let field = &self.external_id_field;
+        CrmError::Status {
+            operation,
+            status: 300,
+            message: format!(
+                "several Events have the same {field}: duplicates of the external id exist. \
+                 Merge or delete the extra Events and make {field} Unique."
+            ),
+            retry: Retry::Permanent,
+        }
+    }
+}
+
+/// A refused link (a cached contact or lead deleted or merged since): retried once the cached
+/// lookup has expired, instead of dead-lettering the meeting.
+fn stale_link(error: CrmError) -> CrmError {
+    match error {
+        CrmError::Status {
+            operation,
+            status,
+            message,
+            retry: Retry::Permanent,
+        } => CrmError::Status {
+            operation,
+            status,
+            message: format!(
+                "{message} (a linked contact or lead was probably deleted or merged; retrying once its cached lookup expires)"
+            ),
+            retry: Retry::After(Some(LOOKUP_TTL)),
+        },
+        other => other,
+    }
+}
+
+#[async_trait]
+impl CrmAdapter for SalesforceAdapter {
+    fn kind(&self) -> &'static str {
+        "salesforce"
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    async fn upsert(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        let links = match &self.directory {
+            Some(directory) => Some(directory.links(&self.session, record).await?),
+            None => None,
+        };
+        let answer = self.write(record, links.as_ref()).await?;
+        self.outcome(record, existing, links.is_some(), answer)
+            .await
+    }
+
+    async fn soft_delete(
+        &self,
+        external_event_id: &str,
+        crm_record_id: &str,
+    ) -> Result<(), CrmError> {
+        const OPERATION: &str = "salesforce delete";
+        let answer = self
+            .session
+            .send(OPERATION, |token| {
+                let url = match crm_record_id.trim() {
+                    "" => self.by_external_id(token, external_event_id),
+                    id => format!(
+                        "{}/sobjects/Event/{}",
+                        token.api_base,
+                        utf8_percent_encode(id, SEGMENT)
+                    ),
+                };
+                self.session.http().delete(url)
+            })
+            .await?;
+        let gone = || {
+            let errors = errors::parse_errors(&answer.body);
+            answer.status == StatusCode::NOT_FOUND || errors::has_code(&errors, "ENTITY_IS_DELETED")
+        };
+        if answer.status.is_success() || gone() {
+            Ok(())
+        } else {
+            Err(self.session.error(OPERATION, &answer))
+        }
+    }
+
+    /// A token, then `describe` of Event: the external id field must exist and be an External
+    /// ID (a field that is not Unique is logged: duplicates would then be possible).
+    async fn check(&self) -> Result<(), CrmError> {
+        const OPERATION: &str = "salesforce check";
+        let answer = self
+            .session
+            .send(OPERATION, |token| {
+                let url = format!("{}/sobjects/Event/describe", token.api_base);
+                self.session.http().get(url)
+            })
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.session.error(OPERATION, &answer));
+        }
+        let describe: Describe =
+            serde_json::from_slice(&answer.body).map_err(|_| CrmError::Protocol {
+                operation: OPERATION,
+                message: "the Event description has no field list".to_owned(),
+            })?;
+        if !describe
+            .fields
+            .iter()
+            .any(|field| field.name == EVENT_WHO_IDS)
+        {
+            self.shared_activities.store(false, Ordering::SeqCst);
+        }
+        let field = &self.external_id_field;
+        let problem = match describe
+            .fields
+            .iter()
+            .find(|described| described.name.eq_ignore_ascii_case(field))
+        {
+            None => format!(
+                "Event has no field {field} visible to the run-as user: create it (Text, External ID, Unique) and grant access to it"
+            ),
+            Some(described) if !described.external_id => {
+                format!("the Event field {field} is not marked External ID")
+            }
+            Some(described) => {
+                if !described.unique {
+                    tracing::warn!(
+                        crm.kind = "salesforce",
+                        field = %field,
+                        "The external id field is not Unique: Salesforce cannot prevent duplicate Events."
+                    );
+                }
+                return Ok(());
+            }
+        };
+        Err(CrmError::Protocol {
+            operation: OPERATION,
+            message: problem,
+        })
+    }
+}
