@@ -1,5 +1,5 @@
 //! Wiring: builds the store, clients, adapter and worker pool from [`Settings`], and runs the
-//! daemon.
+//! daemon (edge, workers and the reconciliation loop).
 //!
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::crm::{self, CrmAdapter, CrmError};
 use crate::http::{self, EdgeState};
 use crate::nylas::NylasClient;
+use crate::reconcile::Reconciler;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
 use crate::worker::runner::RunnerConfig;
@@ -113,6 +114,28 @@ impl App {
         self.clock
     }
 
+    /// The write path (shared by the worker pool and the backfill).
+    pub fn processor(&self) -> &Arc<Processor> {
+        &self.processor
+    }
+
+    /// This process's name in leases and locks.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The retry policy of `[sync]`.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let sync = &self.settings.sync;
+        RetryPolicy {
+            backoff: Backoff {
+                initial: sync.retry_initial,
+                max: sync.retry_max,
+            },
+            max_attempts: sync.max_attempts,
+        }
+    }
+
     /// The worker pool.
     pub fn runner(&self) -> Runner {
         let sync = &self.settings.sync;
@@ -122,13 +145,7 @@ impl App {
                 workers: sync.workers,
                 lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
-                retry: RetryPolicy {
-                    backoff: Backoff {
-                        initial: sync.retry_initial,
-                        max: sync.retry_max,
-                    },
-                    max_attempts: sync.max_attempts,
-                },
+                retry: self.retry_policy(),
                 owner: self.owner.clone(),
             },
         )
@@ -175,6 +192,8 @@ impl App {
             let stop = stop_workers.clone();
             tokio::spawn(async move { runner.run(stop, drain_for).await })
         };
+        let reconciler = Reconciler::new(&self, stop_workers.clone());
+        let reconcile = tokio::spawn(reconciler.run(stop_workers.clone()));
         let address = listener.local_addr().map_err(AppError::Server)?;
         tracing::info!(
             listen = %address,
@@ -197,6 +216,9 @@ impl App {
         stop_workers.cancel();
         if let Err(error) = workers.await {
             tracing::error!(error = %error, "The worker pool ended abnormally.");
+        }
+        if let Err(error) = reconcile.await {
+            tracing::error!(error = %error, "Reconciliation ended abnormally.");
         }
         server_stop.cancel();
         let served = server.await;

@@ -28,16 +28,20 @@
 //! - [`retry`]: classification of outbound failures and backoff.
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
+//! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
+//! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backfill;
 pub mod clock;
 pub mod config;
 pub mod crm;
 pub mod http;
 pub mod mapping;
 pub mod nylas;
+pub mod reconcile;
 pub mod record;
 pub mod retry;
 pub mod store;

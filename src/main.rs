@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use calsync::app::App;
+use calsync::backfill::{self, BackfillArgs, BackfillOptions, ProgressMode};
 use calsync::clock::Clock;
 use calsync::config::{self, LoadOptions, Settings};
 use calsync::telemetry;
@@ -26,21 +27,36 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the webhook server and the workers until SIGTERM or SIGINT.
+    /// Run the webhook server, the workers and reconciliation until SIGTERM or SIGINT.
     Serve,
+    /// Read event history from the Nylas Events API into the CRM (resumable; safe beside serve).
+    Backfill(BackfillArgs),
     /// Exit 0 when the local daemon answers /healthz (the container HEALTHCHECK).
     Healthcheck,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(&LoadOptions::from_process(cli.config.clone())) {
+    let mut settings = match config::load(&LoadOptions::from_process(cli.config.clone())) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("calsync: configuration error: {error}");
             return ExitCode::from(2);
         }
     };
+    let backfill = match &cli.command {
+        Command::Backfill(args) => match args.options(jiff::Timestamp::now()) {
+            Ok(options) => Some((options, ProgressMode::detect())),
+            Err(error) => {
+                eprintln!("calsync: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    if let Some((_, ProgressMode::Bar)) = &backfill {
+        settings.log.level = backfill::progress::behind_bar_log_level(&settings.log.level);
+    }
     if let Err(error) = telemetry::init_logging(&settings.log) {
         eprintln!("calsync: {error}");
         return ExitCode::from(2);
@@ -55,8 +71,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, settings)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let work = async {
+        match backfill {
+            Some((options, mode)) => run_backfill(settings, options, mode).await,
+            None => run(cli.command, settings).await.map(|()| ExitCode::SUCCESS),
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(code) => code,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "calsync failed.");
             eprintln!("calsync: {error:#}");
@@ -69,7 +91,35 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Healthcheck => healthcheck(&settings).await,
+        Command::Backfill(_) => anyhow::bail!("the backfill arguments were not validated"),
     }
+}
+
+/// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.
+async fn run_backfill(
+    settings: Settings,
+    options: BackfillOptions,
+    mode: ProgressMode,
+) -> anyhow::Result<ExitCode> {
+    settings.require_nylas_api_key()?;
+    let shutdown = shutdown_signal()?;
+    let app = App::build(settings, Clock::System).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        eprintln!(
+            "calsync: stopping the backfill after the events in hand; run it again to resume."
+        );
+        on_signal.cancel();
+    });
+    let summary = backfill::run(&app, options, mode, stop).await?;
+    println!("{summary}");
+    Ok(if summary.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
