@@ -4,7 +4,9 @@
 #[allow(dead_code)] // Shared helpers: not every test module uses every one.
 mod support;
 
+mod backfill;
 mod durability;
 mod pipeline;
+mod reconcile;
 mod store_conformance;
 mod webhook;

@@ -1,7 +1,12 @@
 //! A fake Nylas v3 API: events held per grant, read with `GET /v3/grants/{grant}/events/{id}`
 //! (which, like the real one, requires `calendar_id` and answers 404 for an event that is not
-//! in that calendar or no longer exists). It checks the bearer key, logs every request, and can
-//! be told to fail the next requests.
+//! in that calendar or no longer exists), and the lists backfill and reconciliation walk (grants,
+//! calendars, events: see [`lists`]). It checks the bearer key, logs every request, and can be
+//! told to fail the next requests (any, or those whose path contains a text).
+
+mod lists;
+
+pub use lists::PageFailure;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,6 +33,20 @@ pub struct NylasState {
     /// Every request's path and query, in order.
     pub requests: Vec<String>,
     pub scripted: VecDeque<Scripted>,
+    /// Scripted answers for the next requests whose path contains the text.
+    pub scripted_for: VecDeque<(String, Scripted)>,
+    /// The grants `GET /v3/grants` lists, in order.
+    pub grants: Vec<Value>,
+    /// Per grant: its calendars, in order.
+    pub calendars: HashMap<String, Vec<Value>>,
+    /// The most events one page holds (Nylas: `limit`); smaller keeps tests fast.
+    pub event_page_size: Option<usize>,
+    /// The most calendars one page holds.
+    pub calendar_page_size: Option<usize>,
+    /// Event pages that fail until removed.
+    pub failing_pages: Vec<PageFailure>,
+    /// Part of every page token: bumping it makes earlier tokens invalid (400).
+    pub cursor_generation: u32,
 }
 
 /// Handle to a running fake Nylas.
@@ -42,6 +61,9 @@ impl FakeNylas {
     pub async fn start() -> FakeNylas {
         let state = Arc::new(Mutex::new(NylasState::default()));
         let router = Router::new()
+            .route("/v3/grants", get(lists::list_grants))
+            .route("/v3/grants/{grant}/calendars", get(lists::list_calendars))
+            .route("/v3/grants/{grant}/events", get(lists::list_events))
             .route("/v3/grants/{grant}/events/{event}", get(get_event))
             .with_state(state.clone());
         let address = server::spawn(router).await;
@@ -85,6 +107,16 @@ impl FakeNylas {
     pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
         self.state.lock().unwrap().scripted.extend(answers);
     }
+
+    /// The next requests whose path contains `path_contains` get these answers, in order.
+    pub fn script_for(&self, path_contains: &str, answers: impl IntoIterator<Item = Scripted>) {
+        let mut state = self.state.lock().unwrap();
+        for answer in answers {
+            state
+                .scripted_for
+                .push_back((path_contains.to_string(), answer));
+        }
+    }
 }
 
 /// Common checks: log, scripted failures, bearer key. `Some(response)` ends the request.
@@ -94,7 +126,16 @@ pub fn gate(state: &mut NylasState, uri: &Uri, headers: &HeaderMap) -> Option<Re
             .map(|p| p.as_str().to_string())
             .unwrap_or_default(),
     );
-    if let Some(answer) = state.scripted.pop_front() {
+    let path = uri.path().to_string();
+    let targeted = state
+        .scripted_for
+        .iter()
+        .position(|(text, _)| path.contains(text.as_str()));
+    let answer = match targeted {
+        Some(index) => state.scripted_for.remove(index).map(|(_, answer)| answer),
+        None => state.scripted.pop_front(),
+    };
+    if let Some(answer) = answer {
         let mut response = error(answer.status, "scripted failure");
         if let Some(value) = answer.retry_after {
             response
