@@ -1,5 +1,5 @@
 //! Wiring: builds the store, clients, adapter and worker pool from [`Settings`], and runs the
-//! daemon.
+//! daemon (edge, workers, the reconciliation loop and the periodic maintenance tasks).
 //!
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
@@ -22,6 +22,7 @@ use crate::crm::{self, CrmAdapter, CrmError};
 use crate::http::{self, EdgeState};
 use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
+use crate::reconcile::Reconciler;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
@@ -171,6 +172,21 @@ impl App {
         self.processor.health()
     }
 
+    /// The write path (shared by the worker pool and the backfill).
+    pub fn processor(&self) -> &Arc<Processor> {
+        &self.processor
+    }
+
+    /// This process's name in leases and locks.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The retry policy of `[sync]`.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        retry_policy(&self.settings)
+    }
+
     /// The worker pool.
     pub fn runner(&self) -> Runner {
         let sync = &self.settings.sync;
@@ -259,6 +275,8 @@ impl App {
         };
         let stop_periodic = CancellationToken::new();
         let periodic = self.spawn_periodic(&stop_periodic);
+        let reconciler = Reconciler::new(&self, stop_workers.clone());
+        let reconcile = tokio::spawn(reconciler.run(stop_workers.clone()));
         let mut server = {
             let stop = server_stop.clone();
             tokio::spawn(async move {
@@ -279,6 +297,9 @@ impl App {
         stop_workers.cancel();
         if let Err(error) = workers.await {
             tracing::error!(error = %error, "The worker pool ended abnormally.");
+        }
+        if let Err(error) = reconcile.await {
+            tracing::error!(error = %error, "Reconciliation ended abnormally.");
         }
         server_stop.cancel();
         let served = match ended_early {

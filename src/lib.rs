@@ -28,6 +28,8 @@
 //! - [`retry`]: classification of outbound failures and backoff.
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
+//! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
+//! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
 //! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
 //! - [`maintenance`]: notification-log pruning while serving.
@@ -35,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backfill;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -43,6 +46,7 @@ pub mod http;
 pub mod maintenance;
 pub mod mapping;
 pub mod nylas;
+pub mod reconcile;
 pub mod record;
 pub mod retry;
 pub mod store;

@@ -86,15 +86,30 @@ pub fn env_filter(level: &str) -> Result<EnvFilter, LevelError> {
 /// Installs the process-wide subscriber described by `settings`, writing to stdout.
 ///
 /// Returns [`TelemetryError::AlreadyInstalled`] (and changes nothing) when called again.
-pub fn init_logging(settings: &LogSettings) -> Result<(), TelemetryError> {
+pub fn init_logging(settings: &LogSettings, output: LogOutput) -> Result<(), TelemetryError> {
     let filter = env_filter(&settings.level).map_err(|source| TelemetryError::InvalidLevel {
         level: settings.level.clone(),
         source,
     })?;
-    let ansi = std::io::stdout().is_terminal();
-    subscriber(settings.format, filter, std::io::stdout, ansi)
-        .try_init()
-        .map_err(TelemetryError::AlreadyInstalled)
+    match output {
+        LogOutput::Stdout => {
+            let ansi = std::io::stdout().is_terminal();
+            subscriber(settings.format, filter, std::io::stdout, ansi).try_init()
+        }
+        LogOutput::Stderr => {
+            let ansi = std::io::stderr().is_terminal();
+            subscriber(settings.format, filter, std::io::stderr, ansi).try_init()
+        }
+    }
+    .map_err(TelemetryError::AlreadyInstalled)
+}
+
+/// Where log lines go: the daemon logs to stdout (the container's log stream); one-shot
+/// commands log to stderr, so their stdout holds only their report (a table, JSON, a secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    Stdout,
+    Stderr,
 }
 
 /// The subscriber [`init_logging`] installs, writing to `writer` (tests pass a buffer).

@@ -129,7 +129,7 @@ fn bad_level_is_an_error_naming_the_key() {
         format: LogFormat::Json,
         level: "verbose".into(),
     };
-    let error = init_logging(&settings).unwrap_err();
+    let error = init_logging(&settings, super::LogOutput::Stderr).unwrap_err();
     assert!(matches!(error, TelemetryError::InvalidLevel { .. }));
     assert_eq!(
         error.to_string(),
@@ -145,12 +145,12 @@ fn installing_twice_is_an_error_not_a_panic() {
     };
     // The first call installs, unless another test of this process installed first; the
     // second call always finds a subscriber in place.
-    let first = init_logging(&settings);
+    let first = init_logging(&settings, super::LogOutput::Stderr);
     assert!(matches!(
         first,
         Ok(()) | Err(TelemetryError::AlreadyInstalled(_))
     ));
-    let second = init_logging(&settings);
+    let second = init_logging(&settings, super::LogOutput::Stderr);
     assert!(
         matches!(second, Err(TelemetryError::AlreadyInstalled(_))),
         "{second:?}"

@@ -4,11 +4,13 @@
 #[allow(dead_code)] // Shared helpers: not every test module uses every one.
 mod support;
 
+mod backfill;
 mod durability;
 mod failures;
 mod logs;
 mod operations;
 mod pipeline;
+mod reconcile;
 mod salesforce;
 mod shutdown;
 mod store_conformance;

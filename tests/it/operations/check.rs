@@ -16,7 +16,7 @@ struct Checked {
 
 async fn check(extra: &[(&str, &str)]) -> Checked {
     let nylas = FakeNylas::start().await;
-    nylas.add_grant("grant-1", "rep@seller.com");
+    nylas.put_grant("grant-1", "valid");
     nylas.add_webhook(
         "wh-1",
         "https://calsync.example.com/webhooks/nylas",

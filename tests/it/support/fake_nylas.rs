@@ -1,10 +1,15 @@
 //! A fake Nylas v3 API: events held per grant, read with `GET /v3/grants/{grant}/events/{id}`
 //! (which, like the real one, requires `calendar_id` and answers 404 for an event that is not
-//! in that calendar or no longer exists); webhook subscriptions and grants ([`webhooks`]). It
-//! checks the bearer key, logs every request, and can be told to fail: the next requests
-//! (scripted), every request (an outage), every request with a 401 for a bad API key, or every
-//! request of one grant with the 401 Nylas gives an expired grant (`provider_error:
-//! invalid_grant`).
+//! in that calendar or no longer exists), the lists backfill and reconciliation walk (grants,
+//! calendars, events: see [`lists`]) and webhook subscriptions ([`webhooks`]). It checks the
+//! bearer key, logs every request, and can be told to fail: the next requests (any, or those
+//! whose path contains a text), every request (an outage), every request with a 401 for a bad
+//! API key, or every request of one grant with the 401 Nylas gives an expired grant
+//! (`provider_error: invalid_grant`).
+
+mod lists;
+
+pub use lists::PageFailure;
 
 pub mod webhooks;
 
@@ -38,14 +43,26 @@ pub struct NylasState {
     /// Bodies of every `POST /v3/webhooks` received.
     pub created_bodies: Vec<Value>,
     pub next_webhook: u64,
-    /// Grant objects listed by `GET /v3/grants`.
-    pub grants: Vec<Value>,
     /// Answer every request with this status.
     pub outage: Option<u16>,
     /// Answer every request 401 as for an invalid API key.
     pub key_rejected: bool,
     /// Grants whose requests answer 401 as for an expired grant.
     pub expired_grants: HashSet<String>,
+    /// Scripted answers for the next requests whose path contains the text.
+    pub scripted_for: VecDeque<(String, Scripted)>,
+    /// The grants `GET /v3/grants` lists, in order.
+    pub grants: Vec<Value>,
+    /// Per grant: its calendars, in order.
+    pub calendars: HashMap<String, Vec<Value>>,
+    /// The most events one page holds (Nylas: `limit`); smaller keeps tests fast.
+    pub event_page_size: Option<usize>,
+    /// The most calendars one page holds.
+    pub calendar_page_size: Option<usize>,
+    /// Event pages that fail until removed.
+    pub failing_pages: Vec<PageFailure>,
+    /// Part of every page token: bumping it makes earlier tokens invalid (400).
+    pub cursor_generation: u32,
 }
 
 /// Handle to a running fake Nylas.
@@ -60,8 +77,10 @@ impl FakeNylas {
     pub async fn start() -> FakeNylas {
         let state = Arc::new(Mutex::new(NylasState::default()));
         let router = Router::new()
+            .route("/v3/grants", get(lists::list_grants))
+            .route("/v3/grants/{grant}/calendars", get(lists::list_calendars))
+            .route("/v3/grants/{grant}/events", get(lists::list_events))
             .route("/v3/grants/{grant}/events/{event}", get(get_event))
-            .route("/v3/grants", get(webhooks::grants))
             .route("/v3/webhooks", get(webhooks::list).post(webhooks::create))
             .route(
                 "/v3/webhooks/rotate-secret/{id}",
@@ -137,13 +156,6 @@ impl FakeNylas {
         self.state.lock().unwrap().webhooks.clone()
     }
 
-    /// Adds a grant to the list `GET /v3/grants` answers.
-    pub fn add_grant(&self, id: &str, email: &str) {
-        self.state.lock().unwrap().grants.push(json!({
-            "id": id, "provider": "google", "grant_status": "valid", "email": email
-        }));
-    }
-
     /// The next requests get these answers, in order.
     pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
         self.state.lock().unwrap().scripted.extend(answers);
@@ -177,6 +189,16 @@ impl FakeNylas {
     pub fn renew_grant(&self, grant: &str) {
         self.state.lock().unwrap().expired_grants.remove(grant);
     }
+
+    /// The next requests whose path contains `path_contains` get these answers, in order.
+    pub fn script_for(&self, path_contains: &str, answers: impl IntoIterator<Item = Scripted>) {
+        let mut state = self.state.lock().unwrap();
+        for answer in answers {
+            state
+                .scripted_for
+                .push_back((path_contains.to_string(), answer));
+        }
+    }
 }
 
 /// Common checks: log, scripted failures, bearer key. `Some(response)` ends the request.
@@ -186,7 +208,16 @@ pub fn gate(state: &mut NylasState, uri: &Uri, headers: &HeaderMap) -> Option<Re
             .map(|p| p.as_str().to_string())
             .unwrap_or_default(),
     );
-    if let Some(answer) = state.scripted.pop_front() {
+    let path = uri.path().to_string();
+    let targeted = state
+        .scripted_for
+        .iter()
+        .position(|(text, _)| path.contains(text.as_str()));
+    let answer = match targeted {
+        Some(index) => state.scripted_for.remove(index).map(|(_, answer)| answer),
+        None => state.scripted.pop_front(),
+    };
+    if let Some(answer) = answer {
         let mut response = error(answer.status, "scripted failure");
         if let Some(value) = answer.retry_after {
             response

@@ -51,3 +51,25 @@ pub fn envelope(notification_id: &str, trigger: &str, object: Value) -> Value {
 pub fn deleted_object(id: &str, grant: &str, calendar: &str) -> Value {
     json!({"id": id, "grant_id": grant, "calendar_id": calendar, "object": "event"})
 }
+
+/// A timed event starting at `start` (Unix seconds, 30 minutes long) with version `updated_at`.
+pub fn event_at(id: &str, grant: &str, calendar: &str, start: i64, updated_at: i64) -> Value {
+    let mut value = event(id, grant, calendar, &format!("Meeting {id}"), updated_at);
+    value["when"] = json!({
+        "object": "timespan",
+        "start_time": start,
+        "end_time": start + 1_800,
+        "start_timezone": "UTC",
+        "end_timezone": "UTC"
+    });
+    value
+}
+
+/// The envelope of a grant lifecycle notification (`grant.expired`, `grant.updated`, …).
+pub fn grant_envelope(notification_id: &str, trigger: &str, grant: &str) -> Value {
+    envelope(
+        notification_id,
+        trigger,
+        json!({"grant_id": grant, "code": 25013, "provider": "google"}),
+    )
+}

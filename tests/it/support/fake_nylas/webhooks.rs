@@ -1,15 +1,13 @@
-//! The webhook and grant endpoints of the fake Nylas: `GET|POST /v3/webhooks`,
-//! `POST /v3/webhooks/rotate-secret/{id}`, `DELETE /v3/webhooks/{id}` and
-//! `GET /v3/grants?limit=&offset=`, faithful to nylas.md: create verifies the URL with a
-//! challenge GET first (and fails when the echo is wrong), the secret is returned only by create
-//! and rotate-secret, rotation replaces the secret at once, and grants page by offset.
+//! The webhook endpoints of the fake Nylas: `GET|POST /v3/webhooks`,
+//! `POST /v3/webhooks/rotate-secret/{id}` and `DELETE /v3/webhooks/{id}`, faithful to nylas.md:
+//! create verifies the URL with a challenge GET first (and fails when the echo is wrong), the
+//! secret is returned only by create and rotate-secret, and rotation replaces the secret at once.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -175,33 +173,4 @@ pub async fn delete(
         return error(404, "webhook not found");
     }
     Json(json!({"request_id": "req-fake", "data": {"status": "success"}})).into_response()
-}
-
-/// `GET /v3/grants?limit=&offset=`.
-pub async fn grants(
-    State(state): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let mut state = state.lock().unwrap();
-    if let Some(response) = gate(&mut state, &uri, &headers) {
-        return response;
-    }
-    let number = |name: &str, default: usize| {
-        query
-            .get(name)
-            .and_then(|value| value.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
-    let (limit, offset) = (number("limit", 10), number("offset", 0));
-    let data: Vec<Value> = state
-        .grants
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .cloned()
-        .collect();
-    Json(json!({"request_id": "req-fake", "data": data, "limit": limit, "offset": offset}))
-        .into_response()
 }

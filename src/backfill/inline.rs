@@ -1,0 +1,164 @@
+//! Running a backfilled job in this process, so the backfill can count what happened to it.
+//!
+//! The job was enqueued like any other (one row per event, coalescing with webhook jobs); the
+//! backfill then claims that key: with the lease it runs the write path itself and settles the
+//! result; when the key is in flight elsewhere (a `serve` worker has it, or will) it leaves the
+//! job to that process. Either way exactly one process writes the record, so a backfill beside
+//! `serve` neither duplicates nor loses anything.
+//!
+//! Before any of that, an event whose record the CRM already holds with exactly this content
+//! ([`Inline::already_current`]: the sync state's content hash equals the hash of the event's
+//! mapped record) is counted unchanged without being enqueued: a re-run over unchanged events
+//! then costs one store read per event and no write at all. It is the write path's own
+//! "unchanged" test, made without a lease, which is safe: it only ever skips writing content
+//! the CRM already has, and a newer change of that event has its own job.
+//!
+//! Invariants: the lease is renewed while the write path runs; a retryable failure is settled
+//! (persisting its schedule, as the worker would) and waited out here, honouring `Retry-After`,
+//! for at most [`INLINE_ATTEMPTS`] attempts; after that the job stays queued with its schedule
+//! for `serve`, and the event counts as still failing. A credentials failure stops the caller
+//! (every other event would fail the same way). Waits end early when the stop token fires.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::progress::EventOutcome;
+use crate::clock::Clock;
+use crate::mapping;
+use crate::nylas::Event;
+use crate::retry::Retry;
+use crate::store::{ClaimedJob, Store, StoreError};
+use crate::worker::settle::{RetryPolicy, Settled};
+use crate::worker::{Processor, SyncError, SyncOutcome};
+
+/// The most attempts the backfill makes itself before leaving a failing job to `serve`.
+pub const INLINE_ATTEMPTS: u32 = 6;
+/// How many times a key notified while it ran is claimed again before leaving it to `serve`.
+const MAX_SUPERSEDED: u32 = 8;
+
+/// Why an inline job stopped the backfill's work on its grant.
+#[derive(Debug, thiserror::Error)]
+pub enum InlineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CRM (or Nylas) refused the credentials.
+    #[error("credentials were refused; fix them and run the backfill again: {0}")]
+    Auth(String),
+    /// The stop token fired while waiting to retry.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// What an inline run ends with: the outcome to count, and a fatal error if the caller must stop.
+pub type InlineResult = (EventOutcome, Option<InlineError>);
+
+/// Runs jobs inline. Cheap to clone.
+#[derive(Clone)]
+pub struct Inline {
+    pub store: Arc<dyn Store>,
+    pub processor: Arc<Processor>,
+    pub policy: RetryPolicy,
+    /// This backfill's name in leases.
+    pub owner: String,
+    pub lease_for: Duration,
+    pub clock: Clock,
+    pub stop: CancellationToken,
+}
+
+impl Inline {
+    /// True when the CRM already holds this event's record with this exact content.
+    pub async fn already_current(&self, event: &Event, grant_id: &str) -> Result<bool, StoreError> {
+        let Ok(record) = mapping::map_event(event, grant_id) else {
+            return Ok(false);
+        };
+        let state = self
+            .store
+            .load_state(self.processor.crm.target(), &event.id)
+            .await?;
+        Ok(state.is_some_and(|state| {
+            !state.tombstone
+                && !state.create_pending
+                && state.crm_record_id.is_some()
+                && state.content_hash.as_deref() == Some(record.content_hash().as_str())
+        }))
+    }
+
+    /// Claims `record_key` and runs it if no one else holds it.
+    pub async fn run(&self, record_key: &str) -> Result<InlineResult, StoreError> {
+        let attempts = self.policy.max_attempts.clamp(1, INLINE_ATTEMPTS);
+        let mut failures = 0u32;
+        let mut superseded = 0u32;
+        loop {
+            let now = self.clock.now();
+            let claimed = self
+                .store
+                .claim_key(record_key, &self.owner, now, self.lease_for)
+                .await?;
+            let Some(job) = claimed else {
+                return Ok((EventOutcome::HandedToServe, None));
+            };
+            let result = self.sync(&job).await;
+            let auth = match &result {
+                Err(error) if error.retry() == Retry::Auth => Some(error.to_string()),
+                _ => None,
+            };
+            let delay = match self.processor.settle(&job, result, &self.policy).await? {
+                Settled::Done(outcome) | Settled::Requeued(outcome) => {
+                    return Ok((EventOutcome::Synced(outcome), None));
+                }
+                Settled::DeadLettered => return Ok((EventOutcome::Failed, None)),
+                Settled::Superseded => {
+                    superseded += 1;
+                    if superseded > MAX_SUPERSEDED {
+                        return Ok((EventOutcome::HandedToServe, None));
+                    }
+                    continue;
+                }
+                Settled::RetryLater(delay) | Settled::Deferred(delay) => delay,
+                Settled::GrantPaused => {
+                    let message = "Nylas rejected the grant; it is paused until re-authenticated";
+                    return Ok((
+                        EventOutcome::Retrying,
+                        Some(InlineError::Auth(message.to_string())),
+                    ));
+                }
+            };
+            if let Some(message) = auth {
+                return Ok((EventOutcome::Retrying, Some(InlineError::Auth(message))));
+            }
+            failures += 1;
+            if failures >= attempts {
+                return Ok((EventOutcome::Retrying, None));
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => {
+                    return Ok((EventOutcome::Retrying, Some(InlineError::Interrupted)));
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// The write path with lease heartbeats.
+    async fn sync(&self, job: &ClaimedJob) -> Result<SyncOutcome, SyncError> {
+        let work = self.processor.sync(job);
+        tokio::pin!(work);
+        let beat = (self.lease_for / 3).max(Duration::from_millis(100));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                _ = heartbeat.tick() => {
+                    let now = self.clock.now();
+                    match self.store.extend_lease(&job.lease, now, self.lease_for).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(event.id = %job.request.record_key, "The backfill lost a job's lease while it ran."),
+                        Err(error) => tracing::warn!(error = %error, "Could not extend a job's lease."),
+                    }
+                }
+            }
+        }
+    }
+}

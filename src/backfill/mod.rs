@@ -1,0 +1,137 @@
+//! `calsync backfill`: reads the history of every grant's calendars from the Nylas Events API
+//! and brings the CRM up to date through the same write path as webhooks.
+//!
+//! Grants (offset paging) → their selected calendars (cursor paging, `[sync] calendars` and
+//! `exclude_read_only_calendars`) → pages of events in the window (`limit=200`, occurrences of
+//! recurring events expanded, cancelled events included). Each page is enqueued as jobs
+//! (source `Backfill`, payload trusted as current) and each job is then run in this process when
+//! no other process holds it ([`inline`]), so the outcome can be counted; a job held by `serve`
+//! is left to it. The version check and content hash of the write path make a re-run over
+//! unchanged events cost zero CRM writes.
+//!
+//! Submodules: [`args`] (command line and window), [`listing`] (the Nylas lists, shared with
+//! reconciliation), [`checkpoint`] (resumable runs), `inline` (running a job here), `run` (the
+//! grant tasks), [`progress`] (bar or log lines, and the [`Summary`]).
+//!
+//! Invariants: at most `concurrency` grants are read at a time; a run is resumable from the last
+//! completed page of each calendar until it completes, when its checkpoints are deleted; the
+//! summary counts every event handled exactly once.
+
+pub mod args;
+pub mod checkpoint;
+mod inline;
+pub mod listing;
+pub mod progress;
+mod run;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use args::{ArgsError, BackfillArgs, BackfillOptions, Window};
+pub use progress::{ProgressMode, Summary};
+
+use crate::app::App;
+use crate::store::StoreError;
+use inline::Inline;
+use listing::{ListError, Lister};
+use progress::Progress;
+use run::Context;
+
+/// Why a backfill could not run at all (anything narrower is counted in the [`Summary`]).
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// The grants could not be listed.
+    #[error("listing the application's grants failed: {0}")]
+    Grants(#[source] ListError),
+    /// The completed run's checkpoints could not be deleted.
+    #[error("the backfill completed but its checkpoints could not be cleared: {0}")]
+    Checkpoints(#[source] StoreError),
+}
+
+/// Runs a backfill with `app`'s store, clients and settings. Cancelling `stop` ends it early
+/// (after the event in hand); the summary then says it was interrupted and a re-run resumes.
+pub async fn run(
+    app: &App,
+    options: BackfillOptions,
+    mode: ProgressMode,
+    stop: CancellationToken,
+) -> Result<Summary, BackfillError> {
+    let settings = app.settings();
+    let policy = app.retry_policy();
+    let lister = Lister::new(
+        app.nylas().clone(),
+        policy.backoff,
+        settings.sync.calendars,
+        settings.sync.exclude_read_only_calendars,
+        stop.clone(),
+    );
+    let inline = Inline {
+        store: app.store().clone(),
+        processor: app.processor().clone(),
+        policy,
+        owner: format!(
+            "backfill-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
+        lease_for: settings.sync.lease,
+        clock: app.clock(),
+        stop,
+    };
+    let progress = Progress::new(mode, options.window);
+    let ctx = Arc::new(Context::new(options, lister, inline, progress));
+    tracing::info!(
+        window = %ctx.options.window,
+        grants = ?ctx.options.grants,
+        concurrency = ctx.options.concurrency,
+        checkpoints = %ctx.run_prefix,
+        "Backfill started."
+    );
+    match ctx.lister.grants().await {
+        Ok(grants) => {
+            let grants = run::select_grants(&ctx, grants);
+            run::run_grants(ctx.clone(), grants).await;
+        }
+        Err(ListError::Interrupted) => {}
+        Err(error) => {
+            ctx.progress.finish();
+            return Err(BackfillError::Grants(error));
+        }
+    }
+    if ctx.stop.is_cancelled() {
+        ctx.progress.interrupted();
+    }
+    let summary = ctx.progress.finish();
+    if summary.listing_complete() {
+        ctx.store
+            .delete_cursors(&ctx.run_prefix)
+            .await
+            .map_err(BackfillError::Checkpoints)?;
+    }
+    log_summary(&summary);
+    Ok(summary)
+}
+
+fn log_summary(summary: &Summary) {
+    tracing::info!(
+        succeeded = summary.succeeded(),
+        interrupted = summary.interrupted,
+        grants.found = summary.grants_found,
+        grants.done = summary.grants_done,
+        grants.skipped_not_valid = summary.grants_skipped_not_valid,
+        grants.skipped_paused = summary.grants_skipped_paused,
+        grants.failed = summary.grants_failed,
+        calendars.done = summary.calendars_done,
+        calendars.excluded = summary.calendars_excluded,
+        calendars.failed = summary.calendars_failed,
+        events.seen = summary.events_seen,
+        events.created = summary.created,
+        events.updated = summary.updated,
+        events.unchanged = summary.unchanged,
+        events.deleted = summary.deleted,
+        events.failed = summary.failed,
+        events.handed_to_serve = summary.handed_to_serve,
+        "Backfill summary."
+    );
+}

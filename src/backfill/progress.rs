@@ -1,0 +1,341 @@
+//! Progress of a backfill and its summary.
+//!
+//! On a terminal ([`ProgressMode::Bar`]) an `indicatif` bar on stderr shows calendars done out of
+//! those found so far (with an ETA once calendars are known), grants done, events seen and their
+//! rate, and the outcome counts. Otherwise ([`ProgressMode::Log`]) a structured info line is
+//! logged after every page and every calendar. Either way the counts end in a [`Summary`].
+//!
+//! Invariants: every listed event is counted exactly once, in exactly one outcome, so
+//! `events_seen = created + updated + unchanged + deleted + failed + handed_to_serve`; counting
+//! is shared by the concurrent grant tasks behind one mutex held only to add.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::args::Window;
+use crate::worker::SyncOutcome;
+
+/// The bar: position and length count calendars (done / found so far), so the ETA is theirs.
+const BAR_TEMPLATE: &str =
+    "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} calendars, ETA {eta} · {msg}";
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A progress bar on stderr.
+    Bar,
+    /// Structured log lines.
+    Log,
+}
+
+impl ProgressMode {
+    /// A bar when stderr is a terminal, log lines otherwise.
+    pub fn detect() -> ProgressMode {
+        if std::io::stderr().is_terminal() {
+            ProgressMode::Bar
+        } else {
+            ProgressMode::Log
+        }
+    }
+}
+
+/// The log filter to use while the bar is shown: `level` with the write path's per-event info
+/// lines (`calsync::worker`) raised to warnings, so the bar stays readable; warnings and errors
+/// still print.
+pub fn behind_bar_log_level(level: &str) -> String {
+    format!("{level},calsync::worker=warn")
+}
+
+/// What became of one listed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// The backfill ran the write path for it.
+    Synced(SyncOutcome),
+    /// It failed for good (a dead letter now).
+    Failed,
+    /// Another process (`serve`) holds it, or will run it: left queued for it.
+    HandedToServe,
+    /// It still failed after the backfill's own retries: left queued, with its retry schedule,
+    /// for `serve` (counted as failed).
+    Retrying,
+}
+
+/// Why a grant was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Nylas reports its `grant_status` other than `valid`.
+    NotValid,
+    /// calsync has it paused (`grant.expired`) or deleted (`grant.deleted`).
+    PausedOrDeleted,
+}
+
+/// The counts of a backfill.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The window read (Unix seconds).
+    pub window: Option<Window>,
+    pub grants_found: u64,
+    pub grants_done: u64,
+    pub grants_skipped_not_valid: u64,
+    pub grants_skipped_paused: u64,
+    pub grants_failed: u64,
+    pub calendars_found: u64,
+    pub calendars_excluded: u64,
+    pub calendars_done: u64,
+    pub calendars_failed: u64,
+    pub events_seen: u64,
+    pub created: u64,
+    pub updated: u64,
+    /// Already current in the CRM (same content, or a newer version written): no CRM call.
+    pub unchanged: u64,
+    /// Soft-deleted, or found gone with nothing to delete.
+    pub deleted: u64,
+    /// Dead-lettered, or still failing after the backfill's retries (left queued for `serve`).
+    pub failed: u64,
+    pub handed_to_serve: u64,
+    /// The run was stopped (signal) before it finished.
+    pub interrupted: bool,
+    /// What failed (grants and calendars), first ones only.
+    pub errors: Vec<String>,
+}
+
+/// The most error messages a summary keeps.
+const MAX_ERRORS: usize = 20;
+
+impl Summary {
+    /// True when everything listed was synced (or handed on) and nothing failed.
+    pub fn succeeded(&self) -> bool {
+        !self.interrupted
+            && self.failed == 0
+            && self.grants_failed == 0
+            && self.calendars_failed == 0
+    }
+
+    /// True when every selected calendar was read to its end (failed events notwithstanding).
+    pub fn listing_complete(&self) -> bool {
+        !self.interrupted && self.grants_failed == 0 && self.calendars_failed == 0
+    }
+
+    fn count(&mut self, outcome: EventOutcome) {
+        self.events_seen += 1;
+        let slot = match outcome {
+            EventOutcome::Synced(SyncOutcome::Created) => &mut self.created,
+            EventOutcome::Synced(SyncOutcome::Updated) => &mut self.updated,
+            EventOutcome::Synced(SyncOutcome::Unchanged | SyncOutcome::Stale) => {
+                &mut self.unchanged
+            }
+            EventOutcome::Synced(SyncOutcome::Deleted | SyncOutcome::NothingToDelete) => {
+                &mut self.deleted
+            }
+            EventOutcome::Failed | EventOutcome::Retrying => &mut self.failed,
+            EventOutcome::HandedToServe => &mut self.handed_to_serve,
+        };
+        *slot += 1;
+    }
+
+    fn error(&mut self, message: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(message);
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.interrupted {
+            "interrupted (run the same command again to resume)"
+        } else if self.succeeded() {
+            "finished"
+        } else {
+            "finished with failures"
+        };
+        writeln!(f, "Backfill {state}.")?;
+        if let Some(window) = self.window {
+            writeln!(f, "  window:          {window}")?;
+        }
+        writeln!(
+            f,
+            "  grants:          {} found, {} done, {} skipped (not valid: {}, paused or deleted: {}), {} failed",
+            self.grants_found,
+            self.grants_done,
+            self.grants_skipped_not_valid + self.grants_skipped_paused,
+            self.grants_skipped_not_valid,
+            self.grants_skipped_paused,
+            self.grants_failed
+        )?;
+        writeln!(
+            f,
+            "  calendars:       {} read, {} excluded by configuration, {} failed",
+            self.calendars_done, self.calendars_excluded, self.calendars_failed
+        )?;
+        writeln!(f, "  events seen:     {}", self.events_seen)?;
+        writeln!(f, "    created:         {}", self.created)?;
+        writeln!(f, "    updated:         {}", self.updated)?;
+        writeln!(f, "    unchanged:       {}", self.unchanged)?;
+        writeln!(f, "    deleted/gone:    {}", self.deleted)?;
+        writeln!(f, "    failed:          {}", self.failed)?;
+        write!(f, "    handed to serve: {}", self.handed_to_serve)?;
+        for error in &self.errors {
+            write!(f, "\n  error: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts and shows progress; shared by the grant tasks.
+pub struct Progress {
+    summary: Mutex<Summary>,
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl Progress {
+    /// Progress for a run over `window`, shown as `mode` says.
+    pub fn new(mode: ProgressMode, window: Window) -> Progress {
+        let bar = (mode == ProgressMode::Bar).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            summary: Mutex::new(Summary {
+                window: Some(window),
+                ..Summary::default()
+            }),
+            bar,
+            started: Instant::now(),
+        }
+    }
+
+    /// Applies `change` to the counts and refreshes the bar; returns a copy of the counts.
+    fn update(&self, change: impl FnOnce(&mut Summary)) -> Summary {
+        let snapshot = {
+            let mut summary = self.summary.lock().unwrap_or_else(|p| p.into_inner());
+            change(&mut summary);
+            summary.clone()
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_length(snapshot.calendars_found);
+            bar.set_position(snapshot.calendars_done + snapshot.calendars_failed);
+            bar.set_message(self.message(&snapshot));
+        }
+        snapshot
+    }
+
+    fn message(&self, s: &Summary) -> String {
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "grants {}/{} · events {} ({:.0}/s) · created {} updated {} unchanged {} failed {} handed {}",
+            s.grants_done,
+            s.grants_found
+                .saturating_sub(s.grants_skipped_not_valid + s.grants_skipped_paused),
+            s.events_seen,
+            s.events_seen as f64 / seconds,
+            s.created,
+            s.updated,
+            s.unchanged,
+            s.failed,
+            s.handed_to_serve
+        )
+    }
+
+    /// `n` grants were found to consider.
+    pub fn grants_found(&self, n: usize) {
+        self.update(|s| s.grants_found += n as u64);
+    }
+
+    /// A grant was skipped.
+    pub fn grant_skipped(&self, reason: SkipReason) {
+        self.update(|s| match reason {
+            SkipReason::NotValid => s.grants_skipped_not_valid += 1,
+            SkipReason::PausedOrDeleted => s.grants_skipped_paused += 1,
+        });
+    }
+
+    /// A grant's calendars were all read.
+    pub fn grant_done(&self, grant_id: &str) {
+        let s = self.update(|s| s.grants_done += 1);
+        if self.bar.is_none() {
+            tracing::info!(grant.id = %grant_id, grants.done = s.grants_done, "Backfill: grant done.");
+        }
+    }
+
+    /// A grant could not be read completely.
+    pub fn grant_failed(&self, grant_id: &str, error: &str) {
+        self.update(|s| {
+            s.grants_failed += 1;
+            s.error(format!("grant {grant_id}: {error}"));
+        });
+    }
+
+    /// A grant's calendars were listed: `selected` will be read, `excluded` not.
+    pub fn calendars_found(&self, selected: usize, excluded: usize) {
+        self.update(|s| {
+            s.calendars_found += selected as u64;
+            s.calendars_excluded += excluded as u64;
+        });
+    }
+
+    /// A calendar was read to its end.
+    pub fn calendar_done(&self) {
+        self.update(|s| s.calendars_done += 1);
+    }
+
+    /// A calendar could not be read to its end.
+    pub fn calendar_failed(&self, grant_id: &str, calendar_id: &str, error: &str) {
+        self.update(|s| {
+            s.calendars_failed += 1;
+            s.error(format!("grant {grant_id}, calendar {calendar_id}: {error}"));
+        });
+    }
+
+    /// One listed event's outcome.
+    pub fn event(&self, outcome: EventOutcome) {
+        self.update(|s| s.count(outcome));
+    }
+
+    /// A page of `events` events of a calendar was processed.
+    pub fn page_done(&self, grant_id: &str, calendar_id: &str, events: usize) {
+        if self.bar.is_some() {
+            return;
+        }
+        let s = self.update(|_| {});
+        tracing::info!(
+            grant.id = %grant_id,
+            calendar.id = %calendar_id,
+            page.events = events,
+            events.seen = s.events_seen,
+            events.created = s.created,
+            events.updated = s.updated,
+            events.unchanged = s.unchanged,
+            events.failed = s.failed,
+            events.handed_to_serve = s.handed_to_serve,
+            calendars.done = s.calendars_done,
+            calendars.found = s.calendars_found,
+            "Backfill: page done."
+        );
+    }
+
+    /// Marks the run interrupted.
+    pub fn interrupted(&self) {
+        self.update(|s| s.interrupted = true);
+    }
+
+    /// Removes the bar and returns the counts.
+    pub fn finish(&self) -> Summary {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        self.update(|_| {})
+    }
+}
+
+#[cfg(test)]
+mod tests;

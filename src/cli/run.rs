@@ -1,0 +1,170 @@
+//! Running a parsed command: each arm builds what the command needs and calls the library.
+
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use calsync::app::{self, App};
+use calsync::backfill::{self, BackfillArgs, BackfillOptions, ProgressMode};
+use calsync::clock::Clock;
+use calsync::commands::replay::ReplayArgs;
+use calsync::commands::{check, dlq, replay, webhook};
+use calsync::config::Settings;
+use calsync::nylas::NylasClient;
+
+use super::Command;
+use super::args::WebhookCli;
+
+/// A validated backfill: its window and how it shows progress.
+pub struct BackfillPlan {
+    options: BackfillOptions,
+    mode: ProgressMode,
+}
+
+/// Validates the backfill arguments (before logging starts, so a bad window exits 2); with a
+/// progress bar, quiets the per-event log lines that would tear it.
+pub fn backfill_plan(
+    args: &BackfillArgs,
+    settings: &mut Settings,
+) -> Result<BackfillPlan, backfill::ArgsError> {
+    let options = args.options(jiff::Timestamp::now())?;
+    let mode = ProgressMode::detect();
+    if mode == ProgressMode::Bar {
+        settings.log.level = backfill::progress::behind_bar_log_level(&settings.log.level);
+    }
+    Ok(BackfillPlan { options, mode })
+}
+
+/// Runs every command but `backfill`.
+pub async fn command(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout();
+    match command {
+        Command::Serve => serve(settings).await?,
+        Command::Healthcheck => healthcheck(&settings).await?,
+        Command::Backfill(_) => anyhow::bail!("the backfill arguments were not validated"),
+        Command::Replay(cli) => {
+            let args = ReplayArgs {
+                since: cli.since,
+                until: cli.until,
+                event_id: cli.event,
+            };
+            let app = App::build(settings, Clock::System).await?;
+            replay::run(&app, &args, &mut out).await?;
+        }
+        Command::Webhook(cli) => {
+            let nylas = NylasClient::new(&settings.nylas, app::http_client()?);
+            match cli {
+                WebhookCli::Create {
+                    url,
+                    emails,
+                    description,
+                } => {
+                    let args = webhook::CreateArgs {
+                        url,
+                        emails,
+                        description,
+                    };
+                    webhook::create(&nylas, &args, &mut out).await?;
+                }
+                WebhookCli::List => {
+                    webhook::list(&nylas, &mut out).await?;
+                }
+                WebhookCli::RotateSecret { id } => {
+                    webhook::rotate_secret(&nylas, &id, &mut out).await?;
+                }
+                WebhookCli::Delete { id } => {
+                    webhook::delete(&nylas, &id, &mut out).await?;
+                }
+            }
+        }
+        Command::Dlq(command) => {
+            dlq::run(&command, &settings, Clock::System, &mut out.lock()).await?;
+        }
+        Command::Check => {
+            if !check::run(&settings, &mut out).await?.passed() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.
+pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<ExitCode> {
+    settings.require_nylas_api_key()?;
+    let shutdown = shutdown_signal()?;
+    let app = App::build(settings, Clock::System).await?;
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        eprintln!(
+            "calsync: stopping the backfill after the events in hand; run it again to resume."
+        );
+        on_signal.cancel();
+    });
+    let summary = backfill::run(&app, plan.options, plan.mode, stop).await?;
+    println!("{summary}");
+    Ok(if summary.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    settings.require_nylas_api_key()?;
+    let listen = settings.server.listen;
+    let shutdown = shutdown_signal()?;
+    let app = App::build(settings, Clock::System).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {listen} (server.listen): {error}"))?;
+    app.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// GETs `/healthz` on the local listen port.
+async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    let mut address = settings.server.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{address}/healthz");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
+    Ok(())
+}
+
+/// Resolves on the first SIGTERM or SIGINT; a second one exits the process at once.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            eprintln!("calsync: second signal received; exiting at once.");
+            std::process::exit(130);
+        });
+    })
+}

@@ -1,0 +1,179 @@
+//! Reconciliation inside `serve`: every `[reconcile] interval`, re-read the events that changed
+//! since the last successful pass, so what webhooks missed (a failed webhook, an expired grant,
+//! a lost notification) reaches the CRM within one interval.
+//!
+//! A pass takes the store's named lock `reconcile` (one replica runs it), lists the grants, and
+//! for each grant Nylas reports valid and calsync has not paused or deleted, lists each selected
+//! calendar's events in the window (`window_days.back` before to `window_days.ahead` after now)
+//! updated after the calendar's watermark minus `safety_margin`, occurrences expanded and
+//! cancelled events included. The events are enqueued (source `Reconcile`, payload trusted as
+//! current) for the workers; the version check and content hash make unchanged events cost no
+//! CRM call. The watermark advances to the pass's start only after the whole calendar listed.
+//!
+//! A calendar without a watermark starts from one interval before the pass: reconciliation heals
+//! gaps, it does not import history (run `calsync backfill` first; a backfill also gives each
+//! calendar it completes a watermark, the time its listing started). Paused grants are skipped,
+//! so their watermarks stay before the expiry; when `grant.updated` resumes one, the next check
+//! (every 30 s, see [`schedule`]) re-reads it from there. See [`watermark`] for the floor kept
+//! for paused grants without a watermark.
+//!
+//! Not healed: events hard-deleted while webhooks were failing (the Events API no longer lists
+//! them), and changes outside the window.
+
+mod pass;
+pub mod schedule;
+pub mod watermark;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::backfill::listing::{ListError, Lister};
+use crate::clock::Clock;
+use crate::config::ReconcileSettings;
+use crate::store::{Store, StoreError};
+use schedule::{Passes, Schedule};
+
+/// The store lock that makes one replica run reconciliation.
+pub const LOCK: &str = "reconcile";
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// False when another replica holds the lock (or, for a resume check, nothing resumed).
+    pub ran: bool,
+    pub grants_reconciled: u64,
+    /// Not valid in Nylas, or paused or deleted in calsync.
+    pub grants_skipped: u64,
+    /// Grants calsync has paused (`grant.expired`), seen by this pass.
+    pub grants_paused: u64,
+    pub grants_failed: u64,
+    pub calendars_reconciled: u64,
+    pub calendars_failed: u64,
+    pub events_enqueued: u64,
+}
+
+/// Why a pass could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The grants could not be listed.
+    #[error("listing the application's grants failed: {0}")]
+    Grants(#[source] ListError),
+}
+
+/// Runs reconciliation passes.
+pub struct Reconciler {
+    store: Arc<dyn Store>,
+    lister: Lister,
+    settings: ReconcileSettings,
+    owner: String,
+    clock: Clock,
+    /// Grants the last full pass found paused in calsync: the resume checks watch them.
+    paused: Mutex<BTreeSet<String>>,
+}
+
+impl Reconciler {
+    /// A reconciler using `app`'s store, Nylas client and settings; Nylas retries end early when
+    /// `stop` is cancelled.
+    pub fn new(app: &App, stop: CancellationToken) -> Reconciler {
+        let settings = app.settings();
+        Reconciler {
+            store: app.store().clone(),
+            lister: Lister::new(
+                app.nylas().clone(),
+                app.retry_policy().backoff,
+                settings.sync.calendars,
+                settings.sync.exclude_read_only_calendars,
+                stop,
+            ),
+            settings: settings.reconcile.clone(),
+            owner: app.owner().to_string(),
+            clock: app.clock(),
+            paused: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// How long the lock is taken for: two intervals (at least a minute), renewed by every pass
+    /// and between grants, so the holder keeps it while alive and another replica takes over
+    /// within two intervals of its death.
+    fn lock_ttl(&self) -> Duration {
+        (self.settings.interval * 2).max(Duration::from_secs(60))
+    }
+
+    /// Grants the last full pass found paused.
+    pub fn paused_grants(&self) -> BTreeSet<String> {
+        self.paused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_paused(&self, grants: BTreeSet<String>) {
+        *self.paused.lock().unwrap_or_else(|p| p.into_inner()) = grants;
+    }
+
+    fn unpause(&self, grant_id: &str) {
+        self.paused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(grant_id);
+    }
+
+    /// Runs passes on the configured interval until `stop` is cancelled (the `serve` task).
+    /// Does nothing when the interval is zero.
+    pub async fn run(self, stop: CancellationToken) {
+        if self.settings.interval.is_zero() {
+            return;
+        }
+        let schedule = Schedule::for_interval(self.settings.interval);
+        tracing::info!(
+            interval_s = schedule.interval.as_secs(),
+            "Reconciliation started."
+        );
+        schedule::run(&self, schedule, &stop).await;
+        tracing::info!("Reconciliation stopped.");
+    }
+}
+
+#[async_trait]
+impl Passes for Reconciler {
+    async fn full(&self) {
+        match self.run_once(self.clock.now()).await {
+            Ok(report) if report.ran => log_report("full", &report),
+            Ok(_) => tracing::debug!("Another replica holds the reconciliation lock."),
+            Err(error) => {
+                tracing::error!(error = %error, "Reconciliation pass failed; it runs again at the next interval.")
+            }
+        }
+    }
+
+    async fn resumed(&self) {
+        match self.run_resumed(self.clock.now()).await {
+            Ok(report) if report.ran => log_report("resumed", &report),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(error = %error, "Reconciling resumed grants failed; retrying shortly.")
+            }
+        }
+    }
+}
+
+fn log_report(kind: &'static str, report: &PassReport) {
+    tracing::info!(
+        pass = kind,
+        grants.reconciled = report.grants_reconciled,
+        grants.skipped = report.grants_skipped,
+        grants.paused = report.grants_paused,
+        grants.failed = report.grants_failed,
+        calendars.reconciled = report.calendars_reconciled,
+        calendars.failed = report.calendars_failed,
+        events.enqueued = report.events_enqueued,
+        "Reconciliation pass done."
+    );
+}

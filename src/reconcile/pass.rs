@@ -1,0 +1,218 @@
+//! One reconciliation pass: [`Reconciler::run_once`] (every grant) and
+//! [`Reconciler::run_resumed`] (grants active again since the last full pass).
+//!
+//! Invariants: nothing runs without the `reconcile` lock, which is renewed between grants (a
+//! pass that lost it stops); a calendar's watermark advances to the pass's start only after all
+//! its pages were listed and enqueued; the `updated_after` asked is never later than the
+//! calendar's watermark, nor than its grant's floor, minus the safety margin.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+
+use super::watermark::{self, floor_key, watermark_key};
+use super::{LOCK, PassReport, ReconcileError, Reconciler};
+use crate::backfill::args::Window;
+use crate::backfill::listing::{self, ListError};
+use crate::nylas::models::Calendar;
+use crate::store::{GrantStatus, JobSource, StoreError};
+
+const DAY: i64 = 86_400;
+
+/// What reconciling one grant did.
+#[derive(Debug, Default)]
+struct GrantResult {
+    calendars_ok: u64,
+    calendars_failed: u64,
+    events: u64,
+    /// Its calendars could not even be listed.
+    failed: bool,
+}
+
+impl Reconciler {
+    /// A full pass at `now`: every grant Nylas lists. `ran` is false when another replica holds
+    /// the lock.
+    pub async fn run_once(&self, now: Timestamp) -> Result<PassReport, ReconcileError> {
+        let mut report = PassReport::default();
+        if !self
+            .store
+            .try_lock(LOCK, &self.owner, now, self.lock_ttl())
+            .await?
+        {
+            return Ok(report);
+        }
+        report.ran = true;
+        let grants = self.lister.grants().await.map_err(ReconcileError::Grants)?;
+        let mut paused = BTreeSet::new();
+        for grant in grants {
+            let id = grant.id.as_str();
+            match self.store.grant_status(id).await? {
+                GrantStatus::Active => {}
+                GrantStatus::Paused { since } => {
+                    tracing::warn!(grant.id = %id, paused_since = %since, "The grant is paused (grant.expired): its events wait until it is re-authenticated (grant.updated).");
+                    self.lower_floor(id, since.as_second(), now).await?;
+                    paused.insert(id.to_string());
+                    report.grants_paused += 1;
+                    report.grants_skipped += 1;
+                    continue;
+                }
+                GrantStatus::Deleted { .. } => {
+                    report.grants_skipped += 1;
+                    continue;
+                }
+            }
+            if !grant.is_valid() {
+                tracing::warn!(grant.id = %id, grant.status = ?grant.grant_status, "Nylas reports the grant not valid; it is not reconciled until it is re-authenticated.");
+                self.lower_floor(id, now.as_second(), now).await?;
+                report.grants_skipped += 1;
+                continue;
+            }
+            add(&mut report, self.reconcile_grant(id, now).await?);
+            if !self
+                .store
+                .try_lock(LOCK, &self.owner, self.clock.now(), self.lock_ttl())
+                .await?
+            {
+                tracing::warn!(
+                    "Lost the reconciliation lock during a pass; another replica continues."
+                );
+                break;
+            }
+        }
+        self.set_paused(paused);
+        Ok(report)
+    }
+
+    /// Reconciles, at `now`, the grants the last full pass found paused that are active again.
+    /// `ran` is false when there were none (or another replica holds the lock).
+    pub async fn run_resumed(&self, now: Timestamp) -> Result<PassReport, ReconcileError> {
+        let mut report = PassReport::default();
+        let mut resumed = Vec::new();
+        for grant in self.paused_grants() {
+            match self.store.grant_status(&grant).await? {
+                GrantStatus::Active => resumed.push(grant),
+                GrantStatus::Paused { .. } => {}
+                GrantStatus::Deleted { .. } => self.unpause(&grant),
+            }
+        }
+        if resumed.is_empty()
+            || !self
+                .store
+                .try_lock(LOCK, &self.owner, now, self.lock_ttl())
+                .await?
+        {
+            return Ok(report);
+        }
+        report.ran = true;
+        for grant in resumed {
+            tracing::info!(grant.id = %grant, "The grant was re-authenticated; re-reading what changed while it was paused.");
+            let result = self.reconcile_grant(&grant, now).await?;
+            if !result.failed && result.calendars_failed == 0 {
+                self.unpause(&grant);
+            }
+            add(&mut report, result);
+        }
+        Ok(report)
+    }
+
+    /// Reconciles every selected calendar of one grant.
+    async fn reconcile_grant(
+        &self,
+        grant_id: &str,
+        now: Timestamp,
+    ) -> Result<GrantResult, StoreError> {
+        let mut result = GrantResult::default();
+        let calendars = match self.lister.calendars(grant_id).await {
+            Ok(calendars) => calendars,
+            Err(error) => {
+                tracing::warn!(grant.id = %grant_id, error = %error, "Listing the grant's calendars failed; it is reconciled at the next pass.");
+                result.failed = true;
+                return Ok(result);
+            }
+        };
+        let floor = watermark::read(&self.store, &floor_key(grant_id)).await?;
+        for calendar in &calendars.selected {
+            match self
+                .reconcile_calendar(grant_id, calendar, floor, now)
+                .await?
+            {
+                Ok(events) => {
+                    result.calendars_ok += 1;
+                    result.events += events;
+                }
+                Err(error) => {
+                    tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %error, "Reconciling a calendar failed; its watermark stays, so the next pass covers the gap.");
+                    result.calendars_failed += 1;
+                }
+            }
+        }
+        if floor.is_some() && result.calendars_failed == 0 {
+            self.store.delete_cursors(&floor_key(grant_id)).await?;
+        }
+        Ok(result)
+    }
+
+    /// Lists one calendar's changed events and enqueues them; the outer error is the store's,
+    /// the inner one Nylas's (the calendar failed, the pass goes on).
+    async fn reconcile_calendar(
+        &self,
+        grant_id: &str,
+        calendar: &Calendar,
+        floor: Option<i64>,
+        now: Timestamp,
+    ) -> Result<Result<u64, ListError>, StoreError> {
+        let key = watermark_key(grant_id, &calendar.id);
+        let stored = watermark::read(&self.store, &key).await?;
+        let interval = i64::try_from(self.settings.interval.as_secs()).unwrap_or(i64::MAX);
+        let margin = i64::try_from(self.settings.safety_margin.as_secs()).unwrap_or(i64::MAX);
+        let start = now.as_second();
+        let since = stored.unwrap_or(start.saturating_sub(interval));
+        let since = floor.map_or(since, |floor| since.min(floor));
+        let updated_after = since.saturating_sub(margin);
+        let window = Window {
+            start: start.saturating_sub(i64::from(self.settings.window_days_back) * DAY),
+            end: start.saturating_add(i64::from(self.settings.window_days_ahead) * DAY),
+        };
+        let mut token = None;
+        let mut events = 0u64;
+        loop {
+            let query = listing::event_query(&calendar.id, window, Some(updated_after), token);
+            let page = match self.lister.events(grant_id, &query).await {
+                Ok(page) => page,
+                Err(error) => return Ok(Err(error)),
+            };
+            let jobs =
+                listing::jobs_for_page(&page.data, grant_id, &calendar.id, JobSource::Reconcile);
+            self.store.enqueue(&jobs, self.clock.now()).await?;
+            events += jobs.len() as u64;
+            match page.next_cursor {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        if stored.is_none_or(|stored| stored < start) {
+            watermark::write(&self.store, &key, start, self.clock.now()).await?;
+        }
+        Ok(Ok(events))
+    }
+
+    /// Makes the grant's floor no later than `at`.
+    async fn lower_floor(&self, grant_id: &str, at: i64, now: Timestamp) -> Result<(), StoreError> {
+        let key = floor_key(grant_id);
+        match watermark::read(&self.store, &key).await? {
+            Some(floor) if floor <= at => Ok(()),
+            _ => watermark::write(&self.store, &key, at, now).await,
+        }
+    }
+}
+
+fn add(report: &mut PassReport, result: GrantResult) {
+    if result.failed {
+        report.grants_failed += 1;
+    } else {
+        report.grants_reconciled += 1;
+    }
+    report.calendars_reconciled += result.calendars_ok;
+    report.calendars_failed += result.calendars_failed;
+    report.events_enqueued += result.events;
+}
