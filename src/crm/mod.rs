@@ -7,9 +7,12 @@
 //! Every failure is classified ([`CrmError::retry`]) from status and headers.
 
 pub mod contacts;
+pub mod hubspot;
 pub mod jsonl;
+pub mod pipedrive;
 pub mod rest;
 pub mod transport;
+pub mod vendor;
 
 use std::sync::Arc;
 
@@ -137,10 +140,18 @@ pub fn build(
     match &settings.crm {
         CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, transport))),
         CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
-        CrmSettings::HubSpot(_) | CrmSettings::Salesforce(_) | CrmSettings::Pipedrive(_) => {
-            Err(CrmError::Unsupported {
-                kind: settings.crm.kind(),
-            })
-        }
+        CrmSettings::HubSpot(hubspot) => Ok(Arc::new(hubspot::HubSpotAdapter::new(
+            hubspot,
+            &settings.sync.internal_domains,
+            transport,
+        ))),
+        CrmSettings::Pipedrive(pipedrive) => Ok(Arc::new(pipedrive::PipedriveAdapter::new(
+            pipedrive,
+            &settings.sync.internal_domains,
+            transport,
+        ))),
+        CrmSettings::Salesforce(_) => Err(CrmError::Unsupported {
+            kind: settings.crm.kind(),
+        }),
     }
 }
