@@ -5,6 +5,7 @@
 mod support;
 
 mod durability;
+mod hubspot;
 mod pipeline;
 mod store_conformance;
 mod webhook;

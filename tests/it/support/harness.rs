@@ -21,7 +21,9 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 use super::fake_crm::{CRM_KEY, FakeCrm};
+use super::fake_hubspot::{FakeHubSpot, HUBSPOT_TOKEN};
 use super::fake_nylas::{FakeNylas, NYLAS_KEY};
+use super::fake_pipedrive::{FakePipedrive, PIPEDRIVE_TOKEN};
 use super::server;
 
 /// The webhook secret tests sign with.
@@ -30,14 +32,32 @@ pub const SECRET: &str = "whsec_test_0a1b2c3d4e";
 /// A change to the loaded settings.
 type Tweak = Box<dyn FnOnce(&mut Settings)>;
 
+/// Which fake CRM the app writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmFake {
+    /// The generic REST contract ([`FakeCrm`]), the default.
+    Rest,
+    /// `crm.kind = "hubspot"` against [`FakeHubSpot`].
+    HubSpot,
+    /// `crm.kind = "pipedrive"` against [`FakePipedrive`].
+    Pipedrive,
+}
+
 /// Builds a [`TestApp`].
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
     tweaks: Vec<Tweak>,
     clock: Clock,
+    crm: CrmFake,
 }
 
 impl TestAppBuilder {
+    /// Writes to this fake CRM (configured as that kind, with its credential).
+    pub fn crm(mut self, crm: CrmFake) -> Self {
+        self.crm = crm;
+        self
+    }
+
     /// Sets an environment variable for the configuration loader.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_string(), value.to_string());
@@ -60,6 +80,19 @@ impl TestAppBuilder {
     pub async fn spawn(self) -> TestApp {
         let nylas = FakeNylas::start().await;
         let crm = FakeCrm::start().await;
+        let hubspot = match self.crm {
+            CrmFake::HubSpot => Some(FakeHubSpot::start().await),
+            _ => None,
+        };
+        let pipedrive = match self.crm {
+            CrmFake::Pipedrive => Some(FakePipedrive::start().await),
+            _ => None,
+        };
+        let (kind, base_url, key) = match (&hubspot, &pipedrive) {
+            (Some(fake), _) => ("hubspot", fake.base_url(), HUBSPOT_TOKEN),
+            (_, Some(fake)) => ("pipedrive", fake.base_url(), PIPEDRIVE_TOKEN),
+            _ => ("rest", crm.base_url(), CRM_KEY),
+        };
         let dir = tempfile::tempdir().unwrap();
         let mut env = HashMap::from([
             (
@@ -69,9 +102,9 @@ impl TestAppBuilder {
             ("NYLAS_API_KEY".to_string(), NYLAS_KEY.to_string()),
             ("NYLAS_WEBHOOK_SECRET".to_string(), SECRET.to_string()),
             ("NYLAS_API_URI".to_string(), nylas.api_uri()),
-            ("CALSYNC__CRM__KIND".to_string(), "rest".to_string()),
-            ("CALSYNC__CRM__BASE_URL".to_string(), crm.base_url()),
-            ("CRM_API_KEY".to_string(), CRM_KEY.to_string()),
+            ("CALSYNC__CRM__KIND".to_string(), kind.to_string()),
+            ("CALSYNC__CRM__BASE_URL".to_string(), base_url),
+            ("CRM_API_KEY".to_string(), key.to_string()),
         ]);
         env.extend(self.env);
         let mut settings = config::load(&LoadOptions {
@@ -96,6 +129,8 @@ impl TestAppBuilder {
             draining,
             nylas,
             crm,
+            hubspot,
+            pipedrive,
             http: reqwest::Client::new(),
             _dir: dir,
         }
@@ -112,6 +147,10 @@ pub struct TestApp {
     pub draining: CancellationToken,
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
+    /// Set when built with [`CrmFake::HubSpot`].
+    pub hubspot: Option<FakeHubSpot>,
+    /// Set when built with [`CrmFake::Pipedrive`].
+    pub pipedrive: Option<FakePipedrive>,
     pub http: reqwest::Client,
     _dir: TempDir,
 }
@@ -123,12 +162,25 @@ impl TestApp {
             env: HashMap::new(),
             tweaks: Vec::new(),
             clock: Clock::System,
+            crm: CrmFake::Rest,
         }
     }
 
     /// A default app.
     pub async fn spawn() -> TestApp {
         Self::builder().spawn().await
+    }
+
+    /// The fake HubSpot (built with [`CrmFake::HubSpot`]).
+    pub fn hubspot(&self) -> &FakeHubSpot {
+        self.hubspot.as_ref().expect("built with CrmFake::HubSpot")
+    }
+
+    /// The fake Pipedrive (built with [`CrmFake::Pipedrive`]).
+    pub fn pipedrive(&self) -> &FakePipedrive {
+        self.pipedrive
+            .as_ref()
+            .expect("built with CrmFake::Pipedrive")
     }
 
     /// The webhook URL.

@@ -3,7 +3,10 @@
 
 pub mod binary;
 pub mod fake_crm;
+pub mod fake_hubspot;
 pub mod fake_nylas;
+pub mod fake_pipedrive;
 pub mod harness;
+pub mod openapi;
 pub mod payloads;
 pub mod server;
