@@ -6,6 +6,7 @@ mod support;
 
 mod durability;
 mod hubspot;
+mod pipedrive;
 mod pipeline;
 mod store_conformance;
 mod webhook;

@@ -197,25 +197,15 @@ impl PipedriveAdapter {
             _ => Err(self.status_error(OPERATION, &sent)),
         }
     }
-}
 
-#[async_trait]
-impl CrmAdapter for PipedriveAdapter {
-    fn kind(&self) -> &'static str {
-        "pipedrive"
-    }
-
-    fn target(&self) -> &str {
-        &self.target
-    }
-
-    async fn upsert(
+    /// Creates or updates the activity as `existing` says.
+    async fn write(
         &self,
         record: &MeetingRecord,
         existing: ExistingRecord<'_>,
+        persons: Option<&[Person]>,
     ) -> Result<UpsertOutcome, CrmError> {
-        let persons = self.persons_for(record).await?;
-        let body = activity_body(record, persons.as_deref());
+        let body = activity_body(record, persons);
         match existing {
             ExistingRecord::None => self.create(&body).await,
             ExistingRecord::Known(id) => self.update_or_create(id, &body).await,
@@ -230,6 +220,50 @@ impl CrmAdapter for PipedriveAdapter {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A 4xx that refuses the request body (not auth, not throttling, not a missing activity).
+fn is_refusal(error: &CrmError) -> bool {
+    matches!(
+        error,
+        CrmError::Status {
+            status: 400 | 422,
+            ..
+        }
+    )
+}
+
+#[async_trait]
+impl CrmAdapter for PipedriveAdapter {
+    fn kind(&self) -> &'static str {
+        "pipedrive"
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Writes the activity with its participants; if Pipedrive refuses the body while it names
+    /// persons (a cached person may have been deleted or merged since), writes it once more
+    /// without touching the participants.
+    async fn upsert(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        let persons = self.persons_for(record).await?;
+        let linked = persons.as_deref();
+        match self.write(record, existing, linked).await {
+            Err(error) if linked.is_some_and(|p| !p.is_empty()) && is_refusal(&error) => {
+                tracing::warn!(
+                    error = %error,
+                    "Pipedrive refused the activity with its participants; writing it without changing them."
+                );
+                self.write(record, existing, None).await
+            }
+            other => other,
         }
     }
 

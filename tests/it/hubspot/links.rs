@@ -156,3 +156,39 @@ async fn linking_can_be_switched_off() {
     assert_eq!(hub(&app).calls(), ["POST /crm/objects/2026-03/meetings"]);
     hub(&app).assert_contract();
 }
+
+#[tokio::test]
+async fn a_contact_deleted_since_it_was_cached_does_not_block_the_meeting() {
+    let app = hubspot_app(&[]).await;
+    let buyer = hub(&app).add_contact("buyer@prospect.com", Some("Pat"));
+    publish(
+        &app,
+        "n1",
+        "event.created",
+        &event("evt-1", GRANT, CALENDAR, "A", 100),
+    )
+    .await;
+    app.drain().await;
+    hub(&app).remove_contact(&buyer);
+
+    // The cache still names the deleted contact: HubSpot refuses that association, so the
+    // meeting is created without it, then linked one by one (the gone contact skipped).
+    publish(
+        &app,
+        "n2",
+        "event.created",
+        &event("evt-2", GRANT, CALENDAR, "B", 100),
+    )
+    .await;
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+    let meetings = hub(&app).meetings_for("evt-2");
+    assert_eq!(meetings.len(), 1, "no duplicate from the second attempt");
+    assert!(hub(&app).linked_emails(&meetings[0].id).is_empty());
+    let calls = hub(&app).calls();
+    let link = format!(
+        "PUT /crm/objects/2026-03/meetings/{}/associations/default/contacts/{buyer}",
+        meetings[0].id
+    );
+    assert!(calls.contains(&link), "{calls:?}");
+    hub(&app).assert_contract();
+}

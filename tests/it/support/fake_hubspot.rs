@@ -187,6 +187,14 @@ impl FakeHubSpot {
         self.with(|s| s.add_contact(email, firstname, None))
     }
 
+    /// Deletes a contact (and its links) as a user would in HubSpot.
+    pub fn remove_contact(&self, contact_id: &str) {
+        self.with(|s| {
+            s.contacts.retain(|c| c.id != contact_id);
+            s.links.retain(|l| l.contact != contact_id);
+        });
+    }
+
     /// Every contact.
     pub fn contacts(&self) -> Vec<Contact> {
         self.with(|s| s.contacts.clone())

@@ -179,6 +179,11 @@ impl FakePipedrive {
         self.with(|s| s.add_person(name, email))
     }
 
+    /// Deletes a person as a user would in Pipedrive (or a merge would).
+    pub fn remove_person(&self, id: i64) {
+        self.with(|s| s.persons.retain(|p| p.id != id));
+    }
+
     /// Every person.
     pub fn persons(&self) -> Vec<Person> {
         self.with(|s| s.persons.clone())
