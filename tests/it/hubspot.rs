@@ -9,7 +9,7 @@ use calsync::worker::settle::Settled;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::fake_hubspot::{FakeHubSpot, Throttle};
+use crate::support::fake_hubspot::{FakeHubSpot, Meeting, Throttle};
 use crate::support::harness::{CrmFake, TestApp};
 use crate::support::payloads::{deleted_object, envelope, event};
 
@@ -42,17 +42,9 @@ fn hub(app: &TestApp) -> &FakeHubSpot {
     app.hubspot()
 }
 
-#[tokio::test]
-async fn a_meeting_is_created_once_updated_cancelled_and_archived() {
-    let app = hubspot_app(&[]).await;
-    hub(&app).add_contact("buyer@prospect.com", Some("Pat"));
-    let mut current = event("evt-1", GRANT, CALENDAR, "Discovery call", 100);
-    app.nylas.put_event(current.clone());
-    let created = envelope("n1", "event.created", current.clone());
-    join_all((0..4).map(|_| app.notify(&created))).await;
-    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
-
-    let meetings = hub(&app).meetings_for("evt-1");
+/// The meeting of the first write: one, with the properties and the association of the event.
+fn assert_first_write(hubspot: &FakeHubSpot) -> Meeting {
+    let meetings = hubspot.meetings_for("evt-1");
     assert_eq!(meetings.len(), 1);
     let meeting = &meetings[0];
     assert_eq!(meeting.prop("hs_meeting_title"), "Discovery call");
@@ -66,8 +58,8 @@ async fn a_meeting_is_created_once_updated_cancelled_and_archived() {
     );
     assert_eq!(meeting.prop("hs_meeting_outcome"), "SCHEDULED");
     assert!(meeting.prop("hs_meeting_body").contains("pricing"));
-    assert_eq!(hub(&app).linked_emails(&meeting.id), ["buyer@prospect.com"]);
-    let create = hub(&app)
+    assert_eq!(hubspot.linked_emails(&meeting.id), ["buyer@prospect.com"]);
+    let create = hubspot
         .requests()
         .into_iter()
         .find(|seen| seen.method == "POST" && seen.path.ends_with("/meetings"))
@@ -76,6 +68,21 @@ async fn a_meeting_is_created_once_updated_cancelled_and_archived() {
         create.body["associations"][0]["types"],
         json!([{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}])
     );
+
+    meeting.clone()
+}
+
+#[tokio::test]
+async fn a_meeting_is_created_once_updated_cancelled_and_archived() {
+    let app = hubspot_app(&[]).await;
+    hub(&app).add_contact("buyer@prospect.com", Some("Pat"));
+    let mut current = event("evt-1", GRANT, CALENDAR, "Discovery call", 100);
+    app.nylas.put_event(current.clone());
+    let created = envelope("n1", "event.created", current.clone());
+    join_all((0..4).map(|_| app.notify(&created))).await;
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+
+    let meeting = assert_first_write(hub(&app));
 
     // A redelivery changes nothing; an update PATCHes the same meeting.
     app.notify(&created).await;

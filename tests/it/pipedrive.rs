@@ -9,7 +9,7 @@ use calsync::worker::settle::Settled;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::fake_pipedrive::FakePipedrive;
+use crate::support::fake_pipedrive::{Activity, FakePipedrive};
 use crate::support::harness::{CrmFake, TestApp};
 use crate::support::payloads::{deleted_object, envelope, event};
 
@@ -38,17 +38,9 @@ fn pd(app: &TestApp) -> &FakePipedrive {
     app.pipedrive()
 }
 
-#[tokio::test]
-async fn an_activity_is_created_once_updated_cancelled_and_deleted() {
-    let app = pipedrive_app(&[]).await;
-    let buyer = pd(&app).add_person("Pat Buyer", "buyer@prospect.com");
-    let mut current = event("evt-1", GRANT, CALENDAR, "Discovery call", 100);
-    app.nylas.put_event(current.clone());
-    let created = envelope("n1", "event.created", current.clone());
-    join_all((0..4).map(|_| app.notify(&created))).await;
-    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
-
-    let activities = pd(&app).activities_for("evt-1");
+/// The activity of the first write: one, with the fields of the event and its person.
+fn assert_first_write(pipedrive: &FakePipedrive, buyer: i64) -> Activity {
+    let activities = pipedrive.activities_for("evt-1");
     assert_eq!(activities.len(), 1);
     let activity = &activities[0];
     // 1_782_900_000 = 2026-07-01T10:00:00Z; 45 minutes.
@@ -67,6 +59,21 @@ async fn an_activity_is_created_once_updated_cancelled_and_deleted() {
         activity.fields["attendees"],
         json!([{"email": "buyer@prospect.com", "name": "Pat Buyer", "person_id": buyer}])
     );
+
+    activity.clone()
+}
+
+#[tokio::test]
+async fn an_activity_is_created_once_updated_cancelled_and_deleted() {
+    let app = pipedrive_app(&[]).await;
+    let buyer = pd(&app).add_person("Pat Buyer", "buyer@prospect.com");
+    let mut current = event("evt-1", GRANT, CALENDAR, "Discovery call", 100);
+    app.nylas.put_event(current.clone());
+    let created = envelope("n1", "event.created", current.clone());
+    join_all((0..4).map(|_| app.notify(&created))).await;
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+
+    let activity = assert_first_write(pd(&app), buyer);
 
     // A redelivery changes nothing; an update PATCHes the same activity.
     app.notify(&created).await;

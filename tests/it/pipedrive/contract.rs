@@ -67,34 +67,33 @@ fn conforming_requests_pass() {
     assert_eq!(check("GET", "/api/v2/activities", scan, None), none);
 }
 
+/// Asserts that one of `problems` mentions `needle`.
+fn expect(problems: Vec<String>, needle: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(needle)),
+        "expected {needle:?} in {problems:?}"
+    );
+}
+
+const ACTIVITIES: &str = "/api/v2/activities";
+
 #[test]
-fn the_validator_catches_what_pipedrive_would_ignore_or_refuse() {
-    let expect = |problems: Vec<String>, needle: &str| {
-        assert!(
-            problems.iter().any(|p| p.contains(needle)),
-            "expected {needle:?} in {problems:?}"
-        );
-    };
+fn the_validator_catches_field_names_pipedrive_would_ignore() {
     // v1 names that v2 silently drops: `user_id` (now `owner_id`), a string `location`.
     let mut v1 = activity();
     v1["user_id"] = json!(5);
-    expect(
-        check("POST", "/api/v2/activities", None, Some(v1)),
-        "user_id",
-    );
+    expect(check("POST", ACTIVITIES, None, Some(v1)), "user_id");
     let mut v1 = activity();
     v1["location"] = json!("Zoom");
-    expect(
-        check("POST", "/api/v2/activities", None, Some(v1)),
-        "location",
-    );
+    expect(check("POST", ACTIVITIES, None, Some(v1)), "location");
     let mut typo = activity();
     typo["participants"] = json!([{"personId": 7, "primary": true}]);
-    expect(
-        check("POST", "/api/v2/activities", None, Some(typo)),
-        "personId",
-    );
-    // Wrong paths, parameters, credentials.
+    expect(check("POST", ACTIVITIES, None, Some(typo)), "personId");
+}
+
+#[test]
+fn the_validator_catches_wrong_paths_parameters_and_credentials() {
+    let search = "/api/v2/persons/search";
     expect(
         check("POST", "/api/v1/activities", None, Some(activity())),
         "no such path",
@@ -103,35 +102,21 @@ fn the_validator_catches_what_pipedrive_would_ignore_or_refuse() {
         check("POST", "/api/v2/activity", None, Some(activity())),
         "no such path",
     );
+    let bad_id = check("PATCH", "/api/v2/activities/abc", None, Some(activity()));
+    expect(bad_id, "not an integer");
+    expect(check("GET", search, Some("fields=email"), None), "term");
     expect(
-        check("PATCH", "/api/v2/activities/abc", None, Some(activity())),
-        "not an integer",
-    );
-    expect(
-        check("GET", "/api/v2/persons/search", Some("fields=email"), None),
-        "term",
-    );
-    expect(
-        check(
-            "GET",
-            "/api/v2/persons/search",
-            Some("term=a&fields=mail"),
-            None,
-        ),
+        check("GET", search, Some("term=a&fields=mail"), None),
         "fields",
     );
     expect(
-        check("GET", "/api/v2/activities", Some("api_token=abc"), None),
+        check("GET", ACTIVITIES, Some("api_token=abc"), None),
         "api_token",
     );
-    expect(
-        check_with("GET", "/api/v2/activities", None, None, &headers(false)),
-        "security",
-    );
-    expect(
-        check("DELETE", "/api/v2/activities/42", None, Some(json!({}))),
-        "takes no body",
-    );
+    let anonymous = check_with("GET", ACTIVITIES, None, None, &headers(false));
+    expect(anonymous, "security");
+    let with_body = check("DELETE", "/api/v2/activities/42", None, Some(json!({})));
+    expect(with_body, "takes no body");
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@
 //! answered 400, and [`FakeHubSpot::assert_contract`] fails the test. Its own answers are checked
 //! against the response schemas too.
 
+mod meetings;
+mod people;
 mod routes;
 
 use std::collections::VecDeque;

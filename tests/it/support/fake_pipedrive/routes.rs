@@ -93,30 +93,7 @@ pub(super) async fn handle(
         headers: &headers,
         body: &body,
     };
-    let problems = contract.check(&request);
-    let token_ok =
-        headers.get("x-api-token").and_then(|v| v.to_str().ok()) == Some(PIPEDRIVE_TOKEN);
-    let cost = token_cost(&method, &path);
-    let mut reset = 2;
-    let reply = if !problems.is_empty() {
-        state.violations.extend(problems.iter().cloned());
-        Reply::error(400, &problems.join("; "))
-    } else if state.token_expired || !token_ok {
-        Reply::error(401, "unauthorized access")
-    } else if let Some(seconds) = state.bursts.pop_front() {
-        reset = seconds;
-        Reply::error(429, "Request over limit")
-    } else if state.budget < cost {
-        state.budget = 0;
-        Reply::error(429, "Daily token budget exhausted")
-    } else {
-        state.budget -= cost;
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-        route(&mut state, &method, &path, &query, &json_body)
-    };
+    let (reply, reset) = gate(&mut state, &method, &path, &request, &json_body);
     if reply.checked && reply.status != 429 {
         let bytes = reply.body.to_string();
         let problems =
@@ -140,6 +117,43 @@ pub(super) async fn handle(
         )
         .body(Body::from(reply.body.to_string()))
         .unwrap()
+}
+
+/// Contract, auth, burst window and token budget, then the endpoint; also the
+/// `x-ratelimit-reset` to report.
+fn gate(
+    state: &mut State,
+    method: &Method,
+    path: &str,
+    request: &Request<'_>,
+    body: &Value,
+) -> (Reply, u64) {
+    let problems = Contract::pipedrive().check(request);
+    let token = request
+        .headers
+        .get("x-api-token")
+        .and_then(|v| v.to_str().ok());
+    let cost = token_cost(method, path);
+    if !problems.is_empty() {
+        state.violations.extend(problems.iter().cloned());
+        return (Reply::error(400, &problems.join("; ")), 2);
+    }
+    if state.token_expired || token != Some(PIPEDRIVE_TOKEN) {
+        return (Reply::error(401, "unauthorized access"), 2);
+    }
+    if let Some(seconds) = state.bursts.pop_front() {
+        return (Reply::error(429, "Request over limit"), seconds);
+    }
+    if state.budget < cost {
+        state.budget = 0;
+        return (Reply::error(429, "Daily token budget exhausted"), 2);
+    }
+    state.budget -= cost;
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    (route(state, method, path, &query, body), 2)
 }
 
 fn route(
