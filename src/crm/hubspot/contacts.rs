@@ -29,7 +29,8 @@ use crate::crm::CrmError;
 use crate::crm::contacts::{external_attendees, normalize};
 use crate::record::MeetingRecord;
 
-/// The contacts collection (v3: the date-versioned contacts spec is not published yet).
+/// The contacts collection (v3, as in `contacts-v3.json`, the contacts spec calsync is checked
+/// against).
 const CONTACTS: &[&str] = &["crm", "v3", "objects", "contacts"];
 
 /// Page size when reading a meeting's links.

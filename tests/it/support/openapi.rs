@@ -18,6 +18,9 @@
 //! [`Contract::check_response`] validates the fakes' own answers against the response schemas
 //! (not strict: vendors add fields), so the fakes stay faithful too.
 //!
+//! Submodules: `checks` (parameters, security, body of a matched operation) and `schema`
+//! (OpenAPI 3.0 schemas compiled as JSON Schema draft 4).
+//!
 //! The spec's own strictness is kept (`crms.md` quirks): HubSpot requires `associations` on
 //! create and `after`, `limit`, `properties`, `sorts` on search, and the adapter must send them.
 
