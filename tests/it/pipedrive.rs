@@ -271,5 +271,11 @@ async fn an_expired_token_waits_for_the_operator_then_resumes() {
     publish(&app, "n2", "event.updated", &current).await;
     assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
     assert_eq!(pd(&app).live_activities().len(), 1);
+    // The first attempt may have reached Pipedrive: recent activities were scanned first.
+    assert!(
+        pd(&app)
+            .calls()
+            .contains(&"GET /api/v2/activities".to_owned())
+    );
     pd(&app).assert_contract();
 }
