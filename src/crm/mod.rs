@@ -7,10 +7,13 @@
 //! Every failure is classified ([`CrmError::retry`]) from status and headers.
 
 pub mod contacts;
+pub mod hubspot;
 pub mod jsonl;
+pub mod pipedrive;
 pub mod rest;
 pub mod salesforce;
 pub mod transport;
+pub mod vendor;
 
 use std::sync::Arc;
 
@@ -76,9 +79,6 @@ pub enum CrmError {
     /// A failure shared by concurrent callers (e.g. one contact lookup awaited by several jobs).
     #[error(transparent)]
     Shared(std::sync::Arc<CrmError>),
-    /// The configured kind has no adapter in this build.
-    #[error("crm.kind = \"{kind}\" is not supported by this build of calsync")]
-    Unsupported { kind: &'static str },
     /// A local target (the JSONL dry run) failed.
     #[error("{operation} failed: {source}")]
     Io {
@@ -97,7 +97,6 @@ impl CrmError {
             CrmError::Protocol { .. } => Retry::After(None),
             CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),
             CrmError::Io { .. } => Retry::After(None),
-            CrmError::Unsupported { .. } => Retry::Permanent,
             CrmError::Shared(error) => error.retry(),
         }
     }
@@ -144,8 +143,15 @@ pub fn build(
             &settings.sync.internal_domains,
             transport,
         ))),
-        CrmSettings::HubSpot(_) | CrmSettings::Pipedrive(_) => Err(CrmError::Unsupported {
-            kind: settings.crm.kind(),
-        }),
+        CrmSettings::HubSpot(hubspot) => Ok(Arc::new(hubspot::HubSpotAdapter::new(
+            hubspot,
+            &settings.sync.internal_domains,
+            transport,
+        ))),
+        CrmSettings::Pipedrive(pipedrive) => Ok(Arc::new(pipedrive::PipedriveAdapter::new(
+            pipedrive,
+            &settings.sync.internal_domains,
+            transport,
+        ))),
     }
 }

@@ -364,7 +364,7 @@ fn crm_signal(error: &CrmError) -> Option<Signal> {
         CrmError::Transport { source, .. } => transport_signal(source),
         CrmError::Throttled { wait, .. } => Some(Signal::HeldBack(*wait)),
         CrmError::Shared(inner) => crm_signal(inner),
-        CrmError::Protocol { .. } | CrmError::Unsupported { .. } | CrmError::Io { .. } => None,
+        CrmError::Protocol { .. } | CrmError::Io { .. } => None,
     }
 }
 

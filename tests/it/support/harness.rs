@@ -29,7 +29,9 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 use super::fake_crm::{CRM_KEY, FakeCrm};
+use super::fake_hubspot::{FakeHubSpot, HUBSPOT_TOKEN};
 use super::fake_nylas::{FakeNylas, NYLAS_KEY};
+use super::fake_pipedrive::{FakePipedrive, PIPEDRIVE_TOKEN};
 use super::fake_salesforce::FakeSalesforce;
 use super::server;
 
@@ -42,13 +44,26 @@ type Tweak = Box<dyn FnOnce(&mut Settings)>;
 /// A wrapper around the opened store (e.g. to inject failures).
 type StoreWrapper = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store>>;
 
+/// Which fake CRM the app writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrmFake {
+    /// The generic REST contract ([`FakeCrm`]), the default.
+    Rest,
+    /// `crm.kind = "hubspot"` against [`FakeHubSpot`].
+    HubSpot,
+    /// `crm.kind = "pipedrive"` against [`FakePipedrive`].
+    Pipedrive,
+    /// `crm.kind = "salesforce"` against [`FakeSalesforce`].
+    Salesforce,
+}
+
 /// Builds a [`TestApp`].
 pub struct TestAppBuilder {
     env: HashMap<String, String>,
     tweaks: Vec<Tweak>,
     clock: Clock,
     wrap_store: Option<StoreWrapper>,
-    salesforce: bool,
+    crm: CrmFake,
 }
 
 /// Keeps a paused tokio clock from auto-advancing while it lives (see the module docs).
@@ -73,7 +88,11 @@ impl TimeAnchor {
 pub struct Fixture {
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
-    /// The fake Salesforce org, when the builder chose it.
+    /// Set when built with [`CrmFake::HubSpot`].
+    pub hubspot: Option<FakeHubSpot>,
+    /// Set when built with [`CrmFake::Pipedrive`].
+    pub pipedrive: Option<FakePipedrive>,
+    /// Set when built with [`CrmFake::Salesforce`].
     pub salesforce: Option<FakeSalesforce>,
     pub settings: Settings,
     pub clock: Clock,
@@ -116,8 +135,13 @@ impl TestAppBuilder {
 
     /// Points calsync at a fake Salesforce org ([`TestApp::salesforce`]) instead of the REST
     /// fake.
-    pub fn salesforce(mut self) -> Self {
-        self.salesforce = true;
+    pub fn salesforce(self) -> Self {
+        self.crm(CrmFake::Salesforce)
+    }
+
+    /// Writes to this fake CRM (configured as that kind, with its credential).
+    pub fn crm(mut self, crm: CrmFake) -> Self {
+        self.crm = crm;
         self
     }
 
@@ -136,9 +160,22 @@ impl TestAppBuilder {
             matches!(self.clock, Clock::Tokio { .. }).then(|| Arc::new(TimeAnchor::hold()));
         let nylas = FakeNylas::start().await;
         let crm = FakeCrm::start().await;
-        let salesforce = match self.salesforce {
-            true => Some(FakeSalesforce::start().await),
-            false => None,
+        let hubspot = match self.crm {
+            CrmFake::HubSpot => Some(FakeHubSpot::start().await),
+            _ => None,
+        };
+        let pipedrive = match self.crm {
+            CrmFake::Pipedrive => Some(FakePipedrive::start().await),
+            _ => None,
+        };
+        let salesforce = match self.crm {
+            CrmFake::Salesforce => Some(FakeSalesforce::start().await),
+            _ => None,
+        };
+        let (kind, base_url, key) = match (&hubspot, &pipedrive) {
+            (Some(fake), _) => ("hubspot", fake.base_url(), HUBSPOT_TOKEN),
+            (_, Some(fake)) => ("pipedrive", fake.base_url(), PIPEDRIVE_TOKEN),
+            _ => ("rest", crm.base_url(), CRM_KEY),
         };
         let dir = tempfile::tempdir().unwrap();
         let mut env = HashMap::from([
@@ -149,9 +186,9 @@ impl TestAppBuilder {
             ("NYLAS_API_KEY".to_string(), NYLAS_KEY.to_string()),
             ("NYLAS_WEBHOOK_SECRET".to_string(), SECRET.to_string()),
             ("NYLAS_API_URI".to_string(), nylas.api_uri()),
-            ("CALSYNC__CRM__KIND".to_string(), "rest".to_string()),
-            ("CALSYNC__CRM__BASE_URL".to_string(), crm.base_url()),
-            ("CRM_API_KEY".to_string(), CRM_KEY.to_string()),
+            ("CALSYNC__CRM__KIND".to_string(), kind.to_string()),
+            ("CALSYNC__CRM__BASE_URL".to_string(), base_url),
+            ("CRM_API_KEY".to_string(), key.to_string()),
         ]);
         if let Some(org) = &salesforce {
             env.remove("CALSYNC__CRM__BASE_URL");
@@ -169,6 +206,8 @@ impl TestAppBuilder {
         let fixture = Fixture {
             nylas,
             crm,
+            hubspot,
+            pipedrive,
             salesforce,
             settings,
             clock: self.clock,
@@ -204,7 +243,11 @@ pub struct TestApp {
     pub draining: CancellationToken,
     pub nylas: FakeNylas,
     pub crm: FakeCrm,
-    /// The fake Salesforce org, when the builder chose it.
+    /// Set when built with [`CrmFake::HubSpot`].
+    pub hubspot: Option<FakeHubSpot>,
+    /// Set when built with [`CrmFake::Pipedrive`].
+    pub pipedrive: Option<FakePipedrive>,
+    /// Set when built with [`CrmFake::Salesforce`].
     pub salesforce: Option<FakeSalesforce>,
     pub http: reqwest::Client,
     pub fixture: Fixture,
@@ -218,7 +261,7 @@ impl TestApp {
             tweaks: Vec::new(),
             clock: Clock::System,
             wrap_store: None,
-            salesforce: false,
+            crm: CrmFake::Rest,
         }
     }
 
@@ -237,6 +280,8 @@ impl TestApp {
             draining,
             nylas: fixture.nylas.clone(),
             crm: fixture.crm.clone(),
+            hubspot: fixture.hubspot.clone(),
+            pipedrive: fixture.pipedrive.clone(),
             salesforce: fixture.salesforce.clone(),
             http: reqwest::Client::new(),
             fixture,
@@ -269,6 +314,18 @@ impl TestApp {
     /// A default app.
     pub async fn spawn() -> TestApp {
         Self::builder().spawn().await
+    }
+
+    /// The fake HubSpot (built with [`CrmFake::HubSpot`]).
+    pub fn hubspot(&self) -> &FakeHubSpot {
+        self.hubspot.as_ref().expect("built with CrmFake::HubSpot")
+    }
+
+    /// The fake Pipedrive (built with [`CrmFake::Pipedrive`]).
+    pub fn pipedrive(&self) -> &FakePipedrive {
+        self.pipedrive
+            .as_ref()
+            .expect("built with CrmFake::Pipedrive")
     }
 
     /// The webhook URL.

@@ -5,9 +5,12 @@
 pub mod binary;
 pub mod captured_logs;
 pub mod fake_crm;
+pub mod fake_hubspot;
 pub mod fake_nylas;
+pub mod fake_pipedrive;
 pub mod fake_salesforce;
 pub mod faulty_store;
 pub mod harness;
+pub mod openapi;
 pub mod payloads;
 pub mod server;

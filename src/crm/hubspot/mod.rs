@@ -1,0 +1,354 @@
+//! The HubSpot adapter (`kind = "hubspot"`): one meeting engagement per event, on the
+//! date-versioned CRM API (`/crm/objects/2026-03/meetings`), authenticated with a bearer token.
+//!
+//! Upsert strategy (`crms.md`, "HubSpot"): HubSpot does not prevent duplicates, so calsync's own
+//! map event id → meeting id is the key.
+//! - never created → `POST …/meetings` with the properties and the contact associations
+//!   (type 200, meeting → contact);
+//! - known id → `PATCH …/meetings/{id}`; a 404 means the meeting was deleted or archived in
+//!   HubSpot, and it is created again;
+//! - uncertain (a create whose answer was lost) → `POST …/meetings/search` on the event id
+//!   property; found → PATCH it, not found → create. The search index lags writes by seconds, so
+//!   a create lost less than that ago can still be created twice: the worker retries an uncertain
+//!   create only after a backoff, which keeps that window small.
+//! - soft-delete → `DELETE …/meetings/{id}` (archives to the recycle bin); 404 = already gone.
+//!
+//! Contact links ([`contacts`]) follow the attendees on every write. Throttle signals and errors
+//! are classified in [`errors`]. The target is `hubspot:<base_url>`.
+
+mod contacts;
+mod errors;
+mod properties;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use reqwest::header::ACCEPT;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::contacts::ContactCache;
+use super::transport::CrmTransport;
+use super::vendor::{Throttled, send_throttled};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use crate::config::{ContactLinking, HubSpotCrmSettings};
+use crate::record::MeetingRecord;
+
+pub use properties::{OUTCOME_CANCELED, OUTCOME_SCHEDULED, meeting_properties};
+
+/// The meetings object on the date-versioned API.
+const MEETINGS: &[&str] = &["crm", "objects", "2026-03", "meetings"];
+
+/// The HubSpot-defined association type "meeting to contact".
+const MEETING_TO_CONTACT: u32 = 200;
+
+/// The most meetings a recovery search reads (more than one means duplicates already exist).
+const SEARCH_LIMIT: u32 = 10;
+
+/// The HubSpot meetings adapter.
+pub struct HubSpotAdapter {
+    transport: CrmTransport,
+    base: Url,
+    token: SecretString,
+    event_id_property: String,
+    timeout: Duration,
+    linking: ContactLinking,
+    internal_domains: Vec<String>,
+    contacts: ContactCache,
+    target: String,
+}
+
+/// A created or read object: only its id matters.
+#[derive(Debug, Deserialize)]
+struct Object {
+    id: String,
+}
+
+/// A search answer.
+#[derive(Debug, Deserialize)]
+struct SearchResults {
+    results: Vec<Object>,
+}
+
+impl HubSpotAdapter {
+    /// An adapter for the configured portal; attendees at `internal_domains` are never linked.
+    pub fn new(
+        settings: &HubSpotCrmSettings,
+        internal_domains: &[String],
+        transport: CrmTransport,
+    ) -> Self {
+        HubSpotAdapter {
+            target: format!("hubspot:{}", settings.base_url),
+            transport,
+            base: settings.base_url.clone(),
+            token: settings.token.clone(),
+            event_id_property: settings.event_id_property.clone(),
+            timeout: settings.timeout,
+            linking: settings.contacts,
+            internal_domains: internal_domains.to_vec(),
+            contacts: ContactCache::default(),
+        }
+    }
+
+    /// `base_url` + the given path segments (each percent-encoded as one segment).
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// The meetings collection, or one meeting, plus further segments.
+    fn meetings_url(&self, rest: &[&str]) -> Url {
+        let segments: Vec<&str> = MEETINGS.iter().chain(rest).copied().collect();
+        self.url(&segments)
+    }
+
+    /// An authenticated request.
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.transport
+            .http()
+            .request(method, url)
+            .bearer_auth(self.token.expose_secret())
+            .header(ACCEPT, "application/json")
+            .timeout(self.timeout)
+    }
+
+    /// Sends through the transport with HubSpot's throttle signals honoured.
+    async fn send(
+        &self,
+        operation: &'static str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Throttled, CrmError> {
+        let metrics = self.transport.metrics().clone();
+        send_throttled(&self.transport, operation, build, move |answer| {
+            errors::throttle_pause(answer, Timestamp::now(), &metrics)
+        })
+        .await
+    }
+
+    fn status_error(&self, operation: &'static str, sent: &Throttled) -> CrmError {
+        errors::status_error(
+            operation,
+            &sent.answer,
+            sent.pause,
+            self.token.expose_secret(),
+        )
+    }
+
+    /// `POST …/meetings`, associated with `contact_ids`. If HubSpot refuses the associations
+    /// (e.g. a cached contact was deleted since), creates without them and links one by one.
+    async fn create(
+        &self,
+        record: &MeetingRecord,
+        contact_ids: Option<&[String]>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        let wanted = contact_ids.unwrap_or_default();
+        let id = match self.post_meeting(record, wanted).await {
+            Ok(id) => id,
+            Err(error) if !wanted.is_empty() && is_refusal(&error) => {
+                tracing::warn!(
+                    error = %error,
+                    "HubSpot refused the meeting with its contact associations; creating it without them and linking the contacts one by one."
+                );
+                let id = self.post_meeting(record, &[]).await?;
+                self.link_each(&id, wanted).await?;
+                id
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(UpsertOutcome {
+            crm_record_id: id,
+            created: true,
+        })
+    }
+
+    async fn post_meeting(
+        &self,
+        record: &MeetingRecord,
+        contact_ids: &[String],
+    ) -> Result<String, CrmError> {
+        const OPERATION: &str = "hubspot create";
+        let associations: Vec<Value> = contact_ids
+            .iter()
+            .map(|id| {
+                json!({
+                    "to": {"id": id},
+                    "types": [{
+                        "associationCategory": "HUBSPOT_DEFINED",
+                        "associationTypeId": MEETING_TO_CONTACT
+                    }]
+                })
+            })
+            .collect();
+        let body = json!({
+            "properties": meeting_properties(record, &self.event_id_property),
+            "associations": associations,
+        });
+        let url = self.meetings_url(&[]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        if !sent.answer.status.is_success() {
+            return Err(self.status_error(OPERATION, &sent));
+        }
+        let created: Object = serde_json::from_slice(&sent.answer.body)
+            .map_err(|_| errors::protocol_error(OPERATION, "the created meeting has no id"))?;
+        Ok(created.id)
+    }
+
+    /// `PATCH …/meetings/{id}`; `false` when HubSpot has no such (live) meeting.
+    async fn patch_meeting(&self, record: &MeetingRecord, id: &str) -> Result<bool, CrmError> {
+        const OPERATION: &str = "hubspot update";
+        let body = json!({"properties": meeting_properties(record, &self.event_id_property)});
+        let url = self.meetings_url(&[id]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::PATCH, url.clone()).json(&body)
+            })
+            .await?;
+        match sent.answer.status {
+            status if status.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error(OPERATION, &sent)),
+        }
+    }
+
+    /// PATCH the meeting and bring its contact links in line; create it again when it is gone.
+    async fn update_or_create(
+        &self,
+        record: &MeetingRecord,
+        id: &str,
+        contact_ids: Option<&[String]>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        if !self.patch_meeting(record, id).await? {
+            tracing::info!(
+                "The HubSpot meeting was deleted or archived in HubSpot; creating it again."
+            );
+            return self.create(record, contact_ids).await;
+        }
+        if let Some(wanted) = contact_ids {
+            self.sync_links(id, wanted).await?;
+        }
+        Ok(UpsertOutcome {
+            crm_record_id: id.to_owned(),
+            created: false,
+        })
+    }
+
+    /// The meeting holding `external_event_id` in the event id property, if any (the oldest
+    /// when there are several).
+    async fn find_by_event_id(&self, external_event_id: &str) -> Result<Option<String>, CrmError> {
+        const OPERATION: &str = "hubspot search";
+        let body = json!({
+            "filterGroups": [{"filters": [{
+                "propertyName": self.event_id_property,
+                "operator": "EQ",
+                "value": external_event_id
+            }]}],
+            "properties": [self.event_id_property],
+            "sorts": [],
+            "limit": SEARCH_LIMIT,
+            "after": "0"
+        });
+        let url = self.meetings_url(&["search"]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        if !sent.answer.status.is_success() {
+            return Err(self.status_error(OPERATION, &sent));
+        }
+        let found: SearchResults = serde_json::from_slice(&sent.answer.body)
+            .map_err(|_| errors::protocol_error(OPERATION, "the search answer has no results"))?;
+        if found.results.len() > 1 {
+            tracing::warn!(
+                count = found.results.len(),
+                "HubSpot holds several meetings for this event; calsync keeps writing the oldest."
+            );
+        }
+        Ok(found
+            .results
+            .into_iter()
+            .map(|object| object.id)
+            .min_by_key(|id| (id.parse::<u128>().unwrap_or(u128::MAX), id.clone())))
+    }
+}
+
+/// A 4xx that says the request itself was refused (not auth, not throttling).
+fn is_refusal(error: &CrmError) -> bool {
+    matches!(error, CrmError::Status { status, .. } if matches!(status, 400 | 404 | 409 | 422))
+}
+
+#[async_trait]
+impl CrmAdapter for HubSpotAdapter {
+    fn kind(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    async fn upsert(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        let contact_ids = self.contact_ids(record).await?;
+        let contact_ids = contact_ids.as_deref();
+        match existing {
+            ExistingRecord::None => self.create(record, contact_ids).await,
+            ExistingRecord::Known(id) => self.update_or_create(record, id, contact_ids).await,
+            ExistingRecord::Uncertain => {
+                match self.find_by_event_id(&record.external_event_id).await? {
+                    Some(id) => self.update_or_create(record, &id, contact_ids).await,
+                    None => self.create(record, contact_ids).await,
+                }
+            }
+        }
+    }
+
+    async fn soft_delete(
+        &self,
+        _external_event_id: &str,
+        crm_record_id: &str,
+    ) -> Result<(), CrmError> {
+        const OPERATION: &str = "hubspot delete";
+        let url = self.meetings_url(&[crm_record_id]);
+        let sent = self
+            .send(OPERATION, || self.request(Method::DELETE, url.clone()))
+            .await?;
+        if sent.answer.status.is_success() || sent.answer.status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(self.status_error(OPERATION, &sent))
+        }
+    }
+
+    /// Lists one meeting: needs a valid token with the meetings read scope.
+    async fn check(&self) -> Result<(), CrmError> {
+        const OPERATION: &str = "hubspot check";
+        let url = self.meetings_url(&[]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::GET, url.clone())
+                    .query(&[("limit", "1")])
+            })
+            .await?;
+        if sent.answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error(OPERATION, &sent))
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The Pipedrive adapter (`kind = "pipedrive"`): one activity of type `meeting` per event, on
+//! API v2 (`{base_url}/api/v2/activities`), authenticated with the `x-api-token` header.
+//!
+//! Upsert strategy (`crms.md`, "Pipedrive"): activities have no API-creatable custom fields and
+//! cannot be searched by our id, so calsync's map event id → activity id is the key.
+//! - never created → `POST /api/v2/activities`;
+//! - known id → `PATCH /api/v2/activities/{id}`; a 404 means the activity was deleted in
+//!   Pipedrive, and it is created again;
+//! - uncertain (a create whose answer was lost) → [`recover`]: the recently updated activities
+//!   are scanned for the note's marker line; found → PATCH it, not found → create (with a
+//!   warning: a duplicate is possible if the lost create is older than the scanned window);
+//! - soft-delete → `DELETE /api/v2/activities/{id}` (Pipedrive marks it deleted and purges it
+//!   after 30 days); 404 = already gone.
+//!
+//! Persons are linked as `participants` ([`persons`]); the body is built by [`activity`];
+//! throttling and errors are classified in [`errors`]. The target is `pipedrive:<base_url>`.
+
+mod activity;
+mod errors;
+mod persons;
+mod recover;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use reqwest::header::ACCEPT;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::contacts::ContactCache;
+use super::transport::CrmTransport;
+use super::vendor::{Throttled, send_throttled};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use crate::clock::Clock;
+use crate::config::{ContactLinking, PipedriveCrmSettings};
+use crate::record::MeetingRecord;
+
+pub use activity::{ACTIVITY_TYPE, CANCELLED_PREFIX, MARKER, Person, activity_body, has_marker};
+
+/// The header carrying the API token.
+const TOKEN_HEADER: &str = "x-api-token";
+
+/// The Pipedrive activities adapter.
+pub struct PipedriveAdapter {
+    transport: CrmTransport,
+    base: Url,
+    token: SecretString,
+    timeout: Duration,
+    linking: ContactLinking,
+    internal_domains: Vec<String>,
+    persons: ContactCache,
+    clock: Clock,
+    target: String,
+}
+
+/// `{"success": true, "data": {...}}`.
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    data: Option<T>,
+}
+
+/// An activity or person: only its id matters here.
+#[derive(Debug, Deserialize)]
+struct Created {
+    id: i64,
+}
+
+impl PipedriveAdapter {
+    /// An adapter for the configured company; attendees at `internal_domains` are never linked.
+    pub fn new(
+        settings: &PipedriveCrmSettings,
+        internal_domains: &[String],
+        transport: CrmTransport,
+    ) -> Self {
+        PipedriveAdapter {
+            target: format!("pipedrive:{}", settings.base_url),
+            transport,
+            base: settings.base_url.clone(),
+            token: settings.api_token.clone(),
+            timeout: settings.timeout,
+            linking: settings.contacts,
+            internal_domains: internal_domains.to_vec(),
+            persons: ContactCache::default(),
+            clock: Clock::System,
+        }
+    }
+
+    /// The same adapter with another time source (recovery's scan window is relative to now).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// `{base_url}/api/v2/` + the given segments (each percent-encoded as one segment). A
+    /// `base_url` that already ends in `/api/v2` is not doubled.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        let prefix = prefix.strip_suffix("/api/v2").unwrap_or(&prefix).to_owned();
+        url.set_path(&prefix);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["api", "v2"]).extend(segments);
+        }
+        url
+    }
+
+    /// An authenticated request.
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.transport
+            .http()
+            .request(method, url)
+            .header(TOKEN_HEADER, self.token.expose_secret())
+            .header(ACCEPT, "application/json")
+            .timeout(self.timeout)
+    }
+
+    /// Sends through the transport with Pipedrive's throttle signals honoured.
+    async fn send(
+        &self,
+        operation: &'static str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Throttled, CrmError> {
+        let metrics = self.transport.metrics().clone();
+        send_throttled(&self.transport, operation, build, move |answer| {
+            errors::throttle_pause(answer, Timestamp::now(), &metrics)
+        })
+        .await
+    }
+
+    fn status_error(&self, operation: &'static str, sent: &Throttled) -> CrmError {
+        errors::status_error(
+            operation,
+            &sent.answer,
+            sent.pause,
+            self.token.expose_secret(),
+        )
+    }
+
+    /// The `data.id` of a success answer.
+    fn created_id(operation: &'static str, sent: &Throttled) -> Result<i64, CrmError> {
+        serde_json::from_slice::<Envelope<Created>>(&sent.answer.body)
+            .ok()
+            .and_then(|envelope| envelope.data)
+            .map(|created| created.id)
+            .ok_or_else(|| errors::protocol_error(operation, "the answer has no data.id"))
+    }
+
+    /// `POST /api/v2/activities`.
+    async fn create(&self, body: &Value) -> Result<UpsertOutcome, CrmError> {
+        const OPERATION: &str = "pipedrive create";
+        let url = self.url(&["activities"]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::POST, url.clone()).json(body)
+            })
+            .await?;
+        if !sent.answer.status.is_success() {
+            return Err(self.status_error(OPERATION, &sent));
+        }
+        Ok(UpsertOutcome {
+            crm_record_id: Self::created_id(OPERATION, &sent)?.to_string(),
+            created: true,
+        })
+    }
+
+    /// `PATCH /api/v2/activities/{id}`, or a create when the activity is gone.
+    async fn update_or_create(&self, id: &str, body: &Value) -> Result<UpsertOutcome, CrmError> {
+        const OPERATION: &str = "pipedrive update";
+        if id.parse::<i64>().is_err() {
+            tracing::warn!(
+                "The remembered Pipedrive activity id is not a number; creating the activity again."
+            );
+            return self.create(body).await;
+        }
+        let url = self.url(&["activities", id]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::PATCH, url.clone()).json(body)
+            })
+            .await?;
+        match sent.answer.status {
+            status if status.is_success() => Ok(UpsertOutcome {
+                crm_record_id: id.to_owned(),
+                created: false,
+            }),
+            StatusCode::NOT_FOUND | StatusCode::GONE => {
+                tracing::info!(
+                    "The Pipedrive activity was deleted in Pipedrive; creating it again."
+                );
+                self.create(body).await
+            }
+            _ => Err(self.status_error(OPERATION, &sent)),
+        }
+    }
+
+    /// Creates or updates the activity as `existing` says.
+    async fn write(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+        persons: Option<&[Person]>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        let body = activity_body(record, persons);
+        match existing {
+            ExistingRecord::None => self.create(&body).await,
+            ExistingRecord::Known(id) => self.update_or_create(id, &body).await,
+            ExistingRecord::Uncertain => {
+                match self.find_by_marker(&record.external_event_id).await? {
+                    Some(id) => self.update_or_create(&id.to_string(), &body).await,
+                    None => {
+                        tracing::warn!(
+                            "A create whose answer was lost left no activity calsync can find; creating it (a duplicate is possible if the lost one is older than the scanned window)."
+                        );
+                        self.create(&body).await
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A 4xx that refuses the request body (not auth, not throttling, not a missing activity).
+fn is_refusal(error: &CrmError) -> bool {
+    matches!(
+        error,
+        CrmError::Status {
+            status: 400 | 422,
+            ..
+        }
+    )
+}
+
+#[async_trait]
+impl CrmAdapter for PipedriveAdapter {
+    fn kind(&self) -> &'static str {
+        "pipedrive"
+    }
+
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Writes the activity with its participants; if Pipedrive refuses the body while it names
+    /// persons (a cached person may have been deleted or merged since), writes it once more
+    /// without touching the participants.
+    async fn upsert(
+        &self,
+        record: &MeetingRecord,
+        existing: ExistingRecord<'_>,
+    ) -> Result<UpsertOutcome, CrmError> {
+        let persons = self.persons_for(record).await?;
+        let linked = persons.as_deref();
+        match self.write(record, existing, linked).await {
+            Err(error) if linked.is_some_and(|p| !p.is_empty()) && is_refusal(&error) => {
+                tracing::warn!(
+                    error = %error,
+                    "Pipedrive refused the activity with its participants; writing it without changing them."
+                );
+                self.write(record, existing, None).await
+            }
+            other => other,
+        }
+    }
+
+    async fn soft_delete(
+        &self,
+        _external_event_id: &str,
+        crm_record_id: &str,
+    ) -> Result<(), CrmError> {
+        const OPERATION: &str = "pipedrive delete";
+        if crm_record_id.parse::<i64>().is_err() {
+            tracing::warn!(
+                "The remembered Pipedrive activity id is not a number; nothing to delete."
+            );
+            return Ok(());
+        }
+        let url = self.url(&["activities", crm_record_id]);
+        let sent = self
+            .send(OPERATION, || self.request(Method::DELETE, url.clone()))
+            .await?;
+        let status = sent.answer.status;
+        if status.is_success() || status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            Ok(())
+        } else {
+            Err(self.status_error(OPERATION, &sent))
+        }
+    }
+
+    /// Lists one activity: needs a valid token for the company.
+    async fn check(&self) -> Result<(), CrmError> {
+        const OPERATION: &str = "pipedrive check";
+        let url = self.url(&["activities"]);
+        let sent = self
+            .send(OPERATION, || {
+                self.request(Method::GET, url.clone())
+                    .query(&[("limit", "1")])
+            })
+            .await?;
+        if sent.answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.status_error(OPERATION, &sent))
+        }
+    }
+}

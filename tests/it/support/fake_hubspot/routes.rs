@@ -1,0 +1,229 @@
+//! The fake HubSpot's request handling: contract check, auth, throttling, then dispatch to the
+//! endpoints ([`super::meetings`], [`super::people`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State as Shared;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+
+use super::{HUBSPOT_TOKEN, Seen, State, Throttle, meetings, people};
+use crate::support::openapi::{Contract, Request};
+
+/// An answer before it becomes an HTTP response.
+pub(super) struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
+    /// Checked against the response schema (not for 429s, whose real body differs from the
+    /// spec's error shape, nor for a simulated lost answer).
+    pub checked: bool,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+            checked: true,
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+            checked: true,
+        }
+    }
+
+    pub fn error(status: u16, category: &str, message: &str) -> Reply {
+        Reply::json(
+            status,
+            json!({
+                "status": "error",
+                "message": message,
+                "correlationId": uuid::Uuid::new_v4().to_string(),
+                "category": category
+            }),
+        )
+    }
+}
+
+pub(super) async fn handle(
+    Shared(state): Shared<Arc<Mutex<State>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    let path = uri.path().to_owned();
+    let query = uri.query().map(str::to_owned);
+    let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.requests.push(Seen {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        body: json_body.clone(),
+        at: std::time::Instant::now(),
+    });
+    let contract = Contract::hubspot();
+    let request = Request {
+        method: method.as_str(),
+        path: &path,
+        query: query.as_deref(),
+        headers: &headers,
+        body: &body,
+    };
+    let problems = contract.check(&request);
+    let reply = if !problems.is_empty() {
+        state.violations.extend(problems.iter().cloned());
+        Reply::error(400, "VALIDATION_ERROR", &problems.join("; "))
+    } else if state.token_expired || !authorized(&headers) {
+        Reply::error(
+            401,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+        )
+    } else if let Some(throttle) = state.throttles.pop_front() {
+        throttled(throttle)
+    } else {
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        route(&mut state, &method, &path, &query, &json_body)
+    };
+    if reply.checked {
+        let bytes = reply
+            .body
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let problems =
+            contract.check_response(method.as_str(), &path, reply.status, bytes.as_bytes());
+        state
+            .violations
+            .extend(problems.into_iter().map(|p| format!("fake answer: {p}")));
+    }
+    respond(reply)
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value == format!("Bearer {HUBSPOT_TOKEN}"))
+}
+
+fn respond(reply: Reply) -> Response {
+    let mut response = Response::builder()
+        .status(reply.status)
+        .header("x-hubspot-ratelimit-max", "190")
+        .header("x-hubspot-ratelimit-interval-milliseconds", "10000");
+    for (name, value) in &reply.headers {
+        response = response.header(*name, value);
+    }
+    match reply.body {
+        Some(body) => response
+            .header("content-type", "application/json;charset=utf-8")
+            .body(Body::from(body.to_string())),
+        None => response.body(Body::empty()),
+    }
+    .unwrap()
+}
+
+fn throttled(throttle: Throttle) -> Reply {
+    let (policy, message, mut headers) = match throttle {
+        Throttle::TenSecondly {
+            retry_after,
+            interval_ms,
+        } => {
+            let mut headers = vec![
+                ("x-hubspot-ratelimit-remaining", "0".to_owned()),
+                (
+                    "x-hubspot-ratelimit-interval-milliseconds",
+                    interval_ms.to_string(),
+                ),
+            ];
+            if let Some(seconds) = retry_after {
+                headers.push(("retry-after", seconds.to_string()));
+            }
+            (
+                "TEN_SECONDLY_ROLLING",
+                "You have reached your ten_secondly_rolling limit.",
+                headers,
+            )
+        }
+        Throttle::Daily => (
+            "DAILY",
+            "You have reached your daily limit.",
+            vec![
+                ("x-hubspot-ratelimit-daily", "250000".to_owned()),
+                ("x-hubspot-ratelimit-daily-remaining", "0".to_owned()),
+            ],
+        ),
+    };
+    let body = json!({
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": uuid::Uuid::new_v4().to_string(),
+        "policyName": policy,
+        "requestId": uuid::Uuid::new_v4().to_string()
+    });
+    headers.push(("content-type", "application/json".to_owned()));
+    Reply {
+        status: 429,
+        body: Some(body),
+        headers,
+        checked: false,
+    }
+}
+
+fn route(
+    state: &mut State,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    body: &Value,
+) -> Reply {
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = method.as_str();
+    match segments.as_slice() {
+        ["crm", "objects", "2026-03", "meetings", rest @ ..] => {
+            meetings::route(state, method, rest, query, body)
+        }
+        ["crm", "v3", "objects", "contacts", rest @ ..] => match (method, rest) {
+            ("GET", [key]) => people::get_contact(state, key, query),
+            ("POST", []) => people::create_contact(state, body),
+            _ => not_found(path),
+        },
+        [
+            "crm",
+            "v4",
+            "objects",
+            "meetings",
+            id,
+            "associations",
+            "contacts",
+        ] if method == "GET" => people::list_links(state, id, query),
+        _ => not_found(path),
+    }
+}
+
+fn not_found(path: &str) -> Reply {
+    Reply::error(404, "OBJECT_NOT_FOUND", &format!("the fake has no {path}"))
+}
