@@ -6,5 +6,6 @@ mod support;
 
 mod durability;
 mod pipeline;
+mod replicas;
 mod store_conformance;
 mod webhook;

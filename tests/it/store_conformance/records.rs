@@ -319,7 +319,7 @@ pub async fn try_lock_is_exclusive_until_expiry(backend: Backend) {
 }
 
 pub async fn data_survives_reopening(backend: Backend) {
-    let Backend { store, url, _dir } = backend;
+    let Backend { store, url, .. } = backend;
     store
         .ingest(&[notification("n1", Some(upsert("e1", 1)))], at(0))
         .await

@@ -22,9 +22,21 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `calsync serve` with its store in `dir`, waits until `/readyz` answers 200.
+    /// Starts `calsync serve` with its SQLite store in `dir`, waits until `/readyz` answers 200.
     pub async fn start(
         dir: &Path,
+        nylas: &FakeNylas,
+        crm: &FakeCrm,
+        extra: &[(&str, &str)],
+    ) -> Daemon {
+        let url = format!("sqlite://{}", dir.join("calsync.db").display());
+        Daemon::start_on(&url, nylas, crm, extra).await
+    }
+
+    /// Starts `calsync serve` on the store `store_url` (any backend; several daemons may share
+    /// a PostgreSQL one) with extra environment variables, waits until `/readyz` answers 200.
+    pub async fn start_on(
+        store_url: &str,
         nylas: &FakeNylas,
         crm: &FakeCrm,
         extra: &[(&str, &str)],
@@ -35,10 +47,7 @@ impl Daemon {
             .arg("serve")
             .env_clear()
             .env("CALSYNC__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env(
-                "CALSYNC__STORE__URL",
-                format!("sqlite://{}", dir.join("calsync.db").display()),
-            )
+            .env("CALSYNC__STORE__URL", store_url)
             .env("NYLAS_API_KEY", NYLAS_KEY)
             .env("NYLAS_WEBHOOK_SECRET", SECRET)
             .env("NYLAS_API_URI", nylas.api_uri())
@@ -77,15 +86,25 @@ impl Daemon {
 
     /// POSTs a signed notification.
     pub async fn notify(&self, envelope: &Value) -> StatusCode {
+        self.try_notify(envelope).await.unwrap()
+    }
+
+    /// POSTs a signed notification; an error when no answer came (the daemon is gone).
+    pub async fn try_notify(&self, envelope: &Value) -> Result<StatusCode, reqwest::Error> {
         let body = serde_json::to_vec(envelope).unwrap();
-        self.http
+        let response = self
+            .http
             .post(format!("{}/webhooks/nylas", self.base))
             .header("x-nylas-signature", sign(SECRET, &body))
             .body(body)
             .send()
-            .await
-            .unwrap()
-            .status()
+            .await?;
+        Ok(response.status())
+    }
+
+    /// The process id (calsync names its leases `<pid>-<random>`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no chance to flush or release anything.
@@ -123,7 +142,8 @@ impl Daemon {
         condition()
     }
 
-    async fn wait_for_async<F, Fut>(&mut self, limit: Duration, condition: F) -> bool
+    /// Like [`Daemon::wait_for`], with an async condition.
+    pub async fn wait_for_async<F, Fut>(&mut self, limit: Duration, condition: F) -> bool
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = bool>,

@@ -45,6 +45,8 @@ struct CrmState {
     /// Per external id: answer this status to writes for that event only.
     poisoned: HashMap<String, u16>,
     next_id: u64,
+    /// How long each request takes before it is answered (a slow CRM keeps jobs in flight).
+    latency: Option<std::time::Duration>,
 }
 
 /// Handle to a running fake CRM.
@@ -138,6 +140,11 @@ impl FakeCrm {
         state.poisoned.insert(external_event_id.to_string(), status);
     }
 
+    /// Makes every later request take `latency` before it is handled.
+    pub fn slow_down(&self, latency: std::time::Duration) {
+        self.state.lock().unwrap().latency = Some(latency);
+    }
+
     /// Stops poisoning an event.
     pub fn cure(&self, external_event_id: &str) {
         self.state
@@ -156,6 +163,10 @@ async fn meetings(
     Query(query): Query<HashMap<String, String>>,
     body: Option<Json<Value>>,
 ) -> Response {
+    let latency = state.lock().unwrap().latency;
+    if let Some(latency) = latency {
+        tokio::time::sleep(latency).await;
+    }
     let mut state = state.lock().unwrap();
     let target = uri
         .path_and_query()
