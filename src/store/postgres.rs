@@ -280,3 +280,24 @@ impl Store for PostgresStore {
         coordination::try_lock(&self.pool, name, owner, now, ttl).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable_and_a_bad_url_is_setup() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let error = PostgresStore::open("postgres://calsync:s3cret@127.0.0.1:1/calsync")
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+
+        let error = PostgresStore::open("postgres://calsync:s3cret@db:notaport/calsync")
+            .await
+            .expect_err("a bad port");
+        assert!(matches!(error, StoreError::Setup(_)), "{error:?}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+}

@@ -4,6 +4,7 @@
 #[allow(dead_code)] // Shared helpers: not every test module uses every one.
 mod support;
 
+mod deployment;
 mod durability;
 mod pipeline;
 mod replicas;

@@ -16,8 +16,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, Postgres, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Executor, Postgres, Transaction};
 
 use crate::store::{StoreError, redact_url};
 
@@ -56,17 +56,20 @@ pub(super) fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError>
     })
 }
 
-/// Connects the pool (one connection eagerly, so a wrong URL fails at start) and migrates.
+/// Connects once (so a wrong URL, bad credentials or an unreachable server fail at start with
+/// the server's own reason rather than a pool timeout), then builds the pool and migrates.
 pub(super) async fn open_pool(url: &str, options: PgConnectOptions) -> Result<PgPool, StoreError> {
+    let probe = PgConnection::connect_with(&options)
+        .await
+        .map_err(|error| open_error(url, error))?;
+    let _ = probe.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(POOL_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(|conn, _meta| {
             Box::pin(async move { conn.execute(DURABLE_SESSION).await.map(|_| ()) })
         })
-        .connect_with(options)
-        .await
-        .map_err(|error| open_error(url, error))?;
+        .connect_lazy_with(options);
     if let Err(error) = MIGRATOR.run(&pool).await {
         pool.close().await;
         return Err(StoreError::Setup(format!(
