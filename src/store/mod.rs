@@ -18,7 +18,7 @@
 //!   read a clock, so schedules and leases are testable without sleeping.
 //!
 //! Backends: [`sqlite`] (embedded, the default; one process) and [`postgres`] (shared by several
-//! replicas). Nothing outside this module knows which backend is in use; [`codec`] holds the
+//! replicas). Nothing outside this module knows which backend is in use; `codec` holds the
 //! column encodings both share.
 
 mod codec;
