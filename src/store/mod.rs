@@ -17,10 +17,14 @@
 //! - **Time is an argument.** Every method that depends on the time takes `now`; backends never
 //!   read a clock, so schedules and leases are testable without sleeping.
 //!
-//! Backends: [`sqlite`] (embedded, the default). Nothing outside this module knows which backend
-//! is in use.
+//! Backends: [`sqlite`] (embedded, the default; one process) and [`postgres`] (shared by several
+//! replicas). Nothing outside this module knows which backend is in use; `codec` holds the
+//! column encodings both share.
 
+mod codec;
 pub mod ingest;
+pub mod postgres;
+mod redact;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -32,6 +36,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 pub use ingest::Ingestor;
+pub use redact::redact_url;
 
 /// What a job does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,25 +432,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
-/// Opens the store a URL names (`sqlite://…`), running its migrations.
+/// Opens the store a URL names (`sqlite://…`, `postgres://…` or `postgresql://…`), running its
+/// migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(url).await?))
     } else {
         Err(StoreError::Setup(format!(
-            "unsupported store URL scheme in {:?}: expected sqlite://PATH",
+            "unsupported store URL scheme in {:?}: expected sqlite://PATH or \
+             postgres://USER:PASSWORD@HOST:PORT/DATABASE",
             redact_url(url)
         )))
-    }
-}
-
-/// The URL with any password replaced by `***`, for messages.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
     }
 }

@@ -18,7 +18,6 @@
 //! [`StoreError::Unavailable`], which callers retry later.
 //!
 //! Timestamps are stored at millisecond precision.
-mod codec;
 mod connection;
 mod coordination;
 mod dead_letters;

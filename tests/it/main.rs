@@ -5,6 +5,7 @@
 mod support;
 
 mod backfill;
+mod deployment;
 mod durability;
 mod failures;
 mod hubspot;
@@ -13,6 +14,7 @@ mod operations;
 mod pipedrive;
 mod pipeline;
 mod reconcile;
+mod replicas;
 mod salesforce;
 mod shutdown;
 mod store_conformance;

@@ -5,12 +5,16 @@
 //! list of cases into one `#[tokio::test]` per backend. Adding a backend means adding a factory
 //! returning `Option<Backend>` (`None` skips, e.g. Postgres without `CALSYNC_TEST_POSTGRES_URL`)
 //! and one `cases!(name => factory)` line. Time is always passed explicitly: no sleeps.
+//!
+//! [`races`] adds PostgreSQL-only cases that one SQLite process cannot show: several store
+//! handles (separate pools, like separate replicas) racing on one database.
 
 mod claims;
 mod coalescing;
 mod dead_letters;
 mod ingest;
 mod queue;
+mod races;
 mod records;
 
 use std::sync::Arc;
@@ -22,6 +26,8 @@ use calsync::store::{
 use jiff::Timestamp;
 use serde_json::json;
 
+use crate::support::postgres::TestDatabase;
+
 /// A fresh, empty store of one backend, and how to reach it again.
 pub struct Backend {
     pub store: Arc<dyn Store>,
@@ -29,6 +35,8 @@ pub struct Backend {
     pub url: String,
     /// Keeps a temporary database directory alive for the test's duration.
     _dir: Option<tempfile::TempDir>,
+    /// Drops a temporary PostgreSQL database after the test (declared last: after the store).
+    _database: Option<TestDatabase>,
 }
 
 /// SQLite: a new database file in a new temporary directory.
@@ -41,6 +49,23 @@ async fn sqlite_backend() -> Option<Backend> {
         store,
         url,
         _dir: Some(dir),
+        _database: None,
+    })
+}
+
+/// PostgreSQL: a new database on the `CALSYNC_TEST_POSTGRES_URL` server, dropped afterwards;
+/// `None` (the test is skipped, and says so) when the variable is unset.
+async fn postgres_backend() -> Option<Backend> {
+    let database = TestDatabase::create().await?;
+    let store = store::open(&database.url)
+        .await
+        .expect("open a PostgreSQL store");
+    assert_eq!(store.backend(), "postgres");
+    Some(Backend {
+        store,
+        url: database.url.clone(),
+        _dir: None,
+        _database: Some(database),
     })
 }
 
@@ -107,6 +132,7 @@ macro_rules! cases {
 }
 
 cases!(sqlite => sqlite_backend);
+cases!(postgres => postgres_backend);
 
 /// The suite's epoch (whole seconds, so every backend's precision holds it exactly).
 pub fn at(seconds: i64) -> Timestamp {

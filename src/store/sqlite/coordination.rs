@@ -10,9 +10,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sqlx::sqlite::SqlitePool;
 
-use super::codec::{millis, millis_after};
 use super::db_error;
 use crate::store::StoreError;
+use crate::store::codec::{millis, millis_after};
 
 /// Reads a named cursor.
 pub(super) async fn get_cursor(

@@ -10,9 +10,9 @@
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 
-use super::codec::{self, get, get_count, millis};
 use super::jobs::{self, Enqueued};
 use super::{begin_write, commit, db_error};
+use crate::store::codec::{self, get, get_count, millis};
 use crate::store::{DeadLetter, DeadLetterSelection, JobSource, StoreError};
 
 /// The start of every dead-letter query (a macro so `concat!` can build `'static` SQL).

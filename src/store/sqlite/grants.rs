@@ -8,8 +8,8 @@
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::codec::{self, get, millis};
 use super::{begin_write, commit, db_error};
+use crate::store::codec::{self, get, millis};
 use crate::store::{GrantChange, GrantStatus, StoreError};
 
 /// `grant.expired`: pause an active grant (a paused one keeps its `since`).
@@ -132,7 +132,7 @@ pub(super) async fn status(read: &SqlitePool, grant_id: &str) -> Result<GrantSta
         return Ok(GrantStatus::Active);
     };
     let since = codec::timestamp(get(&row, "since")?)?;
-    match get::<String>(&row, "status")?.as_str() {
+    match get::<_, String>(&row, "status")?.as_str() {
         "active" => Ok(GrantStatus::Active),
         "paused" => Ok(GrantStatus::Paused { since }),
         "deleted" => Ok(GrantStatus::Deleted { at: since }),

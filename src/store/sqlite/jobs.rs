@@ -19,8 +19,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 
-use super::codec::{self, get, get_count, millis, millis_after};
 use super::{begin_write, commit, db_error, grants};
+use crate::store::codec::{self, get, get_count, millis, millis_after};
 use crate::store::{ClaimedJob, Completion, JobRequest, Lease, RetryPlan, StoreError};
 
 /// What an enqueue did to the jobs table.

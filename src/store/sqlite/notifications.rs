@@ -9,9 +9,9 @@
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 
-use super::codec::{self, get, millis};
 use super::jobs::{self, Enqueued};
 use super::{begin_write, commit, db_error, grants};
+use crate::store::codec::{self, get, millis};
 use crate::store::{
     IncomingNotification, IngestOutcome, NotificationFilter, StoreError, StoredNotification,
 };

@@ -5,8 +5,8 @@
 
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 
-use super::codec::{self, get, millis};
 use super::db_error;
+use crate::store::codec::{self, get, millis};
 use crate::store::{StoreError, SyncState};
 
 /// The sync state of a record in a target.

@@ -7,8 +7,8 @@
 use jiff::Timestamp;
 use sqlx::sqlite::SqlitePool;
 
-use super::codec::{self, get, millis};
 use super::db_error;
+use crate::store::codec::{self, get, millis};
 use crate::store::{JobStats, StoreError};
 
 /// The earliest time any claimable job becomes due: its `next_attempt_at` when unleased, its

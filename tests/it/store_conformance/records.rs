@@ -126,6 +126,7 @@ pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
         store.grant_status("grant-1").await.unwrap(),
         GrantStatus::Paused { since: at(10) }
     );
+    assert_eq!(store.paused_grants().await.unwrap(), 1);
     // Jobs keep arriving for it, but none runs.
     store
         .ingest(&[notification("n2", Some(upsert("e2", 1)))], at(11))
@@ -160,6 +161,7 @@ pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
         store.grant_status("grant-1").await.unwrap(),
         GrantStatus::Active
     );
+    assert_eq!(store.paused_grants().await.unwrap(), 0);
     let claimed = store.claim("w1", at(30), LEASE, 10).await.unwrap();
     let mut keys: Vec<_> = claimed
         .iter()
@@ -319,7 +321,7 @@ pub async fn try_lock_is_exclusive_until_expiry(backend: Backend) {
 }
 
 pub async fn data_survives_reopening(backend: Backend) {
-    let Backend { store, url, _dir } = backend;
+    let Backend { store, url, .. } = backend;
     store
         .ingest(&[notification("n1", Some(upsert("e1", 1)))], at(0))
         .await

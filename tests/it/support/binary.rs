@@ -62,9 +62,23 @@ pub async fn run_command(
 }
 
 impl Daemon {
-    /// Starts `calsync serve` with its store in `dir`, waits until `/readyz` answers 200.
+    /// Starts `calsync serve` with its SQLite store in `dir`, waits until `/readyz` answers 200.
     pub async fn start(
         dir: &Path,
+        nylas: &FakeNylas,
+        crm: &FakeCrm,
+        extra: &[(&str, &str)],
+    ) -> Daemon {
+        let url = format!("sqlite://{}", dir.join("calsync.db").display());
+        Daemon::start_on(dir, &url, nylas, crm, extra).await
+    }
+
+    /// Starts `calsync serve` on the store `store_url` (any backend; several daemons may share
+    /// a PostgreSQL one) with extra environment variables, its log in `dir`; waits until
+    /// `/readyz` answers 200.
+    pub async fn start_on(
+        dir: &Path,
+        store_url: &str,
         nylas: &FakeNylas,
         crm: &FakeCrm,
         extra: &[(&str, &str)],
@@ -82,6 +96,7 @@ impl Daemon {
             .env_clear()
             .envs(environment(dir, nylas, crm))
             .env("CALSYNC__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("CALSYNC__STORE__URL", store_url)
             .env("CALSYNC__SYNC__RETRY_INITIAL", "20ms")
             .env("CALSYNC__SYNC__RETRY_MAX", "200ms")
             .env("CALSYNC__SYNC__MAX_ATTEMPTS", "100000")
@@ -116,15 +131,25 @@ impl Daemon {
 
     /// POSTs a signed notification.
     pub async fn notify(&self, envelope: &Value) -> StatusCode {
+        self.try_notify(envelope).await.unwrap()
+    }
+
+    /// POSTs a signed notification; an error when no answer came (the daemon is gone).
+    pub async fn try_notify(&self, envelope: &Value) -> Result<StatusCode, reqwest::Error> {
         let body = serde_json::to_vec(envelope).unwrap();
-        self.http
+        let response = self
+            .http
             .post(format!("{}/webhooks/nylas", self.base))
             .header("x-nylas-signature", sign(SECRET, &body))
             .body(body)
             .send()
-            .await
-            .unwrap()
-            .status()
+            .await?;
+        Ok(response.status())
+    }
+
+    /// The process id (calsync names its leases `<pid>-<random>`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The log lines written so far (by every daemon started in the same directory).
@@ -206,7 +231,8 @@ impl Daemon {
         condition()
     }
 
-    async fn wait_for_async<F, Fut>(&mut self, limit: Duration, condition: F) -> bool
+    /// Like [`Daemon::wait_for`], with an async condition.
+    pub async fn wait_for_async<F, Fut>(&mut self, limit: Duration, condition: F) -> bool
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = bool>,

@@ -1,6 +1,8 @@
 //! Test support: fake Nylas and CRM servers on `127.0.0.1:0`, payload builders, the
 //! [`harness::TestApp`] builder that runs the real router and worker against them, a
 //! fault-injecting store wrapper and a log capture.
+//! [`harness::TestApp`] builder that runs the real router and worker against them, and fresh
+//! PostgreSQL databases ([`postgres::TestDatabase`]).
 
 pub mod binary;
 pub mod captured_logs;
@@ -13,4 +15,5 @@ pub mod faulty_store;
 pub mod harness;
 pub mod openapi;
 pub mod payloads;
+pub mod postgres;
 pub mod server;

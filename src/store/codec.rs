@@ -1,56 +1,65 @@
-//! How the SQLite backend encodes domain values in columns, and decodes them back.
+//! How every backend encodes domain values in columns, and decodes them back. Shared by the
+//! SQLite and PostgreSQL backends, whose schemas use the same representations.
 //!
-//! Invariants: timestamps are INTEGER Unix milliseconds, booleans INTEGER 0/1, enums short
-//! lowercase TEXT, payloads JSON TEXT. Decoding never guesses: a value this module did not write
-//! (an unknown enum text, an out-of-range timestamp, bad JSON) is [`StoreError::Corrupt`].
+//! Invariants: timestamps are 64-bit integer Unix milliseconds, booleans the backend's boolean
+//! (SQLite INTEGER 0/1, PostgreSQL BOOLEAN), counts and versions 64-bit integers, enums short
+//! lowercase text, payloads JSON text. Decoding never guesses: a value this module did not write
+//! (an unknown enum text, an out-of-range timestamp, bad JSON, a column of another type) is
+//! [`StoreError::Corrupt`].
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin, StoreError};
 
 /// A timestamp as stored.
-pub(super) fn millis(at: Timestamp) -> i64 {
+pub(in crate::store) fn millis(at: Timestamp) -> i64 {
     at.as_millisecond()
 }
 
 /// `at + duration` as stored, saturating at the end of representable time.
-pub(super) fn millis_after(at: Timestamp, duration: Duration) -> i64 {
+pub(in crate::store) fn millis_after(at: Timestamp, duration: Duration) -> i64 {
     millis(crate::clock::add(at, duration))
 }
 
 /// A stored timestamp.
-pub(super) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+pub(in crate::store) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(ms)
         .map_err(|error| StoreError::Corrupt(format!("timestamp {ms} ms is out of range: {error}")))
 }
 
 /// A stored optional timestamp.
-pub(super) fn opt_timestamp(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+pub(in crate::store) fn opt_timestamp(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
     ms.map(timestamp).transpose()
 }
 
 /// Reads a column, naming it when the stored value does not decode.
-pub(super) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+pub(in crate::store) fn get<'r, R, T>(row: &'r R, column: &str) -> Result<T, StoreError>
 where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
 {
     row.try_get(column)
         .map_err(|error| StoreError::Corrupt(format!("column `{column}`: {error}")))
 }
 
-/// Reads a non-negative INTEGER column as a count.
-pub(super) fn get_count(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+/// Reads a non-negative 64-bit integer column as a count.
+pub(in crate::store) fn get_count<R>(row: &R, column: &str) -> Result<u32, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
     let value: i64 = get(row, column)?;
     u32::try_from(value)
         .map_err(|_| StoreError::Corrupt(format!("column `{column}` holds {value}, not a count")))
 }
 
-pub(super) fn action_text(action: JobAction) -> &'static str {
+pub(in crate::store) fn action_text(action: JobAction) -> &'static str {
     match action {
         JobAction::Upsert => "upsert",
         JobAction::Delete => "delete",
@@ -65,7 +74,7 @@ fn action_from(text: &str) -> Result<JobAction, StoreError> {
     }
 }
 
-pub(super) fn origin_text(origin: PayloadOrigin) -> &'static str {
+pub(in crate::store) fn origin_text(origin: PayloadOrigin) -> &'static str {
     match origin {
         PayloadOrigin::None => "none",
         PayloadOrigin::NotificationComplete => "notification_complete",
@@ -84,7 +93,7 @@ fn origin_from(text: &str) -> Result<PayloadOrigin, StoreError> {
     }
 }
 
-pub(super) fn source_text(source: JobSource) -> &'static str {
+pub(in crate::store) fn source_text(source: JobSource) -> &'static str {
     match source {
         JobSource::Webhook => "webhook",
         JobSource::Backfill => "backfill",
@@ -110,7 +119,7 @@ fn unknown(column: &str, text: &str) -> StoreError {
 }
 
 /// A payload as stored (JSON text).
-pub(super) fn payload_text(payload: Option<&Value>) -> Option<String> {
+pub(in crate::store) fn payload_text(payload: Option<&Value>) -> Option<String> {
     payload.map(Value::to_string)
 }
 
@@ -123,17 +132,24 @@ fn payload_from(text: Option<String>) -> Result<Option<Value>, StoreError> {
 }
 
 /// The job request columns shared by `jobs` and `dead_letters`, decoded.
-pub(super) fn request_from_row(row: &SqliteRow) -> Result<JobRequest, StoreError> {
+pub(in crate::store) fn request_from_row<R>(row: &R) -> Result<JobRequest, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
     Ok(JobRequest {
         record_key: get(row, "record_key")?,
         grant_id: get(row, "grant_id")?,
         calendar_id: get(row, "calendar_id")?,
-        action: action_from(&get::<String>(row, "action")?)?,
+        action: action_from(&get::<_, String>(row, "action")?)?,
         payload: payload_from(get(row, "payload")?)?,
-        origin: origin_from(&get::<String>(row, "origin")?)?,
+        origin: origin_from(&get::<_, String>(row, "origin")?)?,
         version: get(row, "version")?,
         force_fetch: get(row, "force_fetch")?,
-        source: source_from(&get::<String>(row, "source")?)?,
+        source: source_from(&get::<_, String>(row, "source")?)?,
         notification_id: get(row, "notification_id")?,
     })
 }

@@ -1,0 +1,307 @@
+//! The PostgreSQL backend: one database shared by any number of calsync replicas (and by CLI
+//! commands such as `calsync dlq retry` running beside them), with the same behaviour as the
+//! SQLite backend — every invariant of the [`Store`] trait holds across replicas exactly as it
+//! holds across the workers of one process.
+//!
+//! How replicas share the work:
+//! - **Claims** are `SELECT … FOR UPDATE SKIP LOCKED` feeding a lease update in one statement
+//!   (`jobs`): replicas never wait for each other's claims and never claim the same key twice;
+//!   a dead replica's leases expire and its jobs are claimed by the others. Leases compare
+//!   against the `now` each replica passes, so replicas' clocks must agree to well within
+//!   `sync.lease` (NTP).
+//! - **Ingest** commits a batch in one transaction with multi-row statements (`notifications`,
+//!   `enqueue`): throughput grows with the batch, not with the number of commits. Deduplication
+//!   by notification id and coalescing by record key hold when one notification reaches two
+//!   replicas at the same moment.
+//! - **Wake-ups** are `LISTEN/NOTIFY` (`listener`): a commit that makes work claimable notifies
+//!   every replica's workers; the workers' polling remains the fallback.
+//! - **Migrations** run at open under sqlx's advisory lock (`connection`), so replicas may start
+//!   together.
+//!
+//! Error mapping: a bad URL, wrong credentials, a missing database and a failed migration are
+//! [`StoreError::Setup`]; undecodable rows are [`StoreError::Corrupt`]; a lost connection, a
+//! pool timeout, a restarting server or a lost deadlock are [`StoreError::Unavailable`], which
+//! callers retry later. No message contains the URL's password.
+//!
+//! Durability: commits wait for the WAL flush (`synchronous_commit` is forced `on` for sessions
+//! whose server default is `off`). Requires PostgreSQL 13 or later. Tables are created in the
+//! first schema of the connection's `search_path` (set one with
+//! `?options=-c%20search_path%3Dcalsync`).
+
+mod connection;
+mod coordination;
+mod dead_letters;
+mod enqueue;
+mod grants;
+mod jobs;
+mod listener;
+mod notifications;
+mod state;
+mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::postgres::PgPool;
+use tokio::sync::Notify;
+
+use self::connection::{begin, commit, db_error, open_error};
+use self::listener::Listener;
+use super::{
+    ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
+    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, RetryPlan, Store, StoreError,
+    StoredNotification, SyncState,
+};
+
+pub use self::listener::LISTENER_APPLICATION_NAME;
+
+/// The PostgreSQL store. Clones share the pool and the listener; the listener stops when the
+/// last clone is dropped or [`PostgresStore::close`] is called.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    wakeups: Arc<Notify>,
+    listener: Arc<Listener>,
+}
+
+impl PostgresStore {
+    /// Connects to the database a `postgres://` (or `postgresql://`) URL names, runs the
+    /// migrations, and subscribes to wake-ups.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = connection::connect_options(url)?;
+        let pool = connection::open_pool(url, options.clone()).await?;
+        let wakeups = Arc::new(Notify::new());
+        let listener = match Listener::start(options, wakeups.clone()).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                pool.close().await;
+                return Err(open_error(url, error));
+            }
+        };
+        Ok(Self {
+            pool,
+            wakeups,
+            listener: Arc::new(listener),
+        })
+    }
+
+    /// Stops the listener and closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.listener.stop().await;
+        self.pool.close().await;
+    }
+
+    /// Wakes this process's workers at once (other replicas learn through `NOTIFY`).
+    fn wake(&self, changed: bool) {
+        if changed {
+            self.wakeups.notify_waiters();
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn wakeups(&self) -> Arc<Notify> {
+        self.wakeups.clone()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn ingest(
+        &self,
+        batch: &[IncomingNotification],
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
+        let (outcomes, changed) = notifications::ingest(&self.pool, batch, now).await?;
+        self.wake(changed);
+        Ok(outcomes)
+    }
+
+    async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
+        let changed = jobs::enqueue(&self.pool, jobs, now).await?;
+        self.wake(changed);
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        jobs::claim(&self.pool, owner, now, lease_for, limit).await
+    }
+
+    async fn claim_key(
+        &self,
+        record_key: &str,
+        owner: &str,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        jobs::claim_key(&self.pool, record_key, owner, now, lease_for).await
+    }
+
+    async fn extend_lease(
+        &self,
+        lease: &Lease,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<bool, StoreError> {
+        jobs::extend_lease(&self.pool, lease, now, lease_for).await
+    }
+
+    async fn complete(&self, lease: &Lease, _now: Timestamp) -> Result<Completion, StoreError> {
+        let completion = jobs::complete(&self.pool, lease).await?;
+        self.wake(completion == Completion::Requeued);
+        Ok(completion)
+    }
+
+    async fn retry(
+        &self,
+        lease: &Lease,
+        plan: &RetryPlan,
+        now: Timestamp,
+    ) -> Result<Completion, StoreError> {
+        let (completion, changed) = jobs::retry(&self.pool, lease, plan, now).await?;
+        self.wake(changed);
+        Ok(completion)
+    }
+
+    async fn dead_letter(
+        &self,
+        lease: &Lease,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let (id, released) = jobs::dead_letter(&self.pool, lease, error, now).await?;
+        self.wake(released);
+        Ok(id)
+    }
+
+    async fn release(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
+        let released = jobs::release(&self.pool, lease, now).await?;
+        self.wake(released);
+        Ok(())
+    }
+
+    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        stats::next_due_at(&self.pool).await
+    }
+
+    async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
+        stats::job_stats(&self.pool, now).await
+    }
+
+    async fn load_state(
+        &self,
+        target: &str,
+        record_key: &str,
+    ) -> Result<Option<SyncState>, StoreError> {
+        state::load(&self.pool, target, record_key).await
+    }
+
+    async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
+        state::save(&self.pool, state).await
+    }
+
+    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        dead_letters::list(&self.pool, limit).await
+    }
+
+    async fn retry_dead_letters(
+        &self,
+        selection: &DeadLetterSelection,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let (requeued, changed) = dead_letters::retry(&self.pool, selection, now).await?;
+        self.wake(changed);
+        Ok(requeued)
+    }
+
+    async fn list_notifications(
+        &self,
+        filter: &NotificationFilter,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        notifications::list(&self.pool, filter).await
+    }
+
+    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
+        notifications::prune(&self.pool, before).await
+    }
+
+    async fn set_grant_status(
+        &self,
+        grant_id: &str,
+        status: &GrantStatus,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let resumed = grants::set_status(&self.pool, grant_id, status, now).await?;
+        self.wake(resumed);
+        Ok(())
+    }
+
+    async fn paused_grants(&self) -> Result<u64, StoreError> {
+        grants::count_paused(&self.pool).await
+    }
+
+    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
+        grants::status(&self.pool, grant_id).await
+    }
+
+    async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        coordination::get_cursor(&self.pool, name).await
+    }
+
+    async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError> {
+        coordination::put_cursor(&self.pool, name, value, now).await
+    }
+
+    async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError> {
+        coordination::delete_cursors(&self.pool, prefix).await
+    }
+
+    async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        coordination::try_lock(&self.pool, name, owner, now, ttl).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable_and_a_bad_url_is_setup() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let error = PostgresStore::open("postgres://calsync:s3cret@127.0.0.1:1/calsync")
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+
+        let error = PostgresStore::open("postgres://calsync:s3cret@db:notaport/calsync")
+            .await
+            .expect_err("a bad port");
+        assert!(matches!(error, StoreError::Setup(_)), "{error:?}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+}
