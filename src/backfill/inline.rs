@@ -19,6 +19,9 @@
 //! for `serve`, and the event counts as still failing. A credentials failure stops the caller
 //! (every other event would fail the same way). Waits end early when the stop token fires.
 
+use tracing::Instrument;
+
+use crate::worker::process::job_span;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,12 +102,18 @@ impl Inline {
             let Some(job) = claimed else {
                 return Ok((EventOutcome::HandedToServe, None));
             };
-            let result = self.sync(&job).await;
+            let span = job_span(&job);
+            let result = self.sync(&job).instrument(span.clone()).await;
             let auth = match &result {
                 Err(error) if error.retry() == Retry::Auth => Some(error.to_string()),
                 _ => None,
             };
-            let delay = match self.processor.settle(&job, result, &self.policy).await? {
+            let settled = self
+                .processor
+                .settle(&job, result, &self.policy)
+                .instrument(span)
+                .await?;
+            let delay = match settled {
                 Settled::Done(outcome) | Settled::Requeued(outcome) => {
                     return Ok((EventOutcome::Synced(outcome), None));
                 }

@@ -10,7 +10,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -19,80 +18,12 @@ use prometheus_client::registry::Registry;
 
 use crate::store::JobStats;
 
-/// `trigger`, `result` of a received notification.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct NotificationLabels {
-    /// The first two segments of the type (`event.updated`), or `unknown`.
-    pub trigger: String,
-    /// `accepted | duplicate | bad_signature | bad_request | too_large | ignored | unavailable`.
-    pub result: String,
-}
+mod labels;
 
-/// `state` of jobs.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct JobStateLabels {
-    /// `pending | in_flight | retrying | dead`.
-    pub state: String,
-}
-
-/// `kind`, `operation`, `status` of a CRM request.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CrmRequestLabels {
-    pub kind: String,
-    pub operation: String,
-    /// The HTTP status, or `error` when no answer came.
-    pub status: String,
-}
-
-/// `kind`, `operation` of a CRM request (latency).
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CrmOperationLabels {
-    pub kind: String,
-    pub operation: String,
-}
-
-/// `operation`, `status` of a Nylas request.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct NylasRequestLabels {
-    /// The endpoint, e.g. `GET /v3/grants/{grant_id}/events/{event_id}`.
-    pub operation: String,
-    pub status: String,
-}
-
-/// `outcome` of a job.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    /// `created | updated | unchanged | stale | deleted | nothing_to_delete`.
-    pub outcome: String,
-}
-
-/// `target` of an outbound dependency (`crm:<kind>`, `nylas`).
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetLabels {
-    pub target: String,
-}
-
-/// `class` of a job failure.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FailureLabels {
-    /// `retryable | permanent | auth`.
-    pub class: String,
-}
-
-/// `kind`, `quota` of a CRM's reported API allowance.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct QuotaLabels {
-    pub kind: String,
-    /// E.g. `daily_used`, `daily_limit`, `daily_remaining`.
-    pub quota: String,
-}
-
-/// `status` of the Nylas webhook subscription.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WebhookLabels {
-    /// `active | pause | failing | failed | …`.
-    pub status: String,
-}
+pub use labels::{
+    CrmOperationLabels, CrmRequestLabels, FailureLabels, JobStateLabels, NotificationLabels,
+    NylasRequestLabels, OutcomeLabels, QuotaLabels, TargetLabels, WebhookLabels,
+};
 
 /// The metrics of one calsync process. Share it as `Arc<Metrics>`.
 pub struct Metrics {

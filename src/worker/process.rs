@@ -88,6 +88,26 @@ impl SyncError {
     }
 }
 
+/// The span every job runs in: its event, grant, attempt, source and notification, and (once
+/// known) the CRM record id, so every log line of the job names them.
+pub fn job_span(job: &ClaimedJob) -> tracing::Span {
+    let request = &job.request;
+    tracing::info_span!(
+        "job",
+        event.id = %request.record_key,
+        grant.id = %request.grant_id,
+        notification.id = request.notification_id.as_deref().unwrap_or(""),
+        job.attempt = job.attempts + 1,
+        job.source = ?request.source,
+        crm.record_id = tracing::field::Empty,
+    )
+}
+
+/// Names the CRM record in the current job's span.
+fn record_crm_id(id: &str) {
+    tracing::Span::current().record("crm.record_id", id);
+}
+
 /// Runs the write path. Cheap to share: all state lives in the store.
 pub struct Processor {
     pub(crate) store: Arc<dyn Store>,
@@ -139,6 +159,9 @@ impl Processor {
                 record_key: request.record_key.clone(),
                 ..SyncState::default()
             });
+        if let Some(id) = &state.crm_record_id {
+            record_crm_id(id);
+        }
         match request.action {
             JobAction::Delete => self.delete(request, state, request.version).await,
             JobAction::Upsert => match self.current_event(request, &state).await? {
@@ -247,6 +270,7 @@ impl Processor {
             .upsert(&record, existing)
             .await
             .map_err(SyncError::Crm)?;
+        record_crm_id(&outcome.crm_record_id);
         state.crm_record_id = Some(outcome.crm_record_id);
         state.version = newest;
         state.content_hash = Some(hash);

@@ -188,13 +188,7 @@ impl Runner {
     /// Runs one claimed job: the write path with lease heartbeats, then settles it — or, when
     /// aborted, releases its lease.
     async fn run_job(&self, job: ClaimedJob, abort: CancellationToken) {
-        let span = tracing::info_span!(
-            "job",
-            event.id = %job.request.record_key,
-            grant.id = %job.request.grant_id,
-            job.attempt = job.attempts + 1,
-            job.source = ?job.request.source,
-        );
+        let span = super::process::job_span(&job);
         async {
             let store = self.store();
             let clock = &self.processor.clock;
@@ -248,10 +242,12 @@ impl Runner {
             let Some(job) = jobs.into_iter().next() else {
                 return Ok(settled);
             };
-            let result = self.processor.sync(&job).await;
+            let span = super::process::job_span(&job);
+            let result = self.processor.sync(&job).instrument(span.clone()).await;
             settled.push(
                 self.processor
                     .settle(&job, result, &self.config.retry)
+                    .instrument(span)
                     .await?,
             );
         }

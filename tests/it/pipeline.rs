@@ -332,3 +332,21 @@ async fn ten_quick_edits_cost_one_write() {
     assert_eq!(app.crm.requests().len(), 1);
     assert_eq!(app.crm.live_records()[0].body["meeting_subject"], "Demo v9");
 }
+
+#[tokio::test]
+async fn job_log_lines_name_the_event_the_notification_and_the_crm_record() {
+    let (logs, _guard) = crate::support::captured_logs::CapturedLogs::start();
+    let app = TestApp::spawn().await;
+    let created = event("evt-1", GRANT, CALENDAR, "Demo", 100);
+    app.nylas.put_event(created.clone());
+    app.notify(&envelope("n1", "event.created", created)).await;
+    app.drain().await;
+    let synced = logs.find("INFO", "Synced the event.");
+    assert_eq!(synced.len(), 1, "{:?}", logs.lines());
+    let span = &synced[0]["span"];
+    assert_eq!(span["event.id"], "evt-1");
+    assert_eq!(span["grant.id"], GRANT);
+    assert_eq!(span["notification.id"], "n1");
+    assert_eq!(span["crm.record_id"], "crm-1");
+    assert_eq!(synced[0]["outcome"], "created");
+}

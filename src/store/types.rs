@@ -1,0 +1,249 @@
+//! The values the [`Store`](super::Store) trait takes and returns: job requests and claims,
+//! notifications, sync state, dead letters, grant status, counts, and the store's error type.
+//! Plain data; the invariants about them are in the parent module's docs.
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// What a job does to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// Create or update the record from the event's current state.
+    Upsert,
+    /// Soft-delete the record.
+    Delete,
+}
+
+/// Where a job's payload came from, which decides whether the worker must fetch the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadOrigin {
+    /// No payload: the worker must fetch (or, for a delete, needs none).
+    None,
+    /// A plain `event.created|updated` notification with a `when`: usable when
+    /// `nylas.fetch = "when_incomplete"`.
+    NotificationComplete,
+    /// A notification that may be partial (a type suffix, or fields missing): always fetch.
+    NotificationPartial,
+    /// A listing of the Events API (backfill, reconciliation): current as of the listing.
+    EventsApi,
+}
+
+/// Why a job exists (for logs, metrics and the backfill summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSource {
+    Webhook,
+    Backfill,
+    Reconcile,
+    Replay,
+    DeadLetterRetry,
+}
+
+/// A request to bring one record up to date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRequest {
+    /// The record key: the Nylas event id (`external_event_id`).
+    pub record_key: String,
+    /// The grant to read the event through.
+    pub grant_id: String,
+    /// The calendar to read the event from (required by the Events API; may be unknown).
+    pub calendar_id: Option<String>,
+    pub action: JobAction,
+    /// The event object as received, if any.
+    pub payload: Option<Value>,
+    pub origin: PayloadOrigin,
+    /// The payload's `updated_at` (Unix seconds), if known.
+    pub version: Option<i64>,
+    /// Fetch the event even when the payload looks usable.
+    pub force_fetch: bool,
+    pub source: JobSource,
+    /// The notification that caused it, if any.
+    pub notification_id: Option<String>,
+}
+
+/// A grant lifecycle change carried by a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantChange {
+    /// `grant.expired`: pause the grant's jobs.
+    Expired,
+    /// `grant.updated`: re-authenticated; resume.
+    Updated,
+    /// `grant.deleted`: stop syncing it for good.
+    Deleted,
+}
+
+/// A verified notification ready to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingNotification {
+    /// The notification id (deduplication key).
+    pub id: String,
+    /// The trigger type as sent (`event.updated.transformed`, …).
+    pub trigger: String,
+    pub grant_id: Option<String>,
+    pub event_id: Option<String>,
+    pub received_at: Timestamp,
+    /// The JSON body (decompressed), kept for replay.
+    pub body: Vec<u8>,
+    /// The job it causes, if any.
+    pub job: Option<JobRequest>,
+    /// The grant change it causes, if any (applied with the grant id above).
+    pub grant_change: Option<GrantChange>,
+}
+
+/// The result of ingesting one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Newly stored.
+    Accepted,
+    /// Already stored earlier (a redelivery): nothing changed.
+    Duplicate,
+}
+
+/// A notification from the log (for replay).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNotification {
+    pub id: String,
+    pub trigger: String,
+    pub grant_id: Option<String>,
+    pub event_id: Option<String>,
+    pub received_at: Timestamp,
+    pub body: Vec<u8>,
+}
+
+/// Which logged notifications to list.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    /// Received at or after.
+    pub since: Option<Timestamp>,
+    /// Received before (exclusive).
+    pub until: Option<Timestamp>,
+    pub event_id: Option<String>,
+}
+
+/// Proof of holding a job: names the job and the claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub record_key: String,
+    /// Unique per claim.
+    pub token: String,
+    /// The job's generation when claimed.
+    pub generation: i64,
+}
+
+/// A claimed job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub request: JobRequest,
+    pub lease: Lease,
+    /// Failed attempts so far (of this generation).
+    pub attempts: u32,
+    /// When the job row was first created.
+    pub enqueued_at: Timestamp,
+    /// The last failure's message, if any.
+    pub last_error: Option<String>,
+}
+
+/// What [`Store::complete`](super::Store::complete) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The job is gone.
+    Finished,
+    /// The key was notified while in flight: the job stays, released, to run again.
+    Requeued,
+}
+
+/// How a failed job is rescheduled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPlan {
+    /// When to try again.
+    pub at: Timestamp,
+    /// What went wrong (Display of the error; never a secret).
+    pub error: String,
+    /// Whether this failure counts against `max_attempts`. Target-wide trouble (an outage, a
+    /// throttle, bad credentials) does not: the event did nothing wrong.
+    pub count_attempt: bool,
+}
+
+/// The sync state of one record in one target (invariants 4–6).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncState {
+    /// The CRM target (adapter kind and endpoint).
+    pub target: String,
+    pub record_key: String,
+    /// The CRM's id for the record, once created.
+    pub crm_record_id: Option<String>,
+    /// The `updated_at` (Unix seconds) of the version last written or deleted.
+    pub version: Option<i64>,
+    /// [`crate::record::MeetingRecord::content_hash`] of the record last written.
+    pub content_hash: Option<String>,
+    /// The event was deleted (the record soft-deleted).
+    pub tombstone: bool,
+    /// A create was sent whose answer was not recorded: the record may exist.
+    pub create_pending: bool,
+    pub grant_id: Option<String>,
+    pub calendar_id: Option<String>,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A job that failed for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub request: JobRequest,
+    pub attempts: u32,
+    pub last_error: String,
+    pub enqueued_at: Timestamp,
+    pub dead_at: Timestamp,
+}
+
+/// Which dead letters to requeue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterSelection {
+    All,
+    Ids(Vec<i64>),
+}
+
+/// A grant's sync status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantStatus {
+    Active,
+    /// Paused since the given time (expired grant, or Nylas answered 401 for it).
+    Paused {
+        since: Timestamp,
+    },
+    /// Deleted: never synced again.
+    Deleted {
+        at: Timestamp,
+    },
+}
+
+/// Counts for metrics and `/readyz`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobStats {
+    /// Due now or later, not leased, never failed.
+    pub pending: u64,
+    /// Leased.
+    pub in_flight: u64,
+    /// Not leased, failed at least once, waiting for their next attempt.
+    pub retrying: u64,
+    pub dead: u64,
+    /// The oldest `enqueued_at` of jobs not in flight.
+    pub oldest_pending: Option<Timestamp>,
+}
+
+/// A store failure. `Unavailable` is the one the edge answers with 503.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or cannot commit right now (locked, disk full, connection
+    /// lost). Callers retry later; the HTTP edge answers 503.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The store URL or schema is wrong; start-up stops.
+    #[error("the store cannot be opened: {0}")]
+    Setup(String),
+    /// Stored data could not be decoded (a bug or a manual edit).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The ingest writer has stopped (shutting down).
+    #[error("the store is shutting down")]
+    Closed,
+}
