@@ -36,6 +36,7 @@ use crate::backfill::listing::{ListError, Lister};
 use crate::clock::Clock;
 use crate::config::ReconcileSettings;
 use crate::store::{Store, StoreError};
+use crate::telemetry::metrics::Metrics;
 use schedule::{Passes, Schedule};
 
 /// The store lock that makes one replica run reconciliation.
@@ -74,6 +75,7 @@ pub struct Reconciler {
     settings: ReconcileSettings,
     owner: String,
     clock: Clock,
+    metrics: Arc<Metrics>,
     /// Grants the last full pass found paused in calsync: the resume checks watch them.
     paused: Mutex<BTreeSet<String>>,
 }
@@ -95,6 +97,7 @@ impl Reconciler {
             settings: settings.reconcile.clone(),
             owner: app.owner().to_string(),
             clock: app.clock(),
+            metrics: app.metrics().clone(),
             paused: Mutex::new(BTreeSet::new()),
         }
     }
@@ -144,10 +147,23 @@ impl Reconciler {
 #[async_trait]
 impl Passes for Reconciler {
     async fn full(&self) {
-        match self.run_once(self.clock.now()).await {
-            Ok(report) if report.ran => log_report("full", &report),
-            Ok(_) => tracing::debug!("Another replica holds the reconciliation lock."),
+        let started = self.clock.now();
+        match self.run_once(started).await {
+            Ok(report) if report.ran => {
+                log_report("full", &report);
+                let result = pass_result(&report);
+                self.metrics
+                    .reconcile_pass("full", result, report.events_enqueued);
+                if result == "ok" {
+                    self.metrics.reconcile_succeeded(started);
+                }
+            }
+            Ok(_) => {
+                self.metrics.reconcile_pass("full", "not_leader", 0);
+                tracing::debug!("Another replica holds the reconciliation lock.");
+            }
             Err(error) => {
+                self.metrics.reconcile_pass("full", "error", 0);
                 tracing::error!(error = %error, "Reconciliation pass failed; it runs again at the next interval.")
             }
         }
@@ -155,12 +171,29 @@ impl Passes for Reconciler {
 
     async fn resumed(&self) {
         match self.run_resumed(self.clock.now()).await {
-            Ok(report) if report.ran => log_report("resumed", &report),
+            Ok(report) if report.ran => {
+                log_report("resumed", &report);
+                self.metrics.reconcile_pass(
+                    "resumed",
+                    pass_result(&report),
+                    report.events_enqueued,
+                );
+            }
             Ok(_) => {}
             Err(error) => {
+                self.metrics.reconcile_pass("resumed", "error", 0);
                 tracing::error!(error = %error, "Reconciling resumed grants failed; retrying shortly.")
             }
         }
+    }
+}
+
+/// `ok` when every grant and calendar was read, else `partial`.
+fn pass_result(report: &PassReport) -> &'static str {
+    if report.grants_failed == 0 && report.calendars_failed == 0 {
+        "ok"
+    } else {
+        "partial"
     }
 }
 

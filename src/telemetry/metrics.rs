@@ -22,7 +22,7 @@ mod labels;
 
 pub use labels::{
     CrmOperationLabels, CrmRequestLabels, FailureLabels, JobStateLabels, NotificationLabels,
-    NylasRequestLabels, OutcomeLabels, QuotaLabels, TargetLabels, WebhookLabels,
+    NylasRequestLabels, OutcomeLabels, QuotaLabels, ReconcileLabels, TargetLabels, WebhookLabels,
 };
 
 /// The metrics of one calsync process. Share it as `Arc<Metrics>`.
@@ -43,6 +43,9 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Gauge>,
     crm_quota: Family<QuotaLabels, Gauge>,
     notifications_pruned: Counter,
+    reconcile_passes: Family<ReconcileLabels, Counter>,
+    reconcile_events: Counter,
+    reconcile_last_success: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -144,6 +147,24 @@ impl Metrics {
             "Notifications removed from the notification log after store.keep_notifications",
             notifications_pruned.clone(),
         );
+        let reconcile_passes = Family::<ReconcileLabels, Counter>::default();
+        registry.register(
+            "reconcile_passes",
+            "Reconciliation passes by kind and result",
+            reconcile_passes.clone(),
+        );
+        let reconcile_events = Counter::default();
+        registry.register(
+            "reconcile_events_enqueued",
+            "Events reconciliation enqueued for the workers",
+            reconcile_events.clone(),
+        );
+        let reconcile_last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "reconcile_last_success_timestamp_seconds",
+            "When the last full reconciliation pass that read every grant and calendar started (Unix seconds)",
+            reconcile_last_success.clone(),
+        );
         Metrics {
             registry,
             notifications,
@@ -161,6 +182,9 @@ impl Metrics {
             webhooks,
             crm_quota,
             notifications_pruned,
+            reconcile_passes,
+            reconcile_events,
+            reconcile_last_success,
         }
     }
 
@@ -303,6 +327,24 @@ impl Metrics {
     /// Counts notifications pruned from the notification log.
     pub fn notifications_pruned(&self, count: u64) {
         self.notifications_pruned.inc_by(count);
+    }
+
+    /// Counts a reconciliation pass (`pass`: `full`/`resumed`; `result`: `ok`, `partial`,
+    /// `error`, `not_leader`) and the events it enqueued.
+    pub fn reconcile_pass(&self, pass: &str, result: &str, events_enqueued: u64) {
+        self.reconcile_passes
+            .get_or_create(&ReconcileLabels {
+                pass: pass.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+        self.reconcile_events.inc_by(events_enqueued);
+    }
+
+    /// Records when the last complete full pass started.
+    pub fn reconcile_succeeded(&self, started: Timestamp) {
+        self.reconcile_last_success
+            .set(started.as_millisecond() as f64 / 1000.0);
     }
 
     /// The Prometheus text exposition (format 0.0.4).

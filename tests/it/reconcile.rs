@@ -341,5 +341,20 @@ async fn serve_runs_reconciliation_and_heals_a_missed_event() {
         healed,
         "the start-up pass found the event no webhook reported"
     );
+    let metrics = daemon.metrics().await;
+    assert!(
+        metrics.contains(r#"calsync_reconcile_passes_total{pass="full",result="ok"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("calsync_reconcile_events_enqueued_total 1"),
+        "{metrics}"
+    );
+    let last_success = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("calsync_reconcile_last_success_timestamp_seconds "))
+        .and_then(|value| value.parse::<f64>().ok())
+        .expect("the last success gauge");
+    assert!(last_success as i64 >= missed, "{last_success}");
     assert_eq!(daemon.terminate().await, Some(0));
 }

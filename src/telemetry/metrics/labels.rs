@@ -76,3 +76,12 @@ pub struct WebhookLabels {
     /// `active | pause | failing | failed | …`.
     pub status: String,
 }
+
+/// `pass`, `result` of a reconciliation pass.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    /// `full` (every interval) or `resumed` (grants re-authenticated since).
+    pub pass: String,
+    /// `ok`, `partial` (a grant or calendar could not be read), `error`, `not_leader`.
+    pub result: String,
+}
