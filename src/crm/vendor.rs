@@ -86,6 +86,28 @@ pub fn html_text(text: &str) -> String {
     html
 }
 
+/// A success answer whose body calsync cannot read.
+pub fn protocol_error(operation: &'static str, what: &str) -> CrmError {
+    CrmError::Protocol {
+        operation,
+        message: what.to_owned(),
+    }
+}
+
+/// An answer built by hand, for adapters' unit tests.
+#[cfg(test)]
+pub fn test_answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(*name, value.parse().unwrap());
+    }
+    Answer {
+        status: reqwest::StatusCode::from_u16(status).unwrap(),
+        headers: map,
+        body: body.to_owned().into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,31 +105,13 @@ fn message(answer: &Answer, token: &str) -> String {
     excerpt(text.as_bytes(), &[token], MAX_MESSAGE)
 }
 
-/// A success answer whose body calsync cannot read.
-pub fn protocol_error(operation: &'static str, what: &str) -> CrmError {
-    CrmError::Protocol {
-        operation,
-        message: what.to_owned(),
-    }
-}
+pub use crate::crm::vendor::protocol_error;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crm::vendor::DAILY_RESET_MARGIN;
-    use reqwest::header::HeaderMap;
-
-    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, value.parse().unwrap());
-        }
-        Answer {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: map,
-            body: body.to_owned().into(),
-        }
-    }
+    use crate::crm::vendor::test_answer as answer;
 
     const NOW: &str = "2026-07-01T10:15:00Z";
 
