@@ -34,6 +34,7 @@
 //! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
 //! - [`maintenance`]: notification-log pruning while serving.
 //! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
+//! - [`periodic`]: the run-now-then-every-interval loop of the maintenance tasks.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -46,6 +47,7 @@ pub mod http;
 pub mod maintenance;
 pub mod mapping;
 pub mod nylas;
+pub mod periodic;
 pub mod reconcile;
 pub mod record;
 pub mod retry;

@@ -74,25 +74,12 @@ impl Pruner {
 
     /// Prunes now, then every `every`, until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        let mut ticker = tokio::time::interval(self.every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticker.tick() => {}
+        crate::periodic::every(self.every, &stop, || async {
+            if let Err(error) = self.prune_once().await {
+                tracing::warn!(error = %error, "Could not prune the notification log; trying again at the next run.");
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                result = self.prune_once() => {
-                    if let Err(error) = result {
-                        tracing::warn!(
-                            error = %error,
-                            "Could not prune the notification log; trying again at the next run."
-                        );
-                    }
-                }
-            }
-        }
+        })
+        .await;
     }
 }
 

@@ -172,25 +172,12 @@ impl WebhookMonitor {
 
     /// Checks now, then every `every`, until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        let mut ticker = tokio::time::interval(self.every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticker.tick() => {}
+        crate::periodic::every(self.every, &stop, || async {
+            if let Err(error) = self.check_once().await {
+                tracing::warn!(error = %error, "Could not check the Nylas webhooks' status; trying again at the next check.");
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                result = self.check_once() => {
-                    if let Err(error) = result {
-                        tracing::warn!(
-                            error = %error,
-                            "Could not check the Nylas webhooks' status; trying again at the next check."
-                        );
-                    }
-                }
-            }
-        }
+        })
+        .await;
     }
 }
 
