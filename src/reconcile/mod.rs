@@ -68,6 +68,13 @@ pub enum ReconcileError {
     Grants(#[source] ListError),
 }
 
+impl ReconcileError {
+    /// True when the pass ended because the process is shutting down, not because of a fault.
+    pub fn is_interruption(&self) -> bool {
+        matches!(self, ReconcileError::Grants(ListError::Interrupted))
+    }
+}
+
 /// Runs reconciliation passes.
 pub struct Reconciler {
     store: Arc<dyn Store>,
@@ -162,6 +169,9 @@ impl Passes for Reconciler {
                 self.metrics.reconcile_pass("full", "not_leader", 0);
                 tracing::debug!("Another replica holds the reconciliation lock.");
             }
+            Err(error) if error.is_interruption() => {
+                tracing::info!("Reconciliation pass stopped by shutdown.");
+            }
             Err(error) => {
                 self.metrics.reconcile_pass("full", "error", 0);
                 tracing::error!(error = %error, "Reconciliation pass failed; it runs again at the next interval.")
@@ -180,6 +190,9 @@ impl Passes for Reconciler {
                 );
             }
             Ok(_) => {}
+            Err(error) if error.is_interruption() => {
+                tracing::info!("Reconciling resumed grants stopped by shutdown.");
+            }
             Err(error) => {
                 self.metrics.reconcile_pass("resumed", "error", 0);
                 tracing::error!(error = %error, "Reconciling resumed grants failed; retrying shortly.")
