@@ -48,6 +48,16 @@ impl Reconciler {
             let id = grant.id.as_str();
             match self.store.grant_status(id).await? {
                 GrantStatus::Active => {}
+                GrantStatus::Paused { since } if grant.is_valid() && paused_long(since, now) => {
+                    // A grant.updated notification may have been lost (the webhook was failing
+                    // when the grant was re-authenticated): Nylas says the grant works, so try it.
+                    // If it still fails, the next job's 401 pauses it again (one request).
+                    tracing::warn!(grant.id = %id, paused_since = %since, "Nylas lists the paused grant as valid; resuming it and re-reading what changed since it was paused.");
+                    self.store
+                        .set_grant_status(id, &GrantStatus::Active, now)
+                        .await?;
+                    self.lower_floor(id, since.as_second(), now).await?;
+                }
                 GrantStatus::Paused { since } => {
                     tracing::warn!(grant.id = %id, paused_since = %since, "The grant is paused (grant.expired): its events wait until it is re-authenticated (grant.updated).");
                     self.lower_floor(id, since.as_second(), now).await?;
@@ -215,4 +225,13 @@ fn add(report: &mut PassReport, result: GrantResult) {
     report.calendars_reconciled += result.calendars_ok;
     report.calendars_failed += result.calendars_failed;
     report.events_enqueued += result.events;
+}
+
+/// How long a grant stays paused before a pass that finds Nylas listing it as valid resumes it
+/// without a `grant.updated` notification (longer than Nylas's own lag in noticing an expiry).
+pub const RESUME_PROBE_AFTER: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+
+/// True when a grant paused `since` has been paused longer than [`RESUME_PROBE_AFTER`] at `now`.
+fn paused_long(since: Timestamp, now: Timestamp) -> bool {
+    now.duration_since(since).as_secs() > RESUME_PROBE_AFTER.as_secs() as i64
 }

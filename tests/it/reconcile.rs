@@ -358,3 +358,35 @@ async fn serve_runs_reconciliation_and_heals_a_missed_event() {
     assert!(last_success as i64 >= missed, "{last_success}");
     assert_eq!(daemon.terminate().await, Some(0));
 }
+
+#[tokio::test]
+async fn a_grant_nylas_lists_valid_long_after_its_pause_is_resumed_without_grant_updated() {
+    let app = app().await;
+    account(&app.nylas);
+    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    app.notify(&grant_envelope("n-exp", "grant.expired", G1))
+        .await;
+    let paused = now();
+    app.nylas
+        .put_event(event_at("e1", G1, CAL, paused + DAY, paused + MIN));
+
+    // Within Nylas's own lag, a valid listing does not resume the grant.
+    let early = reconciler.run_once(at(paused + 3_600)).await.unwrap();
+    assert_eq!(early.grants_paused, 1);
+    assert!(app.drain().await.is_empty());
+
+    // The grant.updated notification was lost; hours later Nylas still lists the grant valid.
+    let later = paused + 3 * 3_600;
+    let report = reconciler.run_once(at(later)).await.unwrap();
+    assert_eq!((report.grants_paused, report.events_enqueued), (0, 1));
+    assert_eq!(
+        app.store.grant_status(G1).await.unwrap(),
+        calsync::store::GrantStatus::Active
+    );
+    let asked = updated_after(&app.nylas, CAL);
+    assert!(
+        asked.iter().any(|t| *t <= paused - MARGIN),
+        "re-read from before the pause: {asked:?} vs {paused}"
+    );
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+}
