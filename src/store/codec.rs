@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin, StoreError};
+use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin, StoreError, SyncState};
 
 /// A timestamp as stored.
 pub(in crate::store) fn millis(at: Timestamp) -> i64 {
@@ -151,6 +151,29 @@ where
         force_fetch: get(row, "force_fetch")?,
         source: source_from(&get::<_, String>(row, "source")?)?,
         notification_id: get(row, "notification_id")?,
+    })
+}
+
+/// A `sync_state` row, decoded.
+pub(in crate::store) fn state_from_row<R>(row: &R) -> Result<SyncState, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(SyncState {
+        target: get(row, "target")?,
+        record_key: get(row, "record_key")?,
+        crm_record_id: get(row, "crm_record_id")?,
+        version: get(row, "version")?,
+        content_hash: get(row, "content_hash")?,
+        tombstone: get(row, "tombstone")?,
+        create_pending: get(row, "create_pending")?,
+        grant_id: get(row, "grant_id")?,
+        calendar_id: get(row, "calendar_id")?,
+        updated_at: opt_timestamp(get(row, "updated_at")?)?,
     })
 }
 

@@ -3,10 +3,10 @@
 //! Invariant: one row per (target, record key); saving replaces every column, so the row is
 //! exactly the last state saved.
 
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::sqlite::SqlitePool;
 
 use super::db_error;
-use crate::store::codec::{self, get, millis};
+use crate::store::codec::{self, millis};
 use crate::store::{StoreError, SyncState};
 
 /// The sync state of a record in a target.
@@ -25,22 +25,7 @@ pub(super) async fn load(
     .fetch_optional(read)
     .await
     .map_err(db_error)?;
-    row.as_ref().map(state_from_row).transpose()
-}
-
-fn state_from_row(row: &SqliteRow) -> Result<SyncState, StoreError> {
-    Ok(SyncState {
-        target: get(row, "target")?,
-        record_key: get(row, "record_key")?,
-        crm_record_id: get(row, "crm_record_id")?,
-        version: get(row, "version")?,
-        content_hash: get(row, "content_hash")?,
-        tombstone: get(row, "tombstone")?,
-        create_pending: get(row, "create_pending")?,
-        grant_id: get(row, "grant_id")?,
-        calendar_id: get(row, "calendar_id")?,
-        updated_at: codec::opt_timestamp(get(row, "updated_at")?)?,
-    })
+    row.as_ref().map(codec::state_from_row).transpose()
 }
 
 /// Inserts or replaces a sync state.
