@@ -13,7 +13,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin, StoreError, SyncState};
+use crate::store::{
+    DeadLetter, GrantStatus, JobAction, JobRequest, JobSource, PayloadOrigin, StoreError, SyncState,
+};
 
 /// A timestamp as stored.
 pub(in crate::store) fn millis(at: Timestamp) -> i64 {
@@ -175,6 +177,50 @@ where
         calendar_id: get(row, "calendar_id")?,
         updated_at: opt_timestamp(get(row, "updated_at")?)?,
     })
+}
+
+/// A `dead_letters` row, decoded.
+pub(in crate::store) fn dead_letter_from_row<R>(row: &R) -> Result<DeadLetter, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(DeadLetter {
+        id: get(row, "id")?,
+        request: request_from_row(row)?,
+        attempts: get_count(row, "attempts")?,
+        last_error: get(row, "last_error")?,
+        enqueued_at: timestamp(get(row, "enqueued_at")?)?,
+        dead_at: timestamp(get(row, "dead_at")?)?,
+    })
+}
+
+/// A grant's status from its `grants` row (`Active` when there is none).
+pub(in crate::store) fn grant_status_from_row<R>(
+    grant_id: &str,
+    row: Option<&R>,
+) -> Result<GrantStatus, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let Some(row) = row else {
+        return Ok(GrantStatus::Active);
+    };
+    let since = timestamp(get(row, "since")?)?;
+    match get::<_, String>(row, "status")?.as_str() {
+        "active" => Ok(GrantStatus::Active),
+        "paused" => Ok(GrantStatus::Paused { since }),
+        "deleted" => Ok(GrantStatus::Deleted { at: since }),
+        other => Err(StoreError::Corrupt(format!(
+            "column `status` of grant {grant_id} holds unknown value {other:?}"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@
 use std::collections::HashSet;
 
 use jiff::Timestamp;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::postgres::{PgConnection, PgPool};
 
 use super::enqueue::{self, Fence};
 use super::{begin, commit, db_error, grants};
-use crate::store::codec::{self, get, get_count, millis};
+use crate::store::codec::{self, millis};
 use crate::store::{DeadLetter, DeadLetterSelection, JobRequest, JobSource, StoreError};
 
 /// The start of every dead-letter query (a macro so `concat!` can build `'static` SQL).
@@ -65,18 +65,7 @@ pub(super) async fn list(pool: &PgPool, limit: usize) -> Result<Vec<DeadLetter>,
         .fetch_all(pool)
         .await
         .map_err(db_error)?;
-    rows.iter().map(dead_letter_from_row).collect()
-}
-
-fn dead_letter_from_row(row: &PgRow) -> Result<DeadLetter, StoreError> {
-    Ok(DeadLetter {
-        id: get(row, "id")?,
-        request: codec::request_from_row(row)?,
-        attempts: get_count(row, "attempts")?,
-        last_error: get(row, "last_error")?,
-        enqueued_at: codec::timestamp(get(row, "enqueued_at")?)?,
-        dead_at: codec::timestamp(get(row, "dead_at")?)?,
-    })
+    rows.iter().map(codec::dead_letter_from_row).collect()
 }
 
 /// Requeues the selected dead letters in one transaction. Returns how many were requeued (and
@@ -139,5 +128,5 @@ async fn select_for_retry(
         .bind(ids),
     };
     let rows = query.fetch_all(&mut *conn).await.map_err(db_error)?;
-    rows.iter().map(dead_letter_from_row).collect()
+    rows.iter().map(codec::dead_letter_from_row).collect()
 }

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 
 use super::enqueue::{self, Fence};
 use super::{begin, commit, db_error};
-use crate::store::codec::{self, get, millis};
+use crate::store::codec::{self, millis};
 use crate::store::{GrantChange, GrantStatus, StoreError};
 
 /// `grant.expired`: pause an active grant (a paused one keeps its `since`).
@@ -140,16 +140,5 @@ pub(super) async fn status(pool: &PgPool, grant_id: &str) -> Result<GrantStatus,
         .fetch_optional(pool)
         .await
         .map_err(db_error)?;
-    let Some(row) = row else {
-        return Ok(GrantStatus::Active);
-    };
-    let since = codec::timestamp(get(&row, "since")?)?;
-    match get::<_, String>(&row, "status")?.as_str() {
-        "active" => Ok(GrantStatus::Active),
-        "paused" => Ok(GrantStatus::Paused { since }),
-        "deleted" => Ok(GrantStatus::Deleted { at: since }),
-        other => Err(StoreError::Corrupt(format!(
-            "column `status` of grant {grant_id} holds unknown value {other:?}"
-        ))),
-    }
+    codec::grant_status_from_row(grant_id, row.as_ref())
 }

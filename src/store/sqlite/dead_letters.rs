@@ -8,11 +8,11 @@
 //! it can never run.
 
 use jiff::Timestamp;
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::jobs::{self, Enqueued};
 use super::{begin_write, commit, db_error};
-use crate::store::codec::{self, get, get_count, millis};
+use crate::store::codec::{self, millis};
 use crate::store::{DeadLetter, DeadLetterSelection, JobSource, StoreError};
 
 /// The start of every dead-letter query (a macro so `concat!` can build `'static` SQL).
@@ -62,18 +62,7 @@ pub(super) async fn list(read: &SqlitePool, limit: usize) -> Result<Vec<DeadLett
         .fetch_all(read)
         .await
         .map_err(db_error)?;
-    rows.iter().map(dead_letter_from_row).collect()
-}
-
-fn dead_letter_from_row(row: &SqliteRow) -> Result<DeadLetter, StoreError> {
-    Ok(DeadLetter {
-        id: get(row, "id")?,
-        request: codec::request_from_row(row)?,
-        attempts: get_count(row, "attempts")?,
-        last_error: get(row, "last_error")?,
-        enqueued_at: codec::timestamp(get(row, "enqueued_at")?)?,
-        dead_at: codec::timestamp(get(row, "dead_at")?)?,
-    })
+    rows.iter().map(codec::dead_letter_from_row).collect()
 }
 
 /// Requeues the selected dead letters in one transaction. Returns how many were requeued (and
@@ -130,5 +119,5 @@ async fn select(
             rows
         }
     };
-    rows.iter().map(dead_letter_from_row).collect()
+    rows.iter().map(codec::dead_letter_from_row).collect()
 }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::{begin_write, commit, db_error};
-use crate::store::codec::{self, get, millis};
+use crate::store::codec::{self, millis};
 use crate::store::{GrantChange, GrantStatus, StoreError};
 
 /// `grant.expired`: pause an active grant (a paused one keeps its `since`).
@@ -128,16 +128,5 @@ pub(super) async fn status(read: &SqlitePool, grant_id: &str) -> Result<GrantSta
         .fetch_optional(read)
         .await
         .map_err(db_error)?;
-    let Some(row) = row else {
-        return Ok(GrantStatus::Active);
-    };
-    let since = codec::timestamp(get(&row, "since")?)?;
-    match get::<_, String>(&row, "status")?.as_str() {
-        "active" => Ok(GrantStatus::Active),
-        "paused" => Ok(GrantStatus::Paused { since }),
-        "deleted" => Ok(GrantStatus::Deleted { at: since }),
-        other => Err(StoreError::Corrupt(format!(
-            "column `status` of grant {grant_id} holds unknown value {other:?}"
-        ))),
-    }
+    codec::grant_status_from_row(grant_id, row.as_ref())
 }
