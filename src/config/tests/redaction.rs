@@ -46,6 +46,7 @@ fn load_options_debug_shows_variable_names_only() {
     let options = LoadOptions {
         config_path: None,
         env: env(&[("NYLAS_API_KEY", SECRETS[0])]),
+        ..LoadOptions::default()
     };
     let debug = format!("{options:?}");
     assert!(debug.contains("NYLAS_API_KEY"), "{debug}");
@@ -96,7 +97,7 @@ fn summary_marks_unset_secrets_and_hides_password_parameters() {
             .map(|(_, value)| value.clone())
     };
     assert_eq!(value("nylas.api_key").as_deref(), Some("(not set)"));
-    assert_eq!(value("nylas.webhook_secrets").as_deref(), Some("(not set)"));
+    assert_eq!(value("nylas.webhook_secrets").as_deref(), Some("(none)"));
     assert_eq!(value("crm.api_key").as_deref(), Some("(not set)"));
     assert_eq!(
         value("store.url").as_deref(),
