@@ -143,7 +143,8 @@ fn section<T: DeserializeOwned>(loading: &mut Loading, key: &str) -> Option<T> {
     loading.read(key, "", None, T::deserialize)
 }
 
-/// Top-level keys that are not tables calsync has.
+/// Top-level keys that are not tables calsync has: each value under them is reported, with
+/// the closest known key (`servr.listen`: did you mean `server.listen`?).
 fn unknown_tables(loading: &mut Loading) {
     let tables: Vec<&str> = SECTIONS
         .iter()
@@ -154,11 +155,13 @@ fn unknown_tables(loading: &mut Loading) {
     let known = known_keys();
     for key in loading.tree.top_level() {
         if !tables.contains(&key.as_str()) {
-            let candidates = tables
-                .iter()
-                .copied()
-                .chain(known.iter().map(String::as_str));
-            loading.unknown(&key, candidates);
+            for leaf in loading.tree.leaves(&key) {
+                let candidates = tables
+                    .iter()
+                    .copied()
+                    .chain(known.iter().map(String::as_str));
+                loading.unknown(&leaf, candidates);
+            }
             loading.tree.remove(&key);
         }
     }

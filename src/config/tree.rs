@@ -135,6 +135,19 @@ impl Tree {
             .unwrap_or_default()
     }
 
+    /// The dotted keys of the values (not tables) at or under `key`.
+    pub fn leaves(&self, key: &str) -> Vec<String> {
+        match self.get(key) {
+            Some(Value::Table(table)) if !table.is_empty() => {
+                let mut leaves = Vec::new();
+                collect_leaves(table, key, &mut leaves);
+                leaves.into_iter().map(|(leaf, _)| leaf).collect()
+            }
+            Some(_) => vec![key.to_owned()],
+            None => Vec::new(),
+        }
+    }
+
     /// Whether some layer set `key`.
     pub fn is_set(&self, key: &str) -> bool {
         self.get(key).is_some()

@@ -3,6 +3,8 @@
 //! example file (`example`), and arbitrary input (`arbitrary`).
 
 mod arbitrary;
+mod crm_kinds;
+mod deserializer;
 mod errors;
 mod example;
 mod layering;
