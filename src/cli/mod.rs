@@ -84,7 +84,7 @@ pub fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     for warning in &settings.warnings {
-        tracing::warn!("Configuration: {warning}.");
+        tracing::warn!("Configuration warning: {warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,20 +1,23 @@
 //! Settings: typed, validated configuration.
 //!
-//! Sources, lowest precedence first: built-in defaults, the TOML file (`--config PATH` or
-//! `CALSYNC_CONFIG`), the convenience aliases (`NYLAS_API_KEY`, `NYLAS_WEBHOOK_SECRET`,
-//! `NYLAS_API_URI`, `CRM_API_KEY`), then `CALSYNC__SECTION__KEY` variables. The layers are
-//! merged into one tree that remembers where each value came from (`tree`), and the tree is
-//! deserialized straight into the typed structs below by serde (`de`, `value`); the CRM kinds
-//! are a tagged enum (`crm`). Defaults live in one place (`defaults`).
+//! Sources, lowest precedence first: built-in defaults (`defaults`), the TOML file
+//! (`--config PATH` or `CALSYNC_CONFIG`), the convenience aliases (`NYLAS_API_KEY`,
+//! `NYLAS_WEBHOOK_SECRET`, `NYLAS_API_URI`, `CRM_API_KEY`), then `CALSYNC__SECTION__KEY`
+//! variables (`sources`). The layers are merged into one tree that remembers where each value
+//! came from (`tree`), and each table of the tree is deserialized straight into the typed
+//! structs below by serde, through a deserializer that knows each value's key (`de`) and the
+//! checks of each kind of value (`value`); `[crm]` is a tagged enum with one struct per kind
+//! (`crm`). `load` drives it and `loading` keeps the problems; `keys` knows every key, for
+//! "did you mean"; `summary` is what `calsync check` prints; `redact` hides credentials in URLs.
 //!
 //! Every problem is reported at once, each naming its key and where the value came from; a key
 //! of another CRM kind set in the environment, or a `CALSYNC_` variable with single
 //! underscores, is a warning ([`ConfigWarning`]) rather than an error.
 //!
 //! Invariants: a [`Settings`] value has passed every check (a command can use it without
-//! re-validating); secrets are [`SecretString`] and never appear in its `Debug` output, in
-//! [`Settings::redacted_summary`] or in a [`ConfigError`]; URLs are shown with their
-//! credentials hidden.
+//! re-validating); secrets are [`SecretString`] and never appear in the `Debug` output of
+//! [`Settings`], in [`Settings::redacted_summary`] or in a [`ConfigError`]; URLs are shown
+//! there with their credentials hidden.
 
 mod crm;
 mod de;
@@ -50,8 +53,8 @@ pub use load::{LoadOptions, load};
 pub use redact::redact_url;
 pub use sources::CONFIG_PATH_VAR;
 
-/// All settings.
-#[derive(Debug, Clone)]
+/// All settings. Their `Debug` output is the redacted summary (with the warnings).
+#[derive(Clone)]
 pub struct Settings {
     /// `[server]`: the webhook HTTP server.
     pub server: ServerSettings,

@@ -4,6 +4,8 @@
 //! Invariant: no secret reaches the summary: the settings serialize secrets as `***` and URLs
 //! with their credentials hidden (see `value`); a secret that is not set is `(not set)`.
 
+use std::fmt;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,6 +28,18 @@ impl Settings {
         add(&mut out, "reconcile", &self.reconcile);
         add(&mut out, "log", &self.log);
         out
+    }
+}
+
+impl fmt::Debug for Settings {
+    /// The redacted summary and the warnings: nothing secret, no credential inside a URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let summary = self.redacted_summary();
+        let mut debug = f.debug_struct("Settings");
+        for (key, value) in &summary {
+            debug.field(key, value);
+        }
+        debug.field("warnings", &self.warnings).finish()
     }
 }
 

@@ -3,12 +3,13 @@
 use super::{CRM_URL, env, load_from};
 use crate::config::LoadOptions;
 
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 6] = [
     "nylas-key-7f3a",
     "hook-secret-1",
     "hook-secret-2",
     "crm-key-91bd",
     "db-pass-55e0",
+    "url-pass-3c1f",
 ];
 
 fn secret_settings() -> crate::config::Settings {
@@ -22,6 +23,10 @@ fn secret_settings() -> crate::config::Settings {
             (
                 "CALSYNC__STORE__URL",
                 "postgres://calsync:db-pass-55e0@db.internal:5432/calsync?sslmode=require",
+            ),
+            (
+                "NYLAS_API_URI",
+                "https://nylas:url-pass-3c1f@api.us.nylas.com",
             ),
         ],
     )
