@@ -10,43 +10,19 @@ use super::{
     WindowDays,
 };
 
-/// A table of the configuration other than `[crm]` (whose keys depend on its kind): its dotted
-/// path and its keys. The top-level tables are these and `crm`.
-pub(super) struct Section {
-    pub path: &'static str,
-    pub keys: fn() -> &'static [&'static str],
-}
+/// The field names of a table's struct.
+pub(super) type Keys = fn() -> &'static [&'static str];
 
-/// The tables besides `[crm]`, in file order.
-pub(super) const SECTIONS: &[Section] = &[
-    Section {
-        path: "server",
-        keys: field_names::<ServerSettings>,
-    },
-    Section {
-        path: "nylas",
-        keys: field_names::<NylasSettings>,
-    },
-    Section {
-        path: "store",
-        keys: field_names::<StoreSettings>,
-    },
-    Section {
-        path: "sync",
-        keys: field_names::<SyncSettings>,
-    },
-    Section {
-        path: "reconcile",
-        keys: field_names::<ReconcileSettings>,
-    },
-    Section {
-        path: "reconcile.window_days",
-        keys: field_names::<WindowDays>,
-    },
-    Section {
-        path: "log",
-        keys: field_names::<LogSettings>,
-    },
+/// The tables other than `[crm]` (whose keys depend on its kind), in file order: each dotted
+/// path and its keys. The top-level tables are these and `crm`.
+pub(super) const SECTIONS: &[(&str, Keys)] = &[
+    ("server", field_names::<ServerSettings>),
+    ("nylas", field_names::<NylasSettings>),
+    ("store", field_names::<StoreSettings>),
+    ("sync", field_names::<SyncSettings>),
+    ("reconcile", field_names::<ReconcileSettings>),
+    ("reconcile.window_days", field_names::<WindowDays>),
+    ("log", field_names::<LogSettings>),
 ];
 
 /// The candidate closest to `wanted`, if close enough to be a likely typo. Keys are compared

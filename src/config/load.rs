@@ -148,7 +148,7 @@ fn section<T: DeserializeOwned>(loading: &mut Loading, key: &str) -> Option<T> {
 fn unknown_tables(loading: &mut Loading) {
     let tables: Vec<&str> = SECTIONS
         .iter()
-        .map(|section| section.path)
+        .map(|(path, _)| *path)
         .filter(|path| !path.contains('.'))
         .chain(["crm"])
         .collect();
@@ -183,14 +183,10 @@ fn check_retry_delays(loading: &mut Loading, sync: &SyncSettings) {
 /// Every key calsync knows, as dotted paths of values (not tables), `[crm]` keys of every kind
 /// included.
 pub(super) fn known_keys() -> Vec<String> {
-    let is_table = |path: &str| SECTIONS.iter().any(|section| section.path == path);
+    let is_table = |key: &str| SECTIONS.iter().any(|(path, _)| *path == key);
     let mut keys: Vec<String> = SECTIONS
         .iter()
-        .flat_map(|section| {
-            (section.keys)()
-                .iter()
-                .map(move |key| format!("{}.{key}", section.path))
-        })
+        .flat_map(|(path, keys)| keys().iter().map(move |key| format!("{path}.{key}")))
         .filter(|key| !is_table(key))
         .collect();
     keys.push("crm.kind".to_owned());

@@ -80,13 +80,13 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// `listen`, default `0.0.0.0:3000`.
-    #[serde(with = "value::socket_addr")]
+    #[serde(deserialize_with = "value::socket_addr")]
     pub listen: SocketAddr,
     /// `webhook_path`, default `/webhooks/nylas`.
-    #[serde(with = "value::url_path")]
+    #[serde(deserialize_with = "value::url_path")]
     pub webhook_path: String,
     /// `max_body_bytes`, default 4 MiB: the largest accepted body, compressed or not.
-    #[serde(with = "value::positive")]
+    #[serde(deserialize_with = "value::positive")]
     pub max_body_bytes: usize,
     /// `shutdown_timeout`, default 20s: how long in-flight jobs may finish on SIGTERM.
     #[serde(with = "value::duration")]
@@ -96,7 +96,7 @@ pub struct ServerSettings {
     #[serde(with = "value::positive_duration")]
     pub request_timeout: Duration,
     /// `max_connections`, default 1024: connections served at once; more wait to be accepted.
-    #[serde(with = "value::positive")]
+    #[serde(deserialize_with = "value::positive")]
     pub max_connections: usize,
 }
 
@@ -149,10 +149,10 @@ pub struct StoreSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct SyncSettings {
     /// `workers`, default 8: jobs processed concurrently.
-    #[serde(with = "value::positive")]
+    #[serde(deserialize_with = "value::positive")]
     pub workers: usize,
     /// `max_attempts`, default 12: failures of one event before it is dead-lettered.
-    #[serde(with = "value::positive")]
+    #[serde(deserialize_with = "value::positive")]
     pub max_attempts: u32,
     /// `retry_initial`, default 1s; at most `retry_max`.
     #[serde(with = "value::positive_duration")]
@@ -171,7 +171,7 @@ pub struct SyncSettings {
     /// `exclude_read_only_calendars`, default false (holiday calendars and the like).
     pub exclude_read_only_calendars: bool,
     /// `internal_domains`, default empty: attendees at these domains are colleagues.
-    #[serde(with = "value::domains")]
+    #[serde(deserialize_with = "value::domains")]
     pub internal_domains: Vec<String>,
 }
 
@@ -216,7 +216,7 @@ pub struct LogSettings {
     /// `format`: default `text` when logs go to a terminal, `json` otherwise.
     pub format: LogFormat,
     /// `level`, default `info` (an `EnvFilter` directive).
-    #[serde(with = "value::log_level")]
+    #[serde(deserialize_with = "value::log_level")]
     pub level: String,
 }
 

@@ -1,10 +1,15 @@
-//! How single values are read and shown: each submodule is a serde `with` module for one kind
-//! of value (`#[serde(with = "value::duration")]`), whose `deserialize` checks the value and
-//! whose `serialize` writes it as the summary shows it.
+//! How single values are read and shown: a function per kind of value that serde calls to read
+//! and check it (`#[serde(deserialize_with = "value::url_path")]`), and, for values the summary
+//! shows otherwise than serde would (durations, URLs, secrets), a `with` module whose
+//! `serialize` writes the value as the summary shows it (`#[serde(with = "value::duration")]`).
 //!
 //! Invariants: a value is echoed in an error only when it cannot be a secret; secrets are shown
 //! as `***`, URLs with their credentials hidden ([`redact_url`]); every check on a single value
 //! lives here, so a key's type in the settings says how it is checked.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::de::{Deserialize, Deserializer, Error};
 use serde::ser::Serializer;
@@ -51,73 +56,6 @@ pub(super) mod positive_duration {
             return Err(D::Error::custom("must be longer than 0s"));
         }
         Ok(value)
-    }
-}
-
-/// A whole number of at least 1.
-pub(super) mod positive {
-    use std::fmt::Display;
-
-    use serde::Serialize;
-
-    use super::*;
-
-    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de> + Default + PartialEq + Display,
-    {
-        let value = T::deserialize(deserializer)?;
-        if value == T::default() {
-            return Err(D::Error::custom(format!("must be at least 1, got {value}")));
-        }
-        Ok(value)
-    }
-
-    pub fn serialize<S: Serializer, T: Serialize>(
-        value: &T,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        value.serialize(serializer)
-    }
-}
-
-/// A socket address such as `0.0.0.0:3000` or `[::1]:8080`.
-pub(super) mod socket_addr {
-    use std::net::SocketAddr;
-
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
-        let text = text(deserializer)?;
-        text.parse().map_err(|error| {
-            let text = shown(&text);
-            D::Error::custom(format!(
-                "invalid socket address {text:?}, expected IP:PORT: {error}"
-            ))
-        })
-    }
-
-    pub fn serialize<S: Serializer>(value: &SocketAddr, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-}
-
-/// A URL path: starts with `/`.
-pub(super) mod url_path {
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        let path = String::deserialize(deserializer)?;
-        if !path.starts_with('/') {
-            let path = shown(&path);
-            return Err(D::Error::custom(format!("{path:?} must start with \"/\"")));
-        }
-        Ok(path)
-    }
-
-    pub fn serialize<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
     }
 }
 
@@ -253,144 +191,124 @@ pub(super) mod secrets {
     }
 }
 
+/// A whole number of at least 1.
+pub(super) fn positive<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialEq + Display,
+{
+    let value = T::deserialize(deserializer)?;
+    if value == T::default() {
+        return Err(D::Error::custom(format!("must be at least 1, got {value}")));
+    }
+    Ok(value)
+}
+
+/// A socket address such as `0.0.0.0:3000` or `[::1]:8080`.
+pub(super) fn socket_addr<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SocketAddr, D::Error> {
+    let text = text(deserializer)?;
+    text.parse().map_err(|error| {
+        let text = shown(&text);
+        D::Error::custom(format!(
+            "invalid socket address {text:?}, expected IP:PORT: {error}"
+        ))
+    })
+}
+
+/// A URL path: starts with `/`.
+pub(super) fn url_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let path = String::deserialize(deserializer)?;
+    if !path.starts_with('/') {
+        let path = shown(&path);
+        return Err(D::Error::custom(format!("{path:?} must start with \"/\"")));
+    }
+    Ok(path)
+}
+
 /// Domain names, compared without case: trimmed and lowercased.
-pub(super) mod domains {
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<String>, D::Error> {
-        let mut domains = Vec::new();
-        for written in Vec::<String>::deserialize(deserializer)? {
-            let domain = written.trim().to_ascii_lowercase();
-            if domain.is_empty() || domain.contains(['@', ' ', '/']) {
-                let written = shown(&written);
-                return Err(D::Error::custom(format!(
-                    "{written:?} is not a domain name (like \"example.com\")"
-                )));
-            }
-            domains.push(domain);
+pub(super) fn domains<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let mut domains = Vec::new();
+    for written in Vec::<String>::deserialize(deserializer)? {
+        let domain = written.trim().to_ascii_lowercase();
+        if domain.is_empty() || domain.contains(['@', ' ', '/']) {
+            let written = shown(&written);
+            return Err(D::Error::custom(format!(
+                "{written:?} is not a domain name (like \"example.com\")"
+            )));
         }
-        Ok(domains)
+        domains.push(domain);
     }
-
-    pub fn serialize<S: Serializer>(value: &[String], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(value)
-    }
+    Ok(domains)
 }
 
 /// A field or property name: letters, digits and `_`, starting with a letter.
-pub(super) mod identifier {
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        let name = text(deserializer)?;
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|first| first.is_ascii_alphabetic())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            let name = shown(&name);
-            return Err(D::Error::custom(format!(
-                "invalid name {name:?}: letters, digits and _ only"
-            )));
-        }
-        Ok(name)
+pub(super) fn identifier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let name = text(deserializer)?;
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        let name = shown(&name);
+        return Err(D::Error::custom(format!(
+            "invalid name {name:?}: letters, digits and _ only"
+        )));
     }
-
-    pub fn serialize<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
-    }
+    Ok(name)
 }
 
 /// Text that is not empty (trimmed).
-pub(super) mod non_empty {
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        let value = text(deserializer)?;
-        if value.is_empty() {
-            return Err(D::Error::custom("must not be empty"));
-        }
-        Ok(value)
+pub(super) fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = text(deserializer)?;
+    if value.is_empty() {
+        return Err(D::Error::custom("must not be empty"));
     }
-
-    pub fn serialize<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
-    }
+    Ok(value)
 }
 
 /// A `v62.0`-style API version.
-pub(super) mod api_version {
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        let version = text(deserializer)?;
-        let valid = version
-            .strip_prefix('v')
-            .and_then(|rest| rest.split_once('.'))
-            .is_some_and(|(major, minor)| {
-                !major.is_empty()
-                    && !minor.is_empty()
-                    && major.chars().all(|c| c.is_ascii_digit())
-                    && minor.chars().all(|c| c.is_ascii_digit())
-            });
-        if !valid {
-            let version = shown(&version);
-            return Err(D::Error::custom(format!(
-                "invalid value {version:?}, expected a version like \"v62.0\""
-            )));
-        }
-        Ok(version)
+pub(super) fn api_version<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let version = text(deserializer)?;
+    let digits = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    let valid = version
+        .strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(major, minor)| digits(major) && digits(minor));
+    if !valid {
+        let version = shown(&version);
+        return Err(D::Error::custom(format!(
+            "invalid value {version:?}, expected a version like \"v62.0\""
+        )));
     }
-
-    pub fn serialize<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
-    }
+    Ok(version)
 }
 
 /// A file path: not empty.
-pub(super) mod file_path {
-    use std::path::{Path, PathBuf};
-
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
-        let path = String::deserialize(deserializer)?;
-        if path.trim().is_empty() {
-            return Err(D::Error::custom("must not be empty"));
-        }
-        Ok(PathBuf::from(path))
+pub(super) fn file_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
+    let path = String::deserialize(deserializer)?;
+    if path.trim().is_empty() {
+        return Err(D::Error::custom("must not be empty"));
     }
-
-    pub fn serialize<S: Serializer>(value: &Path, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&value.display())
-    }
+    Ok(PathBuf::from(path))
 }
 
 /// A `log.level` filter directive, checked as logging will parse it.
-pub(super) mod log_level {
-    use super::*;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        let level = text(deserializer)?;
-        if let Err(error) = crate::config::level::env_filter(&level) {
-            // The parser's reason quotes the directive: not when it holds a URL.
-            let reason = if level.contains("://") {
-                "a URL is not a level".to_owned()
-            } else {
-                error.to_string()
-            };
-            let level = shown(&level);
-            return Err(D::Error::custom(format!(
-                "invalid filter directive {level:?}: {reason}"
-            )));
-        }
-        Ok(level)
+pub(super) fn log_level<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let level = text(deserializer)?;
+    if let Err(error) = super::level::env_filter(&level) {
+        // The parser's reason quotes the directive: not when it holds a URL.
+        let reason = if level.contains("://") {
+            "a URL is not a level".to_owned()
+        } else {
+            error.to_string()
+        };
+        let level = shown(&level);
+        return Err(D::Error::custom(format!(
+            "invalid filter directive {level:?}: {reason}"
+        )));
     }
-
-    pub fn serialize<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
-    }
+    Ok(level)
 }

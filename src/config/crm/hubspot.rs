@@ -22,7 +22,7 @@ pub struct HubSpotCrmSettings {
     /// `event_id_property`, default `calsync_event_id`: the meeting property holding our id.
     #[serde(
         default = "defaults::crm::event_id_property",
-        with = "value::identifier"
+        deserialize_with = "value::identifier"
     )]
     pub event_id_property: String,
     /// `timeout`, default 10s, per request.

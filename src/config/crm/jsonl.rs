@@ -12,7 +12,7 @@ use crate::config::value;
 #[serde(deny_unknown_fields)]
 pub struct JsonlCrmSettings {
     /// `path` (required): the file to append to.
-    #[serde(with = "value::file_path")]
+    #[serde(deserialize_with = "value::file_path")]
     pub path: PathBuf,
 }
 

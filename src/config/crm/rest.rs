@@ -20,7 +20,10 @@ pub struct RestCrmSettings {
     #[serde(default, with = "value::optional_secret")]
     pub api_key: Option<SecretString>,
     /// `meetings_path`, default `/api/meetings`.
-    #[serde(default = "defaults::crm::meetings_path", with = "value::url_path")]
+    #[serde(
+        default = "defaults::crm::meetings_path",
+        deserialize_with = "value::url_path"
+    )]
     pub meetings_path: String,
     /// `timeout`, default 10s, per request.
     #[serde(default = "defaults::crm::timeout", with = "value::positive_duration")]

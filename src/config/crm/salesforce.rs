@@ -19,7 +19,7 @@ pub struct SalesforceCrmSettings {
     #[serde(with = "value::http_url")]
     pub instance_url: Url,
     /// `client_id` (required): the External Client App's consumer key.
-    #[serde(with = "value::non_empty")]
+    #[serde(deserialize_with = "value::non_empty")]
     pub client_id: String,
     /// `client_secret` (required; alias `CRM_API_KEY`).
     #[serde(with = "value::secret")]
@@ -28,12 +28,15 @@ pub struct SalesforceCrmSettings {
     #[serde(with = "value::http_url")]
     pub token_url: Url,
     /// `api_version`, default `v62.0`.
-    #[serde(default = "defaults::crm::api_version", with = "value::api_version")]
+    #[serde(
+        default = "defaults::crm::api_version",
+        deserialize_with = "value::api_version"
+    )]
     pub api_version: String,
     /// `external_id_field`, default `Calsync_Event_Id__c`: the Event field holding our id.
     #[serde(
         default = "defaults::crm::external_id_field",
-        with = "value::identifier"
+        deserialize_with = "value::identifier"
     )]
     pub external_id_field: String,
     /// `timeout`, default 10s, per request.
