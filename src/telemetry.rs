@@ -4,7 +4,8 @@
 //! stdout either JSON lines (the default: `timestamp`, `level`, `target`, `message`, then the
 //! fields of the enclosing spans and of the event, flattened into the same object, so that
 //! `event.id` or `grant.id` set on a job's span appear on every line of that job) or human
-//! text. The level is an `EnvFilter` directive from `log.level`.
+//! text (field values escaped by [`text::EscapedFields`], so a value cannot forge a line). The
+//! level is an `EnvFilter` directive from `log.level`.
 //!
 //! Metrics: [`metrics::Metrics`], a Prometheus registry per process (names prefixed `calsync_`).
 //!
@@ -13,6 +14,9 @@
 //! back to the field's `Debug`).
 
 pub mod metrics;
+pub mod store_gauges;
+pub mod text;
+pub mod throttle;
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -130,6 +134,7 @@ where
             .with_filter(filter)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .fmt_fields(text::EscapedFields)
             .with_ansi(ansi)
             .with_writer(writer)
             .with_filter(filter)

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::Window;
+use crate::printable;
 use crate::worker::SyncOutcome;
 
 /// The bar: position and length count calendars (done / found so far), so the ETA is theirs.
@@ -105,6 +106,8 @@ pub struct Summary {
 
 /// The most error messages a summary keeps.
 const MAX_ERRORS: usize = 20;
+/// The longest error message the summary prints (escaped, then cut).
+const MAX_ERROR_WIDTH: usize = 500;
 
 impl Summary {
     /// True when everything listed was synced (or handed on) and nothing failed.
@@ -180,7 +183,7 @@ impl fmt::Display for Summary {
         writeln!(f, "    failed:          {}", self.failed)?;
         write!(f, "    handed to serve: {}", self.handed_to_serve)?;
         for error in &self.errors {
-            write!(f, "\n  error: {error}")?;
+            write!(f, "\n  error: {}", printable::cell(error, MAX_ERROR_WIDTH))?;
         }
         Ok(())
     }

@@ -65,8 +65,15 @@ pub struct ServerSettings {
     pub webhook_path: String,
     /// `max_body_bytes`, default 4 MiB: the largest accepted body, compressed or not.
     pub max_body_bytes: usize,
-    /// `shutdown_timeout`, default 20s: how long in-flight jobs may finish on SIGTERM.
+    /// `shutdown_timeout`, default 20s: how long in-flight jobs may finish on SIGTERM; HTTP
+    /// connections still open when it passes are closed.
     pub shutdown_timeout: Duration,
+    /// `request_timeout`, default 30s: the longest a client may take to send a request's head,
+    /// and then its body (an idle keep-alive connection is closed after it too).
+    pub request_timeout: Duration,
+    /// `max_connections`, default 1024: HTTP connections served at once; more wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 /// `[nylas]`

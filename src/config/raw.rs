@@ -35,6 +35,8 @@ pub(super) struct RawServer {
     pub webhook_path: Option<String>,
     pub max_body_bytes: Option<String>,
     pub shutdown_timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub max_connections: Option<String>,
 }
 
 /// `[nylas]`

@@ -26,6 +26,8 @@ impl Settings {
         add("server.webhook_path", server.webhook_path.clone());
         add("server.max_body_bytes", server.max_body_bytes.to_string());
         add("server.shutdown_timeout", duration(server.shutdown_timeout));
+        add("server.request_timeout", duration(server.request_timeout));
+        add("server.max_connections", server.max_connections.to_string());
 
         let nylas = &self.nylas;
         add("nylas.api_uri", nylas.api_uri.to_string());

@@ -60,6 +60,12 @@ fn server(raw: RawServer, v: &Values<'_>) -> Parsed<ServerSettings> {
             raw.shutdown_timeout,
             Duration::from_secs(20),
         )?,
+        request_timeout: v.positive_duration(
+            "server.request_timeout",
+            raw.request_timeout,
+            Duration::from_secs(30),
+        )?,
+        max_connections: v.positive_integer("server.max_connections", raw.max_connections, 1024)?,
     })
 }
 

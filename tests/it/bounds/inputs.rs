@@ -1,0 +1,1 @@
+//! Bounded inputs (filled in below).
