@@ -20,14 +20,7 @@ use crate::nylas::client::{CreatedWebhook, NewWebhook, NylasError, Webhook};
 use crate::printable;
 
 /// The triggers calsync subscribes to.
-pub const TRIGGERS: [&str; 6] = [
-    "event.created",
-    "event.updated",
-    "event.deleted",
-    "grant.expired",
-    "grant.updated",
-    "grant.deleted",
-];
+pub const TRIGGERS: [&str; 6] = crate::nylas::notification::HANDLED_TRIGGERS;
 
 /// The description given to a webhook when none is passed.
 pub const DEFAULT_DESCRIPTION: &str = "calsync";

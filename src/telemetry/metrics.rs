@@ -30,8 +30,8 @@ mod record;
 
 pub use labels::{
     BuildLabels, CrmOperationLabels, CrmRequestLabels, FailureLabels, JobStateLabels,
-    NotificationLabels, NylasRequestLabels, OutcomeLabels, QuotaLabels, ReconcileLabels,
-    TargetLabels, WebhookLabels,
+    KNOWN_TRIGGERS, NotificationLabels, NylasRequestLabels, OTHER_TRIGGER, OutcomeLabels,
+    QuotaLabels, ReconcileLabels, TargetLabels, UNKNOWN_TRIGGER, WebhookLabels, trigger_label,
 };
 
 /// The metrics of one calsync process. Share it as `Arc<Metrics>`.

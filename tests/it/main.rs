@@ -10,6 +10,7 @@ mod deployment;
 mod durability;
 mod failures;
 mod hubspot;
+mod hygiene;
 mod logs;
 mod operations;
 mod pipedrive;

@@ -95,14 +95,7 @@ pub struct BuildLabels {
 
 /// The `trigger` label values of the notification types calsync handles; any other type is
 /// counted as [`OTHER_TRIGGER`], a request whose type could not be read as [`UNKNOWN_TRIGGER`].
-pub const KNOWN_TRIGGERS: [&str; 6] = [
-    "event.created",
-    "event.updated",
-    "event.deleted",
-    "grant.expired",
-    "grant.updated",
-    "grant.deleted",
-];
+pub const KNOWN_TRIGGERS: [&str; 6] = crate::nylas::notification::HANDLED_TRIGGERS;
 
 /// The `trigger` of a signed notification of a type calsync does not handle.
 pub const OTHER_TRIGGER: &str = "other";

@@ -175,14 +175,7 @@ async fn a_realistic_run_exports_every_documented_metric() {
     assert!(checked.is_some(), "the only replica holds the monitor lock");
     assert_eq!(app.app.pruner().prune_once().await.unwrap(), 0);
 
-    let scrape = app
-        .http
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scrape.status(), StatusCode::OK);
-    let text = scrape.text().await.unwrap();
+    let text = app.scrape().await;
 
     const EVENT: &str = "GET /v3/grants/{grant_id}/events/{event_id}";
     let samples = [
@@ -327,15 +320,7 @@ const PER_REQUEST: [&str; 4] = [
 #[tokio::test]
 async fn a_fresh_app_exports_every_family_from_the_start() {
     let app = TestApp::spawn().await;
-    let text = app
-        .http
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.scrape().await;
     let exported = exported(&text);
     for (name, kind) in documented() {
         if PER_REQUEST.contains(&name.as_str()) {
