@@ -117,19 +117,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
         Answer::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
     })?;
     let envelope = envelope.get();
-    limits::check_ids(envelope).map_err(|error| {
-        tracing::warn!(
-            field = error.field,
-            length = error.length,
-            "Rejected a signed notification: an id is too long."
-        );
-        Answer::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "",
-            &error.to_string(),
-        )
-    })?;
+    limits::check_ids(envelope).map_err(|error| id_failure(&error))?;
     let interpretation =
         notification::interpret(envelope, verified.into_inner(), state.clock.now()).map_err(
             |error| {
@@ -238,6 +226,22 @@ fn body_failure(state: &EdgeState, error: &BodyError) -> Answer {
         );
     }
     Answer::new(status, result, "", message)
+}
+
+/// The answer and log line for a signed notification with an id over the limit (the id itself
+/// is not logged).
+fn id_failure(error: &limits::TooLong) -> Answer {
+    tracing::warn!(
+        field = error.field,
+        length = error.length,
+        "Rejected a signed notification: an id is too long."
+    );
+    Answer::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "",
+        &error.to_string(),
+    )
 }
 
 /// The answer and log line for a request that failed verification (throttled: anyone can send

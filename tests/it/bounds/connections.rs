@@ -60,16 +60,20 @@ async fn a_half_sent_request_does_not_hold_the_shutdown() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_hundred_idle_connections_do_not_hold_the_shutdown() {
+async fn five_hundred_idle_and_half_open_connections_do_not_hold_the_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let patient = [("CALSYNC__SERVER__REQUEST_TIMEOUT", "10m")];
     let mut daemon = daemon(dir.path(), &patient).await;
     let mut idle = Vec::new();
     for index in 0..500 {
         let mut connection = RawConnection::open(&daemon.base).await;
-        if index % 2 == 0 {
+        match index % 3 {
             // Kept alive after one request.
-            assert_eq!(connection.get("/healthz").await, 200);
+            0 => assert_eq!(connection.get("/healthz").await, 200),
+            // Half-open: a request head that never ends.
+            1 => connection.send(b"GET /healthz HTTP/1.1\r\nHost: cal").await,
+            // Connected, nothing sent.
+            _ => {}
         }
         idle.push(connection);
     }
