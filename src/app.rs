@@ -62,6 +62,24 @@ pub fn http_client() -> Result<reqwest::Client, AppError> {
         .map_err(AppError::HttpClient)
 }
 
+/// Stops the HTTP server: no new connections, each open one closed after its current request,
+/// and those still open at `force_at` closed at once.
+async fn stop_server(
+    mut server: tokio::task::JoinHandle<()>,
+    closing: &server::Shutdown,
+    force_at: tokio::time::Instant,
+) {
+    closing.stop.cancel();
+    if tokio::time::timeout_at(force_at, &mut server)
+        .await
+        .is_err()
+    {
+        tracing::info!("Closing the HTTP connections still open at server.shutdown_timeout.");
+        closing.force.cancel();
+        let _ = server.await;
+    }
+}
+
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -294,11 +312,15 @@ impl App {
             max_connections: self.settings.server.max_connections,
         };
         let mut server = tokio::spawn(server::run(listener, router, limits, closing.clone()));
-        // The server only ends early when it panicked; then the workers drain as on a signal.
-        tokio::select! {
-            () = shutdown => {}
-            ended = &mut server => tracing::error!(error = ?ended.err(), "The HTTP server stopped unexpectedly; shutting down."),
-        }
+        // The server only ends early when it panicked; then the workers drain as on a signal
+        // and the failure is returned.
+        let failed = tokio::select! {
+            () = shutdown => None,
+            ended = &mut server => Some(ended.err().map_or_else(
+                || std::io::Error::other("the HTTP server stopped"),
+                std::io::Error::other,
+            )),
+        };
         let force_at = tokio::time::Instant::now() + drain_for;
         tracing::info!("Shutting down: new notifications are answered 503 while jobs drain.");
         draining.cancel();
@@ -310,20 +332,18 @@ impl App {
         if let Err(error) = reconcile.await {
             tracing::error!(error = %error, "Reconciliation ended abnormally.");
         }
-        closing.stop.cancel();
-        if tokio::time::timeout_at(force_at, &mut server)
-            .await
-            .is_err()
-        {
-            tracing::info!("Closing the HTTP connections still open at server.shutdown_timeout.");
+        if failed.is_none() {
+            stop_server(server, &closing, force_at).await;
+        } else {
+            // Close what the failed server left open.
+            closing.stop.cancel();
             closing.force.cancel();
-            let _ = server.await;
         }
         periodic.join_all().await;
         crate::periodic::release_lock(self.store.as_ref(), store_gauges::LOCK, &self.owner).await;
         ingest.close().await;
         tracing::info!("calsync stopped.");
-        Ok(())
+        failed.map_or(Ok(()), |error| Err(AppError::Server(error)))
     }
 
     /// The start-up log lines of `serve`.
