@@ -35,10 +35,13 @@ async fn a_half_sent_request_does_not_hold_the_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let patient = [("CALSYNC__SERVER__REQUEST_TIMEOUT", "10m")];
     let mut daemon = daemon(dir.path(), &patient).await;
+    // Half a request line as the first bytes of a connection (today's main waits for the rest
+    // for ever), and the same after a request served on a kept-alive connection.
     let mut stalled = RawConnection::open(&daemon.base).await;
-    // Served once (so the connection is surely accepted), then half a request line.
-    assert_eq!(stalled.get("/healthz").await, 200);
     stalled.send(b"POST /webhooks/nyl").await;
+    let mut kept = RawConnection::open(&daemon.base).await;
+    assert_eq!(kept.get("/healthz").await, 200);
+    kept.send(b"POST /webhooks/nyl").await;
     // And one in the middle of a body: its request is in progress, so only the deadline ends it.
     let mut trickling = RawConnection::open(&daemon.base).await;
     trickling
@@ -50,8 +53,9 @@ async fn a_half_sent_request_does_not_hold_the_shutdown() {
     ));
 
     assert_prompt_clean_exit(&mut daemon).await;
-    assert!(matches!(stalled.read(LIMIT).await, Read::Closed));
-    assert!(matches!(trickling.read(LIMIT).await, Read::Closed));
+    for connection in [&mut stalled, &mut kept, &mut trickling] {
+        assert!(matches!(connection.read(LIMIT).await, Read::Closed));
+    }
     let log = daemon.log_lines().join("\n");
     assert!(
         log.contains("Closing the HTTP connections still open at server.shutdown_timeout."),
