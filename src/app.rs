@@ -4,7 +4,10 @@
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
 //! answering 503 (and `/readyz` fails) → workers stop claiming and drain until the deadline →
-//! the HTTP server finishes in-flight requests → the ingest writer flushes what was accepted.
+//! the HTTP server finishes in-flight requests, and closes connections still open at the
+//! deadline (`server.shutdown_timeout` after the signal) → the periodic tasks release their
+//! store locks (`reconcile`, `webhook-monitor`, `store-gauges`), so a restarted process takes
+//! them at once → the ingest writer flushes what was accepted.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter, CrmError};
+use crate::http::server::{self, ServerLimits};
 use crate::http::{self, EdgeState};
 use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
@@ -26,6 +30,8 @@ use crate::reconcile::Reconciler;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::store_gauges;
+use crate::telemetry::throttle::LogThrottle;
 use crate::webhook_monitor::{self, WebhookMonitor};
 use crate::worker::health::Health;
 use crate::worker::runner::RunnerConfig;
@@ -54,6 +60,24 @@ pub fn http_client() -> Result<reqwest::Client, AppError> {
         .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(AppError::HttpClient)
+}
+
+/// Stops the HTTP server: no new connections, each open one closed after its current request,
+/// and those still open at `force_at` closed at once.
+async fn stop_server(
+    mut server: tokio::task::JoinHandle<()>,
+    closing: &server::Shutdown,
+    force_at: tokio::time::Instant,
+) {
+    closing.stop.cancel();
+    if tokio::time::timeout_at(force_at, &mut server)
+        .await
+        .is_err()
+    {
+        tracing::info!("Closing the HTTP connections still open at server.shutdown_timeout.");
+        closing.force.cancel();
+        let _ = server.await;
+    }
 }
 
 /// Why the daemon could not start or stopped with an error.
@@ -104,6 +128,7 @@ impl App {
             settings.sync.crm_requests_per_second,
             metrics.clone(),
         );
+        metrics.prime_targets(transport.gate().label());
         let health = Arc::new(Health::new(
             transport.gate().clone(),
             settings.crm.kind(),
@@ -246,15 +271,20 @@ impl App {
             store: self.store.clone(),
             secrets: self.settings.nylas.webhook_secrets.clone().into(),
             max_body_bytes: self.settings.server.max_body_bytes,
+            request_timeout: self.settings.server.request_timeout,
             clock: self.clock,
             draining,
             metrics: self.metrics.clone(),
             commits: Arc::default(),
+            rejections: Arc::new(LogThrottle::rejections()),
+            owner: self.owner.as_str().into(),
         };
         http::router(state, &self.settings.server.webhook_path)
     }
 
-    /// Runs the daemon on `listener` until `shutdown` resolves, then drains and returns.
+    /// Runs the daemon on `listener` until `shutdown` resolves, then drains and returns within
+    /// `server.shutdown_timeout` (plus the final flush): HTTP connections still open by then are
+    /// closed, whatever their clients do.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -265,7 +295,7 @@ impl App {
         let ingest = self.ingestor();
         let draining = CancellationToken::new();
         let stop_workers = CancellationToken::new();
-        let server_stop = CancellationToken::new();
+        let closing = server::Shutdown::default();
         let router = self.router(ingest.clone(), draining.clone());
         let runner = self.runner();
         let drain_for = self.settings.server.shutdown_timeout;
@@ -277,20 +307,21 @@ impl App {
         let periodic = self.spawn_periodic(&stop_periodic);
         let reconciler = Reconciler::new(&self, stop_workers.clone());
         let reconcile = tokio::spawn(reconciler.run(stop_workers.clone()));
-        let mut server = {
-            let stop = server_stop.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            })
+        let limits = ServerLimits {
+            request_timeout: self.settings.server.request_timeout,
+            max_connections: self.settings.server.max_connections,
         };
-        // The server only ends early on an error; then the workers drain and the error is
-        // returned, rather than serving nothing until a signal comes.
-        let ended_early = tokio::select! {
+        let mut server = tokio::spawn(server::run(listener, router, limits, closing.clone()));
+        // The server only ends early when it panicked; then the workers drain as on a signal
+        // and the failure is returned.
+        let failed = tokio::select! {
             () = shutdown => None,
-            served = &mut server => Some(served),
+            ended = &mut server => Some(ended.err().map_or_else(
+                || std::io::Error::other("the HTTP server stopped"),
+                std::io::Error::other,
+            )),
         };
+        let force_at = tokio::time::Instant::now() + drain_for;
         tracing::info!("Shutting down: new notifications are answered 503 while jobs drain.");
         draining.cancel();
         stop_periodic.cancel();
@@ -301,18 +332,18 @@ impl App {
         if let Err(error) = reconcile.await {
             tracing::error!(error = %error, "Reconciliation ended abnormally.");
         }
-        server_stop.cancel();
-        let served = match ended_early {
-            Some(served) => served,
-            None => server.await,
-        };
+        if failed.is_none() {
+            stop_server(server, &closing, force_at).await;
+        } else {
+            // Close what the failed server left open.
+            closing.stop.cancel();
+            closing.force.cancel();
+        }
         periodic.join_all().await;
+        crate::periodic::release_lock(self.store.as_ref(), store_gauges::LOCK, &self.owner).await;
         ingest.close().await;
         tracing::info!("calsync stopped.");
-        match served {
-            Ok(result) => result.map_err(AppError::Server),
-            Err(error) => Err(AppError::Server(std::io::Error::other(error))),
-        }
+        failed.map_or(Ok(()), |error| Err(AppError::Server(error)))
     }
 
     /// The start-up log lines of `serve`.
@@ -323,6 +354,8 @@ impl App {
             );
         }
         tracing::info!(
+            version = crate::version::VERSION,
+            git_sha = crate::version::GIT_SHA,
             listen = %address,
             webhook_path = %self.settings.server.webhook_path,
             store = self.store.backend(),

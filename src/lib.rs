@@ -35,6 +35,8 @@
 //! - [`maintenance`]: notification-log pruning while serving.
 //! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
 //! - [`periodic`]: the run-now-then-every-interval loop of the maintenance tasks.
+//! - [`printable`]: outside text escaped (and cut) for terminals and text logs.
+//! - [`version`]: the version and git commit of the build.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -48,10 +50,12 @@ pub mod maintenance;
 pub mod mapping;
 pub mod nylas;
 pub mod periodic;
+pub mod printable;
 pub mod reconcile;
 pub mod record;
 pub mod retry;
 pub mod store;
 pub mod telemetry;
+pub mod version;
 pub mod webhook_monitor;
 pub mod worker;

@@ -4,15 +4,22 @@
 //! stdout either JSON lines (the default: `timestamp`, `level`, `target`, `message`, then the
 //! fields of the enclosing spans and of the event, flattened into the same object, so that
 //! `event.id` or `grant.id` set on a job's span appear on every line of that job) or human
-//! text. The level is an `EnvFilter` directive from `log.level`.
+//! text (field values escaped by [`text::EscapedFields`], so a value cannot forge a line). The
+//! level is an `EnvFilter` directive from `log.level`.
 //!
-//! Metrics: [`metrics::Metrics`], a Prometheus registry per process (names prefixed `calsync_`).
+//! Metrics: [`metrics::Metrics`], a Prometheus registry per process (names prefixed `calsync_`);
+//! [`store_gauges`] decides which replica exports the store-wide ones. [`throttle`] bounds the
+//! log lines of floods.
 //!
 //! Invariants: installing twice is an error, never a panic; a bad `log.level` is an error naming
 //! the key; the JSON formatter never fails a line because of a field it cannot render (it falls
 //! back to the field's `Debug`).
 
+pub mod console;
 pub mod metrics;
+pub mod store_gauges;
+pub mod text;
+pub mod throttle;
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -61,14 +68,16 @@ pub fn init_logging(settings: &LogSettings, output: LogOutput) -> Result<(), Tel
         }
         LogOutput::Stderr => {
             let ansi = std::io::stderr().is_terminal();
-            subscriber(settings.format, filter, std::io::stderr, ansi).try_init()
+            let writer = console::ConsoleWriter::stderr();
+            subscriber(settings.format, filter, writer, ansi).try_init()
         }
     }
     .map_err(TelemetryError::AlreadyInstalled)
 }
 
 /// Where log lines go: the daemon logs to stdout (the container's log stream); one-shot
-/// commands log to stderr, so their stdout holds only their report (a table, JSON, a secret).
+/// commands log to stderr, so their stdout holds only their report (a table, JSON, a secret),
+/// around the progress bar a backfill may show there ([`console`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogOutput {
     Stdout,
@@ -93,6 +102,7 @@ where
             .with_filter(filter)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .fmt_fields(text::EscapedFields)
             .with_ansi(ansi)
             .with_writer(writer)
             .with_filter(filter)

@@ -8,9 +8,10 @@
 //! for one paused, and a warning when none is watched at all.
 //!
 //! Invariants: only one replica checks at a time (the store's named lock [`LOCK`], renewed by
-//! the holder at each check and expiring after [`lock_ttl`] when it stops); a replica that does
-//! not hold the lock leaves the gauge untouched; a failed check is logged and retried at the
-//! next tick, never fatal; the monitor only reads (it never re-activates a webhook).
+//! the holder at each check, released when it stops cleanly and expiring after [`lock_ttl`]
+//! when it dies); a replica that does not hold the lock reports zero for every status, so the
+//! sum over replicas is the holder's count; a failed check is logged and retried at the next
+//! tick, never fatal; the monitor only reads (it never re-activates a webhook).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -152,6 +153,7 @@ impl WebhookMonitor {
             .map_err(MonitorError::Lock)?;
         if !held {
             tracing::debug!("Another replica checks the Nylas webhooks' status.");
+            self.metrics.set_webhooks([]);
             return Ok(None);
         }
         let webhooks = self
@@ -170,7 +172,7 @@ impl WebhookMonitor {
         Ok(Some(assessment))
     }
 
-    /// Checks now, then every `every`, until `stop` is cancelled.
+    /// Checks now, then every `every`, until `stop` is cancelled; then releases the lock.
     pub async fn run(self, stop: CancellationToken) {
         crate::periodic::every(self.every, &stop, || async {
             if let Err(error) = self.check_once().await {
@@ -178,6 +180,7 @@ impl WebhookMonitor {
             }
         })
         .await;
+        crate::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
     }
 }
 

@@ -1,13 +1,20 @@
 //! Progress of a backfill and its summary.
 //!
-//! On a terminal ([`ProgressMode::Bar`]) an `indicatif` bar on stderr shows calendars done out of
-//! those found so far (with an ETA once calendars are known), grants done, events seen and their
-//! rate, and the outcome counts. Otherwise ([`ProgressMode::Log`]) a structured info line is
-//! logged after every page and every calendar. Either way the counts end in a [`Summary`].
+//! On a terminal ([`ProgressMode::Bar`]) an `indicatif` bar on stderr shows a spinner until the
+//! first calendars are found, then advances with every page read and every calendar finished,
+//! with calendars done out of found, pages, events seen and their rate, and the outcome counts.
+//! Log lines are written around it (the logging's [`BarSlot`]), never through it. Otherwise
+//! ([`ProgressMode::Log`]) a structured info line is logged after every page and every grant.
+//! Either way the counts end in a [`Summary`].
+//!
+//! The bar counts pages: its position is the pages read, its length the pages read plus one for
+//! each calendar not finished (each has at least one page to go), so it moves with every page,
+//! jumps when a calendar ends, and is full exactly when every calendar is.
 //!
 //! Invariants: every listed event is counted exactly once, in exactly one outcome, so
 //! `events_seen = created + updated + unchanged + deleted + failed + handed_to_serve`; counting
-//! is shared by the concurrent grant tasks behind one mutex held only to add.
+//! is shared by the concurrent grant tasks behind one mutex held only to add; the bar's position
+//! never exceeds its length.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -17,11 +24,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::Window;
+use crate::printable;
+use crate::telemetry::console::BarSlot;
 use crate::worker::SyncOutcome;
 
-/// The bar: position and length count calendars (done / found so far), so the ETA is theirs.
-const BAR_TEMPLATE: &str =
-    "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} calendars, ETA {eta} · {msg}";
+/// The bar once calendars are known (position and length count pages, see the module docs).
+const BAR_TEMPLATE: &str = "{spinner} {elapsed_precise} [{bar:24}] {percent:>3}% · {msg}";
+/// Before: listing grants and calendars.
+const SPINNER_TEMPLATE: &str = "{spinner} {elapsed_precise} {msg}";
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +97,8 @@ pub struct Summary {
     pub calendars_excluded: u64,
     pub calendars_done: u64,
     pub calendars_failed: u64,
+    /// Pages of events read and processed.
+    pub pages_done: u64,
     pub events_seen: u64,
     pub created: u64,
     pub updated: u64,
@@ -105,6 +117,8 @@ pub struct Summary {
 
 /// The most error messages a summary keeps.
 const MAX_ERRORS: usize = 20;
+/// The longest error message the summary prints (escaped, then cut).
+const MAX_ERROR_WIDTH: usize = 500;
 
 impl Summary {
     /// True when everything listed was synced (or handed on) and nothing failed.
@@ -180,7 +194,7 @@ impl fmt::Display for Summary {
         writeln!(f, "    failed:          {}", self.failed)?;
         write!(f, "    handed to serve: {}", self.handed_to_serve)?;
         for error in &self.errors {
-            write!(f, "\n  error: {error}")?;
+            write!(f, "\n  error: {}", printable::cell(error, MAX_ERROR_WIDTH))?;
         }
         Ok(())
     }
@@ -190,26 +204,47 @@ impl fmt::Display for Summary {
 pub struct Progress {
     summary: Mutex<Summary>,
     bar: Option<ProgressBar>,
+    /// Where the bar is shown to the logging, so log lines suspend it.
+    slot: Option<BarSlot>,
     started: Instant,
 }
 
 impl Progress {
-    /// Progress for a run over `window`, shown as `mode` says.
+    /// Progress for a run over `window`, shown as `mode` says (a bar on stderr, shown to the
+    /// logging of stderr).
     pub fn new(mode: ProgressMode, window: Window) -> Progress {
-        let bar = (mode == ProgressMode::Bar).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
-                bar.set_style(style.progress_chars("=> "));
+        match mode {
+            ProgressMode::Bar => {
+                Progress::with_bar(window, ProgressDrawTarget::stderr(), BarSlot::stderr())
             }
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
+            ProgressMode::Log => Progress {
+                summary: Mutex::new(Summary {
+                    window: Some(window),
+                    ..Summary::default()
+                }),
+                bar: None,
+                slot: None,
+                started: Instant::now(),
+            },
+        }
+    }
+
+    /// Progress drawn as a bar on `target`, shown in `slot` until [`Progress::finish`].
+    pub fn with_bar(window: Window, target: ProgressDrawTarget, slot: BarSlot) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, target);
+        if let Ok(style) = ProgressStyle::with_template(SPINNER_TEMPLATE) {
+            bar.set_style(style);
+        }
+        bar.set_message("listing grants and calendars");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        slot.show(Some(bar.clone()));
         Progress {
             summary: Mutex::new(Summary {
                 window: Some(window),
                 ..Summary::default()
             }),
-            bar,
+            bar: Some(bar),
+            slot: Some(slot),
             started: Instant::now(),
         }
     }
@@ -222,27 +257,44 @@ impl Progress {
             summary.clone()
         };
         if let Some(bar) = &self.bar {
-            bar.set_length(snapshot.calendars_found);
-            bar.set_position(snapshot.calendars_done + snapshot.calendars_failed);
-            bar.set_message(self.message(&snapshot));
+            self.draw(bar, &snapshot);
         }
         snapshot
+    }
+
+    fn draw(&self, bar: &ProgressBar, s: &Summary) {
+        if s.calendars_found > 0 || s.pages_done > 0 {
+            if bar.length().is_none()
+                && let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE)
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            let open = s
+                .calendars_found
+                .saturating_sub(s.calendars_done + s.calendars_failed);
+            bar.set_length(s.pages_done + open);
+            bar.set_position(s.pages_done);
+        }
+        bar.set_message(self.message(s));
     }
 
     fn message(&self, s: &Summary) -> String {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         format!(
-            "grants {}/{} · events {} ({:.0}/s) · created {} updated {} unchanged {} failed {} handed {}",
-            s.grants_done,
-            s.grants_found
-                .saturating_sub(s.grants_skipped_not_valid + s.grants_skipped_paused),
+            "calendars {}/{} · pages {} · events {} ({:.0}/s) · created {} updated {} unchanged {} failed {} handed {} · grants {}/{}",
+            s.calendars_done + s.calendars_failed,
+            s.calendars_found,
+            s.pages_done,
             s.events_seen,
             s.events_seen as f64 / seconds,
             s.created,
             s.updated,
             s.unchanged,
             s.failed,
-            s.handed_to_serve
+            s.handed_to_serve,
+            s.grants_done,
+            s.grants_found
+                .saturating_sub(s.grants_skipped_not_valid + s.grants_skipped_paused),
         )
     }
 
@@ -303,14 +355,15 @@ impl Progress {
 
     /// A page of `events` events of a calendar was processed.
     pub fn page_done(&self, grant_id: &str, calendar_id: &str, events: usize) {
+        let s = self.update(|s| s.pages_done += 1);
         if self.bar.is_some() {
             return;
         }
-        let s = self.update(|_| {});
         tracing::info!(
             grant.id = %grant_id,
             calendar.id = %calendar_id,
             page.events = events,
+            pages.done = s.pages_done,
             events.seen = s.events_seen,
             events.created = s.created,
             events.updated = s.updated,
@@ -328,12 +381,18 @@ impl Progress {
         self.update(|s| s.interrupted = true);
     }
 
-    /// Removes the bar and returns the counts.
+    /// Removes the bar (log lines go straight to the terminal again) and returns the counts.
     pub fn finish(&self) -> Summary {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        self.update(|_| {})
+        if let Some(slot) = &self.slot {
+            slot.show(None);
+        }
+        self.summary
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

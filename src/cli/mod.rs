@@ -22,9 +22,12 @@ use calsync::telemetry::{self, LogOutput};
 
 use args::{ReplayCli, WebhookCli};
 
+/// The longest the process waits for leftover runtime tasks once a command returned.
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// calsync mirrors Nylas calendar events into a CRM.
 #[derive(Debug, Parser)]
-#[command(name = "calsync", version, about)]
+#[command(name = "calsync", version = calsync::version::LONG, about)]
 pub struct Cli {
     /// The TOML configuration file (optional; environment variables override it).
     #[arg(long, global = true, env = "CALSYNC_CONFIG", value_name = "PATH")]
@@ -102,7 +105,10 @@ pub fn main() -> ExitCode {
             None => run::command(cli.command, settings).await,
         }
     };
-    match runtime.block_on(work) {
+    let outcome = runtime.block_on(work);
+    // Whatever is left (a blocking task stuck in a DNS lookup, say) must not hold the exit.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "calsync failed.");

@@ -20,12 +20,15 @@ use jiff::Timestamp;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
+use super::table::Table;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::{self, DeadLetter, DeadLetterSelection, JobAction, Store, StoreError};
 
 /// The longest last-error text shown in the table (`--json` shows all of it).
 const MAX_ERROR_WIDTH: usize = 100;
+/// The longest event or grant id shown in the table (Microsoft's are about 150 characters).
+const MAX_ID_WIDTH: usize = 160;
 
 /// `calsync dlq …`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -161,42 +164,30 @@ pub fn render_report(report: &RetryReport) -> String {
     text
 }
 
-/// A table with one row per dead letter.
+/// A table with one row per dead letter (cells escaped and cut: `--json` has everything).
 pub fn render_table(letters: &[DeadLetter]) -> String {
     if letters.is_empty() {
         return "No dead letters.\n".to_string();
     }
-    let header = ["ID", "EVENT", "GRANT", "ATTEMPTS", "DEAD AT", "LAST ERROR"].map(String::from);
-    let rows: Vec<[String; 6]> = letters
-        .iter()
-        .map(|letter| {
-            [
-                letter.id.to_string(),
-                letter.request.record_key.clone(),
-                letter.request.grant_id.clone(),
-                letter.attempts.to_string(),
-                format!("{:.0}", letter.dead_at),
-                shorten(&letter.last_error, MAX_ERROR_WIDTH),
-            ]
-        })
-        .collect();
-    let mut widths = header.clone().map(|cell| cell.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+    let mut table = Table::new(&[
+        ("ID", 20),
+        ("EVENT", MAX_ID_WIDTH),
+        ("GRANT", MAX_ID_WIDTH),
+        ("ATTEMPTS", 10),
+        ("DEAD AT", 30),
+        ("LAST ERROR", MAX_ERROR_WIDTH),
+    ]);
+    for letter in letters {
+        table.row([
+            letter.id.to_string(),
+            letter.request.record_key.clone(),
+            letter.request.grant_id.clone(),
+            letter.attempts.to_string(),
+            format!("{:.0}", letter.dead_at),
+            one_line(&letter.last_error),
+        ]);
     }
-    let mut text = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
+    table.render()
 }
 
 /// A JSON array with every detail of each dead letter.
@@ -225,13 +216,9 @@ pub fn render_json(letters: &[DeadLetter]) -> String {
     text
 }
 
-/// `text` on one line, cut to `max` characters with an ellipsis.
-fn shorten(text: &str, max: usize) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match line.char_indices().nth(max.saturating_sub(1)) {
-        Some((cut, _)) if line.chars().count() > max => format!("{}…", &line[..cut]),
-        _ => line,
-    }
+/// `text` on one line: runs of whitespace (newlines included) become one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn join(ids: &[i64]) -> String {
@@ -287,6 +274,21 @@ mod tests {
         assert!(lines[2].ends_with('…'), "{text}");
         assert!(lines[2].chars().count() < 200, "{text}");
         assert_eq!(render_table(&[]), "No dead letters.\n");
+    }
+
+    #[test]
+    fn huge_and_hostile_ids_neither_panic_nor_reach_the_terminal_raw() {
+        let mut hostile = letter(1, "HTTP 400: \u{1b}]0;owned\u{7}");
+        hostile.request.record_key = format!("\u{1b}[2J{}", "e".repeat(65_536));
+        hostile.request.grant_id = "grant\nFORGED".into();
+        let text = render_table(&[hostile]);
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+        let controls = text.chars().filter(|c| c.is_control());
+        assert!(controls.clone().all(|c| c == '\n'), "{text:?}");
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.starts_with("1   \\u{1b}[2Jeee"), "{row}");
+        assert!(row.contains("grant\\nFORGED"), "{row}");
+        assert!(row.chars().count() < 400, "{}", row.chars().count());
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! - [`dlq`]: list and requeue dead letters.
 //! - [`replay`]: re-enqueue logged notifications.
 //! - [`webhook`]: manage the Nylas webhook subscription.
+//! - [`table`]: the tables they print (cells escaped and bounded).
 //!
 //! Invariants: each command writes its human-readable report to the `Write` it is given and
 //! returns a typed result; a secret is written only by the commands whose purpose is to hand it to
 //! the operator (`webhook create`, `webhook rotate-secret`), exactly once; everything else shows
-//! secrets redacted.
+//! secrets redacted; text from outside (ids, URLs, errors) is printed escaped
+//! ([`crate::printable`]), so it cannot drive the terminal.
 
 pub mod check;
 pub mod dlq;
 pub mod replay;
+pub mod table;
 pub mod webhook;

@@ -12,6 +12,8 @@
 //!   pause a grant that has been re-authenticated since.
 //! - The notification log is read, never changed; a running `serve` picks the jobs up from the
 //!   shared store (within its poll interval).
+//! - What it prints from the log (ids, types, reasons) is escaped and cut
+//!   ([`printable::cell`]): a logged notification cannot drive the terminal.
 
 use std::fmt;
 use std::io::Write;
@@ -23,10 +25,15 @@ use jiff::Timestamp;
 use crate::app::App;
 use crate::nylas::Envelope;
 use crate::nylas::notification::{self, Interpretation};
+use crate::printable;
 use crate::store::{JobRequest, JobSource, NotificationFilter, StoreError, StoredNotification};
 
 /// Jobs enqueued per store transaction.
 const ENQUEUE_CHUNK: usize = 500;
+/// The longest notification id or type printed in a "skipped" line (escaped, then cut).
+const MAX_ID_WIDTH: usize = 160;
+/// The longest reason printed in a "skipped" line.
+const MAX_REASON_WIDTH: usize = 300;
 
 /// A point in time on the command line: RFC 3339 (`2026-07-01T09:00:00Z`), Unix seconds
 /// (`1782896400`), or a duration before now (`2h`, `90m`, `7d`).
@@ -163,8 +170,11 @@ pub async fn run(
                 summary.skipped += 1;
                 writeln!(
                     out,
-                    "skipped {} ({}, received {}): {skip}",
-                    stored.id, stored.trigger, stored.received_at
+                    "skipped {} ({}, received {}): {}",
+                    printable::cell(&stored.id, MAX_ID_WIDTH),
+                    printable::cell(&stored.trigger, MAX_ID_WIDTH),
+                    stored.received_at,
+                    printable::cell(&skip.to_string(), MAX_REASON_WIDTH)
                 )
                 .map_err(ReplayError::Output)?;
             }

@@ -14,18 +14,13 @@ use std::io::Write;
 use secrecy::ExposeSecret;
 use url::Url;
 
+use super::table::Table;
 use crate::nylas::NylasClient;
 use crate::nylas::client::{CreatedWebhook, NewWebhook, NylasError, Webhook};
+use crate::printable;
 
 /// The triggers calsync subscribes to.
-pub const TRIGGERS: [&str; 6] = [
-    "event.created",
-    "event.updated",
-    "event.deleted",
-    "grant.expired",
-    "grant.updated",
-    "grant.deleted",
-];
+pub const TRIGGERS: [&str; 6] = crate::nylas::notification::HANDLED_TRIGGERS;
 
 /// The description given to a webhook when none is passed.
 pub const DEFAULT_DESCRIPTION: &str = "calsync";
@@ -136,46 +131,24 @@ fn print_list(out: &mut impl Write, webhooks: &[Webhook]) -> std::io::Result<()>
             "No webhook subscription. Create one with: calsync webhook create --url https://<host>/webhooks/nylas"
         );
     }
-    let rows: Vec<[&str; 3]> = webhooks
-        .iter()
-        .map(|webhook| {
-            [
-                webhook.id.as_str(),
-                webhook.status.as_deref().unwrap_or("unknown"),
-                webhook.url.as_deref().unwrap_or("-"),
-            ]
-        })
-        .collect();
-    let width = |column: usize, title: &str| {
-        rows.iter()
-            .map(|row| row[column].len())
-            .chain([title.len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let (id_w, status_w, url_w) = (width(0, "ID"), width(1, "STATUS"), width(2, "URL"));
-    writeln!(
-        out,
-        "{:id_w$}  {:status_w$}  {:url_w$}  TRIGGERS",
-        "ID", "STATUS", "URL"
-    )?;
-    for (row, webhook) in rows.iter().zip(webhooks) {
-        writeln!(
-            out,
-            "{:id_w$}  {:status_w$}  {:url_w$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            webhook.trigger_types.join(",")
-        )?;
+    let mut table = Table::new(&[("ID", 80), ("STATUS", 20), ("URL", 200), ("TRIGGERS", 400)]);
+    for webhook in webhooks {
+        table.row([
+            webhook.id.as_str(),
+            webhook.status.as_deref().unwrap_or("unknown"),
+            webhook.url.as_deref().unwrap_or("-"),
+            &webhook.trigger_types.join(","),
+        ]);
     }
+    out.write_all(table.render().as_bytes())?;
     for webhook in webhooks {
         let status = crate::webhook_monitor::status_of(webhook);
         if status != "active" {
             writeln!(
                 out,
-                "note: {} is {status}: {}",
-                webhook.id,
+                "note: {} is {}: {}",
+                printable::cell(&webhook.id, 80),
+                printable::escape(status),
                 crate::webhook_monitor::explain(status)
             )?;
         }

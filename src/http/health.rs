@@ -1,13 +1,14 @@
 //! Health endpoints: `/healthz` says the process is up; `/readyz` says it can accept
 //! notifications (the store answers and commits, see [`super::readiness`], and the process is
-//! not draining); `/metrics` renders the Prometheus text, refreshing the job and paused-grant
-//! gauges from the store first.
+//! not draining); `/metrics` renders the Prometheus text, refreshing the store-wide gauges (jobs,
+//! paused grants) first on the replica that exports them.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::EdgeState;
+use crate::telemetry::store_gauges;
 
 /// `GET /healthz`: 200 while the process runs.
 pub async fn healthz() -> &'static str {
@@ -29,26 +30,17 @@ pub async fn readyz(State(state): State<EdgeState>) -> (StatusCode, String) {
     }
 }
 
-/// `GET /metrics`: Prometheus text format 0.0.4.
+/// `GET /metrics`: Prometheus text format 0.0.4; the store-wide gauges only on the replica that
+/// exports them ([`store_gauges`]).
 pub async fn metrics(State(state): State<EdgeState>) -> impl IntoResponse {
     let now = state.clock.now();
-    match state.store.job_stats(now).await {
-        Ok(stats) => state.metrics.set_job_stats(&stats, now),
-        Err(error) => {
-            tracing::warn!(error = %error, "Could not read job counts for /metrics.");
-        }
-    }
-    match state.store.paused_grants().await {
-        Ok(count) => state.metrics.set_grants_paused(count),
-        Err(error) => {
-            tracing::warn!(error = %error, "Could not count paused grants for /metrics.");
-        }
-    }
+    let store_wide =
+        store_gauges::refresh(state.store.as_ref(), &state.owner, &state.metrics, now).await;
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render_scrape(store_wide),
     )
 }

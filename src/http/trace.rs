@@ -1,27 +1,40 @@
 //! A span per HTTP request: `http_request` with `http.method`, `http.path` (the route pattern, so
 //! ids and query strings never reach the logs), and, once answered, `http.status` and
 //! `latency_ms`. Every line a handler logs carries the method and path; one line is logged when
-//! the answer is sent: a warning for 5xx, info for 4xx, debug otherwise (the webhook handler
-//! already logs one line per notification, and probes of `/healthz`, `/readyz`, `/metrics` would
-//! flood the logs).
+//! the answer is sent: a warning for 5xx, info for 4xx (at most a few per second: a scanner's
+//! 404s must not flood the log; each line counts the ones suppressed before it), debug otherwise
+//! (probes of `/healthz`, `/readyz`, `/metrics` would flood the logs) — unless the handler marked
+//! the response [`Logged`] (the webhook handler logs one line per notification itself).
 //!
 //! Invariant: nothing from the request but its method and route is recorded — never headers
 //! (the signature, authorization), the query (the challenge) or the body.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use crate::telemetry::throttle::LogThrottle;
+
+/// A response extension: the handler already logged this answer; the span logs no second line.
+#[derive(Debug, Clone, Copy)]
+pub struct Logged;
+
 /// The label of a request that matched no route (its raw path is not logged: it is arbitrary
 /// client input).
 const UNMATCHED: &str = "(no route)";
 
-/// Middleware: runs the request inside its span and logs its answer.
-pub async fn request_span(request: Request, next: Next) -> Response {
+/// Middleware: runs the request inside its span and logs its answer (client errors through
+/// `throttle`).
+pub async fn request_span(
+    State(throttle): State<Arc<LogThrottle>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request
         .extensions()
         .get::<MatchedPath>()
@@ -41,10 +54,15 @@ pub async fn request_span(request: Request, next: Next) -> Response {
     span.record("http.status", status);
     span.record("latency_ms", latency_ms);
     let _entered = span.enter();
+    if response.extensions().get::<Logged>().is_some() {
+        return response;
+    }
     if status >= 500 {
         tracing::warn!("Answered an HTTP request with a server error.");
     } else if status >= 400 {
-        tracing::info!("Answered an HTTP request with a client error.");
+        if let Some(suppressed) = throttle.admit(Instant::now()) {
+            tracing::info!(suppressed, "Answered an HTTP request with a client error.");
+        }
     } else {
         tracing::debug!("Answered an HTTP request.");
     }

@@ -1,11 +1,14 @@
 //! The webhook handlers: the challenge echo and the notification POST.
 //!
 //! Answers follow the contract table of `architecture.md`: 401 for any signature problem
-//! (nothing stored), 413 for oversized bodies, 400 for signed bodies that are not usable
-//! notifications, 200 for ignored triggers, 503 when the store cannot commit, the process is
-//! draining, or no secret is configured — never 500, which Nylas would not retry. Every POST
-//! logs one line naming the notification and what happened to it; bodies and secrets are never
-//! logged.
+//! (nothing stored), 413 for oversized bodies, 408 for a body not received within
+//! `server.request_timeout`, 400 for signed bodies that are not usable notifications (ids over
+//! [`limits::MAX_ID_BYTES`] included), 200 for ignored triggers, 503 when the store cannot
+//! commit, the process is draining, or no secret is configured — never 500, which Nylas would
+//! not retry. Every POST logs one line naming the notification and what happened to it, except
+//! that rejections of unauthenticated requests (401, 413, 408, unreadable bodies) are logged at
+//! most a few times per second, each line counting the ones suppressed before it; bodies and
+//! secrets are never logged.
 //!
 //! Store trouble: a commit that fails, or does not finish within [`INGEST_DEADLINE`] (well
 //! inside Nylas's 10 s), is answered 503 and reported to the readiness tracker. A notification
@@ -16,14 +19,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::EdgeState;
+use super::body::{self, BodyError};
 use super::verify::{self, VerifyError};
+use super::{EdgeState, limits, trace};
 use crate::nylas::notification::{self, Interpretation};
 use crate::store::ingest::IngestError;
 use crate::store::{IncomingNotification, IngestOutcome};
@@ -37,32 +39,40 @@ pub async fn challenge(Query(query): Query<HashMap<String, String>>) -> Response
     match query.get("challenge") {
         Some(value) => {
             tracing::info!("Answered the Nylas webhook challenge.");
-            (
+            let mut response = (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                 value.clone(),
             )
-                .into_response()
+                .into_response();
+            response.extensions_mut().insert(trace::Logged);
+            response
         }
         None => plain(StatusCode::BAD_REQUEST, "missing challenge parameter"),
     }
 }
 
-/// `POST {webhook_path}`: verify, parse, interpret, store durably, then answer.
-pub async fn receive(
-    State(state): State<EdgeState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+/// `POST {webhook_path}`: read (bounded), verify, parse, interpret, store durably, then answer.
+/// The answer is logged here (one line per POST, rejections of unauthenticated requests
+/// throttled), so the request span does not log it again.
+pub async fn receive(State(state): State<EdgeState>, request: Request) -> Response {
     let started = Instant::now();
-    let answer = match accept(&state, &headers, body).await {
+    let answer = match accept(&state, request).await {
         Ok(answer) | Err(answer) => answer,
     };
     state.metrics.notification(&answer.trigger, answer.result);
     if answer.status == StatusCode::OK && answer.result != "ignored" {
         state.metrics.observe_ingest(started.elapsed());
     }
-    plain(answer.status, &answer.message)
+    let mut response = plain(answer.status, &answer.message);
+    if answer.status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body may still come: the connection cannot carry another request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response.extensions_mut().insert(trace::Logged);
+    response
 }
 
 /// What to answer, and how to count it.
@@ -87,11 +97,7 @@ impl Answer {
 }
 
 /// The steps of a POST; `Err` carries an early answer.
-async fn accept(
-    state: &EdgeState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Answer, Answer> {
+async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
     if state.draining.is_cancelled() {
         return Err(Answer::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -100,14 +106,18 @@ async fn accept(
             "shutting down",
         ));
     }
-    let body = body.map_err(|rejection| body_failure(&rejection, state.max_body_bytes))?;
-    let verified = verify::verify(headers, &body, &state.secrets, state.max_body_bytes)
-        .map_err(|error| verify_failure(&error))?;
+    let headers = request.headers().clone();
+    let body = body::read(request, state.max_body_bytes, state.request_timeout)
+        .await
+        .map_err(|error| body_failure(state, &error))?;
+    let verified = verify::verify(&headers, &body, &state.secrets, state.max_body_bytes)
+        .map_err(|error| verify_failure(state, &error))?;
     let envelope = verify::parse_envelope(&verified).map_err(|error| {
         tracing::warn!(error = %error, "Rejected a signed notification: not a notification envelope.");
         Answer::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
     })?;
     let envelope = envelope.get();
+    limits::check_ids(envelope).map_err(|error| id_failure(&error))?;
     let interpretation =
         notification::interpret(envelope, verified.into_inner(), state.clock.now()).map_err(
             |error| {
@@ -193,32 +203,50 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answ
     }
 }
 
-/// The answer for a body that could not be read.
-fn body_failure(rejection: &BytesRejection, limit: usize) -> Answer {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+/// The answer for a body that could not be read (in time, or within the size limit); logged
+/// through the rejection throttle, since nothing about the request is authenticated yet.
+fn body_failure(state: &EdgeState, error: &BodyError) -> Answer {
+    let (status, result, message) = match error {
+        BodyError::TooLarge { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large", "body too large")
+        }
+        BodyError::TimedOut(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "body not received in time",
+        ),
+        BodyError::Unreadable(_) => (StatusCode::BAD_REQUEST, "bad_request", "unreadable body"),
+    };
+    if let Some(suppressed) = state.rejections.admit(Instant::now()) {
         tracing::warn!(
-            limit,
-            "Rejected a notification: the body exceeds server.max_body_bytes."
+            http.status = status.as_u16(),
+            error = %error,
+            suppressed,
+            "Rejected a notification: its body could not be read."
         );
-        Answer::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "",
-            "body too large",
-        )
-    } else {
-        tracing::warn!(error = %rejection, "Rejected a notification: the body could not be read.");
-        Answer::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "",
-            "unreadable body",
-        )
     }
+    Answer::new(status, result, "", message)
 }
 
-/// The answer and log line for a request that failed verification.
-fn verify_failure(error: &VerifyError) -> Answer {
+/// The answer and log line for a signed notification with an id over the limit (the id itself
+/// is not logged).
+fn id_failure(error: &limits::TooLong) -> Answer {
+    tracing::warn!(
+        field = error.field,
+        length = error.length,
+        "Rejected a signed notification: an id is too long."
+    );
+    Answer::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "",
+        &error.to_string(),
+    )
+}
+
+/// The answer and log line for a request that failed verification (throttled: anyone can send
+/// these).
+fn verify_failure(state: &EdgeState, error: &VerifyError) -> Answer {
     let (status, result) = match error {
         VerifyError::NoSecretConfigured => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         VerifyError::MissingSignature
@@ -229,12 +257,20 @@ fn verify_failure(error: &VerifyError) -> Answer {
         }
         VerifyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
     };
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        tracing::error!(
-            "Rejected a notification: no webhook secret is configured (set nylas.webhook_secrets or NYLAS_WEBHOOK_SECRET)."
-        );
-    } else {
-        tracing::warn!(error = %error, "Rejected a notification.");
+    if let Some(suppressed) = state.rejections.admit(Instant::now()) {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(
+                suppressed,
+                "Rejected a notification: no webhook secret is configured (set nylas.webhook_secrets or NYLAS_WEBHOOK_SECRET)."
+            );
+        } else {
+            tracing::warn!(
+                http.status = status.as_u16(),
+                error = %error,
+                suppressed,
+                "Rejected a notification."
+            );
+        }
     }
     Answer::new(status, result, "", &error.to_string())
 }

@@ -147,6 +147,9 @@ impl Reconciler {
             "Reconciliation started."
         );
         schedule::run(&self, schedule, &stop).await;
+        // The next process (a restart, a deploy) takes the lock at once rather than skipping
+        // passes until it expires.
+        crate::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
         tracing::info!("Reconciliation stopped.");
     }
 }

@@ -192,6 +192,10 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+
+    /// Releases a named lock held by `owner` (clean shutdown), so the next process takes it at
+    /// once; does nothing when another owner holds it.
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 }
 
 /// Opens the store a URL names (`sqlite://…`, `postgres://…` or `postgresql://…`), running its

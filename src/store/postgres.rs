@@ -283,6 +283,10 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         coordination::try_lock(&self.pool, name, owner, now, ttl).await
     }
+
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        coordination::release_lock(&self.pool, name, owner).await
+    }
 }
 
 #[cfg(test)]

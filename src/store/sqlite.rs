@@ -259,6 +259,10 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         coordination::try_lock(&self.write, name, owner, now, ttl).await
     }
+
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        coordination::release_lock(&self.write, name, owner).await
+    }
 }
 #[cfg(test)]
 mod tests {

@@ -4,30 +4,43 @@
 //!
 //! Label values are bounded sets (trigger types, results, operations, status codes, outcomes,
 //! target kinds): never an event, grant or notification id.
+//!
+//! Invariants:
+//! - **Present from the start.** Every family whose label values are a known set has each of
+//!   its series from the start, at zero ([`Metrics::new`], [`Metrics::prime_targets`]), so
+//!   alerts and dashboards work on a fresh process. The per-request families
+//!   (`crm_requests`, `crm_request_seconds`, `nylas_requests`, `crm_quota`), whose labels are an
+//!   endpoint or operation and an HTTP status, appear with the first request.
+//! - **Store-wide gauges once.** `jobs`, `oldest_pending_job_age_seconds` and `grants_paused`
+//!   describe the shared store, not the process: they live in a registry of their own, rendered
+//!   only by the replica that exports them (see [`super::store_gauges`]), so a `sum()` over
+//!   replicas counts each job once.
 
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
-use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::store::JobStats;
-
 mod labels;
+mod record;
 
 pub use labels::{
-    CrmOperationLabels, CrmRequestLabels, FailureLabels, JobStateLabels, NotificationLabels,
-    NylasRequestLabels, OutcomeLabels, QuotaLabels, ReconcileLabels, TargetLabels, WebhookLabels,
+    BuildLabels, CrmOperationLabels, CrmRequestLabels, FailureLabels, JobStateLabels,
+    KNOWN_TRIGGERS, NotificationLabels, NylasRequestLabels, OTHER_TRIGGER, OutcomeLabels,
+    QuotaLabels, ReconcileLabels, TargetLabels, UNKNOWN_TRIGGER, WebhookLabels, trigger_label,
 };
 
 /// The metrics of one calsync process. Share it as `Arc<Metrics>`.
 pub struct Metrics {
     registry: Registry,
+    /// The store-wide gauges (rendered by one replica).
+    store_registry: Registry,
+    build_info: Family<BuildLabels, Gauge>,
+    store_gauges_exporter: Gauge,
     notifications: Family<NotificationLabels, Counter>,
     ingest_seconds: Histogram,
     jobs: Family<JobStateLabels, Gauge>,
@@ -55,303 +68,174 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every calsync metric registered.
+    /// A fresh registry with every calsync metric registered, and every series of a known label
+    /// set at zero (the build information at 1).
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("calsync");
-        let notifications = Family::<NotificationLabels, Counter>::default();
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("calsync"),
+            store_registry: Registry::with_prefix("calsync"),
+            build_info: Family::default(),
+            store_gauges_exporter: Gauge::default(),
+            notifications: Family::default(),
+            ingest_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            jobs: Family::default(),
+            oldest_pending_seconds: Gauge::default(),
+            crm_requests: Family::default(),
+            crm_request_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.005, 2.0, 14))
+            }),
+            nylas_requests: Family::default(),
+            records: Family::default(),
+            job_failures: Family::default(),
+            auth_failures: Family::default(),
+            target_paused: Family::default(),
+            grants_paused: Gauge::default(),
+            webhooks: Family::default(),
+            crm_quota: Family::default(),
+            notifications_pruned: Counter::default(),
+            reconcile_passes: Family::default(),
+            reconcile_events: Counter::default(),
+            reconcile_last_success: Gauge::default(),
+        };
+        metrics.register_process();
+        metrics.register_outbound();
+        metrics.register_maintenance();
+        metrics.register_store_wide();
+        metrics.prime();
+        metrics
+    }
+
+    /// The build, the edge and the outcome of jobs.
+    fn register_process(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "build_info",
+            "Always 1: the version and git commit of the running calsync",
+            self.build_info.clone(),
+        );
+        registry.register(
+            "store_gauges_exporter",
+            "1 on the replica exporting the store-wide gauges (calsync_jobs, …), 0 on the others",
+            self.store_gauges_exporter.clone(),
+        );
         registry.register(
             "notifications_received",
             "Webhook notifications received, by trigger type and result",
-            notifications.clone(),
+            self.notifications.clone(),
         );
-        let ingest_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         registry.register(
             "ingest_seconds",
             "Time from receiving a notification to its durable commit (enqueue-to-ack)",
-            ingest_seconds.clone(),
+            self.ingest_seconds.clone(),
         );
-        let jobs = Family::<JobStateLabels, Gauge>::default();
-        registry.register("jobs", "Jobs by state", jobs.clone());
-        let oldest_pending_seconds = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "oldest_pending_job_age_seconds",
-            "Age of the oldest job not in flight (0 when none)",
-            oldest_pending_seconds.clone(),
-        );
-        let crm_requests = Family::<CrmRequestLabels, Counter>::default();
-        registry.register(
-            "crm_requests",
-            "CRM requests by adapter kind, operation and HTTP status",
-            crm_requests.clone(),
-        );
-        let crm_request_seconds =
-            Family::<CrmOperationLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.005, 2.0, 14))
-            });
-        registry.register(
-            "crm_request_seconds",
-            "CRM request latency by adapter kind and operation",
-            crm_request_seconds.clone(),
-        );
-        let nylas_requests = Family::<NylasRequestLabels, Counter>::default();
-        registry.register(
-            "nylas_requests",
-            "Nylas API requests by operation and HTTP status",
-            nylas_requests.clone(),
-        );
-        let records = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "records",
             "Jobs completed, by outcome (created, updated, unchanged, deleted, …)",
-            records.clone(),
+            self.records.clone(),
         );
-        let job_failures = Family::<FailureLabels, Counter>::default();
         registry.register(
             "job_failures",
             "Failed job attempts by class (retryable, permanent, auth)",
-            job_failures.clone(),
+            self.job_failures.clone(),
         );
-        let auth_failures = Family::<TargetLabels, Counter>::default();
+    }
+
+    /// Requests to the CRM and Nylas, and the state of those targets.
+    fn register_outbound(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "crm_requests",
+            "CRM requests by adapter kind, operation and HTTP status",
+            self.crm_requests.clone(),
+        );
+        registry.register(
+            "crm_request_seconds",
+            "CRM request latency by adapter kind and operation",
+            self.crm_request_seconds.clone(),
+        );
+        registry.register(
+            "nylas_requests",
+            "Nylas API requests by operation and HTTP status",
+            self.nylas_requests.clone(),
+        );
         registry.register(
             "auth_failures",
             "Requests rejected for bad or expired credentials, by target",
-            auth_failures.clone(),
+            self.auth_failures.clone(),
         );
-        let target_paused = Family::<TargetLabels, Gauge>::default();
         registry.register(
             "target_paused",
             "1 while calsync holds back all requests to a target (outage, throttle)",
-            target_paused.clone(),
+            self.target_paused.clone(),
         );
-        let grants_paused = Gauge::default();
-        registry.register(
-            "grants_paused",
-            "Grants whose sync is paused (expired or rejected credentials)",
-            grants_paused.clone(),
-        );
-        let webhooks = Family::<WebhookLabels, Gauge>::default();
-        registry.register(
-            "webhooks",
-            "Nylas webhook subscriptions pointing at calsync, by status",
-            webhooks.clone(),
-        );
-        let crm_quota = Family::<QuotaLabels, Gauge>::default();
         registry.register(
             "crm_quota",
             "API allowance the CRM reports in its answers (e.g. Sforce-Limit-Info, HubSpot and Pipedrive daily remaining)",
-            crm_quota.clone(),
+            self.crm_quota.clone(),
         );
-        let notifications_pruned = Counter::default();
+    }
+
+    /// The periodic tasks: webhook monitor, pruning, reconciliation.
+    fn register_maintenance(&mut self) {
+        let registry = &mut self.registry;
+        registry.register(
+            "webhooks",
+            "Nylas webhook subscriptions pointing at calsync, by status",
+            self.webhooks.clone(),
+        );
         registry.register(
             "notifications_pruned",
             "Notifications removed from the notification log after store.keep_notifications",
-            notifications_pruned.clone(),
+            self.notifications_pruned.clone(),
         );
-        let reconcile_passes = Family::<ReconcileLabels, Counter>::default();
         registry.register(
             "reconcile_passes",
             "Reconciliation passes by kind and result",
-            reconcile_passes.clone(),
+            self.reconcile_passes.clone(),
         );
-        let reconcile_events = Counter::default();
         registry.register(
             "reconcile_events_enqueued",
             "Events reconciliation enqueued for the workers",
-            reconcile_events.clone(),
+            self.reconcile_events.clone(),
         );
-        let reconcile_last_success = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "reconcile_last_success_timestamp_seconds",
             "When the last full reconciliation pass that read every grant and calendar started (Unix seconds)",
-            reconcile_last_success.clone(),
+            self.reconcile_last_success.clone(),
         );
-        Metrics {
-            registry,
-            notifications,
-            ingest_seconds,
-            jobs,
-            oldest_pending_seconds,
-            crm_requests,
-            crm_request_seconds,
-            nylas_requests,
-            records,
-            job_failures,
-            auth_failures,
-            target_paused,
-            grants_paused,
-            webhooks,
-            crm_quota,
-            notifications_pruned,
-            reconcile_passes,
-            reconcile_events,
-            reconcile_last_success,
-        }
     }
 
-    /// Counts a received notification.
-    pub fn notification(&self, trigger: &str, result: &str) {
-        let trigger = trigger.split('.').take(2).collect::<Vec<_>>().join(".");
-        let trigger = if trigger.is_empty() {
-            "unknown".to_string()
-        } else {
-            trigger
-        };
-        self.notifications
-            .get_or_create(&NotificationLabels {
-                trigger,
-                result: result.to_string(),
-            })
-            .inc();
+    /// The gauges read from the shared store (rendered by one replica).
+    fn register_store_wide(&mut self) {
+        let registry = &mut self.store_registry;
+        registry.register("jobs", "Jobs by state", self.jobs.clone());
+        registry.register(
+            "oldest_pending_job_age_seconds",
+            "Age of the oldest job not in flight (0 when none)",
+            self.oldest_pending_seconds.clone(),
+        );
+        registry.register(
+            "grants_paused",
+            "Grants whose sync is paused (expired or rejected credentials)",
+            self.grants_paused.clone(),
+        );
     }
 
-    /// Observes the time from receipt to durable commit.
-    pub fn observe_ingest(&self, elapsed: Duration) {
-        self.ingest_seconds.observe(elapsed.as_secs_f64());
-    }
-
-    /// Sets the job gauges from the store's counts.
-    pub fn set_job_stats(&self, stats: &JobStats, now: Timestamp) {
-        for (state, count) in [
-            ("pending", stats.pending),
-            ("in_flight", stats.in_flight),
-            ("retrying", stats.retrying),
-            ("dead", stats.dead),
-        ] {
-            let labels = JobStateLabels {
-                state: state.to_string(),
-            };
-            self.jobs
-                .get_or_create(&labels)
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
-        let age = stats
-            .oldest_pending
-            .map(|oldest| now.duration_since(oldest).as_secs_f64().max(0.0))
-            .unwrap_or(0.0);
-        self.oldest_pending_seconds.set(age);
-    }
-
-    /// Counts a CRM request and observes its latency; `status` is `None` when no answer came.
-    pub fn crm_request(&self, kind: &str, operation: &str, status: Option<u16>, elapsed: Duration) {
-        let status = status.map_or_else(|| "error".to_string(), |code| code.to_string());
-        self.crm_requests
-            .get_or_create(&CrmRequestLabels {
-                kind: kind.to_string(),
-                operation: operation.to_string(),
-                status,
-            })
-            .inc();
-        self.crm_request_seconds
-            .get_or_create(&CrmOperationLabels {
-                kind: kind.to_string(),
-                operation: operation.to_string(),
-            })
-            .observe(elapsed.as_secs_f64());
-    }
-
-    /// Counts a Nylas request; `status` is `None` when no answer came.
-    pub fn nylas_request(&self, operation: &str, status: Option<u16>) {
-        let status = status.map_or_else(|| "error".to_string(), |code| code.to_string());
-        self.nylas_requests
-            .get_or_create(&NylasRequestLabels {
-                operation: operation.to_string(),
-                status,
-            })
-            .inc();
-    }
-
-    /// Counts a completed job by outcome.
-    pub fn record_outcome(&self, outcome: &str) {
-        self.records
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
-            })
-            .inc();
-    }
-
-    /// Counts a failed job attempt by class.
-    pub fn job_failure(&self, class: &str) {
-        self.job_failures
-            .get_or_create(&FailureLabels {
-                class: class.to_string(),
-            })
-            .inc();
-    }
-
-    /// Counts a credential rejection by a target.
-    pub fn auth_failure(&self, target: &str) {
-        self.auth_failures
-            .get_or_create(&TargetLabels {
-                target: target.to_string(),
-            })
-            .inc();
-    }
-
-    /// Marks a target paused (true) or flowing (false).
-    pub fn set_target_paused(&self, target: &str, paused: bool) {
-        self.target_paused
-            .get_or_create(&TargetLabels {
-                target: target.to_string(),
-            })
-            .set(i64::from(paused));
-    }
-
-    /// Sets the number of paused grants.
-    pub fn set_grants_paused(&self, count: u64) {
-        self.grants_paused
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
-    }
-
-    /// Sets the number of webhook subscriptions per status (statuses not given are zeroed).
-    pub fn set_webhooks<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
-        self.webhooks.clear();
-        for (status, count) in counts {
-            self.webhooks
-                .get_or_create(&WebhookLabels {
-                    status: status.to_string(),
-                })
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-        }
-    }
-
-    /// Records an API allowance the CRM reported (`quota` such as `daily_remaining`).
-    pub fn set_crm_quota(&self, kind: &str, quota: &str, value: i64) {
-        self.crm_quota
-            .get_or_create(&QuotaLabels {
-                kind: kind.to_string(),
-                quota: quota.to_string(),
-            })
-            .set(value);
-    }
-
-    /// Counts notifications pruned from the notification log.
-    pub fn notifications_pruned(&self, count: u64) {
-        self.notifications_pruned.inc_by(count);
-    }
-
-    /// Counts a reconciliation pass (`pass`: `full`/`resumed`; `result`: `ok`, `partial`,
-    /// `error`, `not_leader`) and the events it enqueued.
-    pub fn reconcile_pass(&self, pass: &str, result: &str, events_enqueued: u64) {
-        self.reconcile_passes
-            .get_or_create(&ReconcileLabels {
-                pass: pass.to_string(),
-                result: result.to_string(),
-            })
-            .inc();
-        self.reconcile_events.inc_by(events_enqueued);
-    }
-
-    /// Records when the last complete full pass started.
-    pub fn reconcile_succeeded(&self, started: Timestamp) {
-        self.reconcile_last_success
-            .set(started.as_millisecond() as f64 / 1000.0);
-    }
-
-    /// The Prometheus text exposition (format 0.0.4).
+    /// The Prometheus text exposition (format 0.0.4) of every metric, store-wide gauges included.
     pub fn render(&self) -> String {
+        self.render_scrape(true)
+    }
+
+    /// The Prometheus text exposition (format 0.0.4), with the store-wide gauges when
+    /// `store_wide` (this replica exports them).
+    pub fn render_scrape(&self, store_wide: bool) -> String {
+        use prometheus_client::encoding::prometheus_text::encode;
         let mut text = String::new();
-        if prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry).is_err()
-        {
+        let mut encoded = encode(&mut text, &self.registry);
+        if store_wide && encoded.is_ok() {
+            encoded = encode(&mut text, &self.store_registry);
+        }
+        if encoded.is_err() {
             // Writing to a String cannot fail; keep the scrape well-formed regardless.
             text.clear();
             let _ = writeln!(text, "# metrics could not be encoded");
@@ -361,54 +245,4 @@ impl Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_prefixed_metrics_with_bounded_labels() {
-        let metrics = Metrics::new();
-        metrics.notification("event.updated.transformed", "accepted");
-        metrics.notification("", "bad_request");
-        metrics.crm_request("rest", "create", Some(201), Duration::from_millis(12));
-        metrics.crm_request("rest", "update", None, Duration::from_millis(3));
-        metrics.record_outcome("created");
-        metrics.set_job_stats(
-            &JobStats {
-                pending: 3,
-                in_flight: 1,
-                retrying: 2,
-                dead: 0,
-                oldest_pending: Some(Timestamp::from_second(100).unwrap()),
-            },
-            Timestamp::from_second(130).unwrap(),
-        );
-        let text = metrics.render();
-        for expected in [
-            r#"calsync_notifications_received_total{trigger="event.updated",result="accepted"} 1"#,
-            r#"calsync_notifications_received_total{trigger="unknown",result="bad_request"} 1"#,
-            r#"calsync_crm_requests_total{kind="rest",operation="create",status="201"} 1"#,
-            r#"calsync_crm_requests_total{kind="rest",operation="update",status="error"} 1"#,
-            r#"calsync_records_total{outcome="created"} 1"#,
-            r#"calsync_jobs{state="pending"} 3"#,
-            r#"calsync_jobs{state="retrying"} 2"#,
-            "calsync_oldest_pending_job_age_seconds 30",
-            "calsync_crm_request_seconds_bucket",
-            "calsync_ingest_seconds_count 0",
-        ] {
-            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-        }
-    }
-
-    #[test]
-    fn each_handle_has_its_own_registry() {
-        let first = Metrics::new();
-        let second = Metrics::new();
-        first.record_outcome("created");
-        assert!(
-            first
-                .render()
-                .contains(r#"calsync_records_total{outcome="created"} 1"#)
-        );
-        assert!(!second.render().contains(r#"outcome="created""#));
-    }
-}
+mod tests;

@@ -105,6 +105,39 @@ fn text_lines_are_human_readable() {
 }
 
 #[test]
+fn text_lines_escape_what_could_forge_a_line_or_drive_the_terminal() {
+    let output = capture(LogFormat::Text, "info", || {
+        let span = tracing::info_span!("job", event.id = "evt\nERROR forged span line");
+        let _span = span.enter();
+        let id = "evt-1\n2026-01-01T00:00:00Z ERROR forged";
+        let error = io::Error::other("bad\r\u{1b}[2Jworse");
+        tracing::warn!(
+            notification.id = %id,
+            grant.id = "g\u{1b}[31m",
+            error = &error as &dyn std::error::Error,
+            "Rejected {}.",
+            "a\nb"
+        );
+    });
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(
+        !output.contains('\u{1b}') && !output.contains('\r'),
+        "{output:?}"
+    );
+    assert!(output.contains("Rejected a\\nb."), "{output}");
+    assert!(
+        output.contains("event.id=\"evt\\nERROR forged span line\""),
+        "{output}"
+    );
+    assert!(
+        output.contains("notification.id=evt-1\\n2026-01-01T00:00:00Z ERROR forged"),
+        "{output}"
+    );
+    assert!(output.contains("grant.id=\"g\\u{1b}[31m\""), "{output}");
+    assert!(output.contains("error=bad\\r\\u{1b}[2Jworse"), "{output}");
+}
+
+#[test]
 fn level_directives() {
     for good in [
         "info",

@@ -229,20 +229,28 @@ async fn a_realistic_session_logs_json_with_fixed_fields_and_no_secret() {
     );
     assert_fields(
         &lines,
-        "Answered an HTTP request with a client error.",
-        &["http.method", "http.path", "http.status", "latency_ms"],
+        "Rejected a notification.",
+        &[
+            "http.method",
+            "http.path",
+            "http.status",
+            "error",
+            "suppressed",
+        ],
     );
     assert_fields(
         &lines,
         "Answered the Nylas webhook challenge.",
         &["http.method", "http.path"],
     );
-    let rejected = with_message(&lines, "Answered an HTTP request with a client error.");
-    assert!(
-        rejected
-            .iter()
-            .any(|line| line["http.status"] == 401 && line["http.path"] == "/webhooks/nylas")
-    );
+    // The forged POST is logged once, by the handler (issue 14 item 4: not twice).
+    let rejected: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["http.status"] == 401)
+        .collect();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["message"], "Rejected a notification.");
+    assert_eq!(rejected[0]["http.path"], "/webhooks/nylas");
     let failures: Vec<&Value> = with_message(&lines, "The job failed and will be retried.");
     let errors: Vec<&str> = failures
         .iter()

@@ -5,11 +5,13 @@
 mod support;
 
 mod backfill;
+mod bounds;
 mod configuration;
 mod deployment;
 mod durability;
 mod failures;
 mod hubspot;
+mod hygiene;
 mod logs;
 mod operations;
 mod pipedrive;

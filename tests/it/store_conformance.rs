@@ -126,6 +126,7 @@ macro_rules! cases {
             records::explicit_grant_status_round_trips,
             records::cursors_are_named_values,
             records::try_lock_is_exclusive_until_expiry,
+            records::a_released_lock_is_free_at_once,
             records::data_survives_reopening,
         );
     };

@@ -298,15 +298,7 @@ async fn metrics_count_notifications_by_type_and_result() {
     app.notify(&notification).await;
     app.notify(&notification).await;
     app.post_raw(b"{}".to_vec(), &[]).await;
-    let text = app
-        .http
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.scrape().await;
     for expected in [
         r#"calsync_notifications_received_total{trigger="event.created",result="accepted"} 1"#,
         r#"calsync_notifications_received_total{trigger="event.created",result="duplicate"} 1"#,

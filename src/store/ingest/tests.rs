@@ -163,6 +163,9 @@ impl Store for Observed {
     ) -> Result<bool, StoreError> {
         self.inner.try_lock(name, owner, now, ttl).await
     }
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.release_lock(name, owner).await
+    }
 }
 
 async fn observed_store() -> (Arc<Observed>, tempfile::TempDir) {

@@ -77,3 +77,14 @@ pub(super) async fn try_lock(
     .map_err(db_error)?;
     Ok(result.rows_affected() > 0)
 }
+
+/// Releases a lock `owner` holds (deletes it); another owner's lock is left alone.
+pub(super) async fn release_lock(pool: &PgPool, name: &str, owner: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM locks WHERE name = $1 AND owner = $2")
+        .bind(name)
+        .bind(owner)
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

@@ -85,3 +85,73 @@ pub struct ReconcileLabels {
     /// `ok`, `partial` (a grant or calendar could not be read), `error`, `not_leader`.
     pub result: String,
 }
+
+/// `version`, `git_sha` of the running build.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+    pub git_sha: String,
+}
+
+/// The `trigger` label values of the notification types calsync handles; any other type is
+/// counted as [`OTHER_TRIGGER`], a request whose type could not be read as [`UNKNOWN_TRIGGER`].
+pub const KNOWN_TRIGGERS: [&str; 6] = crate::nylas::notification::HANDLED_TRIGGERS;
+
+/// The `trigger` of a signed notification of a type calsync does not handle.
+pub const OTHER_TRIGGER: &str = "other";
+
+/// The `trigger` of a request rejected before its type was read.
+pub const UNKNOWN_TRIGGER: &str = "unknown";
+
+/// The `trigger` label of a notification `type`: its first two segments when they are a known
+/// type, else `other` (`unknown` when empty). Bounded whatever a signed sender puts there.
+pub fn trigger_label(trigger: &str) -> &'static str {
+    if trigger.is_empty() {
+        return UNKNOWN_TRIGGER;
+    }
+    let mut segments = trigger.splitn(3, '.');
+    let (family, action) = (segments.next(), segments.next());
+    KNOWN_TRIGGERS
+        .iter()
+        .find(|known| {
+            let mut parts = known.split('.');
+            parts.next() == family && parts.next() == action
+        })
+        .copied()
+        .unwrap_or(OTHER_TRIGGER)
+}
+
+/// The results of a signed notification of a known type.
+pub const STORED_RESULTS: [&str; 4] = ["accepted", "duplicate", "bad_request", "unavailable"];
+
+/// The results of a request rejected before its type was read.
+pub const REJECTED_RESULTS: [&str; 5] = [
+    "bad_signature",
+    "too_large",
+    "timeout",
+    "bad_request",
+    "unavailable",
+];
+
+/// `calsync_jobs` states.
+pub const JOB_STATES: [&str; 4] = ["pending", "in_flight", "retrying", "dead"];
+
+/// `calsync_records_total` outcomes.
+pub const OUTCOMES: [&str; 6] = [
+    "created",
+    "updated",
+    "unchanged",
+    "stale",
+    "deleted",
+    "nothing_to_delete",
+];
+
+/// `calsync_job_failures_total` classes.
+pub const FAILURE_CLASSES: [&str; 3] = ["retryable", "permanent", "auth"];
+
+/// `calsync_webhooks` statuses.
+pub const WEBHOOK_STATUSES: [&str; 4] = ["active", "pause", "failing", "failed"];
+
+/// `calsync_reconcile_passes_total` passes and results.
+pub const RECONCILE_PASSES: [&str; 2] = ["full", "resumed"];
+pub const RECONCILE_RESULTS: [&str; 4] = ["ok", "partial", "error", "not_leader"];

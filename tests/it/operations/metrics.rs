@@ -19,8 +19,8 @@ use crate::support::payloads::{deleted_object, envelope, event};
 const GRANT: &str = "grant-1";
 const CALENDAR: &str = "primary";
 
-/// Metric name → type, from the `# TYPE` lines of a scrape (families without samples yet are
-/// not rendered).
+/// Metric name → type, from the `# TYPE` lines of a scrape (families without samples are not
+/// rendered).
 fn exported(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))
@@ -175,14 +175,7 @@ async fn a_realistic_run_exports_every_documented_metric() {
     assert!(checked.is_some(), "the only replica holds the monitor lock");
     assert_eq!(app.app.pruner().prune_once().await.unwrap(), 0);
 
-    let scrape = app
-        .http
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scrape.status(), StatusCode::OK);
-    let text = scrape.text().await.unwrap();
+    let text = app.scrape().await;
 
     const EVENT: &str = "GET /v3/grants/{grant_id}/events/{event_id}";
     let samples = [
@@ -208,7 +201,7 @@ async fn a_realistic_run_exports_every_documented_metric() {
         ),
         (
             "notifications_received_total",
-            "trigger=message.created,result=ignored",
+            "trigger=other,result=ignored",
             1,
         ),
         (
@@ -313,6 +306,50 @@ async fn a_realistic_run_exports_every_documented_metric() {
         names, registered,
         "the README's Metrics table must list exactly the registered metrics"
     );
+}
+
+/// The families whose labels name a request (an endpoint or operation and its HTTP status): they
+/// appear with the first request (README, Metrics).
+const PER_REQUEST: [&str; 4] = [
+    "calsync_crm_requests_total",
+    "calsync_crm_request_seconds",
+    "calsync_nylas_requests_total",
+    "calsync_crm_quota",
+];
+
+#[tokio::test]
+async fn a_fresh_app_exports_every_family_from_the_start() {
+    let app = TestApp::spawn().await;
+    let text = app.scrape().await;
+    let exported = exported(&text);
+    for (name, kind) in documented() {
+        if PER_REQUEST.contains(&name.as_str()) {
+            continue;
+        }
+        assert_eq!(
+            exported.get(&name),
+            Some(&kind),
+            "{name} missing in:\n{text}"
+        );
+    }
+    for alert in [
+        r#"calsync_webhooks{status="failing"} 0"#,
+        r#"calsync_webhooks{status="failed"} 0"#,
+        r#"calsync_jobs{state="dead"} 0"#,
+        r#"calsync_oldest_pending_job_age_seconds 0"#,
+        r#"calsync_auth_failures_total{target="crm:rest"} 0"#,
+        r#"calsync_notifications_received_total{trigger="unknown",result="bad_signature"} 0"#,
+        r#"calsync_reconcile_last_success_timestamp_seconds 0"#,
+        "calsync_store_gauges_exporter 1",
+    ] {
+        assert!(text.contains(alert), "missing {alert:?} in:\n{text}");
+    }
+    let build = format!(
+        "calsync_build_info{{version=\"{}\",git_sha=\"{}\"}} 1",
+        calsync::version::VERSION,
+        calsync::version::GIT_SHA
+    );
+    assert!(text.contains(&build), "{text}");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! webhook status monitor.
 
 use calsync::commands::webhook::{self, CreateArgs, TRIGGERS, WebhookCommandError};
+use calsync::telemetry::metrics::Metrics;
 use calsync::webhook_monitor::{MonitorError, WebhookMonitor};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -171,19 +173,28 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
         "{text}"
     );
     assert!(
-        !text.contains(r#"calsync_webhooks{status="failed"}"#),
+        text.contains(r#"calsync_webhooks{status="failed"} 0"#),
         "{text}"
     );
 
+    // Another replica (its own metrics) does not check, and reports zero for every status, so
+    // a sum over replicas counts each webhook once.
+    let other_metrics = Arc::new(Metrics::new());
+    other_metrics.set_webhooks([("failing", 1)]);
     let other_replica = WebhookMonitor::new(
         app.app.nylas().clone(),
         app.store.clone(),
-        app.app.metrics().clone(),
+        other_metrics.clone(),
         app.app.clock(),
         "another-replica".to_string(),
         Duration::from_secs(300),
     );
     assert!(other_replica.check_once().await.unwrap().is_none());
+    let other_text = other_metrics.render();
+    for status in ["active", "pause", "failing", "failed"] {
+        let zero = format!("calsync_webhooks{{status=\"{status}\"}} 0");
+        assert!(other_text.contains(&zero), "{other_text}");
+    }
     let lists = |app: &TestApp| {
         app.nylas
             .requests()
@@ -202,7 +213,7 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
         "{text}"
     );
     assert!(
-        !text.contains(r#"calsync_webhooks{status="failing"}"#),
+        text.contains(r#"calsync_webhooks{status="failing"} 0"#),
         "{text}"
     );
 }

@@ -320,6 +320,21 @@ pub async fn try_lock_is_exclusive_until_expiry(backend: Backend) {
     assert!(!store.try_lock("reconcile", "a", at(52), ttl).await.unwrap());
 }
 
+pub async fn a_released_lock_is_free_at_once(backend: Backend) {
+    let store = &backend.store;
+    let ttl = Duration::from_secs(1_800);
+    assert!(store.try_lock("reconcile", "a", at(0), ttl).await.unwrap());
+    // Someone else's release changes nothing.
+    store.release_lock("reconcile", "b").await.unwrap();
+    assert!(!store.try_lock("reconcile", "b", at(1), ttl).await.unwrap());
+    // The owner's release frees it long before its expiry; releasing twice is harmless.
+    store.release_lock("reconcile", "a").await.unwrap();
+    store.release_lock("reconcile", "a").await.unwrap();
+    assert!(store.try_lock("reconcile", "b", at(2), ttl).await.unwrap());
+    assert!(!store.try_lock("reconcile", "a", at(3), ttl).await.unwrap());
+    store.release_lock("never-taken", "a").await.unwrap();
+}
+
 pub async fn data_survives_reopening(backend: Backend) {
     let Backend { store, url, .. } = backend;
     store

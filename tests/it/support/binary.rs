@@ -167,6 +167,12 @@ impl Daemon {
         Ok(response.status())
     }
 
+    /// Closes the keep-alive connections of the daemon's own HTTP client (a fresh client is used
+    /// from now on), so a test can count the daemon's open connections.
+    pub fn close_client_connections(&mut self) {
+        self.http = reqwest::Client::new();
+    }
+
     /// The process id (calsync names its leases `<pid>-<random>`).
     pub fn pid(&self) -> u32 {
         self.child.id()

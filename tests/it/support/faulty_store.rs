@@ -234,4 +234,9 @@ impl Store for FaultyStore {
         self.write()?;
         self.inner.try_lock(name, owner, now, ttl).await
     }
+
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.release_lock(name, owner).await
+    }
 }

@@ -335,6 +335,14 @@ impl TestApp {
         format!("http://{}{}", self.address, path)
     }
 
+    /// GETs `/metrics`; the scrape's text.
+    pub async fn scrape(&self) -> String {
+        let url = format!("http://{}/metrics", self.address);
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
     /// POSTs raw bytes with the given headers.
     pub async fn post_raw(&self, body: Vec<u8>, headers: &[(&str, String)]) -> reqwest::Response {
         let mut request = self.http.post(self.webhook_url()).body(body);

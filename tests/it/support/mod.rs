@@ -16,4 +16,5 @@ pub mod harness;
 pub mod openapi;
 pub mod payloads;
 pub mod postgres;
+pub mod raw_http;
 pub mod server;
