@@ -143,6 +143,7 @@ impl DatabaseFile {
         );
         if self.detached.set(reason.clone()).is_ok() {
             tracing::error!(
+                parent: None,
                 path = %self.path.display(),
                 "The SQLite database {problem} while calsync had it open: refusing every write \
                  (notifications are answered 503, /readyz fails) until calsync is restarted."
@@ -160,6 +161,7 @@ impl DatabaseFile {
 async fn rescue(write: SqlitePool, path: PathBuf) {
     let Some(target) = rescue_path(&path) else {
         tracing::error!(
+            parent: None,
             path = %path.display(),
             "Could not save a copy of the detached database: no free name for it."
         );
@@ -171,6 +173,7 @@ async fn rescue(write: SqlitePool, path: PathBuf) {
         .await;
     match result {
         Ok(_) => tracing::error!(
+            parent: None,
             path = %path.display(),
             copy = %target.display(),
             "Saved what calsync still held of the detached database to {}. To keep the work \
@@ -180,6 +183,7 @@ async fn rescue(write: SqlitePool, path: PathBuf) {
             path.display()
         ),
         Err(error) => tracing::error!(
+            parent: None,
             path = %path.display(),
             copy = %target.display(),
             error = %error,

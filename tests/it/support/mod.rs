@@ -17,3 +17,4 @@ pub mod openapi;
 pub mod payloads;
 pub mod postgres;
 pub mod server;
+pub mod small_disk;
