@@ -88,28 +88,11 @@ impl CommitHealth {
         let write = |now: Timestamp| async move {
             store.put_cursor(PROBE_CURSOR, &now.to_string(), now).await
         };
-        self.bounded(clock, write).await
+        self.check(clock, write).await
     }
 
-    /// [`Self::check`] within [`PROBE_TIMEOUT`]; a timeout counts as a failed commit.
-    async fn bounded<F>(
-        &self,
-        clock: Clock,
-        write: impl FnOnce(Timestamp) -> F,
-    ) -> Result<(), NotReady>
-    where
-        F: Future<Output = Result<(), StoreError>>,
-    {
-        match tokio::time::timeout(PROBE_TIMEOUT, self.check(clock, write)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.record(false);
-                Err(NotReady::Timeout)
-            }
-        }
-    }
-
-    /// Answers from a recent probe, or runs `write` as the probe.
+    /// Answers from a recent probe, or runs `write` as the probe; within [`PROBE_TIMEOUT`] (a
+    /// timeout counts as a failed commit).
     async fn check<F>(
         &self,
         clock: Clock,
@@ -118,23 +101,30 @@ impl CommitHealth {
     where
         F: Future<Output = Result<(), StoreError>>,
     {
-        let mut last = self.last.lock().await;
-        let now = clock.now();
-        if let Some(probe) = last.as_ref().filter(|probe| is_recent(probe.at, now)) {
-            match (&probe.failure, self.is_failing()) {
-                (None, false) => return Ok(()),
-                (Some(failure), true) => return Err(NotReady::Recently(failure.clone())),
-                // A commit failed after the probe succeeded, or one succeeded after it failed.
-                _ => {}
+        let answer = tokio::time::timeout(PROBE_TIMEOUT, async {
+            let mut last = self.last.lock().await;
+            let now = clock.now();
+            if let Some(probe) = last.as_ref().filter(|probe| is_recent(probe.at, now)) {
+                match (&probe.failure, self.is_failing()) {
+                    (None, false) => return Ok(()),
+                    (Some(failure), true) => return Err(NotReady::Recently(failure.clone())),
+                    // A commit failed after the probe succeeded, or one succeeded after it failed.
+                    _ => {}
+                }
             }
-        }
-        let result = write(now).await;
-        *last = Some(Probe {
-            at: now,
-            failure: result.as_ref().err().map(ToString::to_string),
-        });
-        self.record(result.is_ok());
-        result.map_err(NotReady::Store)
+            let result = write(now).await;
+            *last = Some(Probe {
+                at: now,
+                failure: result.as_ref().err().map(ToString::to_string),
+            });
+            self.record(result.is_ok());
+            result.map_err(NotReady::Store)
+        })
+        .await;
+        answer.unwrap_or_else(|_| {
+            self.record(false);
+            Err(NotReady::Timeout)
+        })
     }
 }
 

@@ -128,7 +128,7 @@ async fn a_hanging_store_is_not_ready_within_the_timeout() {
     let (health, writes, clock) = (CommitHealth::default(), Writes::default(), Clock::tokio());
     let started = tokio::time::Instant::now();
     let answer = health
-        .bounded(clock, |_| std::future::pending::<Result<(), StoreError>>())
+        .check(clock, |_| std::future::pending::<Result<(), StoreError>>())
         .await;
     assert!(matches!(answer, Err(NotReady::Timeout)));
     assert_eq!(started.elapsed(), PROBE_TIMEOUT);

@@ -7,20 +7,16 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use super::store_trouble::{notification, refuses};
 use crate::support::binary::Daemon;
 use crate::support::fake_crm::FakeCrm;
 use crate::support::fake_nylas::FakeNylas;
-use crate::support::payloads::{envelope, event};
+use crate::support::payloads::event;
 
 /// How long detection and recovery may take before a test fails.
 const LIMIT: Duration = Duration::from_secs(20);
 /// Notifications acknowledged before the file goes.
 const ACKNOWLEDGED: usize = 5;
-
-fn notification(index: usize) -> serde_json::Value {
-    let object = event(&format!("evt-{index}"), "grant-1", "primary", "Call", 100);
-    envelope(&format!("n-{index}"), "event.created", object)
-}
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -59,13 +55,7 @@ async fn a_deleted_database_is_refused_loudly_and_nothing_acknowledged_is_lost()
         std::fs::remove_file(sibling(&path, suffix)).unwrap();
     }
     let late = notification(ACKNOWLEDGED);
-    assert_eq!(daemon.notify(&late).await, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        daemon
-            .wait_for_status("/readyz", StatusCode::SERVICE_UNAVAILABLE, LIMIT)
-            .await
-    );
-    assert_eq!(daemon.notify(&late).await, StatusCode::SERVICE_UNAVAILABLE);
+    refuses(&mut daemon, &late).await;
     assert!(!path.exists(), "no empty database took its place");
     let path_text = path.display().to_string();
     let log = daemon.log.clone();

@@ -27,7 +27,7 @@ use crate::support::small_disk::SmallDisk;
 /// How long a recovery may take before a test fails.
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn notification(index: usize) -> serde_json::Value {
+pub(super) fn notification(index: usize) -> serde_json::Value {
     let object = event(&format!("evt-{index}"), "grant-1", "primary", "Call", 100);
     envelope(&format!("n-{index}"), "event.created", object)
 }
@@ -164,6 +164,15 @@ async fn a_write_lock_held_by_another_process_makes_posts_503_until_it_is_releas
     assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
 }
 
+/// Asserts that the daemon refuses `envelope` (503, so Nylas redelivers it), again after its
+/// readiness check failed: it does not come back by itself while the store cannot commit.
+pub(super) async fn refuses(daemon: &mut Daemon, envelope: &serde_json::Value) {
+    let refused = StatusCode::SERVICE_UNAVAILABLE;
+    assert_eq!(daemon.notify(envelope).await, refused);
+    assert!(daemon.wait_for_status("/readyz", refused, LIMIT).await);
+    assert_eq!(daemon.notify(envelope).await, refused);
+}
+
 /// Notifications acknowledged before the disk filled, for events the fake Nylas serves.
 const PENDING: usize = 8;
 
@@ -195,13 +204,7 @@ async fn a_full_disk_refuses_notifications_until_space_is_freed_then_everything_
     disk.fill();
     crm.recover();
     let late = notification(PENDING);
-    assert_eq!(daemon.notify(&late).await, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        daemon
-            .wait_for_status("/readyz", StatusCode::SERVICE_UNAVAILABLE, LIMIT)
-            .await
-    );
-    assert_eq!(daemon.notify(&late).await, StatusCode::SERVICE_UNAVAILABLE);
+    refuses(&mut daemon, &late).await;
 
     // Space is freed: with no restart, the redelivery is stored, readiness returns and every
     // pending job reaches the CRM, once.
@@ -228,7 +231,12 @@ async fn a_full_disk_refuses_notifications_until_space_is_freed_then_everything_
     let drained = daemon
         .wait_for(LIMIT, || crm.live_records().len() > PENDING)
         .await;
-    assert!(drained, "{} records", crm.live_records().len());
+    let records = crm.live_records().len();
+    assert!(
+        drained,
+        "{records} records\n{}",
+        daemon.log_lines().join("\n")
+    );
     eprintln!("drained {:?} after space was freed", freed.elapsed());
     for index in 0..=PENDING {
         assert_eq!(

@@ -4,7 +4,8 @@
 //! Mounting needs root (`CAP_SYS_ADMIN`), which the test machines and CI have. Where it is
 //! missing, [`SmallDisk::mount`] answers `None` and says on the terminal that the full-disk test
 //! was skipped and why. The filesystem is unmounted (lazily, so a process still holding files
-//! on it does not stop that) when the value is dropped, also when the test panics.
+//! on it does not stop that) when the value is dropped, also when the test panics; only a test
+//! process killed outright leaves its mount behind (`umount` the `…/disk` directory it names).
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
