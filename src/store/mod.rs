@@ -14,6 +14,13 @@
 //!   leased job is not claimable until the lease expires. Completion, retry and dead-lettering
 //!   name the lease; when the generation changed while the job was in flight, the job is not
 //!   removed but released, so it runs again with the newer content.
+//! - **A failed write heals.** After any failed commit (disk full, I/O error, lock timeout, lost
+//!   connection) the backend is left clean — the abandoned transaction rolled back or its
+//!   connection replaced — so the next call succeeds as soon as the cause is gone, with no
+//!   restart.
+//! - **No write into a lost file.** A backend whose storage was deleted or replaced under the
+//!   process (the SQLite file) refuses every write with [`StoreError::Detached`] until restart,
+//!   and never reports a write that landed in the lost file as committed.
 //! - **Time is an argument.** Every method that depends on the time takes `now`; backends never
 //!   read a clock, so schedules and leases are testable without sleeping.
 //!
@@ -53,7 +60,7 @@ pub trait Store: Send + Sync + 'static {
     /// it before claiming; other processes' work is found by polling.
     fn wakeups(&self) -> Arc<Notify>;
 
-    /// Checks the store can be reached (for `/readyz`).
+    /// Checks the store can be reached (a read; `/readyz` proves a write instead).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Stores a batch of notifications in one durable transaction; one outcome per notification,

@@ -12,6 +12,13 @@
 //!   write lock up front, so another process waits on the busy timeout rather than failing later
 //!   when its read snapshot could not be upgraded.
 //!
+//! Healing and file loss: after a failed commit the write connection is replaced when SQLite and
+//! sqlx disagree about an open transaction (`connection`), so the store works again as soon as
+//! the cause (a full disk, an I/O error, a held lock) goes away. Every write is checked against
+//! the database file the store opened (`file`): once that file is deleted or replaced, writes
+//! fail with [`StoreError::Detached`] until a restart, and no write that landed in the old file
+//! is reported as committed.
+//!
 //! Error mapping: a bad URL, a connection that cannot be opened and a failed migration are
 //! [`StoreError::Setup`]; undecodable rows and a damaged file are [`StoreError::Corrupt`];
 //! everything else at run time (busy or locked database, I/O error, disk full, pool closed) is
@@ -21,12 +28,14 @@
 mod connection;
 mod coordination;
 mod dead_letters;
+mod file;
 mod grants;
 mod jobs;
 mod notifications;
 mod state;
 mod stats;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +45,7 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::Notify;
 
 use self::connection::{Pools, begin_write, commit, db_error, open_pools};
+use self::file::{DatabaseFile, Moment};
 use super::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
     IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, RetryPlan, Store, StoreError,
@@ -49,6 +59,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// Connections for reads.
     read: SqlitePool,
+    /// The database file, checked around every write (`None` in memory).
+    file: Option<Arc<DatabaseFile>>,
     wakeups: Arc<Notify>,
 }
 
@@ -56,10 +68,11 @@ impl SqliteStore {
     /// Opens the database a `sqlite://PATH[?mode=…]` URL names (creating the file if missing,
     /// unless `mode=ro`), and runs the migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let Pools { write, read } = open_pools(url).await?;
+        let Pools { write, read, file } = open_pools(url).await?;
         Ok(Self {
             write,
             read,
+            file: file.map(Arc::new),
             wakeups: Arc::new(Notify::new()),
         })
     }
@@ -68,6 +81,28 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+
+    /// Runs a write unless the database file is gone, and reports it failed when the file went
+    /// away while it ran (see `file`).
+    async fn checked<T>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let Some(file) = &self.file else {
+            return write.await;
+        };
+        file.check(Moment::Before).await?;
+        match write.await {
+            Ok(value) => {
+                file.check(Moment::Committed).await?;
+                Ok(value)
+            }
+            Err(error) => {
+                file.check(Moment::Before).await?;
+                Err(error)
+            }
+        }
     }
 
     fn wake(&self, changed: bool) {
@@ -88,6 +123,9 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        if let Some(file) = &self.file {
+            file.check(Moment::Before).await?;
+        }
         sqlx::query("SELECT 1")
             .execute(&self.read)
             .await
@@ -100,13 +138,15 @@ impl Store for SqliteStore {
         batch: &[IncomingNotification],
         now: Timestamp,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let (outcomes, changed) = notifications::ingest(&self.write, batch, now).await?;
+        let (outcomes, changed) = self
+            .checked(notifications::ingest(&self.write, batch, now))
+            .await?;
         self.wake(changed);
         Ok(outcomes)
     }
 
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
-        let changed = jobs::enqueue(&self.write, jobs, now).await?;
+        let changed = self.checked(jobs::enqueue(&self.write, jobs, now)).await?;
         self.wake(changed);
         Ok(())
     }
@@ -118,7 +158,8 @@ impl Store for SqliteStore {
         lease_for: Duration,
         limit: usize,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        jobs::claim(&self.write, owner, now, lease_for, limit).await
+        self.checked(jobs::claim(&self.write, owner, now, lease_for, limit))
+            .await
     }
 
     async fn claim_key(
@@ -128,7 +169,14 @@ impl Store for SqliteStore {
         now: Timestamp,
         lease_for: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
-        jobs::claim_key(&self.write, record_key, owner, now, lease_for).await
+        self.checked(jobs::claim_key(
+            &self.write,
+            record_key,
+            owner,
+            now,
+            lease_for,
+        ))
+        .await
     }
 
     async fn extend_lease(
@@ -137,11 +185,12 @@ impl Store for SqliteStore {
         now: Timestamp,
         lease_for: Duration,
     ) -> Result<bool, StoreError> {
-        jobs::extend_lease(&self.write, lease, now, lease_for).await
+        self.checked(jobs::extend_lease(&self.write, lease, now, lease_for))
+            .await
     }
 
     async fn complete(&self, lease: &Lease, _now: Timestamp) -> Result<Completion, StoreError> {
-        let completion = jobs::complete(&self.write, lease).await?;
+        let completion = self.checked(jobs::complete(&self.write, lease)).await?;
         self.wake(completion == Completion::Requeued);
         Ok(completion)
     }
@@ -152,7 +201,9 @@ impl Store for SqliteStore {
         plan: &RetryPlan,
         now: Timestamp,
     ) -> Result<Completion, StoreError> {
-        let (completion, changed) = jobs::retry(&self.write, lease, plan, now).await?;
+        let (completion, changed) = self
+            .checked(jobs::retry(&self.write, lease, plan, now))
+            .await?;
         self.wake(changed);
         Ok(completion)
     }
@@ -163,13 +214,15 @@ impl Store for SqliteStore {
         error: &str,
         now: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
-        let (id, released) = jobs::dead_letter(&self.write, lease, error, now).await?;
+        let (id, released) = self
+            .checked(jobs::dead_letter(&self.write, lease, error, now))
+            .await?;
         self.wake(released);
         Ok(id)
     }
 
     async fn release(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
-        let released = jobs::release(&self.write, lease, now).await?;
+        let released = self.checked(jobs::release(&self.write, lease, now)).await?;
         self.wake(released);
         Ok(())
     }
@@ -191,7 +244,7 @@ impl Store for SqliteStore {
     }
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
-        state::save(&self.write, state).await
+        self.checked(state::save(&self.write, state)).await
     }
 
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
@@ -203,7 +256,9 @@ impl Store for SqliteStore {
         selection: &DeadLetterSelection,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let (requeued, changed) = dead_letters::retry(&self.write, selection, now).await?;
+        let (requeued, changed) = self
+            .checked(dead_letters::retry(&self.write, selection, now))
+            .await?;
         self.wake(changed);
         Ok(requeued)
     }
@@ -216,7 +271,8 @@ impl Store for SqliteStore {
     }
 
     async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
-        notifications::prune(&self.write, before).await
+        self.checked(notifications::prune(&self.write, before))
+            .await
     }
 
     async fn set_grant_status(
@@ -225,7 +281,9 @@ impl Store for SqliteStore {
         status: &GrantStatus,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let resumed = grants::set_status(&self.write, grant_id, status, now).await?;
+        let resumed = self
+            .checked(grants::set_status(&self.write, grant_id, status, now))
+            .await?;
         self.wake(resumed);
         Ok(())
     }
@@ -243,11 +301,13 @@ impl Store for SqliteStore {
     }
 
     async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError> {
-        coordination::put_cursor(&self.write, name, value, now).await
+        self.checked(coordination::put_cursor(&self.write, name, value, now))
+            .await
     }
 
     async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError> {
-        coordination::delete_cursors(&self.write, prefix).await
+        self.checked(coordination::delete_cursors(&self.write, prefix))
+            .await
     }
 
     async fn try_lock(
@@ -257,7 +317,8 @@ impl Store for SqliteStore {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        coordination::try_lock(&self.write, name, owner, now, ttl).await
+        self.checked(coordination::try_lock(&self.write, name, owner, now, ttl))
+            .await
     }
 
     async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {

@@ -243,6 +243,11 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a manual edit).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database file the store opened was deleted or replaced while the process ran: every
+    /// write is refused until a restart (a write now would go to a file nobody will read again).
+    /// The HTTP edge answers 503, as for `Unavailable`.
+    #[error("the store's database file is gone: {0}")]
+    Detached(String),
     /// The ingest writer has stopped (shutting down).
     #[error("the store is shutting down")]
     Closed,

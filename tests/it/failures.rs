@@ -6,8 +6,10 @@
 //!   job's attempts; one bad event is dead-lettered while others flow; `dlq retry` revives it.
 //! - [`auth`]: rejected credentials are loud and make jobs wait; an expired grant pauses only
 //!   that grant.
-//! - [`store_trouble`]: a store that cannot commit makes POSTs 503 and `/readyz` fail until it
-//!   recovers, by itself.
+//! - [`store_trouble`]: a store that cannot commit (a full disk, a held lock) makes POSTs 503 and
+//!   `/readyz` fail until it recovers, by itself.
+//! - [`store_files`]: a database file deleted under the daemon is noticed and refused, loudly,
+//!   and nothing acknowledged is lost.
 //! - [`dlq_command`]: `calsync dlq list|retry` against a running `calsync serve`.
 //!
 //! Backoff and pauses run in paused tokio time (`start_paused`, the harness's tokio clock),
@@ -17,4 +19,5 @@ mod auth;
 mod dlq_command;
 mod outage;
 mod schedule;
+mod store_files;
 mod store_trouble;

@@ -6,12 +6,14 @@
 //! returning `Option<Backend>` (`None` skips, e.g. Postgres without `CALSYNC_TEST_POSTGRES_URL`)
 //! and one `cases!(name => factory)` line. Time is always passed explicitly: no sleeps.
 //!
-//! [`races`] adds PostgreSQL-only cases that one SQLite process cannot show: several store
-//! handles (separate pools, like separate replicas) racing on one database.
+//! [`healing`] checks that a store recovers by itself from failed commits. [`races`] adds
+//! PostgreSQL-only cases that one SQLite process cannot show: several store handles (separate
+//! pools, like separate replicas) racing on one database.
 
 mod claims;
 mod coalescing;
 mod dead_letters;
+mod healing;
 mod ingest;
 mod queue;
 mod races;
@@ -128,6 +130,7 @@ macro_rules! cases {
             records::try_lock_is_exclusive_until_expiry,
             records::a_released_lock_is_free_at_once,
             records::data_survives_reopening,
+            healing::heals_after_failed_commits,
         );
     };
 }

@@ -4,15 +4,24 @@
 //! Invariants: every connection runs in WAL mode with `synchronous=FULL`, foreign keys on and a
 //! busy timeout; all writes share one connection; a write transaction that reads first begins
 //! with `BEGIN IMMEDIATE`; migrations have run before a pool is handed out.
+//!
+//! Healing: the write connection is checked each time it returns to its pool, and replaced when a
+//! failed transaction left it unusable (see [`keep_write_connection`]), so after any failed
+//! commit (disk full, I/O error, lock timeout) the next write starts clean on a fresh connection.
+//! Only the open creates a missing database file; the pools' later connections never do, so a
+//! file deleted under the running process is noticed ([`super::file`]) rather than silently
+//! replaced by an empty one.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 
+use super::file::DatabaseFile;
 use crate::store::{StoreError, redact_url};
 
 /// How long a statement waits for another process's write lock before failing as busy.
@@ -31,46 +40,130 @@ const SQLITE_CORRUPT: i32 = 11;
 const SQLITE_FULL: i32 = 13;
 const SQLITE_NOTADB: i32 = 26;
 
-/// The two pools of an open database.
+/// The pools of an open database, and the file they opened.
 pub(super) struct Pools {
     /// One connection: every write goes through it.
     pub(super) write: SqlitePool,
     /// Connections for reads (the write connection itself for an in-memory database).
     pub(super) read: SqlitePool,
+    /// The database file (`None` in memory).
+    pub(super) file: Option<DatabaseFile>,
+}
+
+/// What a URL names: connection options (never creating a missing file) and how to open them.
+struct Target {
+    options: SqliteConnectOptions,
+    in_memory: bool,
+    /// Whether a missing database file may be created (not with `mode=ro` or `mode=rw`).
+    create: bool,
 }
 
 /// Opens (creating if allowed) and migrates the database the URL names.
 pub(super) async fn open_pools(url: &str) -> Result<Pools, StoreError> {
-    let (options, in_memory) = connect_options(url)?;
-    let write = SqlitePoolOptions::new()
+    let target = connect_options(url)?;
+    if target.in_memory {
+        // One connection holds the whole database: it is never replaced (a new one would be
+        // empty), and it serves reads too.
+        let write = write_pool_options()
+            .connect_with(target.options)
+            .await
+            .map_err(|error| open_error(url, error))?;
+        migrate(url, &write).await?;
+        let read = write.clone();
+        return Ok(Pools {
+            write,
+            read,
+            file: None,
+        });
+    }
+    if target.create {
+        create_file(url, &target.options).await?;
+    }
+    let write = write_pool_options()
+        .after_release(|conn, _meta| Box::pin(keep_write_connection(conn)))
+        .connect_with(target.options.clone())
+        .await
+        .map_err(|error| open_error(url, error))?;
+    migrate(url, &write).await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
+        .connect_with(target.options.clone())
+        .await
+        .map_err(|error| open_error(url, error))?;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&write)
+        .await
+        .map_err(|error| open_error(url, error))?;
+    let file = DatabaseFile::open(
+        target.options.get_filename(),
+        journal.eq_ignore_ascii_case("wal"),
+        write.clone(),
+    )?;
+    Ok(Pools {
+        write,
+        read,
+        file: Some(file),
+    })
+}
+
+/// The single-connection pool every write goes through.
+fn write_pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
-        .connect_with(options.clone())
-        .await
-        .map_err(|error| open_error(url, error))?;
-    MIGRATOR.run(&write).await.map_err(|error| {
+}
+
+/// Runs the embedded migrations.
+async fn migrate(url: &str, write: &SqlitePool) -> Result<(), StoreError> {
+    MIGRATOR.run(write).await.map_err(|error| {
         StoreError::Setup(format!(
             "migrating the database {}: {error}",
             redact_url(url)
         ))
-    })?;
-    let read = if in_memory {
-        write.clone()
-    } else {
-        SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(|error| open_error(url, error))?
-    };
-    Ok(Pools { write, read })
+    })
 }
 
-/// Parses the URL into connection options with calsync's pragmas; also says whether the
-/// database lives in memory.
-fn connect_options(url: &str) -> Result<(SqliteConnectOptions, bool), StoreError> {
+/// Creates the database file if it is missing (only here, at open: the pools never create one,
+/// so a file deleted while running is noticed instead of silently replaced by an empty one).
+async fn create_file(url: &str, options: &SqliteConnectOptions) -> Result<(), StoreError> {
+    let path = options.get_filename();
+    if path.exists() {
+        return Ok(());
+    }
+    tracing::info!(path = %path.display(), "Creating a new SQLite database.");
+    let created = SqliteConnection::connect_with(&options.clone().create_if_missing(true))
+        .await
+        .map_err(|error| open_error(url, error))?;
+    created
+        .close()
+        .await
+        .map_err(|error| open_error(url, error))
+}
+
+/// Decides, as the write connection returns to its pool, whether it can be used again: not when
+/// a failed transaction left it unusable. When SQLite ends a transaction by itself after an error
+/// (a failed COMMIT on a full disk, an I/O error), sqlx still counts the transaction as open: its
+/// queued ROLLBACK then fails ("no transaction is active") and every later `BEGIN` on the
+/// connection is refused ("attempted to call begin_with at non-zero transaction depth"). Such a
+/// connection is closed, and the pool opens a fresh one for the next write.
+async fn keep_write_connection(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    // Commands run in order: once the ping is answered, the rollback queued by a dropped
+    // transaction has run (or failed).
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "Replacing the SQLite write connection: a failed transaction could not be rolled \
+             back on it."
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Parses the URL into connection options with calsync's pragmas (see [`Target`]).
+fn connect_options(url: &str) -> Result<Target, StoreError> {
     let setup = |problem: String| {
         StoreError::Setup(format!("invalid SQLite URL {}: {problem}", redact_url(url)))
     };
@@ -91,12 +184,14 @@ fn connect_options(url: &str) -> Result<(SqliteConnectOptions, bool), StoreError
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(true);
-    let options = match mode.as_deref() {
-        Some("ro") | Some("rw") => options,
-        _ => options.create_if_missing(true),
-    };
-    Ok((options, in_memory))
+        .foreign_keys(true)
+        .create_if_missing(in_memory);
+    let create = !matches!(mode.as_deref(), Some("ro") | Some("rw"));
+    Ok(Target {
+        options,
+        in_memory,
+        create,
+    })
 }
 
 /// The primary SQLite result code of a database error, if it is one.
@@ -153,94 +248,4 @@ pub(super) async fn commit(tx: Transaction<'static, Sqlite>) -> Result<(), Store
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use sqlx::Connection;
-
-    fn file_url(dir: &tempfile::TempDir) -> String {
-        format!("sqlite://{}", dir.path().join("calsync.db").display())
-    }
-
-    #[test]
-    fn urls_parse_or_fail_as_setup() {
-        assert!(!connect_options("sqlite://calsync.db").unwrap().1);
-        assert!(!connect_options("sqlite:///var/lib/calsync.db").unwrap().1);
-        assert!(connect_options("sqlite::memory:").unwrap().1);
-        assert!(
-            connect_options("sqlite://calsync.db?mode=memory")
-                .unwrap()
-                .1
-        );
-        for bad in [
-            "sqlite://",
-            "sqlite://a.db?mode=sideways",
-            "postgres://h/db",
-        ] {
-            assert!(
-                matches!(connect_options(bad), Err(StoreError::Setup(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn opening_a_missing_directory_is_a_setup_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/missing/dir/calsync.db", dir.path().display());
-        assert!(matches!(open_pools(&url).await, Err(StoreError::Setup(_))));
-    }
-
-    #[tokio::test]
-    async fn opens_in_wal_mode_with_full_sync_and_creates_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let pools = open_pools(&file_url(&dir)).await.unwrap();
-        assert!(dir.path().join("calsync.db").exists());
-        for pool in [&pools.write, &pools.read] {
-            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-            assert_eq!(journal, "wal");
-            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-            assert_eq!(synchronous, 2, "FULL");
-            let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-            assert_eq!(foreign_keys, 1);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_write_transaction_holds_the_lock_and_busy_is_unavailable() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = file_url(&dir);
-        let pools = open_pools(&url).await.unwrap();
-        let held = begin_write(&pools.write).await.unwrap();
-
-        // Another process that will not wait finds the database busy at BEGIN IMMEDIATE.
-        let (options, _) = connect_options(&url).unwrap();
-        let mut other = sqlx::SqliteConnection::connect_with(&options.busy_timeout(Duration::ZERO))
-            .await
-            .unwrap();
-        let error = other.begin_with("BEGIN IMMEDIATE").await.unwrap_err();
-        assert!(matches!(db_error(error), StoreError::Unavailable(_)));
-
-        commit(held).await.unwrap();
-        let tx = other.begin_with("BEGIN IMMEDIATE").await.unwrap();
-        tx.commit().await.unwrap();
-    }
-
-    #[test]
-    fn decode_failures_are_corrupt() {
-        let error = sqlx::Error::ColumnNotFound("generation".into());
-        assert!(matches!(db_error(error), StoreError::Corrupt(_)));
-        assert!(matches!(
-            db_error(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-    }
-}
+mod tests;

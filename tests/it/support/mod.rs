@@ -18,3 +18,4 @@ pub mod payloads;
 pub mod postgres;
 pub mod raw_http;
 pub mod server;
+pub mod small_disk;
