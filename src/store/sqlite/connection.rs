@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+use crate::store::schema::{self, APPLIED_VERSIONS};
 use crate::store::{StoreError, redact_url};
 
 /// How long a statement waits for another process's write lock before failing as busy.
@@ -66,6 +67,52 @@ pub(super) async fn open_pools(url: &str) -> Result<Pools, StoreError> {
             .map_err(|error| open_error(url, error))?
     };
     Ok(Pools { write, read })
+}
+
+/// Opens the database file the URL names to read it: never creates the file, never migrates,
+/// never writes (`query_only` connections that set no journal mode). The file must exist and
+/// hold the schema this build migrates to. Close the pool when done: the last connection to
+/// close removes the `-wal` and `-shm` files it may have created.
+pub(super) async fn open_existing_pools(url: &str) -> Result<Pools, StoreError> {
+    let (options, in_memory) = connect_options(url)?;
+    if in_memory {
+        return Err(StoreError::Setup(format!(
+            "{} is an in-memory database: it exists only inside the process that opened it",
+            redact_url(url)
+        )));
+    }
+    let path = options.get_filename().to_path_buf();
+    if !path.is_file() {
+        return Err(StoreError::Setup(format!(
+            "there is no SQLite database at {} (store.url = {}): calsync serve creates it when it first starts",
+            path.display(),
+            redact_url(url)
+        )));
+    }
+    // Not `read_only`: SQLite would leave the `-wal` and `-shm` files of a WAL database behind
+    // (only a read-write connection removes them when the last one closes); `query_only`
+    // refuses every write instead.
+    let read_only = SqliteConnectOptions::from_str(url)
+        .map_err(|error| open_error(url, error))?
+        .pragma("query_only", "ON")
+        .busy_timeout(BUSY_TIMEOUT);
+    let read = SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
+        .connect_with(read_only)
+        .await
+        .map_err(|error| open_error(url, error))?;
+    let applied = sqlx::query_scalar(APPLIED_VERSIONS)
+        .fetch_all(&read)
+        .await
+        .ok();
+    if let Err(error) = schema::verify(&MIGRATOR, applied, url) {
+        read.close().await;
+        return Err(error);
+    }
+    Ok(Pools {
+        write: read.clone(),
+        read,
+    })
 }
 
 /// Parses the URL into connection options with calsync's pragmas; also says whether the
@@ -188,6 +235,53 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/missing/dir/calsync.db", dir.path().display());
         assert!(matches!(open_pools(&url).await, Err(StoreError::Setup(_))));
+    }
+
+    fn listing(dir: &tempfile::TempDir) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn an_existing_database_is_read_without_creating_or_leaving_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = file_url(&dir);
+        let missing = open_existing_pools(&url).await.err().expect("no file yet");
+        let message = missing.to_string();
+        assert!(
+            message.contains(&dir.path().join("calsync.db").display().to_string()),
+            "{message}"
+        );
+        assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+
+        let created = open_pools(&url).await.unwrap();
+        created.read.close().await;
+        created.write.close().await;
+        let before = listing(&dir);
+        let existing = open_existing_pools(&url).await.unwrap();
+        sqlx::query("SELECT count(*) FROM jobs")
+            .execute(&existing.read)
+            .await
+            .unwrap();
+        let refused = sqlx::query("DELETE FROM jobs")
+            .execute(&existing.write)
+            .await;
+        assert!(refused.is_err(), "a read-only connection wrote");
+        existing.read.close().await;
+        assert_eq!(listing(&dir), before);
+    }
+
+    #[tokio::test]
+    async fn a_file_without_the_schema_is_not_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("calsync.db"), b"").unwrap();
+        let error = open_existing_pools(&file_url(&dir)).await.err().unwrap();
+        assert!(error.to_string().contains("no calsync schema"), "{error}");
+        assert!(open_existing_pools("sqlite::memory:").await.is_err());
     }
 
     #[tokio::test]
