@@ -5,6 +5,14 @@ use url::Url;
 
 use calsync::commands::replay::TimeArg;
 
+/// `calsync demo`.
+#[derive(Debug, Args)]
+pub struct DemoCli {
+    /// Print the CRM's records as JSON (the generic REST body calsync sent) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `calsync replay`. T is RFC 3339 (2026-07-01T09:00:00Z), Unix seconds, or a duration before
 /// now (2h, 7d).
 #[derive(Debug, Args)]

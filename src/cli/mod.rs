@@ -19,7 +19,7 @@ use calsync::commands::dlq::DlqCommand;
 use calsync::config::{self, LoadOptions};
 use calsync::telemetry::{self, LogOutput};
 
-use args::{ReplayCli, WebhookCli};
+use args::{DemoCli, ReplayCli, WebhookCli};
 
 /// calsync mirrors Nylas calendar events into a CRM.
 #[derive(Debug, Parser)]
@@ -34,6 +34,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See calsync work with no account: the real daemon on loopback syncs sample meetings from
+    /// a built-in calendar into a built-in CRM, and shows each record and outcome.
+    Demo(DemoCli),
     /// Run the webhook server, the workers and reconciliation until SIGTERM or SIGINT.
     Serve,
     /// Read event history from the Nylas Events API into the CRM (resumable; safe beside serve).
@@ -55,6 +58,10 @@ enum Command {
 /// Parses the arguments, loads the settings, starts logging and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Demo(args) = &cli.command {
+        // The demo needs no configuration, and reads none.
+        return run::demo(args);
+    }
     let mut settings = match config::load(&LoadOptions::from_process(cli.config.clone())) {
         Ok(settings) => settings,
         Err(error) => {
@@ -83,15 +90,8 @@ pub fn main() -> ExitCode {
         eprintln!("calsync: {error}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("calsync: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = run::runtime() else {
+        return ExitCode::FAILURE;
     };
     let work = async {
         match backfill {

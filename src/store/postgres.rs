@@ -35,7 +35,6 @@ mod enqueue;
 mod grants;
 mod jobs;
 mod listener;
-mod lookup;
 mod notifications;
 mod state;
 mod stats;
@@ -241,7 +240,7 @@ impl Store for PostgresStore {
     }
 
     async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
-        lookup::queue_entry(&self.pool, record_key).await
+        crate::store::lookup::queue_entry(&self.pool, record_key, db_error).await
     }
 
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

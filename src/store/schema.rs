@@ -9,16 +9,36 @@ use sqlx::migrate::Migrator;
 use super::{StoreError, redact_url};
 
 /// The versions applied successfully, oldest first (SQL both backends accept).
-pub(in crate::store) const APPLIED_VERSIONS: &str =
+const APPLIED_VERSIONS: &str =
     "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+
+/// Reads the applied versions through `pool` (of either backend) and [`verify`]s them; closes
+/// the pool when they do not match.
+pub(in crate::store) async fn verify_pool<DB>(
+    pool: &sqlx::Pool<DB>,
+    migrator: &Migrator,
+    url: &str,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let applied = sqlx::query_scalar::<DB, i64>(APPLIED_VERSIONS)
+        .fetch_all(pool)
+        .await
+        .ok();
+    let verified = verify(migrator, applied, url);
+    if verified.is_err() {
+        pool.close().await;
+    }
+    verified
+}
 
 /// Compares the versions a database reports (`None`: it has no migrations table, or it could
 /// not be read) with the migrations embedded in this build.
-pub(in crate::store) fn verify(
-    migrator: &Migrator,
-    applied: Option<Vec<i64>>,
-    url: &str,
-) -> Result<(), StoreError> {
+fn verify(migrator: &Migrator, applied: Option<Vec<i64>>, url: &str) -> Result<(), StoreError> {
     let url = redact_url(url);
     let Some(applied) = applied else {
         return Err(StoreError::Setup(format!(

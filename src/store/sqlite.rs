@@ -23,7 +23,6 @@ mod coordination;
 mod dead_letters;
 mod grants;
 mod jobs;
-mod lookup;
 mod notifications;
 mod state;
 mod stats;
@@ -211,7 +210,7 @@ impl Store for SqliteStore {
     }
 
     async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
-        lookup::queue_entry(&self.read, record_key).await
+        crate::store::lookup::queue_entry(&self.read, record_key, db_error).await
     }
 
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Transaction};
 
-use crate::store::schema::{self, APPLIED_VERSIONS};
+use crate::store::schema;
 use crate::store::{StoreError, redact_url};
 
 /// Connections in a store's pool (the LISTEN connection is separate).
@@ -97,14 +97,7 @@ pub(super) async fn open_existing_pool(
         .max_connections(2)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(options);
-    let applied = sqlx::query_scalar(APPLIED_VERSIONS)
-        .fetch_all(&pool)
-        .await
-        .ok();
-    if let Err(error) = schema::verify(&MIGRATOR, applied, url) {
-        pool.close().await;
-        return Err(error);
-    }
+    schema::verify_pool(&pool, &MIGRATOR, url).await?;
     Ok(pool)
 }
 

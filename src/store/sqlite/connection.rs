@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::store::schema::{self, APPLIED_VERSIONS};
+use crate::store::schema;
 use crate::store::{StoreError, redact_url};
 
 /// How long a statement waits for another process's write lock before failing as busy.
@@ -101,14 +101,7 @@ pub(super) async fn open_existing_pools(url: &str) -> Result<Pools, StoreError> 
         .connect_with(read_only)
         .await
         .map_err(|error| open_error(url, error))?;
-    let applied = sqlx::query_scalar(APPLIED_VERSIONS)
-        .fetch_all(&read)
-        .await
-        .ok();
-    if let Err(error) = schema::verify(&MIGRATOR, applied, url) {
-        read.close().await;
-        return Err(error);
-    }
+    schema::verify_pool(&read, &MIGRATOR, url).await?;
     Ok(Pools {
         write: read.clone(),
         read,

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use calsync::store;
 
-use crate::support::binary::{environment, run_command};
+use crate::support::binary::{environment, listing, run_command};
 use crate::support::fake_crm::{CRM_KEY, FakeCrm};
 use crate::support::fake_nylas::{FakeNylas, NYLAS_KEY};
 use crate::support::harness::SECRET;
@@ -54,16 +54,6 @@ async fn check(extra: &[(&str, &str)]) -> Checked {
     let dir = tempfile::tempdir().unwrap();
     create_store(dir.path()).await;
     checked(run_command(dir.path(), &nylas, &crm, extra, &["check"]).await)
-}
-
-/// The names in `dir`, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn line<'a>(stdout: &'a str, name: &str) -> &'a str {
