@@ -9,6 +9,7 @@ use calsync::app::{self, App};
 use calsync::backfill::{self, BackfillArgs, BackfillOptions, ProgressMode};
 use calsync::clock::Clock;
 use calsync::commands::replay::ReplayArgs;
+use calsync::commands::webhook_test::{self, TestArgs};
 use calsync::commands::{check, dlq, replay, webhook};
 use calsync::config::{LogFormat, LogSettings, Settings};
 use calsync::demo::DemoOptions;
@@ -16,7 +17,7 @@ use calsync::nylas::NylasClient;
 use calsync::telemetry::{self, LogOutput};
 
 use super::Command;
-use super::args::{DemoCli, WebhookCli};
+use super::args::{DemoCli, WebhookCli, WebhookTestCli};
 
 /// A validated backfill: its window and how it shows progress.
 pub struct BackfillPlan {
@@ -126,6 +127,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                 WebhookCli::Delete { id } => {
                     webhook::delete(&nylas, &id, &mut out).await?;
                 }
+                WebhookCli::Test(test) => return webhook_test(&settings, &nylas, test).await,
             }
         }
         Command::Dlq(command) => {
@@ -138,6 +140,31 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `webhook test`: exit 0 when the notification was stored and (where it could be
+/// followed) synced, 1 otherwise, 2 for a configuration or usage problem.
+async fn webhook_test(
+    settings: &Settings,
+    nylas: &NylasClient,
+    cli: WebhookTestCli,
+) -> anyhow::Result<ExitCode> {
+    let args = TestArgs {
+        event: cli.event,
+        grant: cli.grant,
+        calendar: cli.calendar,
+        url: cli.url,
+        wait: cli.wait,
+    };
+    match webhook_test::run(settings, nylas, &args, &mut std::io::stdout()).await {
+        Ok(report) if report.passed() => Ok(ExitCode::SUCCESS),
+        Ok(_) => Ok(ExitCode::FAILURE),
+        Err(error) if error.is_usage() => {
+            eprintln!("calsync: {error}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.

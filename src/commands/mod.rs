@@ -6,6 +6,8 @@
 //! - [`dlq`]: list and requeue dead letters.
 //! - [`replay`]: re-enqueue logged notifications.
 //! - [`webhook`]: manage the Nylas webhook subscription.
+//! - [`webhook_test`]: sign and post a notification for a real event to the deployment, and
+//!   follow its job.
 //!
 //! Invariants: each command writes its human-readable report to the `Write` it is given and
 //! returns a typed result; a secret is written only by the commands whose purpose is to hand it to
@@ -16,3 +18,4 @@ pub mod check;
 pub mod dlq;
 pub mod replay;
 pub mod webhook;
+pub mod webhook_test;
