@@ -44,7 +44,8 @@ pub fn naming(error: CrmError, method: &str, url: &Url) -> CrmError {
 }
 
 /// A probe's answer that says the endpoint is not where the settings point: 404 or 410
-/// (nothing there) or a redirect (which calsync never follows). `None` for any other status.
+/// (nothing there) or a redirect (which calsync never follows). `settings` names the keys that
+/// make the URL (`crm.base_url or crm.meetings_path`). `None` for any other status.
 pub fn misdirected(
     operation: &'static str,
     status: reqwest::StatusCode,
@@ -54,7 +55,7 @@ pub fn misdirected(
 ) -> Option<CrmError> {
     let message = if status.is_redirection() {
         format!(
-            "GET {} answers with a redirect to {}: calsync does not follow redirects; configure the final URL ({settings})",
+            "GET {} answers with a redirect to {}: calsync does not follow redirects, so set {settings} to the final URL",
             shown(url),
             location.unwrap_or("(no Location)")
         )

@@ -237,7 +237,7 @@ impl CrmAdapter for RestAdapter {
             .headers
             .get(reqwest::header::LOCATION)
             .and_then(|value| value.to_str().ok());
-        let settings = "check crm.base_url and crm.meetings_path";
+        let settings = "crm.base_url or crm.meetings_path";
         if let Some(error) =
             probe::misdirected(OPERATION, answer.status, location, endpoint, settings)
         {
