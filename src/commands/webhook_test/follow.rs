@@ -201,12 +201,19 @@ impl Follower {
 
 /// Where a job stands, in words.
 async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, WebhookTestError> {
-    let grant = store.grant_status(&job.request.grant_id).await?;
-    if grant != store::GrantStatus::Active {
-        return Ok(format!(
-            "waiting: grant {} is {grant:?} in calsync (expired or deleted), so its jobs do not run",
-            job.request.grant_id
-        ));
+    let grant = &job.request.grant_id;
+    match store.grant_status(grant).await? {
+        store::GrantStatus::Active => {}
+        store::GrantStatus::Paused { since } => {
+            return Ok(format!(
+                "waiting: calsync paused grant {grant} at {since} (it expired), so its jobs wait until Nylas reports it re-authenticated"
+            ));
+        }
+        store::GrantStatus::Deleted { at } => {
+            return Ok(format!(
+                "waiting: grant {grant} was deleted at {at}, so its jobs never run"
+            ));
+        }
     }
     let leased = job
         .leased_until
