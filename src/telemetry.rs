@@ -20,7 +20,6 @@ use std::io::IsTerminal;
 use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::filter::{LevelFilter, ParseError};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
@@ -28,6 +27,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+pub use crate::config::{LevelError, env_filter};
 use crate::config::{LogFormat, LogSettings};
 
 /// Why logging could not be set up.
@@ -44,43 +44,6 @@ pub enum TelemetryError {
     /// A global subscriber (or `log` logger) is already installed in this process.
     #[error("logging is already initialised in this process")]
     AlreadyInstalled(#[source] TryInitError),
-}
-
-/// What is wrong with a level directive.
-#[derive(Debug, thiserror::Error)]
-pub enum LevelError {
-    /// The directive is empty: nothing would be logged, not even errors.
-    #[error("the directive is empty; use \"off\" to disable logging")]
-    Empty,
-    /// A bare word that is not a level: `EnvFilter` would read it as a target name, which is
-    /// almost always a misspelt level.
-    #[error(
-        "{0:?} is not a level (off, error, warn, info, debug, trace); write target=level to set \
-         the level of one target"
-    )]
-    NotALevel(String),
-    /// `EnvFilter` rejected the directive.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-}
-
-/// Parses `level` (e.g. `info`, `info,calsync=debug,sqlx=warn`) into a filter.
-pub fn env_filter(level: &str) -> Result<EnvFilter, LevelError> {
-    let directives: Vec<&str> = level
-        .split(',')
-        .map(str::trim)
-        .filter(|directive| !directive.is_empty())
-        .collect();
-    if directives.is_empty() {
-        return Err(LevelError::Empty);
-    }
-    for directive in &directives {
-        let bare = !directive.contains(['=', '[', '{']);
-        if bare && directive.parse::<LevelFilter>().is_err() {
-            return Err(LevelError::NotALevel((*directive).to_owned()));
-        }
-    }
-    Ok(EnvFilter::builder().parse(directives.join(","))?)
 }
 
 /// Installs the process-wide subscriber described by `settings`, writing to stdout.

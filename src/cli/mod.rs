@@ -2,7 +2,8 @@
 //! dispatch from a parsed command to the library. Each command's logic lives in the library
 //! (`calsync::commands`, `calsync::backfill`, `calsync::app`) so tests can run it in process.
 //!
-//! Exit codes: 0 success, 1 failure, 2 bad configuration or usage. Logging goes to stdout for
+//! Exit codes: 0 success, 1 failure, 2 bad configuration (every problem printed once, before
+//! anything runs; a command that calls Nylas needs `nylas.api_key`) or usage. Logging goes to stdout for
 //! `serve` (the container's log stream) and to stderr for every other command, whose stdout is
 //! its report.
 
@@ -16,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 use calsync::backfill::BackfillArgs;
 use calsync::commands::dlq::DlqCommand;
-use calsync::config::{self, LoadOptions};
+use calsync::config::{self, ConfigErrors, LoadOptions, Settings};
 use calsync::telemetry::{self, LogOutput};
 
 use args::{DemoCli, ReplayCli, WebhookCli};
@@ -62,15 +63,18 @@ pub fn main() -> ExitCode {
         // The demo needs no configuration, and reads none.
         return run::demo(args);
     }
-    let mut settings = match config::load(&LoadOptions::from_process(cli.config.clone())) {
+    let output = match cli.command {
+        Command::Serve => LogOutput::Stdout,
+        _ => LogOutput::Stderr,
+    };
+    let options = match output {
+        LogOutput::Stdout => LoadOptions::from_process(cli.config.clone(), &std::io::stdout()),
+        LogOutput::Stderr => LoadOptions::from_process(cli.config.clone(), &std::io::stderr()),
+    };
+    let loaded = config::load(&options).and_then(|settings| cli.command.requires(settings));
+    let mut settings = match loaded {
         Ok(settings) => settings,
-        Err(error) => {
-            if matches!(cli.command, Command::Check) {
-                println!("FAIL  configuration    {error}");
-            }
-            eprintln!("calsync: configuration error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(errors) => return configuration_failed(&cli.command, &errors),
     };
     let backfill = match &cli.command {
         Command::Backfill(args) => match run::backfill_plan(args, &mut settings) {
@@ -82,13 +86,12 @@ pub fn main() -> ExitCode {
         },
         _ => None,
     };
-    let output = match cli.command {
-        Command::Serve => LogOutput::Stdout,
-        _ => LogOutput::Stderr,
-    };
     if let Err(error) = telemetry::init_logging(&settings.log, output) {
         eprintln!("calsync: {error}");
         return ExitCode::from(2);
+    }
+    for warning in &settings.warnings {
+        tracing::warn!("Configuration warning: {warning}");
     }
     let Some(runtime) = run::runtime() else {
         return ExitCode::FAILURE;
@@ -107,4 +110,37 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+impl Command {
+    /// The settings, when they have what this command needs beyond a valid configuration.
+    fn requires(&self, settings: Settings) -> Result<Settings, ConfigErrors> {
+        let calls_nylas = matches!(
+            self,
+            Command::Serve | Command::Backfill(_) | Command::Webhook(_)
+        );
+        match settings.require_nylas_api_key() {
+            Err(error) if calls_nylas => Err(ConfigErrors {
+                errors: vec![error],
+                warnings: settings.warnings,
+            }),
+            _ => Ok(settings),
+        }
+    }
+}
+
+/// Prints a configuration that cannot be used, once (`check` reports it on stdout as its
+/// `configuration` line, every other command on stderr), with the warnings gathered; exit 2.
+fn configuration_failed(command: &Command, errors: &ConfigErrors) -> ExitCode {
+    for warning in &errors.warnings {
+        eprintln!("calsync: warning: {warning}");
+    }
+    if matches!(command, Command::Check) {
+        for line in errors.lines() {
+            println!("FAIL  configuration    {line}");
+        }
+    } else {
+        eprintln!("calsync: {errors}");
+    }
+    ExitCode::from(2)
 }

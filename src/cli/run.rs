@@ -169,7 +169,6 @@ async fn webhook_test(
 
 /// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.
 pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<ExitCode> {
-    settings.require_nylas_api_key()?;
     let shutdown = shutdown_signal()?;
     let app = App::build(settings, Clock::System).await?;
     let stop = CancellationToken::new();
@@ -191,7 +190,6 @@ pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    settings.require_nylas_api_key()?;
     let listen = settings.server.listen;
     let shutdown = shutdown_signal()?;
     let app = App::build(settings, Clock::System).await?;

@@ -1,315 +1,284 @@
-//! Validation of `[crm]`: the chosen `kind` picks its keys; a key of another kind is an error
-//! (most likely a typo or a leftover), and so is a missing required key of the kind.
+//! `[crm]`: the target CRM, by `kind`. Each kind's keys are one struct in its own module
+//! (`crm/rest.rs`, …); [`CrmSettings`] is the tagged enum of them, declared once by
+//! `crm_kinds!` below. Adding a kind is its module and one line there.
 //!
-//! The `CRM_API_KEY` alias sets `crm.api_key`; for kinds whose credential has another name
-//! (`token`, `api_token`, `client_secret`), the alias's value is used as that credential when
-//! the kind's own key is not set, so one variable works for every kind. A `crm.api_key` set any
-//! other way is still an error for those kinds.
+//! Reading `[crm]` (see [`read`]): `kind` (default `rest`) picks the struct; the
+//! `CRM_API_KEY` alias becomes the kind's credential when the kind names it otherwise; a key of
+//! another kind is an error from the file but only a warning (and ignored) from the
+//! environment, which is often shared between deployments; a key no kind knows is an error
+//! with the closest known key. Then the kind's struct is deserialized, key errors and all.
+//!
+//! Invariant: a [`CrmSettings`] value holds exactly the keys of its kind, validated.
 
-use std::path::PathBuf;
-use std::time::Duration;
+mod hubspot;
+mod jsonl;
+mod pipedrive;
+mod rest;
+mod salesforce;
 
-use secrecy::SecretString;
-use url::Url;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use toml::Value;
 
-use super::error::{ConfigError, Origin};
-use super::raw::RawCrm;
-use super::values::{Parsed, Values};
-use super::{
-    ContactLinking, CrmSettings, HubSpotCrmSettings, JsonlCrmSettings, PipedriveCrmSettings,
-    RestCrmSettings, SalesforceCrmSettings,
-};
+pub use hubspot::HubSpotCrmSettings;
+pub use jsonl::JsonlCrmSettings;
+pub use pipedrive::PipedriveCrmSettings;
+pub use rest::RestCrmSettings;
+pub use salesforce::SalesforceCrmSettings;
 
-/// The kinds and the keys each uses (besides `kind`).
-pub(super) const KIND_KEYS: &[(&str, &[&str])] = &[
-    ("rest", &["base_url", "api_key", "meetings_path", "timeout"]),
-    ("jsonl", &["path"]),
-    (
-        "hubspot",
-        &[
-            "token",
-            "base_url",
-            "event_id_property",
-            "timeout",
-            "link_contacts",
-            "create_missing_contacts",
-        ],
-    ),
-    (
-        "salesforce",
-        &[
-            "instance_url",
-            "client_id",
-            "client_secret",
-            "token_url",
-            "api_version",
-            "external_id_field",
-            "timeout",
-            "link_contacts",
-            "create_missing_contacts",
-        ],
-    ),
-    (
-        "pipedrive",
-        &[
-            "api_token",
-            "company_domain",
-            "base_url",
-            "timeout",
-            "link_contacts",
-            "create_missing_contacts",
-        ],
-    ),
-];
+use super::de::{DeError, Node, quoted};
+use super::defaults;
+use super::error::Origin;
+use super::keys::field_names;
+use super::loading::Loading;
+use super::redact::shown;
+use super::sources::{CRM_KEY_ALIAS, env_var};
 
-/// The alias variable that sets `crm.api_key`.
-const CRM_KEY_ALIAS: &str = "CRM_API_KEY";
-
-/// Validates `[crm]`.
-pub(super) fn crm(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let kind = raw.kind.clone().unwrap_or_else(|| "rest".to_owned());
-    let kind = kind.trim();
-    let Some((_, used)) = KIND_KEYS.iter().find(|(name, _)| *name == kind) else {
-        let names: Vec<String> = KIND_KEYS
-            .iter()
-            .map(|(name, _)| format!("{name:?}"))
-            .collect();
-        let problem = format!(
-            "invalid value {kind:?}, expected one of {}",
-            names.join(", ")
-        );
-        return Err(v.invalid("crm.kind", problem));
-    };
-    only_keys(v, kind, used)?;
-    match kind {
-        "rest" => rest(raw, v),
-        "jsonl" => jsonl(raw, v),
-        "hubspot" => hubspot(raw, v),
-        "salesforce" => salesforce(raw, v),
-        _ => pipedrive(raw, v),
-    }
-}
-
-/// Checks that the keys set under `[crm]` are all used by `kind` (the alias's `api_key` is
-/// allowed for every kind with a credential).
-fn only_keys(v: &Values<'_>, kind: &str, used: &[&str]) -> Parsed<()> {
-    let from_alias = |key: &str| {
-        key == "api_key"
-            && kind != "jsonl"
-            && v.origin("crm.api_key") == Origin::Env(CRM_KEY_ALIAS.to_owned())
-    };
-    match v
-        .0
-        .keys_under("crm")
-        .find(|key| *key != "kind" && !used.contains(key) && !from_alias(key))
-    {
-        Some(unused) => {
-            let key = format!("crm.{unused}");
-            Err(ConfigError::UnusedKey {
-                origin: v.origin(&key),
-                key,
-                kind: kind.to_owned(),
-            })
+/// Declares [`CrmSettings`] and [`KINDS`] from one list: `"name" => Variant(SettingsStruct)`.
+macro_rules! crm_kinds {
+    ($($(#[doc = $doc:literal])* $name:literal => $variant:ident($settings:ty),)*) => {
+        /// `[crm]`: the target, by `kind`.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(tag = "kind")]
+        pub enum CrmSettings {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($settings),)*
         }
-        None => Ok(()),
-    }
-}
 
-fn when(kind: &str) -> String {
-    format!(" when crm.kind = \"{kind}\"")
-}
-
-fn timeout(raw: Option<String>, v: &Values<'_>) -> Parsed<Duration> {
-    v.positive_duration("crm.timeout", raw, Duration::from_secs(10))
-}
-
-fn contacts(raw: &RawCrm, v: &Values<'_>) -> Parsed<ContactLinking> {
-    Ok(ContactLinking {
-        link_contacts: v.boolean("crm.link_contacts", raw.link_contacts.clone(), true)?,
-        create_missing_contacts: v.boolean(
-            "crm.create_missing_contacts",
-            raw.create_missing_contacts.clone(),
-            false,
-        )?,
-    })
-}
-
-/// The kind's credential: its own key, else the `CRM_API_KEY` alias; required.
-fn credential(
-    v: &Values<'_>,
-    key: &'static str,
-    own: Option<SecretString>,
-    alias: Option<SecretString>,
-    kind: &str,
-) -> Parsed<SecretString> {
-    let own = v.secret(key, own)?;
-    let alias = v.secret("crm.api_key", alias)?;
-    own.or(alias).ok_or_else(|| {
-        let mut error = v.missing(key, when(kind));
-        if let ConfigError::Missing { env, .. } = &mut error {
-            env.push_str(&format!(" or {CRM_KEY_ALIAS}"));
+        impl CrmSettings {
+            /// The `crm.kind` value of these settings (`"rest"`, `"jsonl"`…), e.g. for the
+            /// `crm.kind` log field.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(CrmSettings::$variant(_) => $name,)*
+                }
+            }
         }
-        error
-    })
-}
 
-fn rest(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let base_url = raw
-        .base_url
-        .ok_or_else(|| v.missing("crm.base_url", when("rest")))?;
-    Ok(CrmSettings::Rest(RestCrmSettings {
-        base_url: v.http_url("crm.base_url", &base_url)?,
-        api_key: v.secret("crm.api_key", raw.api_key)?,
-        meetings_path: v.url_path("crm.meetings_path", raw.meetings_path, "/api/meetings")?,
-        timeout: timeout(raw.timeout, v)?,
-    }))
-}
-
-fn jsonl(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let path = raw
-        .path
-        .ok_or_else(|| v.missing("crm.path", when("jsonl")))?;
-    if path.trim().is_empty() {
-        return Err(v.invalid("crm.path", "must not be empty"));
-    }
-    Ok(CrmSettings::Jsonl(JsonlCrmSettings {
-        path: PathBuf::from(path),
-    }))
-}
-
-fn hubspot(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let contacts = contacts(&raw, v)?;
-    let base_url = raw.base_url.as_deref().unwrap_or("https://api.hubapi.com");
-    Ok(CrmSettings::HubSpot(HubSpotCrmSettings {
-        token: credential(v, "crm.token", raw.token, raw.api_key, "hubspot")?,
-        base_url: v.http_url("crm.base_url", base_url)?,
-        event_id_property: identifier(
-            v,
-            "crm.event_id_property",
-            raw.event_id_property,
-            "calsync_event_id",
-        )?,
-        timeout: timeout(raw.timeout, v)?,
-        contacts,
-    }))
-}
-
-fn salesforce(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let contacts = contacts(&raw, v)?;
-    let instance_url = raw
-        .instance_url
-        .ok_or_else(|| v.missing("crm.instance_url", when("salesforce")))?;
-    let instance_url = v.http_url("crm.instance_url", &instance_url)?;
-    let token_url = match raw.token_url {
-        Some(url) => v.http_url("crm.token_url", &url)?,
-        None => default_token_url(&instance_url),
+        /// Every kind, in the order `crm.kind` errors list them.
+        pub(super) const KINDS: &[Kind] = &[$(Kind {
+            name: $name,
+            credential: <$settings as CrmKind>::CREDENTIAL,
+            keys: field_names::<$settings>,
+            prepare: <$settings as CrmKind>::prepare,
+            read: |node| <$settings>::deserialize(node).map(CrmSettings::$variant),
+        },)*];
     };
-    let client_id = raw
-        .client_id
-        .filter(|id| !id.trim().is_empty())
-        .ok_or_else(|| v.missing("crm.client_id", when("salesforce")))?;
-    let api_version = raw.api_version.unwrap_or_else(|| "v62.0".to_owned());
-    if !is_api_version(&api_version) {
-        let problem = format!("invalid value {api_version:?}, expected a version like \"v62.0\"");
-        return Err(v.invalid("crm.api_version", problem));
-    }
-    Ok(CrmSettings::Salesforce(SalesforceCrmSettings {
-        instance_url,
-        client_id,
-        client_secret: credential(
-            v,
-            "crm.client_secret",
-            raw.client_secret,
-            raw.api_key,
-            "salesforce",
-        )?,
-        token_url,
-        api_version,
-        external_id_field: identifier(
-            v,
-            "crm.external_id_field",
-            raw.external_id_field,
-            "Calsync_Event_Id__c",
-        )?,
-        timeout: timeout(raw.timeout, v)?,
-        contacts,
-    }))
 }
 
-fn pipedrive(raw: RawCrm, v: &Values<'_>) -> Parsed<CrmSettings> {
-    let contacts = contacts(&raw, v)?;
-    let base_url = match (raw.company_domain, raw.base_url) {
-        (Some(_), Some(_)) => {
-            let problem = "set either crm.company_domain or crm.base_url, not both";
-            return Err(v.invalid("crm.company_domain", problem));
+crm_kinds! {
+    /// `kind = "rest"`: the generic REST contract.
+    "rest" => Rest(RestCrmSettings),
+    /// `kind = "jsonl"`: dry run, one JSON line per write appended to a file.
+    "jsonl" => Jsonl(JsonlCrmSettings),
+    /// `kind = "hubspot"`: HubSpot meetings.
+    "hubspot" => HubSpot(HubSpotCrmSettings),
+    /// `kind = "salesforce"`: Salesforce Events.
+    "salesforce" => Salesforce(SalesforceCrmSettings),
+    /// `kind = "pipedrive"`: Pipedrive activities (API v2).
+    "pipedrive" => Pipedrive(PipedriveCrmSettings),
+}
+
+/// What a kind's settings struct tells the loader besides its fields.
+pub(super) trait CrmKind: DeserializeOwned {
+    /// The key holding the kind's credential, which `CRM_API_KEY` sets when the file and the
+    /// `CALSYNC__` variables do not (`None`: the kind has none).
+    const CREDENTIAL: Option<&'static str>;
+
+    /// Before deserializing: derives keys whose default depends on other keys (and checks the
+    /// keys that only make sense together). Most kinds have none.
+    fn prepare(_table: &mut KindTable<'_>) {}
+}
+
+/// A CRM kind: its name and how its settings are read.
+pub(super) struct Kind {
+    /// The `crm.kind` value.
+    pub name: &'static str,
+    /// See [`CrmKind::CREDENTIAL`].
+    pub credential: Option<&'static str>,
+    /// The fields of its settings struct (`contacts` stands for the contact-linking keys).
+    keys: fn() -> &'static [&'static str],
+    /// See [`CrmKind::prepare`].
+    prepare: fn(&mut KindTable<'_>),
+    /// Deserializes `[crm]` (without `kind`) into the kind's variant.
+    read: fn(Node) -> Result<CrmSettings, DeError>,
+}
+
+impl Kind {
+    /// The keys users write for this kind (`kind` aside).
+    pub fn user_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        for key in (self.keys)() {
+            match *key {
+                CONTACTS => keys.extend(field_names::<ContactLinking>()),
+                key => keys.push(key),
+            }
         }
-        (Some(domain), None) => company_url(v, &domain)?,
-        (None, Some(url)) => v.http_url("crm.base_url", &url)?,
-        (None, None) => {
-            return Err(v.missing("crm.company_domain", when("pipedrive")));
+        keys
+    }
+
+    fn links_contacts(&self) -> bool {
+        (self.keys)().contains(&CONTACTS)
+    }
+}
+
+/// The field holding [`ContactLinking`]; its keys are written directly under `[crm]`.
+const CONTACTS: &str = "contacts";
+
+/// Linking attendees to CRM contacts (`hubspot`, `salesforce`, `pipedrive`): the keys
+/// `crm.link_contacts` and `crm.create_missing_contacts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactLinking {
+    /// `link_contacts`, default true: link the meeting to the contacts of its attendees.
+    #[serde(default = "defaults::crm::link_contacts")]
+    pub link_contacts: bool,
+    /// `create_missing_contacts`, default false: create a contact for an unknown attendee.
+    #[serde(default = "defaults::crm::create_missing_contacts")]
+    pub create_missing_contacts: bool,
+}
+
+impl Default for ContactLinking {
+    fn default() -> Self {
+        ContactLinking {
+            link_contacts: defaults::crm::link_contacts(),
+            create_missing_contacts: defaults::crm::create_missing_contacts(),
+        }
+    }
+}
+
+/// Every `[crm]` key of every kind (`kind` aside), each once.
+pub(super) fn all_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = KINDS.iter().flat_map(Kind::user_keys).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// `[crm]` of one kind while it is read: what `prepare` hooks use.
+pub(super) struct KindTable<'a> {
+    loading: &'a mut Loading,
+    kind: &'static Kind,
+}
+
+impl KindTable<'_> {
+    /// The text at `crm.<key>`, if it is set to text.
+    pub fn text(&self, key: &str) -> Option<String> {
+        match self.loading.tree.get(&format!("crm.{key}"))? {
+            Value::String(text) => Some(text.trim().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// Whether `crm.<key>` is set.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.loading.tree.is_set(&format!("crm.{key}"))
+    }
+
+    /// Sets `crm.<key>` to a value derived from `crm.<from>` (and reported as coming from it).
+    pub fn derive(&mut self, key: &str, value: String, from: &str) {
+        let origin = self.loading.tree.origin(&format!("crm.{from}"));
+        let tree = &mut self.loading.tree;
+        tree.set(&format!("crm.{key}"), Value::String(value), origin);
+    }
+
+    /// Reports that `crm.<key>` cannot be used, and drops it.
+    pub fn invalid(&mut self, key: &str, problem: &str) {
+        let key = format!("crm.{key}");
+        self.loading.invalid(&key, problem.to_owned());
+        self.loading.tree.remove(&key);
+    }
+
+    /// Reports that `crm.<key>` is required (`unless`: what else would do).
+    pub fn missing(&mut self, key: &str, unless: &str) {
+        let key = format!("crm.{key}");
+        let when = format!(" when crm.kind = \"{}\"{unless}", self.kind.name);
+        self.loading.missing(&key, when, env_var(&key));
+    }
+
+    /// Sets a placeholder at `crm.<key>`, which another problem (already reported) leaves
+    /// without a value, so that the other keys are still checked.
+    pub fn placeholder(&mut self, key: &str) {
+        self.loading.placeholder(&format!("crm.{key}"));
+    }
+}
+
+/// Reads `[crm]`; `None` when it has errors (reported to `loading`).
+pub(super) fn read(loading: &mut Loading) -> Option<CrmSettings> {
+    if let Some(other) = loading.tree.get("crm").filter(|crm| !crm.is_table()) {
+        let found = other.type_str();
+        loading.invalid("crm", format!("expected a table of keys, found {found}"));
+        return None;
+    }
+    let kind = kind(loading)?;
+    loading.tree.remove("crm.kind");
+    credential_alias(loading, kind);
+    check_keys(loading, kind);
+    if kind.links_contacts() {
+        for key in field_names::<ContactLinking>() {
+            let written = format!("crm.{key}");
+            loading
+                .tree
+                .rename(&written, &format!("crm.{CONTACTS}.{key}"));
+        }
+    }
+    (kind.prepare)(&mut KindTable { loading, kind });
+    let when = format!(" when crm.kind = \"{}\"", kind.name);
+    loading.read("crm", &when, kind.credential, kind.read)
+}
+
+/// The kind `crm.kind` names (default `rest`).
+fn kind(loading: &mut Loading) -> Option<&'static Kind> {
+    let name = match loading.tree.get("crm.kind") {
+        None => return KINDS.first(),
+        Some(Value::String(name)) => name.trim().to_owned(),
+        Some(other) => {
+            let found = other.type_str();
+            loading.invalid("crm.kind", format!("expected text, found {found}"));
+            return None;
         }
     };
-    Ok(CrmSettings::Pipedrive(PipedriveCrmSettings {
-        api_token: credential(v, "crm.api_token", raw.api_token, raw.api_key, "pipedrive")?,
-        base_url,
-        timeout: timeout(raw.timeout, v)?,
-        contacts,
-    }))
-}
-
-/// `https://<company>.pipedrive.com` from `acme` or `acme.pipedrive.com`.
-fn company_url(v: &Values<'_>, domain: &str) -> Parsed<Url> {
-    let company = domain.trim().trim_end_matches(".pipedrive.com");
-    let valid = !company.is_empty()
-        && company
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid {
-        let problem = format!("invalid company domain {domain:?}, expected e.g. \"acme\"");
-        return Err(v.invalid("crm.company_domain", problem));
+    let found = KINDS.iter().find(|kind| kind.name == name);
+    if found.is_none() {
+        let names: Vec<&str> = KINDS.iter().map(|kind| kind.name).collect();
+        let names = quoted(&names);
+        let name = shown(&name);
+        let problem = format!("invalid value {name:?}, expected one of {names}");
+        loading.invalid("crm.kind", problem);
     }
-    v.http_url(
-        "crm.company_domain",
-        &format!("https://{company}.pipedrive.com"),
-    )
+    found
 }
 
-/// `{instance_url}/services/oauth2/token`.
-fn default_token_url(instance_url: &Url) -> Url {
-    let mut url = instance_url.clone();
-    url.set_path("/services/oauth2/token");
-    url.set_query(None);
-    url
-}
-
-/// `v62.0`-style.
-fn is_api_version(text: &str) -> bool {
-    text.strip_prefix('v')
-        .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(major, minor)| {
-            !major.is_empty()
-                && !minor.is_empty()
-                && major.chars().all(|c| c.is_ascii_digit())
-                && minor.chars().all(|c| c.is_ascii_digit())
-        })
-}
-
-/// A field or property name: letters, digits and `_`, not starting with a digit.
-fn identifier(
-    v: &Values<'_>,
-    key: &'static str,
-    raw: Option<String>,
-    default: &str,
-) -> Parsed<String> {
-    let name = raw.unwrap_or_else(|| default.to_owned());
-    let valid = name
-        .chars()
-        .next()
-        .is_some_and(|first| first.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        let problem = format!("invalid name {name:?}: letters, digits and _ only");
-        return Err(v.invalid(key, problem));
+/// `CRM_API_KEY` sets `crm.api_key`; for a kind whose credential has another name, it becomes
+/// that credential, unless the credential is set another way.
+fn credential_alias(loading: &mut Loading, kind: &Kind) {
+    const ALIASED: &str = "crm.api_key";
+    let Some(credential) = kind.credential else {
+        return;
+    };
+    let key = format!("crm.{credential}");
+    let from_alias = loading.tree.origin(ALIASED) == Origin::Env(CRM_KEY_ALIAS.to_owned());
+    if key != ALIASED && from_alias && !loading.tree.is_set(&key) {
+        loading.tree.rename(ALIASED, &key);
     }
-    Ok(name)
+}
+
+/// Drops the keys `kind` does not use: another kind's key is an error from the file and a
+/// warning from the environment; a key no kind has is an error naming the closest key.
+fn check_keys(loading: &mut Loading, kind: &Kind) {
+    let used = kind.user_keys();
+    let known = all_keys();
+    for name in loading.tree.keys_of("crm") {
+        if used.contains(&name.as_str()) {
+            continue;
+        }
+        let key = format!("crm.{name}");
+        if known.contains(&name.as_str()) {
+            loading.unused(&key, kind.name);
+        } else {
+            let candidates = used.iter().chain(&known).map(|name| format!("crm.{name}"));
+            let candidates: Vec<String> = candidates.collect();
+            loading.unknown(&key, candidates.iter().map(String::as_str));
+        }
+        loading.tree.remove(&key);
+    }
 }

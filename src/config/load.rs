@@ -1,27 +1,26 @@
-//! Loading: layer the sources with the `config` crate, reject unknown keys, deserialize the file
-//! shape, then validate it into [`Settings`].
+//! Loading: merge the layers into one tree, deserialize each table into its typed struct
+//! (`loading` keeps the tree and the problems), check what involves several keys, and report
+//! every problem at once.
 //!
 //! Invariants: precedence is defaults < file < aliases < `CALSYNC__` variables (the environment
 //! always beats the file); the process environment is read only by
 //! [`LoadOptions::from_process`], so [`load`] is deterministic given its options; every error
-//! names the key and the layer it came from.
+//! names the key and the layer it came from; a problem is reported once (a value that failed
+//! is dropped and the table read again, so one bad value neither hides the next nor causes a
+//! second error about the same key).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use config::{Config, Map, Value, ValueKind};
-use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 
-use super::Settings;
-use super::error::ConfigError;
-use super::provenance::Provenance;
-use super::raw::{self, RawSettings, Section};
-use super::sources::{EnvLayer, TomlFile, WEBHOOK_SECRET_ALIAS};
-use super::validate;
-
-/// The variable naming the config file when `--config` is not given.
-pub const CONFIG_PATH_VAR: &str = "CALSYNC_CONFIG";
+use super::error::ConfigErrors;
+use super::keys::SECTIONS;
+use super::loading::Loading;
+use super::sources::{self, CONFIG_PATH_VAR, EnvLayers};
+use super::{LogFormat, LogSettings, Settings, SyncSettings, crm};
 
 /// Where [`load`] reads from.
 #[derive(Clone, Default)]
@@ -31,16 +30,23 @@ pub struct LoadOptions {
     pub config_path: Option<PathBuf>,
     /// The environment: aliases, `CALSYNC__` variables and `CALSYNC_CONFIG`.
     pub env: HashMap<String, String>,
+    /// Whether the log lines go to a terminal: the default `log.format` is then `text`,
+    /// otherwise `json`.
+    pub logs_to_terminal: bool,
 }
 
 impl LoadOptions {
     /// Options reading this process's environment (variables that are not valid UTF-8 are
-    /// skipped: none of ours can be).
-    pub fn from_process(config_path: Option<PathBuf>) -> Self {
+    /// skipped: none of ours can be), for logs written to `log_stream`.
+    pub fn from_process(config_path: Option<PathBuf>, log_stream: &impl IsTerminal) -> Self {
         let env = std::env::vars_os()
             .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
             .collect();
-        LoadOptions { config_path, env }
+        LoadOptions {
+            config_path,
+            env,
+            logs_to_terminal: log_stream.is_terminal(),
+        }
     }
 
     /// The config file to read: `config_path`, else `CALSYNC_CONFIG`.
@@ -62,155 +68,154 @@ impl fmt::Debug for LoadOptions {
         f.debug_struct("LoadOptions")
             .field("config_path", &self.config_path)
             .field("env", &names)
+            .field("logs_to_terminal", &self.logs_to_terminal)
             .finish()
     }
 }
 
-/// Loads and validates the settings from the sources in `options`.
-pub fn load(options: &LoadOptions) -> Result<Settings, ConfigError> {
-    let path = options.resolved_config_path();
-    let file = path.as_deref().map(TomlFile::read).transpose()?;
-    let aliases = EnvLayer::aliases(&options.env);
-    let prefixed = EnvLayer::prefixed(&options.env)?;
-
-    let mut builder = Config::builder();
-    if let Some(file) = file {
-        builder = builder.add_source(file);
-    }
-    let merged = builder
-        .add_source(aliases.clone())
-        .add_source(prefixed.clone())
-        .build()
-        .map_err(ConfigError::Layering)?;
-
-    let mut provenance = Provenance {
-        file: path,
-        aliases,
-        prefixed,
-        appended: None,
-        set_keys: Vec::new(),
-    };
-    let root = match &merged.cache.kind {
-        ValueKind::Table(root) => root,
-        _ => {
-            return Err(ConfigError::invalid(
-                "configuration",
-                provenance.origin(""),
-                "not a table",
-            ));
+/// Loads and validates the settings from the sources in `options`: the settings (with their
+/// warnings), or every problem found.
+pub fn load(options: &LoadOptions) -> Result<Settings, ConfigErrors> {
+    let mut loading = Loading::new(known_keys());
+    let mut errors = Vec::new();
+    let layers = EnvLayers::read(&options.env, &mut errors);
+    errors.into_iter().for_each(|error| loading.error(error));
+    loading.warn_ignored(&layers.ignored);
+    if let Some(path) = options.resolved_config_path() {
+        match sources::read_file(&path) {
+            Ok(table) => loading.tree.add_file(table, &path),
+            // Without the file, every other message would be a guess.
+            Err(error) => loading.error(error),
         }
-    };
-    collect_leaves(root, "", &mut provenance.set_keys);
-    check_keys(root, "", &provenance)?;
-
-    let mut raw: RawSettings = merged
-        .try_deserialize()
-        .map_err(|error| deserialize_error(error, &provenance))?;
-    append_webhook_secret(&mut raw, &options.env, &mut provenance);
-    validate::settings(raw, &provenance)
-}
-
-/// `NYLAS_WEBHOOK_SECRET` adds one secret to the list from the file, unless
-/// `CALSYNC__NYLAS__WEBHOOK_SECRETS` set the whole list (the higher layer wins).
-fn append_webhook_secret(
-    raw: &mut RawSettings,
-    env: &HashMap<String, String>,
-    provenance: &mut Provenance,
-) {
-    const KEY: &str = "nylas.webhook_secrets";
-    let Some(secret) = env
-        .get(WEBHOOK_SECRET_ALIAS)
-        .filter(|secret| !secret.is_empty())
-    else {
-        return;
-    };
-    if provenance.prefixed.var_for(KEY).is_some() {
-        return;
     }
-    raw.nylas
-        .webhook_secrets
-        .get_or_insert_with(Vec::new)
-        .push(SecretString::from(secret.clone()));
-    provenance.appended = Some((WEBHOOK_SECRET_ALIAS.to_owned(), KEY));
+    if loading.failed() {
+        return Err(loading.into_errors());
+    }
+    loading.add_environment(layers);
+    match settings(&mut loading, options.logs_to_terminal) {
+        Some(settings) if !loading.failed() => Ok(settings),
+        _ => Err(loading.into_errors()),
+    }
 }
 
-/// The dotted path of `key` in the table at `prefix`.
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
+/// Every table, read; `None` when something is wrong (and reported).
+fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
+    unknown_tables(loading);
+    let server = section(loading, "server");
+    let nylas = section(loading, "nylas");
+    let store = section(loading, "store");
+    let crm = crm::read(loading);
+    let sync: Option<SyncSettings> = section(loading, "sync");
+    let reconcile = section(loading, "reconcile");
+    let mut log: Option<LogSettings> = section(loading, "log");
+    if let Some(sync) = &sync {
+        check_retry_delays(loading, sync);
+    }
+    if let Some(log) = log.as_mut() {
+        if !loading.tree.is_set("log.format") {
+            log.format = default_log_format(logs_to_terminal);
+        }
+    }
+    Some(Settings {
+        server: server?,
+        nylas: nylas?,
+        store: store?,
+        crm: crm?,
+        sync: sync?,
+        reconcile: reconcile?,
+        log: log?,
+        warnings: loading.take_warnings(),
+    })
+}
+
+/// The `log.format` when none is set: `text` for a person at a terminal, `json` for a
+/// collector.
+pub(super) fn default_log_format(logs_to_terminal: bool) -> LogFormat {
+    if logs_to_terminal {
+        LogFormat::Text
     } else {
-        format!("{prefix}.{key}")
+        LogFormat::Json
     }
 }
 
-/// Collects the dotted paths of every non-table value under `table`.
-fn collect_leaves(table: &Map<String, Value>, prefix: &str, leaves: &mut Vec<String>) {
-    for (key, value) in table {
-        let path = join(prefix, key);
-        match &value.kind {
-            ValueKind::Table(inner) => collect_leaves(inner, &path, leaves),
-            _ => leaves.push(path),
-        }
-    }
+/// Reads the table at `key` into `T`.
+fn section<T: DeserializeOwned>(loading: &mut Loading, key: &str) -> Option<T> {
+    loading.read(key, "", None, T::deserialize)
 }
 
-/// Checks every key of `table` (at dotted `prefix`) against the sections of the file shape.
-/// Keys are visited in sorted order, so the error is deterministic.
-fn check_keys(
-    table: &Map<String, Value>,
-    prefix: &str,
-    provenance: &Provenance,
-) -> Result<(), ConfigError> {
-    let section: &Section = raw::section(prefix).ok_or_else(|| ConfigError::UnknownKey {
-        key: prefix.to_owned(),
-        origin: provenance.origin(prefix),
-    })?;
-    let mut keys: Vec<&String> = table.keys().collect();
-    keys.sort();
-    for key in keys {
-        let path = join(prefix, key);
-        if !(section.keys)().contains(&key.as_str()) {
-            return Err(ConfigError::UnknownKey {
-                origin: provenance.origin(&path),
-                key: path,
-            });
-        }
-        match (&table[key].kind, raw::section(&path)) {
-            (ValueKind::Table(inner), Some(_)) => check_keys(inner, &path, provenance)?,
-            (_, Some(_)) => {
-                let origin = provenance.origin(&path);
-                return Err(ConfigError::invalid(
-                    &path,
-                    origin,
-                    "expected a table of keys",
-                ));
+/// Top-level keys that are not tables calsync has: each value under them is reported, with
+/// the closest known key (`servr.listen`: did you mean `server.listen`?).
+fn unknown_tables(loading: &mut Loading) {
+    let tables: Vec<&str> = SECTIONS
+        .iter()
+        .map(|(path, _)| *path)
+        .filter(|path| !path.contains('.'))
+        .chain(["crm"])
+        .collect();
+    let known = known_keys();
+    for key in loading.tree.top_level() {
+        if !tables.contains(&key.as_str()) {
+            for leaf in loading.tree.leaves(&key) {
+                let candidates = tables
+                    .iter()
+                    .copied()
+                    .chain(known.iter().map(String::as_str));
+                loading.unknown(&leaf, candidates);
             }
-            (_, None) => {}
+            loading.tree.remove(&key);
         }
     }
-    Ok(())
 }
 
-/// Rewrites a deserialization error of the `config` crate so that it names the key and its
-/// origin. Keys are all checked beforehand, so what remains are values of the wrong shape (a
-/// table where text is expected, a number where a list is expected).
-fn deserialize_error(error: config::ConfigError, provenance: &Provenance) -> ConfigError {
-    match error {
-        config::ConfigError::Type {
-            key,
-            unexpected,
-            expected,
-            ..
-        } => {
-            let key = key.unwrap_or_else(|| "configuration".to_owned());
-            let problem = format!("expected {expected}, found {unexpected}");
-            ConfigError::invalid(&key, provenance.origin(&key), problem)
+/// `sync.retry_initial` must not be longer than `sync.retry_max`.
+fn check_retry_delays(loading: &mut Loading, sync: &SyncSettings) {
+    if sync.retry_initial > sync.retry_max {
+        let max_origin = loading.tree.origin("sync.retry_max");
+        let problem = format!(
+            "{} is longer than sync.retry_max ({}, {max_origin})",
+            humantime::format_duration(sync.retry_initial),
+            humantime::format_duration(sync.retry_max),
+        );
+        loading.invalid("sync.retry_initial", problem);
+    }
+}
+
+/// Every key calsync knows, as dotted paths of values (not tables), `[crm]` keys of every kind
+/// included.
+pub(super) fn known_keys() -> Vec<String> {
+    let is_table = |key: &str| SECTIONS.iter().any(|(path, _)| *path == key);
+    let mut keys: Vec<String> = SECTIONS
+        .iter()
+        .flat_map(|(path, keys)| keys().iter().map(move |key| format!("{path}.{key}")))
+        .filter(|key| !is_table(key))
+        .collect();
+    keys.push("crm.kind".to_owned());
+    keys.extend(crm::all_keys().into_iter().map(|key| format!("crm.{key}")));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_known_once_tables_excluded() {
+        let all = known_keys();
+        for key in [
+            "server.listen",
+            "server.request_timeout",
+            "server.max_connections",
+            "reconcile.window_days.back",
+            "crm.kind",
+            "crm.base_url",
+            "crm.link_contacts",
+            "crm.company_domain",
+        ] {
+            assert!(all.contains(&key.to_owned()), "{key} missing from {all:?}");
         }
-        config::ConfigError::At {
-            error,
-            key: Some(key),
-            ..
-        } => ConfigError::invalid(&key, provenance.origin(&key), error.to_string()),
-        other => ConfigError::Layering(other),
+        assert!(!all.contains(&"reconcile.window_days".to_owned()));
+        assert!(!all.contains(&"crm.contacts".to_owned()));
     }
 }

@@ -1,44 +1,60 @@
 //! Settings: typed, validated configuration.
 //!
-//! Sources, lowest precedence first: built-in defaults, the TOML file (`--config PATH` or
-//! `CALSYNC_CONFIG`), the convenience aliases (`NYLAS_API_KEY`, `NYLAS_WEBHOOK_SECRET`,
-//! `NYLAS_API_URI`, `CRM_API_KEY`), then `CALSYNC__SECTION__KEY` variables. An unknown key, a
-//! missing required value or a bad value stops start-up with a message naming the key.
-//! Secrets are [`SecretString`]: their `Debug` output is redacted.
+//! Sources, lowest precedence first: built-in defaults (`defaults`), the TOML file
+//! (`--config PATH` or `CALSYNC_CONFIG`), the convenience aliases (`NYLAS_API_KEY`,
+//! `NYLAS_WEBHOOK_SECRET`, `NYLAS_API_URI`, `CRM_API_KEY`), then `CALSYNC__SECTION__KEY`
+//! variables (`sources`). The layers are merged into one tree that remembers where each value
+//! came from (`tree`), and each table of the tree is deserialized straight into the typed
+//! structs below by serde, through a deserializer that knows each value's key (`de`) and the
+//! checks of each kind of value (`value`); `[crm]` is a tagged enum with one struct per kind
+//! (`crm`). `load` drives it and `loading` keeps the problems; `keys` knows every key, for
+//! "did you mean"; `summary` is what `calsync check` prints; `redact` hides credentials in URLs.
 //!
-//! Submodules: `sources` (the layers), `raw` (the file shape), `load` (layering and key
-//! checks), `values` and `validate` (typed values and defaults), `summary` (what
-//! `calsync check` prints), `error`.
+//! Every problem is reported at once, each naming its key and where the value came from; a key
+//! of another CRM kind set in the environment, or a `CALSYNC_` variable with single
+//! underscores, is a warning ([`ConfigWarning`]) rather than an error.
 //!
 //! Invariants: a [`Settings`] value has passed every check (a command can use it without
-//! re-validating); secrets never appear in its `Debug` output, in [`Settings::redacted_summary`]
-//! or in a [`ConfigError`].
+//! re-validating); secrets are [`SecretString`] and never appear in the `Debug` output of
+//! [`Settings`], in [`Settings::redacted_summary`] or in a [`ConfigError`]; URLs are shown
+//! there with their credentials hidden.
 
 mod crm;
+mod de;
+mod defaults;
 mod error;
+mod keys;
+mod level;
 mod load;
-mod provenance;
-mod raw;
+mod loading;
+mod redact;
 mod sources;
 mod summary;
-mod validate;
-mod values;
+mod tree;
+mod value;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-pub use error::{ConfigError, Origin};
-pub use load::{CONFIG_PATH_VAR, LoadOptions, load};
+pub use crm::{
+    ContactLinking, CrmSettings, HubSpotCrmSettings, JsonlCrmSettings, PipedriveCrmSettings,
+    RestCrmSettings, SalesforceCrmSettings,
+};
+pub use error::{ConfigError, ConfigErrors, ConfigWarning, Origin};
+pub use level::{LevelError, env_filter};
+pub use load::{LoadOptions, load};
+pub use redact::redact_url;
+pub use sources::CONFIG_PATH_VAR;
 
-/// All settings.
-#[derive(Debug, Clone)]
+/// All settings. Their `Debug` output is the redacted summary (with the warnings).
+#[derive(Clone)]
 pub struct Settings {
     /// `[server]`: the webhook HTTP server.
     pub server: ServerSettings,
@@ -54,40 +70,61 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     /// `[log]`: logging.
     pub log: LogSettings,
+    /// What loading noticed but accepted (a key of another CRM kind set in the environment, a
+    /// misspelt variable); the binary logs them once logging has started.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 /// `[server]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// `listen`, default `0.0.0.0:3000`.
+    #[serde(deserialize_with = "value::socket_addr")]
     pub listen: SocketAddr,
     /// `webhook_path`, default `/webhooks/nylas`.
+    #[serde(deserialize_with = "value::url_path")]
     pub webhook_path: String,
     /// `max_body_bytes`, default 4 MiB: the largest accepted body, compressed or not.
+    #[serde(deserialize_with = "value::positive")]
     pub max_body_bytes: usize,
     /// `shutdown_timeout`, default 20s: how long in-flight jobs may finish on SIGTERM.
+    #[serde(with = "value::duration")]
     pub shutdown_timeout: Duration,
+    /// `request_timeout`, default 30s: how long a client may take to send a request's headers,
+    /// and then its body.
+    #[serde(with = "value::positive_duration")]
+    pub request_timeout: Duration,
+    /// `max_connections`, default 1024: connections served at once; more wait to be accepted.
+    #[serde(deserialize_with = "value::positive")]
+    pub max_connections: usize,
 }
 
 /// `[nylas]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct NylasSettings {
     /// `api_uri`, default `https://api.us.nylas.com` (alias `NYLAS_API_URI`).
+    #[serde(with = "value::http_url")]
     pub api_uri: Url,
     /// `api_key` (alias `NYLAS_API_KEY`); required by commands that call Nylas.
+    #[serde(with = "value::optional_secret")]
     pub api_key: Option<SecretString>,
     /// `webhook_secrets` (alias `NYLAS_WEBHOOK_SECRET` adds one). Empty: POSTs answer 503.
+    #[serde(with = "value::secrets")]
     pub webhook_secrets: Vec<SecretString>,
     /// `fetch`, default `always`.
     pub fetch: FetchPolicy,
     /// `timeout`, default 10s, per request.
+    #[serde(with = "value::positive_duration")]
     pub timeout: Duration,
     /// `requests_per_second`, default 20; 0 means no cap.
     pub requests_per_second: u32,
 }
 
 /// When the worker reads the event from the Events API instead of trusting the notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FetchPolicy {
     /// Always fetch (the notification only says *that* something changed).
     Always,
@@ -96,27 +133,101 @@ pub enum FetchPolicy {
 }
 
 /// `[store]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// `url`, default `sqlite://calsync.db`. May hold a password: never logged unredacted.
+    #[serde(with = "value::store_url")]
     pub url: SecretString,
     /// `keep_notifications`, default 7d: how long the notification log is kept for replay.
+    #[serde(with = "value::duration")]
     pub keep_notifications: Duration,
 }
 
-/// `[crm]`: the target, by `kind`.
-#[derive(Debug, Clone)]
-pub enum CrmSettings {
-    /// `kind = "rest"`: the generic REST contract.
-    Rest(RestCrmSettings),
-    /// `kind = "jsonl"`: dry run, one JSON line per write appended to a file.
-    Jsonl(JsonlCrmSettings),
-    /// `kind = "hubspot"`: HubSpot meetings.
-    HubSpot(HubSpotCrmSettings),
-    /// `kind = "salesforce"`: Salesforce Events.
-    Salesforce(SalesforceCrmSettings),
-    /// `kind = "pipedrive"`: Pipedrive activities (API v2).
-    Pipedrive(PipedriveCrmSettings),
+/// `[sync]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// `workers`, default 8: jobs processed concurrently.
+    #[serde(deserialize_with = "value::positive")]
+    pub workers: usize,
+    /// `max_attempts`, default 12: failures of one event before it is dead-lettered.
+    #[serde(deserialize_with = "value::positive")]
+    pub max_attempts: u32,
+    /// `retry_initial`, default 1s; at most `retry_max`.
+    #[serde(with = "value::positive_duration")]
+    pub retry_initial: Duration,
+    /// `retry_max`, default 10m.
+    #[serde(with = "value::duration")]
+    pub retry_max: Duration,
+    /// `lease`, default 60s: how long a claimed job is held before another worker (or replica)
+    /// may take it; renewed while the job runs, so it only matters after a crash.
+    #[serde(with = "value::positive_duration")]
+    pub lease: Duration,
+    /// `crm_requests_per_second`, default 0 (no cap).
+    pub crm_requests_per_second: u32,
+    /// `calendars`, default `all`.
+    pub calendars: CalendarSelection,
+    /// `exclude_read_only_calendars`, default false (holiday calendars and the like).
+    pub exclude_read_only_calendars: bool,
+    /// `internal_domains`, default empty: attendees at these domains are colleagues.
+    #[serde(deserialize_with = "value::domains")]
+    pub internal_domains: Vec<String>,
+}
+
+/// Which calendars of a grant backfill and reconciliation read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarSelection {
+    /// `all`: every calendar of the grant.
+    All,
+    /// `primary`: the grant's primary calendar only.
+    Primary,
+}
+
+/// `[reconcile]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// `interval`, default 15m; zero disables reconciliation.
+    #[serde(with = "value::duration")]
+    pub interval: Duration,
+    /// `[reconcile.window_days]`: the window reconciliation reads, around now.
+    pub window_days: WindowDays,
+    /// `safety_margin`, default 5m: subtracted from the last run for `updated_after`.
+    #[serde(with = "value::duration")]
+    pub safety_margin: Duration,
+}
+
+/// `[reconcile.window_days]`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WindowDays {
+    /// `back`, default 30: days before now.
+    pub back: u32,
+    /// `ahead`, default 365: days after now.
+    pub ahead: u32,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `format`: default `text` when logs go to a terminal, `json` otherwise.
+    pub format: LogFormat,
+    /// `level`, default `info` (an `EnvFilter` directive).
+    #[serde(deserialize_with = "value::log_level")]
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// `json`: one JSON object per line.
+    Json,
+    /// `text`: human-readable lines.
+    Text,
 }
 
 impl Settings {
@@ -127,162 +238,9 @@ impl Settings {
             .api_key
             .as_ref()
             .ok_or_else(|| ConfigError::Missing {
-                key: "nylas.api_key",
+                key: "nylas.api_key".to_owned(),
                 when: String::new(),
-                env: error::env_names("nylas.api_key", Some("NYLAS_API_KEY")),
+                env: sources::env_names("nylas.api_key"),
             })
     }
-}
-
-impl CrmSettings {
-    /// The `crm.kind` value of these settings (`"rest"`, `"jsonl"`), e.g. for the `crm.kind`
-    /// log field.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CrmSettings::Rest(_) => "rest",
-            CrmSettings::Jsonl(_) => "jsonl",
-            CrmSettings::HubSpot(_) => "hubspot",
-            CrmSettings::Salesforce(_) => "salesforce",
-            CrmSettings::Pipedrive(_) => "pipedrive",
-        }
-    }
-}
-
-/// `[crm] kind = "rest"`
-#[derive(Debug, Clone)]
-pub struct RestCrmSettings {
-    /// `base_url` (required).
-    pub base_url: Url,
-    /// `api_key` (alias `CRM_API_KEY`), sent as a bearer token when set.
-    pub api_key: Option<SecretString>,
-    /// `meetings_path`, default `/api/meetings`.
-    pub meetings_path: String,
-    /// `timeout`, default 10s, per request.
-    pub timeout: Duration,
-}
-
-/// `[crm] kind = "jsonl"`
-#[derive(Debug, Clone)]
-pub struct JsonlCrmSettings {
-    /// `path` (required): the file to append to.
-    pub path: PathBuf,
-}
-
-/// Linking attendees to CRM contacts (`hubspot`, `salesforce`, `pipedrive`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContactLinking {
-    /// `link_contacts`, default true: link the meeting to the contacts of its attendees.
-    pub link_contacts: bool,
-    /// `create_missing_contacts`, default false: create a contact for an unknown attendee.
-    pub create_missing_contacts: bool,
-}
-
-/// `[crm] kind = "hubspot"`
-#[derive(Debug, Clone)]
-pub struct HubSpotCrmSettings {
-    /// `token` (required; alias `CRM_API_KEY`): a private app or service key token.
-    pub token: SecretString,
-    /// `base_url`, default `https://api.hubapi.com`.
-    pub base_url: Url,
-    /// `event_id_property`, default `calsync_event_id`: the meeting property holding our id.
-    pub event_id_property: String,
-    /// `timeout`, default 10s, per request.
-    pub timeout: Duration,
-    pub contacts: ContactLinking,
-}
-
-/// `[crm] kind = "salesforce"`
-#[derive(Debug, Clone)]
-pub struct SalesforceCrmSettings {
-    /// `instance_url` (required), e.g. `https://acme.my.salesforce.com`.
-    pub instance_url: Url,
-    /// `client_id` (required): the External Client App's consumer key.
-    pub client_id: String,
-    /// `client_secret` (required; alias `CRM_API_KEY`).
-    pub client_secret: SecretString,
-    /// `token_url`, default `{instance_url}/services/oauth2/token`.
-    pub token_url: Url,
-    /// `api_version`, default `v62.0`.
-    pub api_version: String,
-    /// `external_id_field`, default `Calsync_Event_Id__c`: the Event field holding our id.
-    pub external_id_field: String,
-    /// `timeout`, default 10s, per request.
-    pub timeout: Duration,
-    pub contacts: ContactLinking,
-}
-
-/// `[crm] kind = "pipedrive"`
-#[derive(Debug, Clone)]
-pub struct PipedriveCrmSettings {
-    /// `api_token` (required; alias `CRM_API_KEY`).
-    pub api_token: SecretString,
-    /// From `company_domain` (`https://<company>.pipedrive.com`) or `base_url`.
-    pub base_url: Url,
-    /// `timeout`, default 10s, per request.
-    pub timeout: Duration,
-    pub contacts: ContactLinking,
-}
-
-/// `[sync]`
-#[derive(Debug, Clone)]
-pub struct SyncSettings {
-    /// `workers`, default 8: jobs processed concurrently.
-    pub workers: usize,
-    /// `max_attempts`, default 12: failures of one event before it is dead-lettered.
-    pub max_attempts: u32,
-    /// `retry_initial`, default 1s.
-    pub retry_initial: Duration,
-    /// `retry_max`, default 10m.
-    pub retry_max: Duration,
-    /// `lease`, default 60s: how long a claimed job is held before another worker (or replica)
-    /// may take it; renewed while the job runs, so it only matters after a crash.
-    pub lease: Duration,
-    /// `crm_requests_per_second`, default 0 (no cap).
-    pub crm_requests_per_second: u32,
-    /// `calendars`, default `all`.
-    pub calendars: CalendarSelection,
-    /// `exclude_read_only_calendars`, default false (holiday calendars and the like).
-    pub exclude_read_only_calendars: bool,
-    /// `internal_domains`, default empty: attendees at these domains are colleagues.
-    pub internal_domains: Vec<String>,
-}
-
-/// Which calendars of a grant backfill and reconciliation read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CalendarSelection {
-    /// `all`: every calendar of the grant.
-    All,
-    /// `primary`: the grant's primary calendar only.
-    Primary,
-}
-
-/// `[reconcile]`
-#[derive(Debug, Clone)]
-pub struct ReconcileSettings {
-    /// `interval`, default 15m; zero disables reconciliation.
-    pub interval: Duration,
-    /// `window_days.back`, default 30.
-    pub window_days_back: u32,
-    /// `window_days.ahead`, default 365.
-    pub window_days_ahead: u32,
-    /// `safety_margin`, default 5m: subtracted from the last run for `updated_after`.
-    pub safety_margin: Duration,
-}
-
-/// `[log]`
-#[derive(Debug, Clone)]
-pub struct LogSettings {
-    /// `format`, default `json`.
-    pub format: LogFormat,
-    /// `level`, default `info` (an `EnvFilter` directive).
-    pub level: String,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// `json`: one JSON object per line.
-    Json,
-    /// `text`: human-readable lines.
-    Text,
 }

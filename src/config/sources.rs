@@ -1,15 +1,12 @@
-//! The layers handed to the `config` crate: the TOML file, the convenience aliases and the
-//! `CALSYNC__SECTION__KEY` variables.
+//! The layers: the TOML file, the convenience aliases and the `CALSYNC__SECTION__KEY`
+//! variables, read into dotted keys and values.
 //!
 //! Invariants: the environment is read only from the map given to [`load`](super::load) (tests
-//! inject it); every value keeps the name of the file or variable it came from; the `Debug`
-//! output of a layer never shows values (they may be secrets).
+//! inject it); a variable that looks meant for calsync but is not read (`CALSYNC_SYNC_WORKERS`)
+//! is a warning, never silently ignored; a TOML error never quotes the file's text.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
-
-use config::{Map, Source, Value, ValueKind};
+use std::path::Path;
 
 use super::error::ConfigError;
 
@@ -17,14 +14,30 @@ use super::error::ConfigError;
 pub(super) const ENV_PREFIX: &str = "CALSYNC__";
 /// Separator of the key segments in a variable name.
 const ENV_SEPARATOR: &str = "__";
-/// The alias that adds one webhook secret (handled after layering: it appends to a list).
+/// The variable naming the config file when `--config` is not given.
+pub const CONFIG_PATH_VAR: &str = "CALSYNC_CONFIG";
+/// The alias that adds one webhook secret (to the list, rather than setting it).
 pub(super) const WEBHOOK_SECRET_ALIAS: &str = "NYLAS_WEBHOOK_SECRET";
+/// The key [`WEBHOOK_SECRET_ALIAS`] adds to.
+pub(super) const WEBHOOK_SECRETS_KEY: &str = "nylas.webhook_secrets";
+/// The alias that sets `crm.api_key`, and, for kinds whose credential has another name, that
+/// credential.
+pub(super) const CRM_KEY_ALIAS: &str = "CRM_API_KEY";
 /// Convenience aliases that set one key each, below the `CALSYNC__` variables.
-pub(super) const ALIASES: &[(&str, &str)] = &[
+const ALIASES: &[(&str, &str)] = &[
     ("NYLAS_API_KEY", "nylas.api_key"),
     ("NYLAS_API_URI", "nylas.api_uri"),
-    ("CRM_API_KEY", "crm.api_key"),
+    (CRM_KEY_ALIAS, "crm.api_key"),
 ];
+
+/// The alias variable that sets `key`, if any.
+pub(super) fn alias_of(key: &str) -> Option<&'static str> {
+    ALIASES
+        .iter()
+        .chain(&[(WEBHOOK_SECRET_ALIAS, WEBHOOK_SECRETS_KEY)])
+        .find(|(_, aliased)| *aliased == key)
+        .map(|(var, _)| *var)
+}
 
 /// One key set by one environment variable.
 #[derive(Clone)]
@@ -37,179 +50,127 @@ pub(super) struct EnvEntry {
     pub value: String,
 }
 
-/// A layer of environment variables.
-#[derive(Clone)]
-pub(super) struct EnvLayer(pub Vec<EnvEntry>);
+/// The variables of the environment that calsync reads, by layer.
+pub(super) struct EnvLayers {
+    /// The aliases that are set to a non-empty value.
+    pub aliases: Vec<EnvEntry>,
+    /// Every `CALSYNC__SECTION__KEY` variable, sorted by name.
+    pub prefixed: Vec<EnvEntry>,
+    /// `NYLAS_WEBHOOK_SECRET`, when set and not empty.
+    pub webhook_secret: Option<String>,
+    /// `CALSYNC_` variables that calsync does not read (see [`is_ignored`]), sorted.
+    pub ignored: Vec<String>,
+}
 
-impl EnvLayer {
-    /// The aliases in `ALIASES` that are set to a non-empty value.
-    pub fn aliases(env: &HashMap<String, String>) -> Self {
-        let entries = ALIASES
+impl EnvLayers {
+    /// Reads `env`; a malformed `CALSYNC__` name is an error.
+    pub fn read(env: &HashMap<String, String>, errors: &mut Vec<ConfigError>) -> Self {
+        let set = |var: &str| env.get(var).filter(|value| !value.is_empty());
+        let aliases = ALIASES
             .iter()
             .filter_map(|(var, key)| {
-                let value = env.get(*var).filter(|value| !value.is_empty())?;
                 Some(EnvEntry {
                     key: (*key).to_owned(),
                     var: (*var).to_owned(),
-                    value: value.clone(),
+                    value: set(var)?.clone(),
                 })
             })
             .collect();
-        EnvLayer(entries)
-    }
-
-    /// Every `CALSYNC__SECTION__KEY` variable, sorted by name so that the result does not
-    /// depend on the map's order.
-    pub fn prefixed(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let mut entries = Vec::new();
-        for (var, value) in env {
-            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            entries.push(EnvEntry {
-                key: env_key(var, rest)?,
-                var: var.clone(),
-                value: value.clone(),
-            });
+        let mut names: Vec<&String> = env.keys().collect();
+        names.sort();
+        let mut prefixed = Vec::new();
+        let mut ignored = Vec::new();
+        for var in names {
+            if let Some(rest) = var.strip_prefix(ENV_PREFIX) {
+                match env_key(rest) {
+                    Ok(key) => prefixed.push(EnvEntry {
+                        key,
+                        var: var.clone(),
+                        value: env[var].clone(),
+                    }),
+                    Err(problem) => errors.push(ConfigError::MalformedEnvVar {
+                        var: var.clone(),
+                        problem,
+                    }),
+                }
+            } else if is_ignored(var) {
+                ignored.push(var.clone());
+            }
         }
-        entries.sort_by(|a, b| a.var.cmp(&b.var));
-        Ok(EnvLayer(entries))
-    }
-
-    /// The variable that set `key` in this layer, if any (the last one wins, as in `collect`).
-    pub fn var_for(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|entry| entry.key == key)
-            .map(|entry| entry.var.as_str())
+        EnvLayers {
+            aliases,
+            prefixed,
+            webhook_secret: set(WEBHOOK_SECRET_ALIAS).cloned(),
+            ignored,
+        }
     }
 }
 
 /// The dotted key of `CALSYNC__SECTION__KEY` (`rest` is the part after the prefix).
-fn env_key(var: &str, rest: &str) -> Result<String, ConfigError> {
-    let malformed = |problem| ConfigError::MalformedEnvVar {
-        var: var.to_owned(),
-        problem,
-    };
+fn env_key(rest: &str) -> Result<String, &'static str> {
     let mut segments = Vec::new();
     for segment in rest.split(ENV_SEPARATOR) {
         let mut chars = segment.chars();
         let starts_well = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
         if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(malformed(
+            return Err(
                 "expected CALSYNC__SECTION__KEY: segments separated by \"__\", each starting \
                  with a letter and made of letters, digits and single underscores",
-            ));
+            );
         }
         segments.push(segment.to_ascii_lowercase());
     }
     Ok(segments.join("."))
 }
 
-impl fmt::Debug for EnvLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(|entry| &entry.var))
-            .finish()
+/// Whether `var` looks meant for calsync but is not read: a `CALSYNC_` variable other than
+/// `CALSYNC_CONFIG` and the `CALSYNC__` ones (most likely a setting with single underscores).
+fn is_ignored(var: &str) -> bool {
+    var.starts_with("CALSYNC_") && !var.starts_with(ENV_PREFIX) && var != CONFIG_PATH_VAR
+}
+
+/// The environment variable that sets `key`: `CALSYNC__SECTION__KEY`.
+pub(super) fn env_var(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', ENV_SEPARATOR).to_uppercase()
+    )
+}
+
+/// The environment variables that set `key`: its alias if it has one, then
+/// `CALSYNC__SECTION__KEY`.
+pub(super) fn env_names(key: &str) -> String {
+    let var = env_var(key);
+    match alias_of(key) {
+        Some(alias) => format!("{alias} or {var}"),
+        None => var,
     }
 }
 
-impl Source for EnvLayer {
-    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
-        Box::new(self.clone())
-    }
-
-    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
-        Ok(self
-            .0
-            .iter()
-            .map(|entry| {
-                let origin = Some(&entry.var);
-                (entry.key.clone(), Value::new(origin, entry.value.clone()))
-            })
-            .collect())
-    }
-}
-
-/// The parsed TOML file.
-#[derive(Clone)]
-pub(super) struct TomlFile {
-    origin: String,
-    table: toml::Table,
-}
-
-impl TomlFile {
-    /// Reads and parses `path`.
-    pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::FileUnreadable {
-            path: path.to_owned(),
-            source,
-        })?;
-        let table = toml::from_str::<toml::Table>(&text)
-            .map_err(|error| syntax_error(path.to_owned(), &text, &error))?;
-        Ok(TomlFile {
-            origin: path.display().to_string(),
-            table,
-        })
-    }
+/// Reads and parses the config file at `path`.
+pub(super) fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::FileUnreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str::<toml::Table>(&text).map_err(|error| syntax_error(path, &text, &error))
 }
 
 /// A TOML error reduced to its message and position: toml's `Display` quotes the offending
 /// line, which may hold a secret.
-fn syntax_error(path: PathBuf, text: &str, error: &toml::de::Error) -> ConfigError {
-    let offset = error.span().map_or(0, |span| span.start).min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let mut offset = error.span().map_or(0, |span| span.start).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
     let column = before[line_start..].chars().count() + 1;
     ConfigError::FileSyntax {
-        path,
+        path: path.to_owned(),
         line,
         column,
-        message: error.message().to_owned(),
+        message: error.message().trim().to_owned(),
     }
-}
-
-impl fmt::Debug for TomlFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TomlFile")
-            .field("origin", &self.origin)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Source for TomlFile {
-    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
-        Box::new(self.clone())
-    }
-
-    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
-        Ok(convert_table(&self.origin, &self.table))
-    }
-}
-
-fn convert_table(origin: &String, table: &toml::Table) -> Map<String, Value> {
-    table
-        .iter()
-        .map(|(key, value)| (key.clone(), convert_value(origin, value)))
-        .collect()
-}
-
-fn convert_value(origin: &String, value: &toml::Value) -> Value {
-    let kind = match value {
-        toml::Value::String(text) => ValueKind::String(text.clone()),
-        toml::Value::Integer(number) => ValueKind::I64(*number),
-        toml::Value::Float(number) => ValueKind::Float(*number),
-        toml::Value::Boolean(flag) => ValueKind::Boolean(*flag),
-        toml::Value::Datetime(datetime) => ValueKind::String(datetime.to_string()),
-        toml::Value::Array(items) => ValueKind::Array(
-            items
-                .iter()
-                .map(|item| convert_value(origin, item))
-                .collect(),
-        ),
-        toml::Value::Table(table) => ValueKind::Table(convert_table(origin, table)),
-    };
-    Value::new(Some(origin), kind)
 }

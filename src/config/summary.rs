@@ -1,189 +1,90 @@
-//! The redacted summary that `calsync check` prints.
+//! The redacted summary that `calsync check` prints: every setting as `key = value`, written by
+//! serializing the typed settings, so a new key appears in it by itself.
 //!
-//! Invariant: no secret reaches the summary: API keys and webhook secrets are `***` (or
-//! `(not set)`), and the store URL has its password (in the user info or in a `password`
-//! query parameter) replaced by `***`.
+//! Invariant: no secret reaches the summary: the settings serialize secrets as `***` and URLs
+//! with their credentials hidden (see `value`); a secret that is not set is `(not set)`.
 
-use std::time::Duration;
+use std::fmt;
 
-use secrecy::{ExposeSecret, SecretString};
-use url::Url;
+use serde::Serialize;
+use serde_json::Value;
 
-use super::validate::{CALENDAR_SELECTIONS, FETCH_POLICIES, LOG_FORMATS};
-use super::{ContactLinking, CrmSettings, Settings};
+use super::Settings;
 
-const HIDDEN: &str = "***";
 const NOT_SET: &str = "(not set)";
 
 impl Settings {
-    /// Every setting as `(key, value)`, in file order, with secrets hidden: `***` when set,
-    /// `(not set)` otherwise. The `[crm]` keys are those of the configured kind.
+    /// Every setting as `(key, value)`: the tables in file order, keys alphabetically within
+    /// them (`crm.kind` first), secrets hidden (`***` when set, `(not set)` otherwise). The
+    /// `[crm]` keys are those of the configured kind.
     pub fn redacted_summary(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let mut add = |key: &str, value: String| out.push((key.to_owned(), value));
-        let server = &self.server;
-        add("server.listen", server.listen.to_string());
-        add("server.webhook_path", server.webhook_path.clone());
-        add("server.max_body_bytes", server.max_body_bytes.to_string());
-        add("server.shutdown_timeout", duration(server.shutdown_timeout));
-
-        let nylas = &self.nylas;
-        add("nylas.api_uri", nylas.api_uri.to_string());
-        add("nylas.api_key", secret(nylas.api_key.as_ref()));
-        add("nylas.webhook_secrets", secrets(&nylas.webhook_secrets));
-        add("nylas.fetch", name(FETCH_POLICIES, nylas.fetch));
-        add("nylas.timeout", duration(nylas.timeout));
-        add(
-            "nylas.requests_per_second",
-            nylas.requests_per_second.to_string(),
-        );
-
-        add("store.url", redacted_store_url(&self.store.url));
-        add(
-            "store.keep_notifications",
-            duration(self.store.keep_notifications),
-        );
-
-        add("crm.kind", self.crm.kind().to_owned());
-        match &self.crm {
-            CrmSettings::Rest(rest) => {
-                add("crm.base_url", rest.base_url.to_string());
-                add("crm.api_key", secret(rest.api_key.as_ref()));
-                add("crm.meetings_path", rest.meetings_path.clone());
-                add("crm.timeout", duration(rest.timeout));
-            }
-            CrmSettings::Jsonl(jsonl) => add("crm.path", jsonl.path.display().to_string()),
-            CrmSettings::HubSpot(hubspot) => {
-                add("crm.token", HIDDEN.to_owned());
-                add("crm.base_url", hubspot.base_url.to_string());
-                add("crm.event_id_property", hubspot.event_id_property.clone());
-                add("crm.timeout", duration(hubspot.timeout));
-                contacts(&mut add, &hubspot.contacts);
-            }
-            CrmSettings::Salesforce(salesforce) => {
-                add("crm.instance_url", salesforce.instance_url.to_string());
-                add("crm.client_id", salesforce.client_id.clone());
-                add("crm.client_secret", HIDDEN.to_owned());
-                add("crm.token_url", salesforce.token_url.to_string());
-                add("crm.api_version", salesforce.api_version.clone());
-                add(
-                    "crm.external_id_field",
-                    salesforce.external_id_field.clone(),
-                );
-                add("crm.timeout", duration(salesforce.timeout));
-                contacts(&mut add, &salesforce.contacts);
-            }
-            CrmSettings::Pipedrive(pipedrive) => {
-                add("crm.api_token", HIDDEN.to_owned());
-                let company = pipedrive
-                    .base_url
-                    .host_str()
-                    .and_then(|host| host.strip_suffix(".pipedrive.com"))
-                    .map_or_else(|| NOT_SET.to_owned(), str::to_owned);
-                add("crm.company_domain", company);
-                add("crm.base_url", pipedrive.base_url.to_string());
-                add("crm.timeout", duration(pipedrive.timeout));
-                contacts(&mut add, &pipedrive.contacts);
-            }
-        }
-
-        let sync = &self.sync;
-        add("sync.workers", sync.workers.to_string());
-        add("sync.max_attempts", sync.max_attempts.to_string());
-        add("sync.retry_initial", duration(sync.retry_initial));
-        add("sync.retry_max", duration(sync.retry_max));
-        add("sync.lease", duration(sync.lease));
-        add(
-            "sync.crm_requests_per_second",
-            sync.crm_requests_per_second.to_string(),
-        );
-        add("sync.calendars", name(CALENDAR_SELECTIONS, sync.calendars));
-        add(
-            "sync.exclude_read_only_calendars",
-            sync.exclude_read_only_calendars.to_string(),
-        );
-        add("sync.internal_domains", list(&sync.internal_domains));
-
-        let reconcile = &self.reconcile;
-        add("reconcile.interval", duration(reconcile.interval));
-        add(
-            "reconcile.window_days.back",
-            reconcile.window_days_back.to_string(),
-        );
-        add(
-            "reconcile.window_days.ahead",
-            reconcile.window_days_ahead.to_string(),
-        );
-        add("reconcile.safety_margin", duration(reconcile.safety_margin));
-
-        add("log.format", name(LOG_FORMATS, self.log.format));
-        add("log.level", self.log.level.clone());
+        add(&mut out, "server", &self.server);
+        add(&mut out, "nylas", &self.nylas);
+        add(&mut out, "store", &self.store);
+        out.push(("crm.kind".to_owned(), self.crm.kind().to_owned()));
+        add(&mut out, "crm", &self.crm);
+        add(&mut out, "sync", &self.sync);
+        add(&mut out, "reconcile", &self.reconcile);
+        add(&mut out, "log", &self.log);
         out
     }
 }
 
-fn duration(value: Duration) -> String {
-    humantime::format_duration(value).to_string()
-}
-
-fn name<T: PartialEq>(options: &[(&str, T)], value: T) -> String {
-    let found = options.iter().find(|(_, option)| *option == value);
-    found.map_or("?", |(name, _)| name).to_owned()
-}
-
-fn list(values: &[String]) -> String {
-    if values.is_empty() {
-        return "(none)".to_owned();
+impl fmt::Debug for Settings {
+    /// The redacted summary and the warnings: nothing secret, no credential inside a URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let summary = self.redacted_summary();
+        let mut debug = f.debug_struct("Settings");
+        for (key, value) in &summary {
+            debug.field(key, value);
+        }
+        debug.field("warnings", &self.warnings).finish()
     }
-    values.join(", ")
 }
 
-fn secret(value: Option<&SecretString>) -> String {
-    value.map_or(NOT_SET, |_| HIDDEN).to_owned()
-}
+/// The keys of `[crm]` kept in a nested struct but written directly under `[crm]`.
+const INLINED: &[&str] = &["crm.contacts"];
 
-fn secrets(values: &[SecretString]) -> String {
-    if values.is_empty() {
-        return NOT_SET.to_owned();
+/// Adds the values of `table` (serialized) under `prefix`.
+fn add(out: &mut Vec<(String, String)>, prefix: &str, table: &impl Serialize) {
+    match serde_json::to_value(table) {
+        Ok(value) => flatten(out, prefix, value),
+        // The settings types serialize to JSON by construction; say so rather than hide it.
+        Err(error) => out.push((prefix.to_owned(), format!("(cannot be shown: {error})"))),
     }
-    vec![HIDDEN; values.len()].join(", ")
 }
 
-/// The store URL with any password replaced by `***`; entirely hidden if it cannot be parsed
-/// (validation makes that impossible, but the summary must not leak even then).
-fn redacted_store_url(url: &SecretString) -> String {
-    let Ok(mut parsed) = Url::parse(url.expose_secret().trim()) else {
-        return HIDDEN.to_owned();
-    };
-    if parsed.password().is_some() && parsed.set_password(Some(HIDDEN)).is_err() {
-        return HIDDEN.to_owned();
-    }
-    let has_password_param = parsed
-        .query_pairs()
-        .any(|(key, _)| key.eq_ignore_ascii_case("password"));
-    if has_password_param {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(key, value)| {
-                let hidden = key.eq_ignore_ascii_case("password");
-                let value = if hidden {
-                    HIDDEN.to_owned()
+fn flatten(out: &mut Vec<(String, String)>, key: &str, value: Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, inner) in map {
+                if key == "crm" && name == "kind" {
+                    continue;
+                }
+                let path = format!("{key}.{name}");
+                let path = if INLINED.contains(&path.as_str()) {
+                    key.to_owned()
                 } else {
-                    value.into_owned()
+                    path
                 };
-                (key.into_owned(), value)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+                flatten(out, &path, inner);
+            }
+        }
+        other => out.push((key.to_owned(), text(other))),
     }
-    parsed.to_string()
 }
 
-/// The contact-linking keys.
-fn contacts(add: &mut impl FnMut(&str, String), linking: &ContactLinking) {
-    add("crm.link_contacts", linking.link_contacts.to_string());
-    add(
-        "crm.create_missing_contacts",
-        linking.create_missing_contacts.to_string(),
-    );
+/// A value as the summary writes it: text without quotes, lists joined by `, `.
+fn text(value: Value) -> String {
+    match value {
+        Value::Null => NOT_SET.to_owned(),
+        Value::String(text) => text,
+        Value::Array(items) if items.is_empty() => "(none)".to_owned(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.into_iter().map(text).collect();
+            items.join(", ")
+        }
+        other => other.to_string(),
+    }
 }

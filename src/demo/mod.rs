@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, App, AppError};
 use crate::clock::Clock;
-use crate::config::{self, ConfigError, LoadOptions};
+use crate::config::{self, ConfigErrors, LoadOptions};
 use crate::http::verify::sign;
 use crate::store::{JobStats, NotificationFilter, Store, StoreError};
 
@@ -73,7 +73,7 @@ pub enum DemoError {
     #[error("cannot listen on a loopback port")]
     Listen(#[source] std::io::Error),
     #[error("calsync refused the demo's settings")]
-    Settings(#[source] ConfigError),
+    Settings(#[source] ConfigErrors),
     #[error("calsync could not start")]
     Start(#[source] AppError),
     #[error("the daemon failed")]
@@ -182,6 +182,7 @@ fn settings(
     let options = LoadOptions {
         config_path: None,
         env,
+        logs_to_terminal: false,
     };
     config::load(&options).map_err(DemoError::Settings)
 }

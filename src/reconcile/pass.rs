@@ -180,8 +180,8 @@ impl Reconciler {
         let since = floor.map_or(since, |floor| since.min(floor));
         let updated_after = since.saturating_sub(margin);
         let window = Window {
-            start: start.saturating_sub(i64::from(self.settings.window_days_back) * DAY),
-            end: start.saturating_add(i64::from(self.settings.window_days_ahead) * DAY),
+            start: start.saturating_sub(i64::from(self.settings.window_days.back) * DAY),
+            end: start.saturating_add(i64::from(self.settings.window_days.ahead) * DAY),
         };
         let mut token = None;
         let mut events = 0u64;

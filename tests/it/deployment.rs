@@ -79,6 +79,7 @@ fn two_replicas_share_the_compose_postgres_with_a_valid_configuration() {
         let settings = load(&LoadOptions {
             config_path: None,
             env: env.clone(),
+            ..LoadOptions::default()
         })
         .unwrap_or_else(|error| panic!("{name}: calsync rejects its configuration: {error}"));
         let store = url::Url::parse(settings.store.url.expose_secret()).unwrap();
@@ -133,6 +134,7 @@ fn the_load_balancer_routes_the_webhook_to_every_replica() {
     let settings = load(&LoadOptions {
         config_path: None,
         env: environment(replicas[0].1),
+        ..LoadOptions::default()
     })
     .unwrap();
     let webhook = block(

@@ -5,6 +5,7 @@
 mod support;
 
 mod backfill;
+mod configuration;
 mod demo;
 mod deployment;
 mod durability;

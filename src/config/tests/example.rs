@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 
 use super::{CRM_URL, load_from};
 use crate::config::CrmSettings;
-use crate::config::crm::KIND_KEYS;
+use crate::config::crm::KINDS;
 
 const EXAMPLE: &str = include_str!("../../../config/calsync.example.toml");
 
@@ -76,7 +76,11 @@ fn example_loads_to_exactly_the_defaults() {
 /// The example with its `[crm]` section replaced by `kind = "<kind>"` and the example's lines
 /// (uncommented) of the keys that kind uses, except those in `skip`.
 fn example_for_kind(kind: &str, skip: &[&str]) -> String {
-    let (_, used) = KIND_KEYS.iter().find(|(name, _)| *name == kind).unwrap();
+    let used = KINDS
+        .iter()
+        .find(|known| known.name == kind)
+        .unwrap()
+        .user_keys();
     let lines: Vec<&str> = EXAMPLE.lines().collect();
     let mut crm = format!("[crm]\nkind = \"{kind}\"\n");
     for assignment in assignments() {

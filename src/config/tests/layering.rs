@@ -31,6 +31,8 @@ fn defaults_apply_when_nothing_is_set() {
     assert_eq!(server.webhook_path, "/webhooks/nylas");
     assert_eq!(server.max_body_bytes, 4_194_304);
     assert_eq!(server.shutdown_timeout, Duration::from_secs(20));
+    assert_eq!(server.request_timeout, Duration::from_secs(30));
+    assert_eq!(server.max_connections, 1024);
 
     let nylas = &settings.nylas;
     assert_eq!(nylas.api_uri.as_str(), "https://api.us.nylas.com/");
@@ -64,8 +66,8 @@ fn defaults_apply_when_nothing_is_set() {
 
     let reconcile = &settings.reconcile;
     assert_eq!(reconcile.interval, Duration::from_secs(900));
-    assert_eq!(reconcile.window_days_back, 30);
-    assert_eq!(reconcile.window_days_ahead, 365);
+    assert_eq!(reconcile.window_days.back, 30);
+    assert_eq!(reconcile.window_days.ahead, 365);
     assert_eq!(reconcile.safety_margin, Duration::from_secs(300));
 
     assert_eq!(settings.log.format, LogFormat::Json);
@@ -78,6 +80,8 @@ listen = "127.0.0.1:8080"
 webhook_path = "/hooks"
 max_body_bytes = 1024
 shutdown_timeout = "5s"
+request_timeout = "7s"
+max_connections = 64
 
 [nylas]
 api_uri = "https://api.eu.nylas.com"
@@ -123,6 +127,8 @@ fn file_values_are_read() {
     assert_eq!(settings.server.webhook_path, "/hooks");
     assert_eq!(settings.server.max_body_bytes, 1024);
     assert_eq!(settings.server.shutdown_timeout, Duration::from_secs(5));
+    assert_eq!(settings.server.request_timeout, Duration::from_secs(7));
+    assert_eq!(settings.server.max_connections, 64);
     assert_eq!(settings.nylas.api_uri.as_str(), "https://api.eu.nylas.com/");
     assert_eq!(
         settings.nylas.api_key.as_ref().unwrap().expose_secret(),
@@ -159,8 +165,8 @@ fn file_values_are_read() {
         ["example.com", "corp.example"]
     );
     assert_eq!(settings.reconcile.interval, Duration::ZERO);
-    assert_eq!(settings.reconcile.window_days_back, 7);
-    assert_eq!(settings.reconcile.window_days_ahead, 60);
+    assert_eq!(settings.reconcile.window_days.back, 7);
+    assert_eq!(settings.reconcile.window_days.ahead, 60);
     assert_eq!(settings.reconcile.safety_margin, Duration::from_secs(60));
     assert_eq!(settings.log.format, LogFormat::Text);
     assert_eq!(settings.log.level, "info,calsync=debug");
@@ -181,9 +187,9 @@ fn environment_overrides_the_file() {
     .unwrap();
 
     assert_eq!(settings.sync.workers, 4);
-    assert_eq!(settings.reconcile.window_days_back, 10);
+    assert_eq!(settings.reconcile.window_days.back, 10);
     assert_eq!(
-        settings.reconcile.window_days_ahead, 60,
+        settings.reconcile.window_days.ahead, 60,
         "the file's sibling key stays"
     );
     assert_eq!(settings.server.listen.to_string(), "[::1]:9000");
@@ -308,6 +314,7 @@ fn the_file_comes_from_calsync_config_unless_a_path_is_given() {
     let from_env = load(&LoadOptions {
         config_path: None,
         env: vars.clone(),
+        ..LoadOptions::default()
     })
     .unwrap();
     assert_eq!(from_env.sync.workers, 3);
@@ -315,6 +322,7 @@ fn the_file_comes_from_calsync_config_unless_a_path_is_given() {
     let from_flag = load(&LoadOptions {
         config_path: Some(other.path.clone()),
         env: vars,
+        ..LoadOptions::default()
     })
     .unwrap();
     assert_eq!(from_flag.sync.workers, 5);
@@ -341,75 +349,4 @@ fn require_nylas_api_key_returns_the_key_or_names_it() {
 
     let with = load_from(None, &[base, ("NYLAS_API_KEY", "k")]).unwrap();
     assert_eq!(with.require_nylas_api_key().unwrap().expose_secret(), "k");
-}
-
-#[test]
-fn crm_kind_names_the_variant() {
-    let rest = load_from(None, &[("CALSYNC__CRM__BASE_URL", CRM_URL)]).unwrap();
-    assert_eq!(rest.crm.kind(), "rest");
-    let jsonl = load_from(Some(FILE), &[]).unwrap();
-    assert_eq!(jsonl.crm.kind(), "jsonl");
-}
-
-#[test]
-fn the_crm_key_alias_is_the_credential_of_every_kind() {
-    use crate::config::CrmSettings;
-    use secrecy::ExposeSecret;
-    let hubspot = load_from(
-        None,
-        &[("CALSYNC__CRM__KIND", "hubspot"), ("CRM_API_KEY", "pat-1")],
-    )
-    .unwrap();
-    match hubspot.crm {
-        CrmSettings::HubSpot(settings) => {
-            assert_eq!(settings.token.expose_secret(), "pat-1");
-            assert_eq!(settings.base_url.as_str(), "https://api.hubapi.com/");
-            assert_eq!(settings.event_id_property, "calsync_event_id");
-            assert!(settings.contacts.link_contacts);
-            assert!(!settings.contacts.create_missing_contacts);
-        }
-        other => panic!("expected hubspot, got {other:?}"),
-    }
-    let pipedrive = load_from(
-        None,
-        &[
-            ("CALSYNC__CRM__KIND", "pipedrive"),
-            ("CALSYNC__CRM__COMPANY_DOMAIN", "acme"),
-            ("CRM_API_KEY", "alias-token"),
-            ("CALSYNC__CRM__API_TOKEN", "own-token"),
-        ],
-    )
-    .unwrap();
-    match pipedrive.crm {
-        CrmSettings::Pipedrive(settings) => {
-            assert_eq!(settings.api_token.expose_secret(), "own-token");
-            assert_eq!(settings.base_url.as_str(), "https://acme.pipedrive.com/");
-        }
-        other => panic!("expected pipedrive, got {other:?}"),
-    }
-    let salesforce = load_from(
-        None,
-        &[
-            ("CALSYNC__CRM__KIND", "salesforce"),
-            (
-                "CALSYNC__CRM__INSTANCE_URL",
-                "https://acme.my.salesforce.com",
-            ),
-            ("CALSYNC__CRM__CLIENT_ID", "3MVG9"),
-            ("CRM_API_KEY", "secret"),
-        ],
-    )
-    .unwrap();
-    match salesforce.crm {
-        CrmSettings::Salesforce(settings) => {
-            assert_eq!(settings.client_secret.expose_secret(), "secret");
-            assert_eq!(
-                settings.token_url.as_str(),
-                "https://acme.my.salesforce.com/services/oauth2/token"
-            );
-            assert_eq!(settings.api_version, "v62.0");
-            assert_eq!(settings.external_id_field, "Calsync_Event_Id__c");
-        }
-        other => panic!("expected salesforce, got {other:?}"),
-    }
 }

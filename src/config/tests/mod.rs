@@ -1,17 +1,22 @@
 //! Tests of configuration loading: sources and precedence (`layering`), every error class
-//! (`errors`), redaction (`redaction`) and the example file (`example`).
+//! (`errors`), several problems at once and warnings (`report`), redaction (`redaction`), the
+//! example file (`example`), and arbitrary input (`arbitrary`).
 
+mod arbitrary;
+mod crm_kinds;
+mod deserializer;
 mod errors;
 mod example;
 mod layering;
 mod redaction;
+mod report;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use tempfile::TempDir;
 
-use super::{ConfigError, LoadOptions, Settings, load};
+use super::{ConfigErrors, LoadOptions, Settings, load};
 
 /// The base URL the tests give the default `rest` CRM kind, which requires one.
 pub(super) const CRM_URL: &str = "https://crm.example.com";
@@ -41,20 +46,22 @@ pub(super) fn toml_file(text: &str) -> TomlFile {
 pub(super) fn load_from(
     file: Option<&str>,
     vars: &[(&str, &str)],
-) -> Result<Settings, ConfigError> {
+) -> Result<Settings, ConfigErrors> {
     let file = file.map(toml_file);
     load(&LoadOptions {
         config_path: file.as_ref().map(|file| file.path.clone()),
         env: env(vars),
+        ..LoadOptions::default()
     })
 }
 
 /// Loads a file expected to fail; returns the error and the file's path (for messages).
-pub(super) fn file_error(text: &str, vars: &[(&str, &str)]) -> (ConfigError, PathBuf) {
+pub(super) fn file_error(text: &str, vars: &[(&str, &str)]) -> (ConfigErrors, PathBuf) {
     let file = toml_file(text);
     let result = load(&LoadOptions {
         config_path: Some(file.path.clone()),
         env: env(vars),
+        ..LoadOptions::default()
     });
     match result {
         Ok(_) => panic!("expected an error loading {text:?}"),
@@ -63,21 +70,14 @@ pub(super) fn file_error(text: &str, vars: &[(&str, &str)]) -> (ConfigError, Pat
 }
 
 /// Loads an environment expected to fail (no file).
-pub(super) fn env_error(vars: &[(&str, &str)]) -> ConfigError {
+pub(super) fn env_error(vars: &[(&str, &str)]) -> ConfigErrors {
     match load_from(None, vars) {
         Ok(_) => panic!("expected an error loading {vars:?}"),
         Err(error) => error,
     }
 }
 
-/// The error and its causes, joined by `": "` (how `anyhow` prints them with `{:#}`).
-pub(super) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// Every error of `errors`, one per line, with its causes.
+pub(super) fn chain(errors: &ConfigErrors) -> String {
+    errors.lines().join("\n")
 }

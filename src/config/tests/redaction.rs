@@ -3,12 +3,13 @@
 use super::{CRM_URL, env, load_from};
 use crate::config::LoadOptions;
 
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 6] = [
     "nylas-key-7f3a",
     "hook-secret-1",
     "hook-secret-2",
     "crm-key-91bd",
     "db-pass-55e0",
+    "url-pass-3c1f",
 ];
 
 fn secret_settings() -> crate::config::Settings {
@@ -22,6 +23,10 @@ fn secret_settings() -> crate::config::Settings {
             (
                 "CALSYNC__STORE__URL",
                 "postgres://calsync:db-pass-55e0@db.internal:5432/calsync?sslmode=require",
+            ),
+            (
+                "NYLAS_API_URI",
+                "https://nylas:url-pass-3c1f@api.us.nylas.com",
             ),
         ],
     )
@@ -46,6 +51,7 @@ fn load_options_debug_shows_variable_names_only() {
     let options = LoadOptions {
         config_path: None,
         env: env(&[("NYLAS_API_KEY", SECRETS[0])]),
+        ..LoadOptions::default()
     };
     let debug = format!("{options:?}");
     assert!(debug.contains("NYLAS_API_KEY"), "{debug}");
@@ -96,7 +102,7 @@ fn summary_marks_unset_secrets_and_hides_password_parameters() {
             .map(|(_, value)| value.clone())
     };
     assert_eq!(value("nylas.api_key").as_deref(), Some("(not set)"));
-    assert_eq!(value("nylas.webhook_secrets").as_deref(), Some("(not set)"));
+    assert_eq!(value("nylas.webhook_secrets").as_deref(), Some("(none)"));
     assert_eq!(value("crm.api_key").as_deref(), Some("(not set)"));
     assert_eq!(
         value("store.url").as_deref(),

@@ -84,12 +84,6 @@ impl Daemon {
         extra: &[(&str, &str)],
     ) -> Daemon {
         let port = free_port();
-        let log = dir.join("calsync.log");
-        let stdout = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("open the daemon's log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_calsync"));
         command
             .arg("serve")
@@ -101,12 +95,38 @@ impl Daemon {
             .env("CALSYNC__SYNC__RETRY_MAX", "200ms")
             .env("CALSYNC__SYNC__MAX_ATTEMPTS", "100000")
             .env("CALSYNC__SYNC__LEASE", "2s")
-            .env("CALSYNC__RECONCILE__INTERVAL", "0s")
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::inherit());
+            .env("CALSYNC__RECONCILE__INTERVAL", "0s");
         for (key, value) in extra {
             command.env(key, value);
         }
+        Daemon::launch(command, dir, port).await
+    }
+
+    /// Starts `calsync <args>` in `dir` (its working directory, where its log goes too) with
+    /// exactly the variables `env` plus a loopback listen address; waits until `/readyz`
+    /// answers 200.
+    pub async fn start_in(dir: &Path, env: &[(String, String)], args: &[String]) -> Daemon {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_calsync"));
+        command
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(key, value)| (key, value)))
+            .env("CALSYNC__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .current_dir(dir);
+        Daemon::launch(command, dir, port).await
+    }
+
+    /// Spawns `command` (a `serve`, listening on `port`), its stdout appended to `calsync.log`
+    /// in `dir`; waits until `/readyz` answers 200.
+    async fn launch(mut command: Command, dir: &Path, port: u16) -> Daemon {
+        let log = dir.join("calsync.log");
+        let stdout = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open the daemon's log file");
+        command.stdout(Stdio::from(stdout)).stderr(Stdio::inherit());
         let child = command.spawn().expect("start calsync");
         let mut daemon = Daemon {
             child,

@@ -198,6 +198,7 @@ impl TestAppBuilder {
         let mut settings = config::load(&LoadOptions {
             config_path: None,
             env,
+            ..LoadOptions::default()
         })
         .expect("test settings load");
         for tweak in self.tweaks {

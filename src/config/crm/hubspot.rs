@@ -1,0 +1,38 @@
+//! `[crm] kind = "hubspot"`: HubSpot meetings.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{ContactLinking, CrmKind};
+use crate::config::{defaults, value};
+
+/// `[crm] kind = "hubspot"`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotCrmSettings {
+    /// `token` (required; alias `CRM_API_KEY`): a private app or service key token.
+    #[serde(with = "value::secret")]
+    pub token: SecretString,
+    /// `base_url`, default `https://api.hubapi.com`.
+    #[serde(default = "defaults::crm::hubspot_base_url", with = "value::http_url")]
+    pub base_url: Url,
+    /// `event_id_property`, default `calsync_event_id`: the meeting property holding our id.
+    #[serde(
+        default = "defaults::crm::event_id_property",
+        deserialize_with = "value::identifier"
+    )]
+    pub event_id_property: String,
+    /// `timeout`, default 10s, per request.
+    #[serde(default = "defaults::crm::timeout", with = "value::positive_duration")]
+    pub timeout: Duration,
+    /// `link_contacts` and `create_missing_contacts`.
+    #[serde(default)]
+    pub contacts: ContactLinking,
+}
+
+impl CrmKind for HubSpotCrmSettings {
+    const CREDENTIAL: Option<&'static str> = Some("token");
+}
