@@ -32,6 +32,7 @@
 //! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
 //! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
+//! - [`demo`]: `calsync demo`: the real daemon syncing sample meetings, with no account.
 //! - [`maintenance`]: notification-log pruning while serving.
 //! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
 //! - [`periodic`]: the run-now-then-every-interval loop of the maintenance tasks.
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crm;
+pub mod demo;
 pub mod http;
 pub mod maintenance;
 pub mod mapping;

@@ -20,7 +20,7 @@ use calsync::commands::dlq::DlqCommand;
 use calsync::config::{self, ConfigErrors, LoadOptions, Settings};
 use calsync::telemetry::{self, LogOutput};
 
-use args::{ReplayCli, WebhookCli};
+use args::{DemoCli, ReplayCli, WebhookCli};
 
 /// The longest the process waits for leftover runtime tasks once a command returned.
 const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
@@ -38,6 +38,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// See calsync work with no account: the real daemon on loopback syncs sample meetings from
+    /// a built-in calendar into a built-in CRM, and shows each record and outcome.
+    Demo(DemoCli),
     /// Run the webhook server, the workers and reconciliation until SIGTERM or SIGINT.
     Serve,
     /// Read event history from the Nylas Events API into the CRM (resumable; safe beside serve).
@@ -59,6 +62,10 @@ enum Command {
 /// Parses the arguments, loads the settings, starts logging and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Demo(args) = &cli.command {
+        // The demo needs no configuration, and reads none.
+        return run::demo(args);
+    }
     let output = match cli.command {
         Command::Serve => LogOutput::Stdout,
         _ => LogOutput::Stderr,
@@ -89,15 +96,8 @@ pub fn main() -> ExitCode {
     for warning in &settings.warnings {
         tracing::warn!("Configuration warning: {warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("calsync: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = run::runtime() else {
+        return ExitCode::FAILURE;
     };
     let work = async {
         match backfill {

@@ -9,12 +9,15 @@ use calsync::app::{self, App};
 use calsync::backfill::{self, BackfillArgs, BackfillOptions, ProgressMode};
 use calsync::clock::Clock;
 use calsync::commands::replay::ReplayArgs;
+use calsync::commands::webhook_test::{self, TestArgs};
 use calsync::commands::{check, dlq, replay, webhook};
-use calsync::config::Settings;
+use calsync::config::{LogFormat, LogSettings, Settings};
+use calsync::demo::DemoOptions;
 use calsync::nylas::NylasClient;
+use calsync::telemetry::{self, LogOutput};
 
 use super::Command;
-use super::args::WebhookCli;
+use super::args::{DemoCli, WebhookCli, WebhookTestCli};
 
 /// A validated backfill: its window and how it shows progress.
 pub struct BackfillPlan {
@@ -36,6 +39,53 @@ pub fn backfill_plan(
     Ok(BackfillPlan { options, mode })
 }
 
+/// Runs `calsync demo`: its own logging (warnings and errors, as text on stderr) and runtime,
+/// no configuration.
+pub fn demo(args: &DemoCli) -> ExitCode {
+    let log = LogSettings {
+        format: LogFormat::Text,
+        level: "warn".to_owned(),
+    };
+    if let Err(error) = telemetry::init_logging(&log, LogOutput::Stderr) {
+        eprintln!("calsync: {error}");
+        return ExitCode::FAILURE;
+    }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let options = DemoOptions { json: args.json };
+    let mut out = std::io::stdout();
+    match runtime.block_on(calsync::demo::run(options, &mut out)) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!(
+                "calsync demo: {}",
+                anyhow::Error::new(error)
+                    .chain()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The multi-threaded runtime the commands run on; `None` (the reason printed) when it cannot
+/// start.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("calsync: cannot start the async runtime: {error}");
+            None
+        }
+    }
+}
+
 /// Runs every command but `backfill`.
 pub async fn command(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout();
@@ -43,6 +93,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
         Command::Serve => serve(settings).await?,
         Command::Healthcheck => healthcheck(&settings).await?,
         Command::Backfill(_) => anyhow::bail!("the backfill arguments were not validated"),
+        Command::Demo(_) => anyhow::bail!("the demo runs without configuration"),
         Command::Replay(cli) => {
             let args = ReplayArgs {
                 since: cli.since,
@@ -76,6 +127,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                 WebhookCli::Delete { id } => {
                     webhook::delete(&nylas, &id, &mut out).await?;
                 }
+                WebhookCli::Test(test) => return webhook_test(&settings, &nylas, test).await,
             }
         }
         Command::Dlq(command) => {
@@ -88,6 +140,31 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `webhook test`: exit 0 when the notification was stored and (where it could be
+/// followed) synced, 1 otherwise, 2 for a configuration or usage problem.
+async fn webhook_test(
+    settings: &Settings,
+    nylas: &NylasClient,
+    cli: WebhookTestCli,
+) -> anyhow::Result<ExitCode> {
+    let args = TestArgs {
+        event: cli.event,
+        grant: cli.grant,
+        calendar: cli.calendar,
+        url: cli.url,
+        wait: cli.wait,
+    };
+    match webhook_test::run(settings, nylas, &args, &mut std::io::stdout()).await {
+        Ok(report) if report.passed() => Ok(ExitCode::SUCCESS),
+        Ok(_) => Ok(ExitCode::FAILURE),
+        Err(error) if error.is_usage() => {
+            eprintln!("calsync: {error}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.

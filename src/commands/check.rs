@@ -1,10 +1,13 @@
 //! `calsync check`: validates the configuration and reaches every dependency with the
 //! configured credentials — Nylas (list one grant, then the webhooks' status), the CRM (the
-//! adapter's authenticated read, [`CrmAdapter::check`]) and the store (`ping`) — printing one
-//! line per check with its verdict and the reason.
+//! adapter's authenticated read, [`CrmAdapter::check`]) and the store (opened read-only, then
+//! `ping`) — printing one line per check with its verdict and the reason.
 //!
-//! Invariants: the configuration is printed redacted ([`Settings::redacted_summary`]) and no
-//! check line contains a secret (errors from the clients are scrubbed of their credentials);
+//! Invariants: `check` changes nothing and creates nothing — no store file, no migration, no
+//! CRM record, no dry-run file; only reads are sent. A wrong CRM base URL or path is a failure
+//! naming the URL tried. The configuration is printed redacted
+//! ([`Settings::redacted_summary`]) and no check line contains a secret (errors from the
+//! clients are scrubbed of their credentials, and URL passwords are shown as `***`);
 //! every check runs even when an earlier one failed, except those that depend on it (shown as
 //! skipped); the report passes only when no line is a failure.
 
@@ -102,6 +105,7 @@ impl<W: Write> Reporter<'_, W> {
         verdict: Verdict,
         detail: String,
     ) -> Result<(), CheckError> {
+        let detail = redact_passwords(&detail);
         writeln!(self.out, "{verdict}  {name:<15}  {detail}").map_err(CheckError::Output)?;
         self.report.lines.push(CheckLine {
             name,
@@ -266,17 +270,69 @@ async fn check_crm(settings: &Settings, http: reqwest::Client) -> (Verdict, Stri
     }
 }
 
+/// Opens the existing store read-only (a missing SQLite file is reported, never created; no
+/// migration runs) and pings it.
 async fn check_store(settings: &Settings) -> (Verdict, String) {
     let url = store::redact_url(settings.store.url.expose_secret());
-    let opened = match store::open(settings.store.url.expose_secret()).await {
+    let opened = match store::open_existing(settings.store.url.expose_secret()).await {
         Ok(opened) => opened,
         Err(error) => return (Verdict::Fail, error.to_string()),
     };
-    match opened.ping().await {
+    let pinged = opened.ping().await;
+    opened.close().await;
+    match pinged {
         Ok(()) => (
             Verdict::Pass,
-            format!("{} store at {url} answers", opened.backend()),
+            format!(
+                "{} store at {url} answers, with the current schema",
+                opened.backend()
+            ),
         ),
         Err(error) => (Verdict::Fail, error.to_string()),
+    }
+}
+
+/// `text` with the password of every `scheme://user:password@host` in it replaced by `***`.
+fn redact_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        let start = found + 3;
+        let end = rest[start..]
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c == ')' || c.is_whitespace())
+            .map_or(rest.len(), |index| start + index);
+        let authority = &rest[start..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&rest[..start + colon + 1]);
+                out.push_str("***");
+                out.push_str(&rest[start + at..end]);
+            }
+            _ => out.push_str(&rest[..end]),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted_wherever_they_appear() {
+        assert_eq!(
+            redact_passwords(
+                "rest:https://calsync:s3cret@crm.example.com/api/meetings answered (http://u:p@h)"
+            ),
+            "rest:https://calsync:***@crm.example.com/api/meetings answered (http://u:***@h)"
+        );
+        let plain = "nothing at GET http://127.0.0.1:8080/api/meetings: check it";
+        assert_eq!(redact_passwords(plain), plain);
+        assert_eq!(
+            redact_passwords("user@example.com a://b"),
+            "user@example.com a://b"
+        );
     }
 }

@@ -6,6 +6,8 @@
 //! - [`dlq`]: list and requeue dead letters.
 //! - [`replay`]: re-enqueue logged notifications.
 //! - [`webhook`]: manage the Nylas webhook subscription.
+//! - [`webhook_test`]: sign and post a notification for a real event to the deployment, and
+//!   follow its job.
 //! - [`table`]: the tables they print (cells escaped and bounded).
 //!
 //! Invariants: each command writes its human-readable report to the `Write` it is given and
@@ -19,3 +21,4 @@ pub mod dlq;
 pub mod replay;
 pub mod table;
 pub mod webhook;
+pub mod webhook_test;

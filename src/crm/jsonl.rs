@@ -10,7 +10,8 @@
 //! appended to; writers in this process are serialized by a mutex and each line is written whole
 //! and flushed before the next, so lines never interleave; the "CRM id" is the external event
 //! id and `created` is true exactly when the worker knew of no existing record. The file is
-//! reopened for each line, so it can be rotated or removed while calsync runs.
+//! reopened for each line, so it can be rotated or removed while calsync runs. `check` creates
+//! nothing: it asks whether the first write could.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,49 @@ async fn open_for_append(path: &Path) -> io::Result<File> {
     }
 }
 
+/// Whether `path` could be appended to, without creating anything (see [`JsonlAdapter`]'s
+/// `check`). Errors name the path.
+fn appendable(path: &Path) -> io::Result<()> {
+    let named = |error: io::Error, what: &Path| {
+        io::Error::new(error.kind(), format!("{}: {error}", what.display()))
+    };
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            format!("{} is a directory, not a file", path.display()),
+        )),
+        Ok(_) => std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(|error| named(error, path)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            let directory = path
+                .ancestors()
+                .skip(1)
+                .map(|dir| {
+                    if dir.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        dir
+                    }
+                })
+                .find(|dir| dir.exists())
+                .unwrap_or(Path::new("/"));
+            if !directory.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} is not a directory", directory.display()),
+                ));
+            }
+            let access = nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK;
+            nix::unistd::access(directory, access)
+                .map_err(|errno| named(io::Error::from(errno), directory))
+        }
+        Err(error) => Err(named(error, path)),
+    }
+}
+
 #[async_trait]
 impl CrmAdapter for JsonlAdapter {
     fn kind(&self) -> &'static str {
@@ -135,17 +179,18 @@ impl CrmAdapter for JsonlAdapter {
         self.append("jsonl soft_delete", &line).await
     }
 
-    /// Verifies the file can be opened for appending (creating it, and its directory, if
-    /// missing); writes nothing.
+    /// Verifies the first write would succeed, creating nothing: an existing file must open for
+    /// appending (which changes nothing in it); for a missing one, the nearest existing
+    /// directory on its path must be writable (the first write creates the rest).
     async fn check(&self) -> Result<(), CrmError> {
-        let _turn = self.writer.lock().await;
-        open_for_append(&self.path)
+        let path = self.path.clone();
+        let checked = tokio::task::spawn_blocking(move || appendable(&path))
             .await
-            .map(drop)
-            .map_err(|source| CrmError::Io {
-                operation: "jsonl check",
-                source,
-            })
+            .unwrap_or_else(|joined| Err(io::Error::other(joined)));
+        checked.map_err(|source| CrmError::Io {
+            operation: "jsonl check",
+            source,
+        })
     }
 }
 

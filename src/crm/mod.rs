@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod hubspot;
 pub mod jsonl;
 pub mod pipedrive;
+pub mod probe;
 pub mod rest;
 pub mod salesforce;
 pub mod transport;
@@ -126,7 +127,9 @@ pub trait CrmAdapter: Send + Sync + 'static {
         crm_record_id: &str,
     ) -> Result<(), CrmError>;
 
-    /// Verifies the credentials and endpoint with a harmless authenticated read.
+    /// Verifies the credentials and endpoint with a harmless authenticated read of the object
+    /// the adapter writes, changing nothing (no record, no file). A failure names the URL it
+    /// tried; an endpoint that is not there (404, a redirect) is an error, never a pass.
     async fn check(&self) -> Result<(), CrmError>;
 }
 

@@ -24,7 +24,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::transport::{Answer, CrmTransport, excerpt};
-use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::RestCrmSettings;
 use crate::record::MeetingRecord;
 use crate::retry::{classify_status, retry_after};
@@ -223,10 +223,39 @@ impl CrmAdapter for RestAdapter {
         }
     }
 
-    /// An authenticated read of a record that need not exist: 200 or 404 is success. (A wrong
-    /// `meetings_path` that answers 404 passes too; the first create would then fail.)
+    /// Two authenticated reads. First the collection itself (`GET {endpoint}`, no query): a
+    /// 404 or a redirect means `base_url` or `meetings_path` is wrong — which the look-up's 404
+    /// ("no such record") cannot tell — while 2xx, 400, 405 or 422 show a resource is there.
+    /// Then the look-up of an id that need not exist, where 200 and 404 are both success.
     async fn check(&self) -> Result<(), CrmError> {
-        self.lookup("rest check", CHECK_ID).await.map(|_| ())
+        const OPERATION: &str = "rest check";
+        let endpoint = &self.endpoint;
+        let answer = self
+            .send(OPERATION, self.request(Method::GET, None))
+            .await?;
+        let location = answer
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok());
+        let settings = "crm.base_url or crm.meetings_path";
+        if let Some(error) =
+            probe::misdirected(OPERATION, answer.status, location, endpoint, settings)
+        {
+            return Err(error);
+        }
+        let status = answer.status.as_u16();
+        if matches!(status, 401 | 403 | 408 | 429) || answer.status.is_server_error() {
+            let error = self.status_error(OPERATION, &answer);
+            return Err(probe::naming(error, "GET", endpoint));
+        }
+        let mut lookup = endpoint.clone();
+        lookup
+            .query_pairs_mut()
+            .append_pair("external_event_id", CHECK_ID);
+        self.lookup(OPERATION, CHECK_ID)
+            .await
+            .map(|_| ())
+            .map_err(|error| probe::naming(error, "GET", &lookup))
     }
 }
 

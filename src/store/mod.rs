@@ -30,8 +30,10 @@
 
 mod codec;
 pub mod ingest;
+mod lookup;
 pub mod postgres;
 mod redact;
+mod schema;
 pub mod sqlite;
 mod types;
 
@@ -47,7 +49,8 @@ pub use redact::redact_url;
 pub use types::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantChange, GrantStatus,
     IncomingNotification, IngestOutcome, JobAction, JobRequest, JobSource, JobStats, Lease,
-    NotificationFilter, PayloadOrigin, RetryPlan, StoreError, StoredNotification, SyncState,
+    NotificationFilter, PayloadOrigin, QueueEntry, QueuedJob, RetryPlan, StoreError,
+    StoredNotification, SyncState,
 };
 
 /// The durable store. See the module docs for the invariants.
@@ -59,6 +62,11 @@ pub trait Store: Send + Sync + 'static {
     /// Signalled after work may have become available (new jobs, released leases). Workers arm
     /// it before claiming; other processes' work is found by polling.
     fn wakeups(&self) -> Arc<Notify>;
+
+    /// Closes the connections, waiting for them to finish. A command that opened the store
+    /// briefly calls it before exiting, so that nothing is left behind (SQLite removes its
+    /// `-wal` and `-shm` files when the last connection closes cleanly).
+    async fn close(&self);
 
     /// Checks the store can be reached (a read; `/readyz` proves a write instead).
     async fn ping(&self) -> Result<(), StoreError>;
@@ -147,6 +155,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes (inserts or replaces) a sync state.
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError>;
 
+    /// What the queue holds for one record key: its job and its newest dead letter. For
+    /// operators' commands (`calsync webhook test`), not for the workers.
+    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError>;
+
     /// Dead letters, oldest first, up to `limit`.
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
 
@@ -205,6 +217,20 @@ pub trait Store: Send + Sync + 'static {
     async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 }
 
+/// Opens an existing store to read it, changing nothing: a SQLite file is not created when
+/// missing (that is an error naming the path), no migration runs, and the connections are
+/// read-only (every write fails). The schema must be the one this build migrates to. For
+/// operators' commands that inspect a deployment (`check`, `webhook test`).
+pub async fn open_existing(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open_existing(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open_existing(url).await?))
+    } else {
+        Err(unsupported(url))
+    }
+}
+
 /// Opens the store a URL names (`sqlite://…`, `postgres://…` or `postgresql://…`), running its
 /// migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
@@ -213,10 +239,14 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PostgresStore::open(url).await?))
     } else {
-        Err(StoreError::Setup(format!(
-            "unsupported store URL scheme in {:?}: expected sqlite://PATH or \
-             postgres://USER:PASSWORD@HOST:PORT/DATABASE",
-            redact_url(url)
-        )))
+        Err(unsupported(url))
     }
+}
+
+fn unsupported(url: &str) -> StoreError {
+    StoreError::Setup(format!(
+        "unsupported store URL scheme in {:?}: expected sqlite://PATH or \
+         postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+        redact_url(url)
+    ))
 }

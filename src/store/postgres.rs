@@ -51,8 +51,8 @@ use self::connection::{begin, commit, db_error, open_error};
 use self::listener::Listener;
 use super::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, RetryPlan, Store, StoreError,
-    StoredNotification, SyncState,
+    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, RetryPlan, Store,
+    StoreError, StoredNotification, SyncState,
 };
 
 pub use self::listener::LISTENER_APPLICATION_NAME;
@@ -72,6 +72,23 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = connection::connect_options(url)?;
         let pool = connection::open_pool(url, options.clone()).await?;
+        Self::listen(url, pool, options).await
+    }
+
+    /// Connects to read an existing calsync database (see [`crate::store::open_existing`]):
+    /// nothing is migrated, and sessions are read-only.
+    pub async fn open_existing(url: &str) -> Result<Self, StoreError> {
+        let options = connection::connect_options(url)?;
+        let pool = connection::open_existing_pool(url, options.clone()).await?;
+        Self::listen(url, pool, options).await
+    }
+
+    /// Subscribes to wake-ups and wraps the pool.
+    async fn listen(
+        url: &str,
+        pool: PgPool,
+        options: sqlx::postgres::PgConnectOptions,
+    ) -> Result<Self, StoreError> {
         let wakeups = Arc::new(Notify::new());
         let listener = match Listener::start(options, wakeups.clone()).await {
             Ok(listener) => listener,
@@ -109,6 +126,10 @@ impl Store for PostgresStore {
 
     fn wakeups(&self) -> Arc<Notify> {
         self.wakeups.clone()
+    }
+
+    async fn close(&self) {
+        PostgresStore::close(self).await;
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -216,6 +237,10 @@ impl Store for PostgresStore {
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         state::save(&self.pool, state).await
+    }
+
+    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+        crate::store::lookup::queue_entry(&self.pool, record_key, db_error).await
     }
 
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

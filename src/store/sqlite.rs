@@ -44,12 +44,12 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::Notify;
 
-use self::connection::{Pools, begin_write, commit, db_error, open_pools};
+use self::connection::{Pools, begin_write, commit, db_error, open_existing_pools, open_pools};
 use self::file::{DatabaseFile, Moment};
 use super::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, RetryPlan, Store, StoreError,
-    StoredNotification, SyncState,
+    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, RetryPlan, Store,
+    StoreError, StoredNotification, SyncState,
 };
 
 /// The SQLite store.
@@ -69,6 +69,18 @@ impl SqliteStore {
     /// unless `mode=ro`), and runs the migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let Pools { write, read, file } = open_pools(url).await?;
+        Ok(Self {
+            write,
+            read,
+            file: file.map(Arc::new),
+            wakeups: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Opens an existing database to read it (see [`crate::store::open_existing`]): the file is
+    /// neither created nor migrated, and every write fails.
+    pub async fn open_existing(url: &str) -> Result<Self, StoreError> {
+        let Pools { write, read, file } = open_existing_pools(url).await?;
         Ok(Self {
             write,
             read,
@@ -120,6 +132,10 @@ impl Store for SqliteStore {
 
     fn wakeups(&self) -> Arc<Notify> {
         self.wakeups.clone()
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -245,6 +261,10 @@ impl Store for SqliteStore {
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         self.checked(state::save(&self.write, state)).await
+    }
+
+    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+        crate::store::lookup::queue_entry(&self.read, record_key, db_error).await
     }
 
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

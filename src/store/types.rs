@@ -195,6 +195,31 @@ pub struct DeadLetter {
     pub dead_at: Timestamp,
 }
 
+/// A job as it stands in the queue, for operators' commands (`calsync webhook test`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedJob {
+    pub request: JobRequest,
+    /// Failed attempts so far (of this generation).
+    pub attempts: u32,
+    /// The last failure's message, if any.
+    pub last_error: Option<String>,
+    /// When the job row was first created.
+    pub enqueued_at: Timestamp,
+    /// When it may run (again).
+    pub next_attempt_at: Timestamp,
+    /// Until when a worker holds it, when claimed (an expired lease means nobody holds it).
+    pub leased_until: Option<Timestamp>,
+}
+
+/// What the queue holds for one record key.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueEntry {
+    /// Its job, waiting or in flight.
+    pub job: Option<QueuedJob>,
+    /// Its newest dead letter, if it ever failed for good (and was not retried since).
+    pub dead_letter: Option<DeadLetter>,
+}
+
 /// Which dead letters to requeue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadLetterSelection {

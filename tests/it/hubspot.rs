@@ -273,6 +273,13 @@ async fn an_expired_token_waits_for_the_operator_then_resumes() {
     tokio::time::advance(std::time::Duration::from_secs(3600)).await;
     let check = app.app.crm().check().await.unwrap_err();
     assert_eq!(check.retry(), calsync::retry::Retry::Auth);
+    // The check names the URL it read.
+    let check = check.to_string();
+    assert!(check.contains("GET http://127.0.0.1:"), "{check}");
+    assert!(
+        check.contains("/crm/objects/2026-03/meetings?limit=1"),
+        "{check}"
+    );
     assert!(app.store.list_dead_letters(10).await.unwrap().is_empty());
 
     hub(&app).renew_token();

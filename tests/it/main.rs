@@ -7,6 +7,7 @@ mod support;
 mod backfill;
 mod bounds;
 mod configuration;
+mod demo;
 mod deployment;
 mod durability;
 mod failures;

@@ -5,6 +5,7 @@
 mod check;
 mod metrics;
 mod replay;
+mod webhook_test;
 mod webhooks;
 
 use calsync::nylas::Envelope;

@@ -276,6 +276,10 @@ async fn an_expired_token_waits_for_the_operator_then_resumes() {
     tokio::time::advance(std::time::Duration::from_secs(3600)).await;
     let check = app.app.crm().check().await.unwrap_err();
     assert_eq!(check.retry(), calsync::retry::Retry::Auth);
+    // The check names the URL it read.
+    let check = check.to_string();
+    assert!(check.contains("GET http://127.0.0.1:"), "{check}");
+    assert!(check.contains("/api/v2/activities?limit=1"), "{check}");
     assert!(app.store.list_dead_letters(10).await.unwrap().is_empty());
 
     pd(&app).renew_token();

@@ -121,6 +121,8 @@ macro_rules! cases {
             dead_letters::retry_coalesces_with_pending_jobs,
             queue::next_due_at_follows_schedules_and_leases,
             queue::job_stats_count_each_state,
+            queue::queue_entry_shows_one_keys_job_and_newest_dead_letter,
+            queue::an_existing_store_opens_read_only_and_unchanged,
             records::sync_state_round_trips,
             records::notifications_list_filters_and_prune,
             records::paused_grant_jobs_wait_until_resumed,

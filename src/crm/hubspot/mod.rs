@@ -34,7 +34,7 @@ use url::Url;
 use super::contacts::ContactCache;
 use super::transport::CrmTransport;
 use super::vendor::{Throttled, send_throttled};
-use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::{ContactLinking, HubSpotCrmSettings};
 use crate::record::MeetingRecord;
 
@@ -335,20 +335,24 @@ impl CrmAdapter for HubSpotAdapter {
         }
     }
 
-    /// Lists one meeting: needs a valid token with the meetings read scope.
+    /// Lists one meeting (`GET …/meetings?limit=1`): needs the right base URL and a valid token
+    /// with the meetings read scope; a failure names the URL.
     async fn check(&self) -> Result<(), CrmError> {
         const OPERATION: &str = "hubspot check";
-        let url = self.meetings_url(&[]);
+        let mut url = self.meetings_url(&[]);
+        url.query_pairs_mut().append_pair("limit", "1");
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::GET, url.clone())
-                    .query(&[("limit", "1")])
-            })
-            .await?;
+            .send(OPERATION, || self.request(Method::GET, url.clone()))
+            .await
+            .map_err(|error| probe::naming(error, "GET", &url))?;
         if sent.answer.status.is_success() {
             Ok(())
         } else {
-            Err(self.status_error(OPERATION, &sent))
+            Err(probe::naming(
+                self.status_error(OPERATION, &sent),
+                "GET",
+                &url,
+            ))
         }
     }
 }

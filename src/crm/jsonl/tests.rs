@@ -157,12 +157,31 @@ async fn concurrent_writers_never_interleave() {
 }
 
 #[tokio::test]
-async fn check_opens_the_file_and_reports_io_errors() {
+async fn check_creates_nothing_and_reports_io_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dry-run.jsonl");
     adapter(path.clone()).check().await.unwrap();
-    assert!(path.is_file());
-    assert_eq!(std::fs::read(&path).unwrap(), b"");
+    assert!(
+        !dir.path().join("sub").exists(),
+        "check created the directory"
+    );
+
+    // An existing file passes and is left exactly as it was.
+    std::fs::write(dir.path().join("kept.jsonl"), "{}\n").unwrap();
+    adapter(dir.path().join("kept.jsonl"))
+        .check()
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("kept.jsonl")).unwrap(),
+        b"{}\n"
+    );
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "only the file the test wrote");
+
+    // A directory is not a file.
+    let error = adapter(dir.path().to_path_buf()).check().await.unwrap_err();
+    assert!(error.to_string().contains("is a directory"), "{error}");
 
     // A path under a regular file can never be opened.
     let blocker = dir.path().join("a-file");
@@ -179,6 +198,7 @@ async fn check_opens_the_file_and_reports_io_errors() {
         ),
         "{error:?}"
     );
+    assert!(error.to_string().contains("a-file"), "{error}");
     let error = broken.soft_delete("e", "e").await.unwrap_err();
     assert!(matches!(error, CrmError::Io { .. }), "{error:?}");
     assert_eq!(error.retry(), crate::retry::Retry::After(None));

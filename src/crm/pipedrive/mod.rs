@@ -34,7 +34,7 @@ use url::Url;
 use super::contacts::ContactCache;
 use super::transport::CrmTransport;
 use super::vendor::{Throttled, send_throttled};
-use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::clock::Clock;
 use crate::config::{ContactLinking, PipedriveCrmSettings};
 use crate::record::MeetingRecord;
@@ -291,20 +291,24 @@ impl CrmAdapter for PipedriveAdapter {
         }
     }
 
-    /// Lists one activity: needs a valid token for the company.
+    /// Lists one activity (`GET /api/v2/activities?limit=1`): needs the company's URL and a
+    /// valid token for it; a failure names the URL.
     async fn check(&self) -> Result<(), CrmError> {
         const OPERATION: &str = "pipedrive check";
-        let url = self.url(&["activities"]);
+        let mut url = self.url(&["activities"]);
+        url.query_pairs_mut().append_pair("limit", "1");
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::GET, url.clone())
-                    .query(&[("limit", "1")])
-            })
-            .await?;
+            .send(OPERATION, || self.request(Method::GET, url.clone()))
+            .await
+            .map_err(|error| probe::naming(error, "GET", &url))?;
         if sent.answer.status.is_success() {
             Ok(())
         } else {
-            Err(self.status_error(OPERATION, &sent))
+            Err(probe::naming(
+                self.status_error(OPERATION, &sent),
+                "GET",
+                &url,
+            ))
         }
     }
 }

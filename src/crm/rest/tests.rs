@@ -246,26 +246,102 @@ async fn throttling_and_auth_are_classified() {
 }
 
 #[tokio::test]
-async fn check_reads_a_harmless_record() {
+async fn check_reads_the_collection_then_a_harmless_record() {
     let crm = FakeCrm::start().await;
-    crm.then(404, "").then(200, "{}").then(403, "forbidden");
+    // The collection answers (a list, or 405 for a CRM without one); the look-up's 404 or 200
+    // both pass.
+    crm.then(200, "[]").then(404, "");
+    crm.then(405, "").then(200, "{}");
     let adapter = crm.adapter();
     adapter.check().await.unwrap();
     adapter.check().await.unwrap();
-    assert_eq!(adapter.check().await.unwrap_err().retry(), Retry::Auth);
     let seen = crm.seen();
-    assert_eq!(seen[0].method, "GET");
     assert_eq!(
-        seen[0].query.as_deref(),
-        Some("external_event_id=calsync-check")
+        seen.iter()
+            .map(|seen| (
+                seen.method.as_str(),
+                seen.path.as_str(),
+                seen.query.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("GET", "/api/meetings", None),
+            (
+                "GET",
+                "/api/meetings",
+                Some("external_event_id=calsync-check")
+            ),
+            ("GET", "/api/meetings", None),
+            (
+                "GET",
+                "/api/meetings",
+                Some("external_event_id=calsync-check")
+            ),
+        ]
     );
-    assert!(seen[0].headers.contains_key("authorization"));
+    assert!(
+        seen.iter()
+            .all(|seen| seen.headers.contains_key("authorization"))
+    );
+}
+
+#[tokio::test]
+async fn check_fails_naming_the_url_when_the_collection_is_not_there() {
+    let crm = FakeCrm::start().await;
+    crm.then(404, "")
+        .then(403, "forbidden")
+        .then(200, "[]")
+        .then(401, "");
+    crm.then_with(
+        301,
+        vec![("location", "https://elsewhere.example/api/meetings")],
+        "",
+    );
+    // calsync's client follows no redirect: neither does this one.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let transport = crate::crm::transport::CrmTransport::new(client, "rest", 0, Default::default());
+    let adapter = RestAdapter::new(&crm.settings(), transport);
+    let endpoint = format!("{}api/meetings", crm.settings().base_url);
+
+    let missing = adapter.check().await.unwrap_err();
+    assert_eq!(missing.retry(), Retry::Permanent);
+    let text = missing.to_string();
+    assert!(
+        text.contains(&format!("nothing at GET {endpoint}")),
+        "{text}"
+    );
+    assert!(text.contains("crm.meetings_path"), "{text}");
+
+    let refused = adapter.check().await.unwrap_err();
+    assert_eq!(refused.retry(), Retry::Auth);
+    assert!(
+        refused.to_string().contains(&format!("GET {endpoint}:")),
+        "{refused}"
+    );
+
+    let lookup = adapter.check().await.unwrap_err();
+    assert_eq!(lookup.retry(), Retry::Auth);
+    let text = lookup.to_string();
+    assert!(
+        text.contains(&format!("GET {endpoint}?external_event_id=calsync-check")),
+        "{text}"
+    );
+
+    let moved = adapter.check().await.unwrap_err().to_string();
+    assert!(
+        moved.contains("redirect to https://elsewhere.example/api/meetings"),
+        "{moved}"
+    );
+    assert!(!format!("{missing}{refused}{lookup}{moved}").contains(KEY));
 }
 
 #[tokio::test]
 async fn no_key_no_authorization_header() {
     let crm = FakeCrm::start().await;
-    crm.then(404, "");
+    crm.then(200, "[]").then(404, "");
     let mut settings = crm.settings();
     settings.api_key = None;
     RestAdapter::new(&settings, transport())
@@ -287,6 +363,13 @@ async fn connection_refused_is_retryable() {
     let error = adapter.check().await.unwrap_err();
     assert!(matches!(error, CrmError::Transport { .. }), "{error:?}");
     assert_eq!(error.retry(), Retry::After(None));
+    // The check names the URL it tried.
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("http://{addr}/api/meetings")),
+        "{error}"
+    );
 }
 
 #[test]

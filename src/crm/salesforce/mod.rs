@@ -38,7 +38,7 @@ use self::session::{Session, Token};
 use self::who::Directory;
 use super::contacts::LOOKUP_TTL;
 use super::transport::{Answer, CrmTransport};
-use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::SalesforceCrmSettings;
 use crate::record::MeetingRecord;
 use crate::retry::Retry;
@@ -319,18 +319,33 @@ impl CrmAdapter for SalesforceAdapter {
     }
 
     /// A token, then `describe` of Event: the external id field must exist and be an External
-    /// ID (a field that is not Unique is logged: duplicates would then be possible).
+    /// ID (a field that is not Unique is logged: duplicates would then be possible). A failure
+    /// names the URL it tried (the token endpoint, or the describe URL).
     async fn check(&self) -> Result<(), CrmError> {
         const OPERATION: &str = "salesforce check";
+        let tried = std::sync::Mutex::new(("POST", self.session.token_url().clone()));
+        let named = |error: CrmError| {
+            let (method, url) = tried
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            probe::naming(error, method, &url)
+        };
         let answer = self
             .session
             .send(OPERATION, |token| {
                 let url = format!("{}/sobjects/Event/describe", token.api_base);
+                if let Ok(parsed) = url::Url::parse(&url) {
+                    *tried
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = ("GET", parsed);
+                }
                 self.session.http().get(url)
             })
-            .await?;
+            .await
+            .map_err(named)?;
         if !answer.status.is_success() {
-            return Err(self.session.error(OPERATION, &answer));
+            return Err(named(self.session.error(OPERATION, &answer)));
         }
         let describe: Describe =
             serde_json::from_slice(&answer.body).map_err(|_| CrmError::Protocol {

@@ -91,6 +91,11 @@ impl Session {
         }
     }
 
+    /// The OAuth token endpoint.
+    pub fn token_url(&self) -> &Url {
+        &self.token_url
+    }
+
     /// The HTTP client to build requests with.
     pub fn http(&self) -> &reqwest::Client {
         self.transport.http()

@@ -13,7 +13,7 @@ use super::*;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, JobRequest, JobStats,
-    Lease, NotificationFilter, RetryPlan, StoredNotification, SyncState,
+    Lease, NotificationFilter, QueueEntry, RetryPlan, StoredNotification, SyncState,
 };
 
 /// Delegates to a real store; counts `ingest` calls and fails the next one on request.
@@ -32,6 +32,10 @@ impl Store for Observed {
     fn wakeups(&self) -> Arc<Notify> {
         self.inner.wakeups()
     }
+    async fn close(&self) {
+        self.inner.close().await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
@@ -111,6 +115,9 @@ impl Store for Observed {
     }
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         self.inner.save_state(state).await
+    }
+    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+        self.inner.queue_entry(record_key).await
     }
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         self.inner.list_dead_letters(limit).await

@@ -27,6 +27,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Postgres, Transaction};
 
+use crate::store::schema;
 use crate::store::{StoreError, redact_url};
 
 /// Connections in a store's pool (the LISTEN connection is separate).
@@ -85,6 +86,26 @@ pub(super) async fn open_pool(url: &str, options: PgConnectOptions) -> Result<Pg
             redact_url(url)
         )));
     }
+    Ok(pool)
+}
+
+/// Connects like [`open_pool`], but to read only: sessions are read-only
+/// (`default_transaction_read_only`) and nothing is migrated; the database must already hold
+/// the schema this build migrates to.
+pub(super) async fn open_existing_pool(
+    url: &str,
+    options: PgConnectOptions,
+) -> Result<PgPool, StoreError> {
+    let options = options.options([("default_transaction_read_only", "on")]);
+    let probe = PgConnection::connect_with(&options)
+        .await
+        .map_err(|error| open_error(url, error))?;
+    let _ = probe.close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options);
+    schema::verify_pool(&pool, &MIGRATOR, url).await?;
     Ok(pool)
 }
 

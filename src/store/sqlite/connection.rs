@@ -22,6 +22,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Sqlite, Transaction};
 
 use super::file::DatabaseFile;
+use crate::store::schema;
 use crate::store::{StoreError, redact_url};
 
 /// How long a statement waits for another process's write lock before failing as busy.
@@ -103,6 +104,46 @@ pub(super) async fn open_pools(url: &str) -> Result<Pools, StoreError> {
         write,
         read,
         file: Some(file),
+    })
+}
+
+/// Opens the database file the URL names to read it: never creates the file, never migrates,
+/// never writes (`query_only` connections that set no journal mode). The file must exist and
+/// hold the schema this build migrates to. Close the pool when done: the last connection to
+/// close removes the `-wal` and `-shm` files it may have created.
+pub(super) async fn open_existing_pools(url: &str) -> Result<Pools, StoreError> {
+    let target = connect_options(url)?;
+    if target.in_memory {
+        return Err(StoreError::Setup(format!(
+            "{} is an in-memory database: it exists only inside the process that opened it",
+            redact_url(url)
+        )));
+    }
+    let path = target.options.get_filename().to_path_buf();
+    if !path.is_file() {
+        return Err(StoreError::Setup(format!(
+            "there is no SQLite database at {} (store.url = {}): calsync serve creates it when it first starts",
+            path.display(),
+            redact_url(url)
+        )));
+    }
+    // Not `read_only`: SQLite would leave the `-wal` and `-shm` files of a WAL database behind
+    // (only a read-write connection removes them when the last one closes); `query_only`
+    // refuses every write instead.
+    let read_only = SqliteConnectOptions::from_str(url)
+        .map_err(|error| open_error(url, error))?
+        .pragma("query_only", "ON")
+        .busy_timeout(BUSY_TIMEOUT);
+    let read = SqlitePoolOptions::new()
+        .max_connections(READ_CONNECTIONS)
+        .connect_with(read_only)
+        .await
+        .map_err(|error| open_error(url, error))?;
+    schema::verify_pool(&read, &MIGRATOR, url).await?;
+    Ok(Pools {
+        write: read.clone(),
+        read,
+        file: None,
     })
 }
 

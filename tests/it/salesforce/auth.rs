@@ -107,6 +107,9 @@ async fn check_proves_the_credentials_and_the_external_id_field() {
     wrong_secret.client_secret = SecretString::from("nope");
     let error = rig(&wrong_secret).adapter.check().await.unwrap_err();
     assert_eq!(error.retry(), Retry::Auth);
+    // The check names the URL it tried: here the token endpoint.
+    let tried = format!("POST {}", wrong_secret.token_url);
+    assert!(error.to_string().contains(&tried), "{error}");
 
     // Without Shared Activities, check teaches the adapter to leave EventWhoIds out.
     org.set_shared_activities(false);

@@ -1,6 +1,7 @@
-//! Views of the queue: when work is next due, and counts.
+//! Views of the queue: when work is next due, counts, one key's entry, and a read-only handle
+//! on an existing store.
 
-use calsync::store::{GrantStatus, JobStats, RetryPlan};
+use calsync::store::{self, DeadLetterSelection, GrantStatus, JobStats, QueueEntry, RetryPlan};
 
 use super::{Backend, LEASE, at, upsert};
 
@@ -109,4 +110,93 @@ pub async fn job_stats_count_each_state(backend: Backend) {
     store.retry(&pending.lease, &outage, at(13)).await.unwrap();
     let stats = store.job_stats(at(14)).await.unwrap();
     assert_eq!((stats.pending, stats.retrying), (1, 2));
+}
+
+pub async fn queue_entry_shows_one_keys_job_and_newest_dead_letter(backend: Backend) {
+    let store = &backend.store;
+    assert_eq!(store.queue_entry("a").await.unwrap(), QueueEntry::default());
+
+    store
+        .enqueue(&[upsert("a", 1), upsert("b", 1)], at(0))
+        .await
+        .unwrap();
+    let waiting = store.queue_entry("a").await.unwrap();
+    let job = waiting.job.expect("a's job");
+    assert_eq!(job.request, upsert("a", 1));
+    assert_eq!(
+        (job.attempts, job.last_error, job.leased_until),
+        (0, None, None)
+    );
+    assert_eq!((job.enqueued_at, job.next_attempt_at), (at(0), at(0)));
+    assert_eq!(waiting.dead_letter, None);
+
+    // In flight, then failed once: the lease, the schedule and the error show.
+    let claimed = store
+        .claim_key("a", "w1", at(10), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    let leased = store.queue_entry("a").await.unwrap().job.unwrap();
+    assert_eq!(leased.leased_until, Some(at(70)));
+    let plan = RetryPlan {
+        at: at(500),
+        error: "CRM answered 503".into(),
+        count_attempt: true,
+    };
+    store.retry(&claimed.lease, &plan, at(11)).await.unwrap();
+    let retrying = store.queue_entry("a").await.unwrap().job.unwrap();
+    assert_eq!(retrying.attempts, 1);
+    assert_eq!(retrying.last_error.as_deref(), Some("CRM answered 503"));
+    assert_eq!(retrying.next_attempt_at, at(500));
+
+    // Dead twice (retried in between): the newest dead letter shows, and no job.
+    for (round, error) in [(0, "first death"), (1, "second death")] {
+        let claimed = store
+            .claim_key("a", "w1", at(600 + round), LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .dead_letter(&claimed.lease, error, at(601 + round))
+            .await
+            .unwrap();
+        if round == 0 {
+            store
+                .retry_dead_letters(&DeadLetterSelection::All, at(602))
+                .await
+                .unwrap();
+            store.enqueue(&[upsert("a", 2)], at(602)).await.unwrap();
+        }
+    }
+    let dead = store.queue_entry("a").await.unwrap();
+    assert_eq!(dead.job, None);
+    let letter = dead.dead_letter.expect("a's dead letter");
+    assert_eq!(letter.last_error, "second death");
+    assert_eq!(letter.request.record_key, "a");
+    // Other keys are untouched.
+    assert_eq!(
+        store.queue_entry("b").await.unwrap().job.unwrap().request,
+        upsert("b", 1)
+    );
+}
+
+pub async fn an_existing_store_opens_read_only_and_unchanged(backend: Backend) {
+    backend
+        .store
+        .enqueue(&[upsert("a", 1)], at(0))
+        .await
+        .unwrap();
+    let reader = store::open_existing(&backend.url)
+        .await
+        .expect("open the existing store");
+    assert_eq!(reader.backend(), backend.store.backend());
+    reader.ping().await.unwrap();
+    let job = reader.queue_entry("a").await.unwrap().job.expect("the job");
+    assert_eq!(job.request, upsert("a", 1));
+    // Writes are refused; the writer's store is as it was.
+    assert!(reader.enqueue(&[upsert("b", 1)], at(1)).await.is_err());
+    assert_eq!(
+        backend.store.queue_entry("b").await.unwrap(),
+        QueueEntry::default()
+    );
 }

@@ -308,3 +308,19 @@ fn free_port() -> u16 {
         .map(|address| address.port())
         .expect("free port")
 }
+
+/// The names of the entries of `dir`, sorted (to show a command wrote nothing there).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}

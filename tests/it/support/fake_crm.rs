@@ -1,5 +1,5 @@
 //! A fake generic-REST CRM (the contract of crms.md): records keyed by its own id, found by
-//! `external_event_id`, soft-deleted by DELETE. Like real CRMs it does NOT prevent duplicates:
+//! `external_event_id`, soft-deleted by DELETE; `GET` of the collection lists the live ones. Like real CRMs it does NOT prevent duplicates:
 //! two POSTs for one event make two records, so a test can see a duplicate. It can be told to
 //! fail (a status for every request, scripted answers for the next requests, a status for one
 //! event's writes), to answer slowly, or to hold one event's requests until released (so a test
@@ -353,6 +353,20 @@ async fn answer(
                 deleted: false,
             });
             (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
+        }
+        // The collection itself (what `calsync check` probes): the live records.
+        Method::GET if external.is_none() => {
+            let records: Vec<Value> = state
+                .records
+                .iter()
+                .filter(|r| !r.deleted)
+                .map(|r| {
+                    let mut body = r.body.clone();
+                    body["id"] = json!(r.id);
+                    body
+                })
+                .collect();
+            (StatusCode::OK, Json(Value::Array(records))).into_response()
         }
         Method::GET => match external.and_then(|e| live(&state, &e)) {
             Some(index) => {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use calsync::store::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, RetryPlan, Store, StoreError,
-    StoredNotification, SyncState,
+    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, RetryPlan, Store,
+    StoreError, StoredNotification, SyncState,
 };
 use jiff::Timestamp;
 use tokio::sync::Notify;
@@ -62,6 +62,10 @@ impl Store for FaultyStore {
 
     fn wakeups(&self) -> Arc<Notify> {
         self.inner.wakeups()
+    }
+
+    async fn close(&self) {
+        self.inner.close().await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -165,6 +169,10 @@ impl Store for FaultyStore {
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         self.write()?;
         self.inner.save_state(state).await
+    }
+
+    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+        self.inner.queue_entry(record_key).await
     }
 
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

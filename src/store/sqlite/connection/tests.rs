@@ -191,3 +191,50 @@ async fn the_pools_never_create_a_deleted_database_file() {
     pools.write.close().await;
     pools.read.close().await;
 }
+
+fn listing(dir: &tempfile::TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn an_existing_database_is_read_without_creating_or_leaving_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = file_url(&dir);
+    let missing = open_existing_pools(&url).await.err().expect("no file yet");
+    let message = missing.to_string();
+    assert!(
+        message.contains(&dir.path().join("calsync.db").display().to_string()),
+        "{message}"
+    );
+    assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+
+    let created = open_pools(&url).await.unwrap();
+    created.read.close().await;
+    created.write.close().await;
+    let before = listing(&dir);
+    let existing = open_existing_pools(&url).await.unwrap();
+    sqlx::query("SELECT count(*) FROM jobs")
+        .execute(&existing.read)
+        .await
+        .unwrap();
+    let refused = sqlx::query("DELETE FROM jobs")
+        .execute(&existing.write)
+        .await;
+    assert!(refused.is_err(), "a read-only connection wrote");
+    existing.read.close().await;
+    assert_eq!(listing(&dir), before);
+}
+
+#[tokio::test]
+async fn a_file_without_the_schema_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("calsync.db"), b"").unwrap();
+    let error = open_existing_pools(&file_url(&dir)).await.err().unwrap();
+    assert!(error.to_string().contains("no calsync schema"), "{error}");
+    assert!(open_existing_pools("sqlite::memory:").await.is_err());
+}

@@ -1,0 +1,259 @@
+//! `calsync webhook test`: proves a deployment end to end with a real event. It signs an
+//! `event.updated` notification for the event with the configured webhook secret — exactly as
+//! Nylas would — POSTs it to the public webhook URL, reports the answer, and then, when the
+//! deployment's store can be read from here, follows the job until it synced (and to which CRM
+//! record) or failed.
+//!
+//! Choices, and why:
+//! - **The event**: `--event ID --grant ID` (read from its `--calendar`, default `primary`), or
+//!   else the most recently updated event of a grant (`--grant`, else the first valid grant of
+//!   the application) in its primary calendar, listed through the Nylas client over the window
+//!   [`LOOK_BACK_DAYS`] before now to [`LOOK_AHEAD_DAYS`] after.
+//! - **The URL**: `--url`, or else the URL of the one Nylas webhook that delivers event
+//!   notifications — the address Nylas itself posts to, so the test covers DNS, TLS, the proxy
+//!   and the path, and needs no configuration key that could drift from the subscription. With
+//!   none or several such webhooks, `--url` is required.
+//! - **The secret**: the first of `nylas.webhook_secrets`: the daemon must accept it.
+//!
+//! Invariants: nothing is written anywhere but to the webhook URL (the store is opened
+//! read-only, [`crate::store::open_existing`]); redirects are never followed (Nylas does not follow
+//! them either); the secret is never printed; the wait for the job is bounded.
+
+mod delivery;
+mod event;
+mod follow;
+
+use std::io::Write;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::config::Settings;
+use crate::nylas::{NylasClient, NylasError};
+use crate::store::StoreError;
+use crate::webhook_monitor::Assessment;
+
+pub use follow::Synced;
+
+use follow::Follower;
+
+/// How many days back the newest event is looked for.
+pub const LOOK_BACK_DAYS: i64 = 30;
+/// How many days ahead the newest event is looked for.
+pub const LOOK_AHEAD_DAYS: i64 = 365;
+/// The most event pages read to find the newest event.
+const MAX_PAGES: usize = 10;
+/// How long the POST may take (Nylas gives up after 10 s).
+const POST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `webhook test` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestArgs {
+    /// The event to use (with `grant`); else the newest event.
+    pub event: Option<String>,
+    /// The event's grant; else the first valid grant.
+    pub grant: Option<String>,
+    /// The calendar to read from; default `primary` for `--event`, the primary calendar else.
+    pub calendar: Option<String>,
+    /// Where to post; else the webhook URL Nylas delivers event notifications to.
+    pub url: Option<Url>,
+    /// How long to follow the job in the store.
+    pub wait: Duration,
+}
+
+/// Why the test could not run (as opposed to a test that ran and failed: [`TestReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookTestError {
+    #[error(
+        "no webhook secret is configured (nylas.webhook_secrets, or NYLAS_WEBHOOK_SECRET): set the one calsync webhook create printed"
+    )]
+    NoSecret,
+    #[error("--event needs --grant: an event id names an event only within its grant")]
+    EventWithoutGrant,
+    #[error(
+        "no Nylas webhook delivers event notifications: pass --url https://<host>/webhooks/nylas"
+    )]
+    NoWebhookUrl,
+    #[error(
+        "several Nylas webhooks deliver event notifications ({0}): pass --url with the one to test"
+    )]
+    SeveralWebhookUrls(String),
+    #[error("no grant of the application is valid: connect a calendar first")]
+    NoGrant,
+    #[error("grant {0} has no calendar")]
+    NoCalendar(String),
+    #[error(
+        "calendar {calendar} of grant {grant} has no event from {start} to {end}: create one, or pass --event ID --grant ID"
+    )]
+    NoEvent {
+        grant: String,
+        calendar: String,
+        start: Timestamp,
+        end: Timestamp,
+    },
+    #[error("event {event} of grant {grant} is not in calendar {calendar} (pass its --calendar)")]
+    EventNotFound {
+        event: String,
+        grant: String,
+        calendar: String,
+    },
+    #[error("could not {action}")]
+    Nylas {
+        action: &'static str,
+        #[source]
+        source: NylasError,
+    },
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("reading the store failed")]
+    Store(#[from] StoreError),
+    #[error("the CRM adapter cannot be built")]
+    Crm(#[source] crate::crm::CrmError),
+    #[error("cannot write the command's output")]
+    Output(#[source] std::io::Error),
+}
+
+impl WebhookTestError {
+    /// True for a configuration or usage problem (the CLI exits 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            WebhookTestError::NoSecret
+                | WebhookTestError::EventWithoutGrant
+                | WebhookTestError::NoWebhookUrl
+                | WebhookTestError::SeveralWebhookUrls(_)
+        )
+    }
+}
+
+fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> WebhookTestError {
+    move |source| WebhookTestError::Nylas { action, source }
+}
+
+fn output(error: std::io::Error) -> WebhookTestError {
+    WebhookTestError::Output(error)
+}
+
+/// The daemon's answer to the POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// It answered with this status.
+    Answered(u16),
+    /// No answer (connection refused, DNS, TLS, timeout), with the reason.
+    Unreachable(String),
+}
+
+/// What the test found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestReport {
+    /// The event used.
+    pub event_id: String,
+    /// The notification id posted.
+    pub notification_id: String,
+    pub delivery: Delivery,
+    /// What became of the job, when the store could be read from here.
+    pub synced: Option<Synced>,
+}
+
+impl TestReport {
+    /// True when the daemon stored the notification and, where it could be followed, the job
+    /// synced.
+    pub fn passed(&self) -> bool {
+        self.delivery == Delivery::Answered(200)
+            && self.synced.as_ref().is_none_or(Synced::succeeded)
+    }
+}
+
+/// Runs the test, writing what it does to `out`.
+pub async fn run(
+    settings: &Settings,
+    nylas: &NylasClient,
+    args: &TestArgs,
+    out: &mut impl Write,
+) -> Result<TestReport, WebhookTestError> {
+    let secret = settings
+        .nylas
+        .webhook_secrets
+        .first()
+        .ok_or(WebhookTestError::NoSecret)?;
+    let url = match &args.url {
+        Some(url) => url.clone(),
+        None => webhook_url(nylas, out).await?,
+    };
+    let event = event::choose_event(nylas, args, out).await?;
+    let follower = Follower::open(settings, out).await?;
+    let before = match &follower {
+        Some(follower) => follower.state(&event.id).await?,
+        None => None,
+    };
+    let notification_id = format!("calsync-webhook-test-{}", uuid::Uuid::new_v4().simple());
+    let body = delivery::notification(&event, &notification_id)?;
+    writeln!(
+        out,
+        "Posting a signed event.updated notification ({notification_id}) to {url}."
+    )
+    .map_err(output)?;
+    let sent_at = Timestamp::now();
+    let delivery = delivery::post(&url, secret.expose_secret(), body, out).await?;
+    let mut report = TestReport {
+        event_id: event.id.clone(),
+        notification_id,
+        delivery,
+        synced: None,
+    };
+    if let Some(follower) = follower {
+        if report.delivery == Delivery::Answered(200) {
+            let followed = follower.follow(
+                &report.event_id,
+                &report.notification_id,
+                before,
+                sent_at,
+                args.wait,
+                out,
+            );
+            report.synced = Some(followed.await?);
+        } else {
+            follower.close().await;
+        }
+    }
+    let verdict = if report.passed() {
+        "Webhook test passed."
+    } else {
+        "Webhook test failed."
+    };
+    writeln!(out, "{verdict}").map_err(output)?;
+    Ok(report)
+}
+
+/// The URL of the one webhook delivering event notifications.
+async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, WebhookTestError> {
+    let webhooks = nylas
+        .list_webhooks()
+        .await
+        .map_err(self::nylas("list the webhooks"))?;
+    let watched = Assessment::of(webhooks).watched;
+    let mut urls: Vec<(&str, &str)> = watched
+        .iter()
+        .filter_map(|webhook| Some((webhook.url.as_deref()?, webhook.id.as_str())))
+        .collect();
+    urls.sort_unstable();
+    urls.dedup_by(|a, b| a.0 == b.0);
+    match urls[..] {
+        [] => Err(WebhookTestError::NoWebhookUrl),
+        [(url, id)] => {
+            let parsed = Url::parse(url).map_err(|_| WebhookTestError::NoWebhookUrl)?;
+            writeln!(
+                out,
+                "URL: {url}, where webhook {id} delivers event notifications."
+            )
+            .map_err(output)?;
+            Ok(parsed)
+        }
+        _ => {
+            let listed: Vec<&str> = urls.iter().map(|(url, _)| *url).collect();
+            Err(WebhookTestError::SeveralWebhookUrls(listed.join(", ")))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! One record key's place in the queue ([`Store::queue_entry`](super::Store::queue_entry)),
+//! written once for both backends: the SQL (which both accept as written), its execution and
+//! the decoding of its rows.
+//!
+//! Invariant: these are plain reads by primary key or indexed column; they take no lock and
+//! change nothing, so an operator's command may run them beside busy workers.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::codec::{self, get, get_count, timestamp};
+use super::{QueueEntry, QueuedJob, StoreError};
+
+/// The job of a record key (`$1`), with its schedule and lease.
+const JOB_OF_KEY: &str = "\
+SELECT record_key, grant_id, calendar_id, action, payload, origin, version, force_fetch, source,
+       notification_id, attempts, last_error, enqueued_at, next_attempt_at, leased_until
+FROM jobs WHERE record_key = $1";
+
+/// The newest dead letter of a record key (`$1`).
+const DEAD_LETTER_OF_KEY: &str = "\
+SELECT id, record_key, grant_id, calendar_id, action, payload, origin, version, force_fetch,
+       source, notification_id, attempts, last_error, enqueued_at, dead_at
+FROM dead_letters WHERE record_key = $1 ORDER BY id DESC LIMIT 1";
+
+/// A [`JOB_OF_KEY`] row, decoded.
+fn queued_job_from_row<R>(row: &R) -> Result<QueuedJob, StoreError>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(QueuedJob {
+        request: codec::request_from_row(row)?,
+        attempts: get_count(row, "attempts")?,
+        last_error: get(row, "last_error")?,
+        enqueued_at: timestamp(get(row, "enqueued_at")?)?,
+        next_attempt_at: timestamp(get(row, "next_attempt_at")?)?,
+        leased_until: codec::opt_timestamp(get(row, "leased_until")?)?,
+    })
+}
+
+/// The job and newest dead letter of `record_key`, read through `pool` of either backend;
+/// `classify` maps the backend's errors.
+pub(in crate::store) async fn queue_entry<DB>(
+    pool: &sqlx::Pool<DB>,
+    record_key: &str,
+    classify: fn(sqlx::Error) -> StoreError,
+) -> Result<QueueEntry, StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + Type<DB>,
+    for<'c> &'c str: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+{
+    let job = sqlx::query::<DB>(JOB_OF_KEY)
+        .bind(record_key)
+        .fetch_optional(pool)
+        .await
+        .map_err(classify)?;
+    let dead_letter = sqlx::query::<DB>(DEAD_LETTER_OF_KEY)
+        .bind(record_key)
+        .fetch_optional(pool)
+        .await
+        .map_err(classify)?;
+    Ok(QueueEntry {
+        job: job.as_ref().map(queued_job_from_row).transpose()?,
+        dead_letter: dead_letter
+            .as_ref()
+            .map(codec::dead_letter_from_row)
+            .transpose()?,
+    })
+}
