@@ -48,12 +48,10 @@ fn retry_policy(settings: &Settings) -> RetryPolicy {
     }
 }
 
-/// The HTTP client every outbound call shares (one connection pool, calsync's user agent).
+/// The HTTP client every outbound call shares (one connection pool, calsync's user agent, no
+/// redirects followed: see [`crate::outbound`]).
 pub fn http_client() -> Result<reqwest::Client, AppError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(AppError::HttpClient)
+    crate::outbound::client().map_err(AppError::HttpClient)
 }
 
 /// Why the daemon could not start or stopped with an error.

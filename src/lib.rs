@@ -25,6 +25,7 @@
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`record`]: the CRM meeting record and its content hash.
 //! - [`crm`]: the CRM adapter trait and its implementations.
+//! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
 //! - [`retry`]: classification of outbound failures and backoff.
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
@@ -47,6 +48,7 @@ pub mod http;
 pub mod maintenance;
 pub mod mapping;
 pub mod nylas;
+pub mod outbound;
 pub mod periodic;
 pub mod reconcile;
 pub mod record;

@@ -63,6 +63,21 @@ pub enum CrmError {
         #[source]
         source: reqwest::Error,
     },
+    /// The CRM answered with a redirect, which calsync never follows: the request was not
+    /// performed. Permanent for a write, retried for a read ([`crate::outbound::redirect_retry`]).
+    #[error("{operation} {redirect}")]
+    Redirected {
+        operation: &'static str,
+        redirect: crate::outbound::Redirect,
+        retry: Retry,
+    },
+    /// The CRM answered success with a body over [`crate::outbound::MAX_BODY_BYTES`] (read no
+    /// further than the cap): retried.
+    #[error("{operation} answered with {oversize}")]
+    TooLarge {
+        operation: &'static str,
+        oversize: crate::outbound::Oversize,
+    },
     /// The CRM answered success with a body calsync cannot use.
     #[error("{operation} answered with an unexpected body: {message}")]
     Protocol {
@@ -92,7 +107,8 @@ impl CrmError {
     /// What the worker should do about this failure.
     pub fn retry(&self) -> Retry {
         match self {
-            CrmError::Status { retry, .. } => *retry,
+            CrmError::Status { retry, .. } | CrmError::Redirected { retry, .. } => *retry,
+            CrmError::TooLarge { .. } => Retry::After(None),
             CrmError::Transport { source, .. } => crate::retry::classify_transport(source),
             CrmError::Protocol { .. } => Retry::After(None),
             CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),

@@ -15,6 +15,9 @@
 //! - **Health.** Every healthy answer ([`crate::retry::is_healthy_status`]) is recorded on the
 //!   gate, which is how the worker learns that the CRM works again after an outage.
 //! - **Metrics.** Requests by kind, operation and status, and their latency.
+//! - **Strict answers** ([`crate::outbound`]): a redirect is never followed but returned as
+//!   [`CrmError::Redirected`] naming its `Location`; bodies are read by streaming with a cap
+//!   ([`CrmError::TooLarge`] for a success over it; an error answer keeps only its start).
 //!
 //! It uses tokio's clock, so pauses are testable with paused time.
 
@@ -29,6 +32,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use tokio::time::Instant;
 
 use super::CrmError;
+use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
 use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
@@ -108,12 +112,18 @@ impl CrmTransport {
     }
 
     /// Sends a request after the pause and the rate cap allow it; records metrics; pauses the
-    /// target on 429. Returns the answer whatever its status.
+    /// target on 429. Returns the answer whatever its status, except a redirect (never followed:
+    /// [`CrmError::Redirected`]) and a success body over the cap ([`CrmError::TooLarge`]); an
+    /// error answer's body is kept only up to [`crate::outbound::MAX_ERROR_BODY_BYTES`].
     pub async fn send(
         &self,
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<Answer, CrmError> {
+        let transport = |source| CrmError::Transport { operation, source };
+        let (client, request) = request.build_split();
+        let request = request.map_err(transport)?;
+        let (method, url) = (request.method().clone(), request.url().clone());
         self.gate
             .admit(MAX_INLINE_WAIT)
             .await
@@ -122,8 +132,7 @@ impl CrmTransport {
             limiter.until_ready().await;
         }
         let started = Instant::now();
-        let transport = |source| CrmError::Transport { operation, source };
-        let response = match request.send().await {
+        let response = match client.execute(request).await {
             Ok(response) => response,
             Err(error) => {
                 self.metrics
@@ -133,7 +142,39 @@ impl CrmTransport {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport);
+        if let Some(redirect) = outbound::redirect(&url, status, &headers) {
+            self.record(operation, status, &headers, started);
+            let retry = outbound::redirect_retry(&method);
+            return Err(CrmError::Redirected {
+                operation,
+                redirect,
+                retry,
+            });
+        }
+        let body = outbound::read_body(response).await;
+        self.record(operation, status, &headers, started);
+        let body = body.map_err(|error| match error {
+            BodyError::Oversize(oversize) => CrmError::TooLarge {
+                operation,
+                oversize,
+            },
+            BodyError::Read(source) => transport(source),
+        })?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Records an answer: metrics, the pause a 429 asks for, a healthy answer on the gate.
+    fn record(
+        &self,
+        operation: &'static str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        started: Instant,
+    ) {
         self.metrics.crm_request(
             self.kind,
             operation,
@@ -141,16 +182,11 @@ impl CrmTransport {
             started.elapsed(),
         );
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(&headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
+            let pause = retry_after(headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
             self.pause_for(pause);
         } else if is_healthy_status(status.as_u16()) {
             self.gate.record_success();
         }
-        Ok(Answer {
-            status,
-            headers,
-            body: body?,
-        })
     }
 }
 

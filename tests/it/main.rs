@@ -11,6 +11,7 @@ mod failures;
 mod hubspot;
 mod logs;
 mod operations;
+mod outbound;
 mod pipedrive;
 mod pipeline;
 mod reconcile;

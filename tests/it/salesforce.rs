@@ -5,7 +5,7 @@
 
 mod auth;
 mod links;
-mod rig;
+pub mod rig;
 mod writes;
 
 use calsync::worker::SyncOutcome;

@@ -315,5 +315,10 @@ fn the_target_and_url_keep_a_base_path_prefix() {
 
 /// A transport without a rate cap, with its own metrics.
 fn transport() -> crate::crm::transport::CrmTransport {
-    crate::crm::transport::CrmTransport::new(reqwest::Client::new(), "rest", 0, Default::default())
+    crate::crm::transport::CrmTransport::new(
+        crate::outbound::client().unwrap(),
+        "rest",
+        0,
+        Default::default(),
+    )
 }

@@ -61,6 +61,21 @@ pub enum NylasError {
         endpoint: &'static Endpoint,
         wait: std::time::Duration,
     },
+    /// Nylas answered with a redirect, which calsync never follows: the request was not
+    /// performed. Permanent for a write, retried for a read ([`crate::outbound::redirect_retry`]).
+    #[error("{endpoint} {redirect}")]
+    Redirected {
+        endpoint: &'static Endpoint,
+        redirect: crate::outbound::Redirect,
+        retry: Retry,
+    },
+    /// A success answer with a body over [`crate::outbound::MAX_BODY_BYTES`] (read no further
+    /// than the cap): retried.
+    #[error("{endpoint} answered with {oversize}")]
+    TooLarge {
+        endpoint: &'static Endpoint,
+        oversize: crate::outbound::Oversize,
+    },
     /// A success answer whose body does not have the documented shape.
     #[error("{endpoint} answered with a body calsync cannot read: {source}")]
     Decode {
@@ -90,7 +105,8 @@ impl NylasError {
         match self {
             NylasError::MissingApiKey { .. } => Retry::Auth,
             NylasError::InvalidId { .. } => Retry::Permanent,
-            NylasError::Status { retry, .. } => *retry,
+            NylasError::Status { retry, .. } | NylasError::Redirected { retry, .. } => *retry,
+            NylasError::TooLarge { .. } => Retry::After(None),
             NylasError::Transport { source, .. } => classify_transport(source),
             NylasError::Decode { .. } => Retry::After(None),
             NylasError::Throttled { wait, .. } => Retry::After(Some(*wait)),

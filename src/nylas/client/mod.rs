@@ -17,6 +17,9 @@
 //!   (nothing sent) on a long one. Healthy answers are recorded on the gate.
 //! - Every failure is a [`NylasError`] classified from status and headers; the API key never
 //!   appears in an error, a log or a `Debug` output.
+//! - Strict answers ([`crate::outbound`]): a redirect is never followed but returned as
+//!   [`NylasError::Redirected`] naming its `Location`; bodies are read by streaming with a cap
+//!   ([`NylasError::TooLarge`] for a success over it; an error answer keeps only its start).
 //! - List answers are lenient: an element that cannot be read is left out and counted
 //!   ([`Page::skipped`]), so one odd event never blocks a calendar.
 
@@ -47,6 +50,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::NylasSettings;
+use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
 use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
@@ -219,7 +223,20 @@ impl NylasClient {
         self.count(endpoint, Some(status));
         let headers = response.headers().clone();
         self.observe(endpoint, status, &headers);
-        let body = response.bytes().await.map_err(transport)?;
+        if let Some(redirect) = outbound::redirect(response.url(), status, &headers) {
+            let retry = outbound::redirect_retry(&endpoint.verb.method());
+            return Err(NylasError::Redirected {
+                endpoint,
+                redirect,
+                retry,
+            });
+        }
+        let body = outbound::read_body(response)
+            .await
+            .map_err(|error| match error {
+                BodyError::Oversize(oversize) => NylasError::TooLarge { endpoint, oversize },
+                BodyError::Read(source) => transport(source),
+            })?;
         Ok(Answer {
             status,
             headers,

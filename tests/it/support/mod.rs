@@ -13,6 +13,7 @@ pub mod fake_pipedrive;
 pub mod fake_salesforce;
 pub mod faulty_store;
 pub mod harness;
+pub mod hostile;
 pub mod openapi;
 pub mod payloads;
 pub mod postgres;
