@@ -59,11 +59,11 @@ pub fn http_client() -> Result<reqwest::Client, AppError> {
 pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the CRM adapter cannot be built: {0}")]
+    #[error("the CRM adapter cannot be built")]
     Crm(#[from] CrmError),
-    #[error("the HTTP client cannot be built: {0}")]
+    #[error("the HTTP client cannot be built")]
     HttpClient(#[source] reqwest::Error),
-    #[error("the HTTP server failed: {0}")]
+    #[error("the HTTP server failed")]
     Server(#[source] std::io::Error),
 }
 
@@ -294,10 +294,10 @@ impl App {
         stop_periodic.cancel();
         stop_workers.cancel();
         if let Err(error) = workers.await {
-            tracing::error!(error = %error, "The worker pool ended abnormally.");
+            tracing::error!(error = %crate::cause::Chain(&error), "The worker pool ended abnormally.");
         }
         if let Err(error) = reconcile.await {
-            tracing::error!(error = %error, "Reconciliation ended abnormally.");
+            tracing::error!(error = %crate::cause::Chain(&error), "Reconciliation ended abnormally.");
         }
         server_stop.cancel();
         let served = match ended_early {

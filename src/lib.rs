@@ -27,6 +27,7 @@
 //! - [`crm`]: the CRM adapter trait and its implementations.
 //! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
 //! - [`retry`]: classification of outbound failures and backoff.
+//! - [`cause`]: how errors are shown: the error and its causes, each once.
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
 //! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
@@ -40,6 +41,7 @@
 
 pub mod app;
 pub mod backfill;
+pub mod cause;
 pub mod clock;
 pub mod commands;
 pub mod config;

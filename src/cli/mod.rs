@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use calsync::backfill::BackfillArgs;
+use calsync::cause::Chain;
 use calsync::commands::dlq::DlqCommand;
 use calsync::config::{self, LoadOptions};
 use calsync::telemetry::{self, LogOutput};
@@ -80,7 +81,7 @@ pub fn main() -> ExitCode {
         _ => LogOutput::Stderr,
     };
     if let Err(error) = telemetry::init_logging(&settings.log, output) {
-        eprintln!("calsync: {error}");
+        eprintln!("calsync: {}", Chain(&error));
         return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -102,8 +103,12 @@ pub fn main() -> ExitCode {
     match runtime.block_on(work) {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "calsync failed.");
-            eprintln!("calsync: {error:#}");
+            let error = Chain(error.as_ref());
+            // Other commands log to stderr too: one report there, not two.
+            if output == LogOutput::Stdout {
+                tracing::error!(error = %error, "calsync failed.");
+            }
+            eprintln!("calsync: {error}");
             ExitCode::FAILURE
         }
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use crate::app::{self, AppError};
+use crate::cause::{Chain, chain};
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter};
@@ -194,7 +195,7 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
             } else {
                 ""
             };
-            (Verdict::Fail, format!("{error}{hint}"))
+            (Verdict::Fail, format!("{}{hint}", Chain(&error)))
         }
     }
 }
@@ -202,7 +203,7 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
 async fn check_webhooks(nylas: &NylasClient) -> (Verdict, String) {
     let webhooks = match nylas.list_webhooks().await {
         Ok(webhooks) => webhooks,
-        Err(error) => return (Verdict::Fail, error.to_string()),
+        Err(error) => return (Verdict::Fail, chain(&error)),
     };
     let assessment = Assessment::of(webhooks);
     if let Some(bad) = assessment.unhealthy().next() {
@@ -244,7 +245,7 @@ async fn check_crm(settings: &Settings, http: reqwest::Client) -> (Verdict, Stri
     );
     let adapter: Arc<dyn CrmAdapter> = match crm::build(settings, transport) {
         Ok(adapter) => adapter,
-        Err(error) => return (Verdict::Fail, error.to_string()),
+        Err(error) => return (Verdict::Fail, chain(&error)),
     };
     match adapter.check().await {
         Ok(()) => (
@@ -261,7 +262,7 @@ async fn check_crm(settings: &Settings, http: reqwest::Client) -> (Verdict, Stri
             } else {
                 ""
             };
-            (Verdict::Fail, format!("{error}{hint}"))
+            (Verdict::Fail, format!("{}{hint}", Chain(&error)))
         }
     }
 }
@@ -270,13 +271,13 @@ async fn check_store(settings: &Settings) -> (Verdict, String) {
     let url = store::redact_url(settings.store.url.expose_secret());
     let opened = match store::open(settings.store.url.expose_secret()).await {
         Ok(opened) => opened,
-        Err(error) => return (Verdict::Fail, error.to_string()),
+        Err(error) => return (Verdict::Fail, chain(&error)),
     };
     match opened.ping().await {
         Ok(()) => (
             Verdict::Pass,
             format!("{} store at {url} answers", opened.backend()),
         ),
-        Err(error) => (Verdict::Fail, error.to_string()),
+        Err(error) => (Verdict::Fail, chain(&error)),
     }
 }

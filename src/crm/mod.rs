@@ -57,7 +57,7 @@ pub enum CrmError {
         retry: Retry,
     },
     /// The request did not get an answer (timeout, connection refused, TLS).
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed")]
     Transport {
         operation: &'static str,
         #[source]
@@ -95,7 +95,7 @@ pub enum CrmError {
     #[error(transparent)]
     Shared(std::sync::Arc<CrmError>),
     /// A local target (the JSONL dry run) failed.
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed")]
     Io {
         operation: &'static str,
         #[source]

@@ -23,7 +23,7 @@ pub async fn readyz(State(state): State<EdgeState>) -> (StatusCode, String) {
     match state.commits.probe(state.store.as_ref(), state.clock).await {
         Ok(()) => (StatusCode::OK, "ready".into()),
         Err(error) => {
-            tracing::warn!(error = %error, "Readiness check failed: the store is unavailable.");
+            tracing::warn!(error = %crate::cause::Chain(&error), "Readiness check failed: the store is unavailable.");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable".into())
         }
     }
@@ -35,13 +35,13 @@ pub async fn metrics(State(state): State<EdgeState>) -> impl IntoResponse {
     match state.store.job_stats(now).await {
         Ok(stats) => state.metrics.set_job_stats(&stats, now),
         Err(error) => {
-            tracing::warn!(error = %error, "Could not read job counts for /metrics.");
+            tracing::warn!(error = %crate::cause::Chain(&error), "Could not read job counts for /metrics.");
         }
     }
     match state.store.paused_grants().await {
         Ok(count) => state.metrics.set_grants_paused(count),
         Err(error) => {
-            tracing::warn!(error = %error, "Could not count paused grants for /metrics.");
+            tracing::warn!(error = %crate::cause::Chain(&error), "Could not count paused grants for /metrics.");
         }
     }
     (

@@ -104,7 +104,7 @@ async fn accept(
     let verified = verify::verify(headers, &body, &state.secrets, state.max_body_bytes)
         .map_err(|error| verify_failure(&error))?;
     let envelope = verify::parse_envelope(&verified).map_err(|error| {
-        tracing::warn!(error = %error, "Rejected a signed notification: not a notification envelope.");
+        tracing::warn!(error = %crate::cause::Chain(&error), "Rejected a signed notification: not a notification envelope.");
         Answer::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
     })?;
     let envelope = envelope.get();
@@ -114,7 +114,7 @@ async fn accept(
                 tracing::warn!(
                     notification.id = %envelope.id,
                     notification.r#type = %envelope.trigger,
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "Rejected a signed notification that cannot be processed."
                 );
                 Answer::new(
@@ -160,7 +160,7 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answ
             INGEST_DEADLINE.as_secs()
         )
     });
-    match stored.and_then(|result| result.map_err(|error| error.to_string())) {
+    match stored.and_then(|result| result.map_err(|error| crate::cause::chain(&error))) {
         Ok(outcome) => {
             let result = match outcome {
                 IngestOutcome::Accepted => "accepted",
@@ -234,7 +234,7 @@ fn verify_failure(error: &VerifyError) -> Answer {
             "Rejected a notification: no webhook secret is configured (set nylas.webhook_secrets or NYLAS_WEBHOOK_SECRET)."
         );
     } else {
-        tracing::warn!(error = %error, "Rejected a notification.");
+        tracing::warn!(error = %crate::cause::Chain(error), "Rejected a notification.");
     }
     Answer::new(status, result, "", &error.to_string())
 }

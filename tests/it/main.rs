@@ -5,6 +5,7 @@
 mod support;
 
 mod backfill;
+mod causes;
 mod deployment;
 mod durability;
 mod failures;

@@ -154,7 +154,7 @@ impl HubSpotAdapter {
             Ok(id) => id,
             Err(error) if !wanted.is_empty() && is_refusal(&error) => {
                 tracing::warn!(
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "HubSpot refused the meeting with its contact associations; creating it without them and linking the contacts one by one."
                 );
                 let id = self.post_meeting(record, &[]).await?;

@@ -258,7 +258,7 @@ impl CrmAdapter for PipedriveAdapter {
         match self.write(record, existing, linked).await {
             Err(error) if linked.is_some_and(|p| !p.is_empty()) && is_refusal(&error) => {
                 tracing::warn!(
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "Pipedrive refused the activity with its participants; writing it without changing them."
                 );
                 self.write(record, existing, None).await

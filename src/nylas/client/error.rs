@@ -48,7 +48,7 @@ pub enum NylasError {
         retry: Retry,
     },
     /// No answer: timeout, connection refused, TLS failure, or a body cut short.
-    #[error("{endpoint} failed: {source}")]
+    #[error("{endpoint} failed")]
     Transport {
         endpoint: &'static Endpoint,
         #[source]
@@ -77,7 +77,7 @@ pub enum NylasError {
         oversize: crate::outbound::Oversize,
     },
     /// A success answer whose body does not have the documented shape.
-    #[error("{endpoint} answered with a body calsync cannot read: {source}")]
+    #[error("{endpoint} answered with a body calsync cannot read")]
     Decode {
         endpoint: &'static Endpoint,
         #[source]
