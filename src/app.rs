@@ -95,13 +95,16 @@ impl App {
     ) -> Result<App, AppError> {
         let http = http_client()?;
         let metrics = Arc::new(Metrics::new());
-        let nylas = NylasClient::new(&settings.nylas, http.clone()).with_metrics(metrics.clone());
+        let nylas = NylasClient::new(&settings.nylas, http.clone())
+            .with_metrics(metrics.clone())
+            .with_clock(clock);
         let transport = CrmTransport::new(
             http,
             settings.crm.kind(),
             settings.sync.crm_requests_per_second,
             metrics.clone(),
-        );
+        )
+        .with_clock(clock);
         let health = Arc::new(Health::new(
             transport.gate().clone(),
             settings.crm.kind(),

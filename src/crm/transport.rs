@@ -23,7 +23,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -32,6 +32,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use tokio::time::Instant;
 
 use super::CrmError;
+use crate::clock::Clock;
 use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
 use crate::retry::{is_healthy_status, retry_after};
@@ -45,7 +46,7 @@ pub const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
 
 /// The answer to a request, whatever its status.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -60,6 +61,7 @@ pub struct CrmTransport {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     gate: TargetGate,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 impl CrmTransport {
@@ -78,7 +80,20 @@ impl CrmTransport {
             limiter,
             gate: TargetGate::new(format!("crm:{kind}"), Some(metrics.clone())),
             metrics,
+            clock: Clock::System,
         }
+    }
+
+    /// The same transport with another time source, which every adapter sending through it uses
+    /// for its "when" decisions (`Retry-After` dates, daily resets, recovery windows).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time source of the target's adapter.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The HTTP client to build requests with.
@@ -182,7 +197,7 @@ impl CrmTransport {
             started.elapsed(),
         );
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
+            let pause = retry_after(headers, self.clock.now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
             self.pause_for(pause);
         } else if is_healthy_status(status.as_u16()) {
             self.gate.record_success();

@@ -1,5 +1,7 @@
 //! The REST adapter against the scripted fake CRM of [`super::fake`].
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::fake::{FakeCrm, KEY};

@@ -6,8 +6,8 @@
 //! scrubbed of it in case a proxy echoes the request); texts taken from bodies are truncated.
 
 use std::fmt;
-use std::time::SystemTime;
 
+use jiff::Timestamp;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -182,7 +182,7 @@ impl NylasError {
         headers: &HeaderMap,
         body: &[u8],
         api_key: &SecretString,
-        now: SystemTime,
+        now: Timestamp,
     ) -> Self {
         let retry = classify_status(status.as_u16(), retry_after(headers, now));
         let (error_type, message, provider_error) = read_error_body(body);
@@ -288,7 +288,7 @@ mod tests {
             &HeaderMap::new(),
             body.as_bytes(),
             &SecretString::from("nyk_v0_secret"),
-            SystemTime::now(),
+            Timestamp::now(),
         )
     }
 

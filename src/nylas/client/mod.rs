@@ -38,7 +38,7 @@ mod tests;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -49,6 +49,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::clock::Clock;
 use crate::config::NylasSettings;
 use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
@@ -81,6 +82,7 @@ pub struct NylasClient {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     gate: TargetGate,
     metrics: Option<Arc<Metrics>>,
+    clock: Clock,
 }
 
 impl fmt::Debug for NylasClient {
@@ -151,7 +153,14 @@ impl NylasClient {
             limiter,
             gate: TargetGate::new(TARGET, None),
             metrics: None,
+            clock: Clock::System,
         }
+    }
+
+    /// The same client with another time source (for `Retry-After` dates).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Counts every request in `metrics` (by endpoint and status) and reports the pause in
@@ -247,7 +256,7 @@ impl NylasClient {
     /// Pauses every request on a 429; records a healthy answer on the gate.
     fn observe(&self, endpoint: &'static Endpoint, status: StatusCode, headers: &HeaderMap) {
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
+            let pause = retry_after(headers, self.clock.now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
             self.gate.pause_for(pause);
             tracing::warn!(
                 endpoint = %endpoint,
@@ -276,7 +285,7 @@ impl NylasClient {
                 &answer.headers,
                 &answer.body,
                 key,
-                SystemTime::now(),
+                self.clock.now(),
             ),
             // Unreachable in practice: nothing is sent without a key.
             None => NylasError::MissingApiKey { endpoint },
