@@ -6,6 +6,7 @@ mod support;
 
 mod backfill;
 mod causes;
+mod crm_conformance;
 mod deployment;
 mod durability;
 mod failures;

@@ -61,10 +61,22 @@ async fn dead_letter_under_flood(
     (dead, peak)
 }
 
-fn assert_flat(peak_kib: u64, flood: &Hostile) {
+/// Points `upstream` (`CALSYNC__CRM__BASE_URL` or `NYLAS_API_URI`) at a server answering every
+/// request `status` with a streamed 1 GiB body; the dead letter's error, once the daemon's peak
+/// memory and the flood's output are checked.
+async fn flooded(upstream: &str, status: u16, announced: bool) -> String {
+    let (nylas, crm) = (FakeNylas::start().await, FakeCrm::start().await);
+    let flood = Hostile::start(Hostility::Flood {
+        status,
+        bytes: GIB,
+        announced,
+    })
+    .await;
+    let base = flood.base_url();
+    let (dead, peak) = dead_letter_under_flood(&nylas, &crm, &[(upstream, base.as_str())]).await;
     assert!(
-        peak_kib < RSS_LIMIT_KIB,
-        "peak RSS {peak_kib} KiB (limit {RSS_LIMIT_KIB} KiB)"
+        peak < RSS_LIMIT_KIB,
+        "peak RSS {peak} KiB (limit {RSS_LIMIT_KIB} KiB)"
     );
     // The reader stopped early: nowhere near the whole answer was even generated.
     assert!(
@@ -72,69 +84,29 @@ fn assert_flat(peak_kib: u64, flood: &Hostile) {
         "{} bytes generated",
         flood.produced()
     );
+    dead.last_error
 }
 
 #[tokio::test]
 async fn a_1_gib_crm_success_is_refused_with_flat_memory() {
-    let (nylas, crm) = (FakeNylas::start().await, FakeCrm::start().await);
-    let flood = Hostile::start(Hostility::Flood {
-        status: 201,
-        bytes: GIB,
-        announced: false,
-    })
-    .await;
-    let base = flood.base_url();
-    let extra = [("CALSYNC__CRM__BASE_URL", base.as_str())];
-    let (dead, peak) = dead_letter_under_flood(&nylas, &crm, &extra).await;
-    assert!(
-        dead.last_error
-            .contains("rest create answered with a body over calsync's limit of 8388608 bytes"),
-        "{}",
-        dead.last_error
-    );
-    assert_flat(peak, &flood);
+    let error = flooded("CALSYNC__CRM__BASE_URL", 201, false).await;
+    let expected = "rest create answered with a body over calsync's limit of 8388608 bytes";
+    assert!(error.contains(expected), "{error}");
 }
 
 #[tokio::test]
 async fn a_1_gib_crm_error_keeps_only_an_excerpt_with_flat_memory() {
-    let (nylas, crm) = (FakeNylas::start().await, FakeCrm::start().await);
-    let flood = Hostile::start(Hostility::Flood {
-        status: 503,
-        bytes: GIB,
-        announced: true,
-    })
-    .await;
-    let base = flood.base_url();
-    let extra = [("CALSYNC__CRM__BASE_URL", base.as_str())];
-    let (dead, peak) = dead_letter_under_flood(&nylas, &crm, &extra).await;
+    let error = flooded("CALSYNC__CRM__BASE_URL", 503, true).await;
     assert!(
-        dead.last_error
-            .contains("rest create answered HTTP 503: xxxx"),
-        "{}",
-        dead.last_error
+        error.contains("rest create answered HTTP 503: xxxx"),
+        "{error}"
     );
-    assert!(dead.last_error.len() < 1024, "{}", dead.last_error.len());
-    assert_flat(peak, &flood);
+    assert!(error.len() < 1024, "{}", error.len());
 }
 
 #[tokio::test]
 async fn a_1_gib_nylas_event_is_refused_with_flat_memory() {
-    let (nylas, crm) = (FakeNylas::start().await, FakeCrm::start().await);
-    let flood = Hostile::start(Hostility::Flood {
-        status: 200,
-        bytes: GIB,
-        announced: false,
-    })
-    .await;
-    let uri = flood.base_url();
-    let extra = [("NYLAS_API_URI", uri.as_str())];
-    let (dead, peak) = dead_letter_under_flood(&nylas, &crm, &extra).await;
-    assert!(
-        dead.last_error.contains(
-            "GET /v3/grants/{grant_id}/events/{event_id} answered with a body over calsync's limit of 8388608 bytes"
-        ),
-        "{}",
-        dead.last_error
-    );
-    assert_flat(peak, &flood);
+    let error = flooded("NYLAS_API_URI", 200, false).await;
+    let expected = "GET /v3/grants/{grant_id}/events/{event_id} answered with a body over calsync's limit of 8388608 bytes";
+    assert!(error.contains(expected), "{error}");
 }
