@@ -146,14 +146,17 @@ pub trait CrmAdapter: Send + Sync + 'static {
     async fn check(&self) -> Result<(), CrmError>;
 }
 
-/// Builds the adapter the settings describe; HTTP adapters send through `transport`.
+/// Builds the adapter the settings describe; HTTP adapters send through `transport`, and every
+/// adapter takes its time from the transport's clock.
 pub fn build(
     settings: &Settings,
     transport: transport::CrmTransport,
 ) -> Result<Arc<dyn CrmAdapter>, CrmError> {
     match &settings.crm {
         CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, transport))),
-        CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
+        CrmSettings::Jsonl(jsonl) => Ok(Arc::new(
+            jsonl::JsonlAdapter::new(jsonl).with_clock(transport.clock()),
+        )),
         CrmSettings::Salesforce(salesforce) => Ok(Arc::new(salesforce::SalesforceAdapter::new(
             salesforce,
             &settings.sync.internal_domains,

@@ -3,6 +3,7 @@
 //! pointed to receives nothing — and answers are read with a cap, so a streamed 1 GiB answer
 //! leaves the real binary's memory flat.
 
+mod clock;
 mod memory;
 
 use std::collections::HashMap;

@@ -183,3 +183,19 @@ async fn check_opens_the_file_and_reports_io_errors() {
     assert!(matches!(error, CrmError::Io { .. }), "{error:?}");
     assert_eq!(error.retry(), crate::retry::Retry::After(None));
 }
+
+#[tokio::test(start_paused = true)]
+async fn lines_are_stamped_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let clock = Clock::tokio();
+    let adapter = adapter(path.clone()).with_clock(clock);
+    tokio::time::advance(std::time::Duration::from_secs(3600)).await;
+    adapter.soft_delete("evt-1", "evt-1").await.unwrap();
+    let at: Timestamp = lines(&path)[0]["at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(at, clock.now());
+    assert!(
+        at.duration_since(Timestamp::now()).as_secs() >= 3599,
+        "{at}"
+    );
+}

@@ -1,6 +1,6 @@
 //! [`Hostile`]: an upstream (CRM or Nylas) on `127.0.0.1:0` that gives one hostile answer to every
-//! request — a redirect, or a huge body generated on the fly while it is read (never allocated)
-//! — and records what it received. A Salesforce token request (`POST /services/oauth2/token`) is
+//! request — a redirect, a huge body generated on the fly while it is read (never allocated), a
+//! refusal with `Retry-After` — and records what it received. A Salesforce token request (`POST /services/oauth2/token`) is
 //! answered properly, so the Salesforce adapter reaches its real requests.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +36,8 @@ pub enum Hostility {
         status: u16,
         body: serde_json::Value,
     },
+    /// `status` with `Retry-After: retry_after` (seconds or an HTTP date).
+    Refuse { status: u16, retry_after: String },
 }
 
 /// A request the server received.
@@ -107,6 +109,15 @@ fn answer(state: &Arc<State>, request: Request) -> Response {
         Hostility::Redirect { status, location } => (
             StatusCode::from_u16(*status).unwrap(),
             [("location", location.clone())],
+        )
+            .into_response(),
+        Hostility::Refuse {
+            status,
+            retry_after,
+        } => (
+            StatusCode::from_u16(*status).unwrap(),
+            [("retry-after", retry_after.clone())],
+            axum::Json(json!({"error": "not now"})),
         )
             .into_response(),
         Hostility::Plain { status, body } => (
