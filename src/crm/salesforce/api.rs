@@ -1,4 +1,4 @@
-//! What Salesforce plugs into the shared client ([`crate::crm::vendor`]): its throttle signals
+//! The session's access [`Token`], and what Salesforce plugs into the shared client ([`crate::crm::vendor`]): its throttle signals
 //! (`Sforce-Limit-Info`, 403 `REQUEST_LIMIT_EXCEEDED`), its error array and classification, and
 //! the secrets to scrub (the client secret and the access token held by the session).
 //!
@@ -13,10 +13,18 @@ use reqwest::{RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::errors::{self, LimitBackoff};
-use super::session::Token;
 use crate::crm::transport::{Answer, CrmTransport};
 use crate::crm::vendor::Vendor;
 use crate::retry::Retry;
+
+/// An access token and where to use it.
+pub struct Token {
+    pub(super) access: SecretString,
+    /// `{instance_url}`, without a trailing slash.
+    pub instance: String,
+    /// `{instance_url}/services/data/{api_version}`.
+    pub api_base: String,
+}
 
 /// The `kind` label of the quota gauges.
 const KIND: &str = "salesforce";

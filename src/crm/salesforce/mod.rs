@@ -34,8 +34,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use self::api::Token;
 use self::fields::{Links, event_body};
-use self::session::{Session, Token};
+use self::session::Session;
 use self::who::Directory;
 use super::contacts::LOOKUP_TTL;
 use super::transport::CrmTransport;

@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::api::SalesforceApi;
+use super::api::{SalesforceApi, Token};
 use crate::config::SalesforceCrmSettings;
 use crate::crm::CrmError;
 use crate::crm::transport::{Answer, CrmTransport, excerpt};
@@ -33,15 +33,6 @@ use crate::retry::{Retry, retry_after};
 
 /// The `kind` label of logs.
 const KIND: &str = "salesforce";
-
-/// An access token and where to use it.
-pub struct Token {
-    pub(super) access: SecretString,
-    /// `{instance_url}`, without a trailing slash.
-    pub instance: String,
-    /// `{instance_url}/services/data/{api_version}`.
-    pub api_base: String,
-}
 
 /// The token endpoint's success answer (only what calsync uses).
 #[derive(Deserialize)]
