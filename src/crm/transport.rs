@@ -35,7 +35,6 @@ use super::CrmError;
 use crate::clock::Clock;
 use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
-use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 
 /// How long a 429 without `Retry-After` pauses the target.
@@ -114,6 +113,10 @@ impl CrmTransport {
     /// Holds back every request to the target for `pause` (extends, never shortens, a pause).
     pub fn pause_for(&self, pause: Duration) {
         self.gate.pause_for(pause);
+        self.log_pause(pause);
+    }
+
+    fn log_pause(&self, pause: Duration) {
         tracing::warn!(
             crm.kind = self.kind,
             retry.after_ms = pause.as_millis() as u64,
@@ -196,11 +199,12 @@ impl CrmTransport {
             Some(status.as_u16()),
             started.elapsed(),
         );
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(headers, self.clock.now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
-            self.pause_for(pause);
-        } else if is_healthy_status(status.as_u16()) {
-            self.gate.record_success();
+        let now = self.clock.now();
+        if let Some(pause) =
+            self.gate
+                .observe(status.as_u16(), headers, now, DEFAULT_THROTTLE_PAUSE)
+        {
+            self.log_pause(pause);
         }
     }
 }

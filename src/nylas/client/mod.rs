@@ -53,7 +53,6 @@ use crate::clock::Clock;
 use crate::config::NylasSettings;
 use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
-use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 use endpoint::Endpoint;
 
@@ -255,16 +254,16 @@ impl NylasClient {
 
     /// Pauses every request on a 429; records a healthy answer on the gate.
     fn observe(&self, endpoint: &'static Endpoint, status: StatusCode, headers: &HeaderMap) {
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(headers, self.clock.now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
-            self.gate.pause_for(pause);
+        let now = self.clock.now();
+        let pause = self
+            .gate
+            .observe(status.as_u16(), headers, now, DEFAULT_THROTTLE_PAUSE);
+        if let Some(pause) = pause {
             tracing::warn!(
                 endpoint = %endpoint,
                 retry.after_ms = pause.as_millis() as u64,
                 "Nylas is throttling calsync; holding back all requests to it."
             );
-        } else if is_healthy_status(status.as_u16()) {
-            self.gate.record_success();
         }
     }
 
