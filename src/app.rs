@@ -54,12 +54,10 @@ fn retry_policy(settings: &Settings) -> RetryPolicy {
     }
 }
 
-/// The HTTP client every outbound call shares (one connection pool, calsync's user agent).
+/// The HTTP client every outbound call shares (one connection pool, calsync's user agent, no
+/// redirects followed: see [`crate::outbound`]).
 pub fn http_client() -> Result<reqwest::Client, AppError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("calsync/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(AppError::HttpClient)
+    crate::outbound::client().map_err(AppError::HttpClient)
 }
 
 /// Stops the HTTP server: no new connections, each open one closed after its current request,
@@ -85,11 +83,11 @@ async fn stop_server(
 pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the CRM adapter cannot be built: {0}")]
+    #[error("the CRM adapter cannot be built")]
     Crm(#[from] CrmError),
-    #[error("the HTTP client cannot be built: {0}")]
+    #[error("the HTTP client cannot be built")]
     HttpClient(#[source] reqwest::Error),
-    #[error("the HTTP server failed: {0}")]
+    #[error("the HTTP server failed")]
     Server(#[source] std::io::Error),
 }
 
@@ -121,13 +119,16 @@ impl App {
     ) -> Result<App, AppError> {
         let http = http_client()?;
         let metrics = Arc::new(Metrics::new());
-        let nylas = NylasClient::new(&settings.nylas, http.clone()).with_metrics(metrics.clone());
+        let nylas = NylasClient::new(&settings.nylas, http.clone())
+            .with_metrics(metrics.clone())
+            .with_clock(clock);
         let transport = CrmTransport::new(
             http,
             settings.crm.kind(),
             settings.sync.crm_requests_per_second,
             metrics.clone(),
-        );
+        )
+        .with_clock(clock);
         metrics.prime_targets(transport.gate().label());
         let health = Arc::new(Health::new(
             transport.gate().clone(),
@@ -327,10 +328,10 @@ impl App {
         stop_periodic.cancel();
         stop_workers.cancel();
         if let Err(error) = workers.await {
-            tracing::error!(error = %error, "The worker pool ended abnormally.");
+            tracing::error!(error = %crate::cause::Chain(&error), "The worker pool ended abnormally.");
         }
         if let Err(error) = reconcile.await {
-            tracing::error!(error = %error, "Reconciliation ended abnormally.");
+            tracing::error!(error = %crate::cause::Chain(&error), "Reconciliation ended abnormally.");
         }
         if failed.is_none() {
             stop_server(server, &closing, force_at).await;

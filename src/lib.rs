@@ -25,7 +25,9 @@
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`record`]: the CRM meeting record and its content hash.
 //! - [`crm`]: the CRM adapter trait and its implementations.
+//! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
 //! - [`retry`]: classification of outbound failures and backoff.
+//! - [`cause`]: how errors are shown: the error and its causes, each once.
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
 //! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
@@ -42,6 +44,7 @@
 
 pub mod app;
 pub mod backfill;
+pub mod cause;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -51,6 +54,7 @@ pub mod http;
 pub mod maintenance;
 pub mod mapping;
 pub mod nylas;
+pub mod outbound;
 pub mod periodic;
 pub mod printable;
 pub mod reconcile;

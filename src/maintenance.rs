@@ -76,7 +76,7 @@ impl Pruner {
     pub async fn run(self, stop: CancellationToken) {
         crate::periodic::every(self.every, &stop, || async {
             if let Err(error) = self.prune_once().await {
-                tracing::warn!(error = %error, "Could not prune the notification log; trying again at the next run.");
+                tracing::warn!(error = %crate::cause::Chain(&error), "Could not prune the notification log; trying again at the next run.");
             }
         })
         .await;

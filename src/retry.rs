@@ -12,7 +12,9 @@
 
 pub mod gate;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use jiff::Timestamp;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -64,15 +66,19 @@ pub fn is_healthy_status(status: u16) -> bool {
     (200..300).contains(&status) || classify_status(status, None) == Retry::Permanent
 }
 
-/// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`). A date in the past
-/// means "now" (zero); an unparseable value is ignored.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// Parses `Retry-After` as delay-seconds or an HTTP date (relative to `now`, which callers take
+/// from their [`crate::clock::Clock`]). A date in the past means "now" (zero); an unparseable
+/// value is ignored.
+pub fn retry_after(headers: &HeaderMap, now: Timestamp) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let at = Timestamp::try_from(httpdate::parse_http_date(value).ok()?).ok()?;
+    if at <= now {
+        return Some(Duration::ZERO);
+    }
+    Duration::try_from(at.duration_since(now)).ok()
 }
 
 /// Exponential backoff with full jitter, between `initial` and `max`.
@@ -130,16 +136,17 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let system = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(2)));
 
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        let later = httpdate::fmt_http_date(system + Duration::from_secs(30));
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
 
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        let past = httpdate::fmt_http_date(system - Duration::from_secs(30));
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&past).unwrap());
         assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
 

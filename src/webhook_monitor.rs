@@ -43,9 +43,9 @@ pub fn lock_ttl(every: Duration) -> Duration {
 /// Why a check could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
-    #[error("could not take the {LOCK} lock: {0}")]
+    #[error("could not take the {LOCK} lock")]
     Lock(#[source] StoreError),
-    #[error("could not list the Nylas webhooks: {0}")]
+    #[error("could not list the Nylas webhooks")]
     Nylas(#[source] NylasError),
 }
 
@@ -176,7 +176,7 @@ impl WebhookMonitor {
     pub async fn run(self, stop: CancellationToken) {
         crate::periodic::every(self.every, &stop, || async {
             if let Err(error) = self.check_once().await {
-                tracing::warn!(error = %error, "Could not check the Nylas webhooks' status; trying again at the next check.");
+                tracing::warn!(error = %crate::cause::Chain(&error), "Could not check the Nylas webhooks' status; trying again at the next check.");
             }
         })
         .await;

@@ -105,7 +105,7 @@ impl Inline {
             let span = job_span(&job);
             let result = self.sync(&job).instrument(span.clone()).await;
             let auth = match &result {
-                Err(error) if error.retry() == Retry::Auth => Some(error.to_string()),
+                Err(error) if error.retry() == Retry::Auth => Some(crate::cause::chain(error)),
                 _ => None,
             };
             let settled = self
@@ -164,7 +164,7 @@ impl Inline {
                     match self.store.extend_lease(&job.lease, now, self.lease_for).await {
                         Ok(true) => {}
                         Ok(false) => tracing::warn!(event.id = %job.request.record_key, "The backfill lost a job's lease while it ran."),
-                        Err(error) => tracing::warn!(error = %error, "Could not extend a job's lease."),
+                        Err(error) => tracing::warn!(error = %crate::cause::Chain(&error), "Could not extend a job's lease."),
                     }
                 }
             }

@@ -41,7 +41,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     /// Nylas refused or failed, and retrying did not help (or cannot).
-    #[error("{source} (after {attempts} attempt(s))")]
+    #[error("Nylas failed after {attempts} attempt(s)")]
     Nylas {
         attempts: u32,
         #[source]
@@ -201,7 +201,7 @@ impl Lister {
                 list = what,
                 attempt,
                 retry.after_ms = delay.as_millis() as u64,
-                error = %error,
+                error = %crate::cause::Chain(&error),
                 "Listing from Nylas failed; retrying."
             );
             tokio::select! {
@@ -289,7 +289,7 @@ pub fn jobs_for_page(
         .filter_map(|event| match job_for(event, grant_id, calendar_id, source) {
             Ok(job) => Some(job),
             Err(error) => {
-                tracing::warn!(event.id = %event.id, error = %error, "A listed event cannot be encoded; skipped.");
+                tracing::warn!(event.id = %event.id, error = %crate::cause::Chain(&error), "A listed event cannot be encoded; skipped.");
                 None
             }
         })

@@ -42,10 +42,10 @@ use run::Context;
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
     /// The grants could not be listed.
-    #[error("listing the application's grants failed: {0}")]
+    #[error("listing the application's grants failed")]
     Grants(#[source] ListError),
     /// The completed run's checkpoints could not be deleted.
-    #[error("the backfill completed but its checkpoints could not be cleared: {0}")]
+    #[error("the backfill completed but its checkpoints could not be cleared")]
     Checkpoints(#[source] StoreError),
 }
 

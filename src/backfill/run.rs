@@ -57,14 +57,14 @@ impl From<InlineError> for Stop {
     fn from(error: InlineError) -> Self {
         match error {
             InlineError::Interrupted => Stop::Interrupted,
-            other => Stop::Grant(other.to_string()),
+            other => Stop::Grant(crate::cause::chain(&other)),
         }
     }
 }
 
 impl From<crate::store::StoreError> for Stop {
     fn from(error: crate::store::StoreError) -> Self {
-        Stop::Grant(error.to_string())
+        Stop::Grant(crate::cause::chain(&error))
     }
 }
 
@@ -127,7 +127,7 @@ pub(super) async fn run_grants(ctx: Arc<Context>, grants: Vec<Grant>) {
     }
     while let Some(joined) = tasks.join_next().await {
         if let Err(error) = joined {
-            tracing::error!(error = %error, "A backfill grant task ended abnormally.");
+            tracing::error!(error = %crate::cause::Chain(&error), "A backfill grant task ended abnormally.");
         }
     }
 }
@@ -147,12 +147,20 @@ async fn run_grant(ctx: &Context, grant: &Grant) {
             ctx.progress.grant_skipped(SkipReason::PausedOrDeleted);
             return;
         }
-        Err(error) => return ctx.progress.grant_failed(grant_id, &error.to_string()),
+        Err(error) => {
+            return ctx
+                .progress
+                .grant_failed(grant_id, &crate::cause::chain(&error));
+        }
     }
     let calendars = match ctx.lister.calendars(grant_id).await {
         Ok(calendars) => calendars,
         Err(ListError::Interrupted) => return,
-        Err(error) => return ctx.progress.grant_failed(grant_id, &error.to_string()),
+        Err(error) => {
+            return ctx
+                .progress
+                .grant_failed(grant_id, &crate::cause::chain(&error));
+        }
     };
     ctx.progress
         .calendars_found(calendars.selected.len(), calendars.excluded);
@@ -199,13 +207,15 @@ async fn run_calendar(ctx: &Context, grant_id: &str, calendar: &Calendar) -> Res
         let page = match ctx.lister.events(grant_id, &query).await {
             Ok(page) => page,
             Err(error) if resumed && error.is_permanent() => {
-                tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %error, "Nylas refused the saved page token; reading the calendar from its first page.");
+                tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %crate::cause::Chain(&error), "Nylas refused the saved page token; reading the calendar from its first page.");
                 (token, resumed, listing_started) = (None, false, ctx.clock.now().as_second());
                 continue;
             }
             Err(ListError::Interrupted) => return Err(Stop::Interrupted),
-            Err(error) if error.is_grant_auth() => return Err(Stop::Grant(error.to_string())),
-            Err(error) => return Err(Stop::Calendar(error.to_string())),
+            Err(error) if error.is_grant_auth() => {
+                return Err(Stop::Grant(crate::cause::chain(&error)));
+            }
+            Err(error) => return Err(Stop::Calendar(crate::cause::chain(&error))),
         };
         resumed = false;
         run_page(ctx, grant_id, &calendar.id, &page.data).await?;

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use calsync::backfill::BackfillArgs;
+use calsync::cause::Chain;
 use calsync::commands::dlq::DlqCommand;
 use calsync::config::{self, ConfigErrors, LoadOptions, Settings};
 use calsync::telemetry::{self, LogOutput};
@@ -90,7 +91,7 @@ pub fn main() -> ExitCode {
         _ => None,
     };
     if let Err(error) = telemetry::init_logging(&settings.log, output) {
-        eprintln!("calsync: {error}");
+        eprintln!("calsync: {}", Chain(&error));
         return ExitCode::from(2);
     }
     for warning in &settings.warnings {
@@ -111,8 +112,12 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "calsync failed.");
-            eprintln!("calsync: {error:#}");
+            let error = Chain(error.as_ref());
+            // Other commands log to stderr too: one report there, not two.
+            if output == LogOutput::Stdout {
+                tracing::error!(error = %error, "calsync failed.");
+            }
+            eprintln!("calsync: {error}");
             ExitCode::FAILURE
         }
     }

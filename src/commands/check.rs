@@ -18,6 +18,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use crate::app::{self, AppError};
+use crate::cause::{Chain, chain};
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter};
@@ -198,7 +199,7 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
             } else {
                 ""
             };
-            (Verdict::Fail, format!("{error}{hint}"))
+            (Verdict::Fail, format!("{}{hint}", Chain(&error)))
         }
     }
 }
@@ -206,7 +207,7 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
 async fn check_webhooks(nylas: &NylasClient) -> (Verdict, String) {
     let webhooks = match nylas.list_webhooks().await {
         Ok(webhooks) => webhooks,
-        Err(error) => return (Verdict::Fail, error.to_string()),
+        Err(error) => return (Verdict::Fail, chain(&error)),
     };
     let assessment = Assessment::of(webhooks);
     if let Some(bad) = assessment.unhealthy().next() {
@@ -248,7 +249,7 @@ async fn check_crm(settings: &Settings, http: reqwest::Client) -> (Verdict, Stri
     );
     let adapter: Arc<dyn CrmAdapter> = match crm::build(settings, transport) {
         Ok(adapter) => adapter,
-        Err(error) => return (Verdict::Fail, error.to_string()),
+        Err(error) => return (Verdict::Fail, chain(&error)),
     };
     match adapter.check().await {
         Ok(()) => (
@@ -265,7 +266,7 @@ async fn check_crm(settings: &Settings, http: reqwest::Client) -> (Verdict, Stri
             } else {
                 ""
             };
-            (Verdict::Fail, format!("{error}{hint}"))
+            (Verdict::Fail, format!("{}{hint}", Chain(&error)))
         }
     }
 }
@@ -276,7 +277,7 @@ async fn check_store(settings: &Settings) -> (Verdict, String) {
     let url = store::redact_url(settings.store.url.expose_secret());
     let opened = match store::open_existing(settings.store.url.expose_secret()).await {
         Ok(opened) => opened,
-        Err(error) => return (Verdict::Fail, error.to_string()),
+        Err(error) => return (Verdict::Fail, chain(&error)),
     };
     let pinged = opened.ping().await;
     opened.close().await;
@@ -288,7 +289,7 @@ async fn check_store(settings: &Settings) -> (Verdict, String) {
                 opened.backend()
             ),
         ),
-        Err(error) => (Verdict::Fail, error.to_string()),
+        Err(error) => (Verdict::Fail, chain(&error)),
     }
 }
 

@@ -62,7 +62,7 @@ pub enum DlqCommand {
 pub enum DlqError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write the output: {0}")]
+    #[error("cannot write the output")]
     Output(#[source] std::io::Error),
     #[error("no such dead letter: {} (see `calsync dlq list`)", join(.0))]
     UnknownIds(Vec<i64>),

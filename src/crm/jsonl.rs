@@ -9,9 +9,9 @@
 //! Invariants: the file (and its parent directory) is created when missing and only ever
 //! appended to; writers in this process are serialized by a mutex and each line is written whole
 //! and flushed before the next, so lines never interleave; the "CRM id" is the external event
-//! id and `created` is true exactly when the worker knew of no existing record. The file is
-//! reopened for each line, so it can be rotated or removed while calsync runs. `check` creates
-//! nothing: it asks whether the first write could.
+//! id and `created` is true exactly when the worker knew of no existing record; `at` comes from
+//! the adapter's [`Clock`]. The file is reopened for each line, so it can be rotated or removed
+//! while calsync runs. `check` creates nothing: it asks whether the first write could.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
+use crate::clock::Clock;
 use crate::config::JsonlCrmSettings;
 use crate::record::MeetingRecord;
 
@@ -33,6 +34,8 @@ pub struct JsonlAdapter {
     target: String,
     /// Held while a line is written: one writer at a time.
     writer: Mutex<()>,
+    /// Where the lines' `at` comes from.
+    clock: Clock,
 }
 
 /// One line of the file.
@@ -58,7 +61,14 @@ impl JsonlAdapter {
             target: format!("jsonl:{}", settings.path.display()),
             path: settings.path.clone(),
             writer: Mutex::new(()),
+            clock: Clock::System,
         }
+    }
+
+    /// The same adapter stamping its lines with another time source.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Appends one line, whole, and flushes it.
@@ -156,7 +166,7 @@ impl CrmAdapter for JsonlAdapter {
             ExistingRecord::Uncertain => "uncertain",
         };
         let line = Line::Upsert {
-            at: Timestamp::now(),
+            at: self.clock.now(),
             existing: existing_name,
             record,
         };
@@ -173,7 +183,7 @@ impl CrmAdapter for JsonlAdapter {
         _crm_record_id: &str,
     ) -> Result<(), CrmError> {
         let line = Line::SoftDelete {
-            at: Timestamp::now(),
+            at: self.clock.now(),
             external_event_id,
         };
         self.append("jsonl soft_delete", &line).await

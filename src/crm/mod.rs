@@ -58,11 +58,26 @@ pub enum CrmError {
         retry: Retry,
     },
     /// The request did not get an answer (timeout, connection refused, TLS).
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed")]
     Transport {
         operation: &'static str,
         #[source]
         source: reqwest::Error,
+    },
+    /// The CRM answered with a redirect, which calsync never follows: the request was not
+    /// performed. Permanent for a write, retried for a read ([`crate::outbound::redirect_retry`]).
+    #[error("{operation} {redirect}")]
+    Redirected {
+        operation: &'static str,
+        redirect: crate::outbound::Redirect,
+        retry: Retry,
+    },
+    /// The CRM answered success with a body over [`crate::outbound::MAX_BODY_BYTES`] (read no
+    /// further than the cap): retried.
+    #[error("{operation} answered with {oversize}")]
+    TooLarge {
+        operation: &'static str,
+        oversize: crate::outbound::Oversize,
     },
     /// The CRM answered success with a body calsync cannot use.
     #[error("{operation} answered with an unexpected body: {message}")]
@@ -81,7 +96,7 @@ pub enum CrmError {
     #[error(transparent)]
     Shared(std::sync::Arc<CrmError>),
     /// A local target (the JSONL dry run) failed.
-    #[error("{operation} failed: {source}")]
+    #[error("{operation} failed")]
     Io {
         operation: &'static str,
         #[source]
@@ -93,7 +108,8 @@ impl CrmError {
     /// What the worker should do about this failure.
     pub fn retry(&self) -> Retry {
         match self {
-            CrmError::Status { retry, .. } => *retry,
+            CrmError::Status { retry, .. } | CrmError::Redirected { retry, .. } => *retry,
+            CrmError::TooLarge { .. } => Retry::After(None),
             CrmError::Transport { source, .. } => crate::retry::classify_transport(source),
             CrmError::Protocol { .. } => Retry::After(None),
             CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),
@@ -133,14 +149,17 @@ pub trait CrmAdapter: Send + Sync + 'static {
     async fn check(&self) -> Result<(), CrmError>;
 }
 
-/// Builds the adapter the settings describe; HTTP adapters send through `transport`.
+/// Builds the adapter the settings describe; HTTP adapters send through `transport`, and every
+/// adapter takes its time from the transport's clock.
 pub fn build(
     settings: &Settings,
     transport: transport::CrmTransport,
 ) -> Result<Arc<dyn CrmAdapter>, CrmError> {
     match &settings.crm {
         CrmSettings::Rest(rest) => Ok(Arc::new(rest::RestAdapter::new(rest, transport))),
-        CrmSettings::Jsonl(jsonl) => Ok(Arc::new(jsonl::JsonlAdapter::new(jsonl))),
+        CrmSettings::Jsonl(jsonl) => Ok(Arc::new(
+            jsonl::JsonlAdapter::new(jsonl).with_clock(transport.clock()),
+        )),
         CrmSettings::Salesforce(salesforce) => Ok(Arc::new(salesforce::SalesforceAdapter::new(
             salesforce,
             &settings.sync.internal_domains,

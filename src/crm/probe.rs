@@ -19,8 +19,8 @@ pub fn shown(url: &Url) -> String {
     url.to_string()
 }
 
-/// The error of a check's request (`method url`), naming the URL (status and protocol errors;
-/// other kinds name it already or were never sent).
+/// The error of a check's request (`method url`), naming the URL (status, redirect and protocol
+/// errors; other kinds name it already or were never sent).
 pub fn naming(error: CrmError, method: &str, url: &Url) -> CrmError {
     let tried = |message: String| format!("{method} {}: {message}", shown(url));
     match error {
@@ -38,6 +38,19 @@ pub fn naming(error: CrmError, method: &str, url: &Url) -> CrmError {
         CrmError::Protocol { operation, message } => CrmError::Protocol {
             operation,
             message: tried(message),
+        },
+        CrmError::Redirected {
+            operation,
+            redirect,
+            retry,
+        } => CrmError::Status {
+            operation,
+            status: redirect.status,
+            message: tried(format!(
+                "a redirect to {}: calsync follows no redirects, so configure the final URL",
+                redirect.location.as_deref().unwrap_or("(no Location)")
+            )),
+            retry,
         },
         other => other,
     }

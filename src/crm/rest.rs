@@ -14,33 +14,44 @@
 //! scrubbed of the API key. The target is `rest:<endpoint URL>`, e.g.
 //! `rest:https://crm.example.com/api/meetings`: another host or resource path is another target.
 
-use std::time::{Duration, SystemTime};
-
 use async_trait::async_trait;
-use reqwest::header::ACCEPT;
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
 
-use super::transport::{Answer, CrmTransport, excerpt};
+use super::transport::CrmTransport;
+use super::vendor::{NO_BODY, Vendor, VendorClient};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::RestCrmSettings;
 use crate::record::MeetingRecord;
-use crate::retry::{classify_status, retry_after};
-
-/// Longest excerpt of a response body kept in an error.
-const MAX_MESSAGE: usize = 200;
 
 /// The external id `check()` looks up: harmless whether or not it exists.
 const CHECK_ID: &str = "calsync-check";
 
+/// What the generic REST CRM plugs into the shared client: an optional bearer key, no throttle
+/// signals beyond the transport's 429 handling, errors quoted from the body.
+pub struct RestApi {
+    api_key: Option<SecretString>,
+}
+
+impl Vendor for RestApi {
+    fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.api_key {
+            Some(key) => request.bearer_auth(key.expose_secret()),
+            None => request,
+        }
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.api_key.iter().map(|key| key.expose_secret()).collect()
+    }
+}
+
 /// The generic REST CRM.
 pub struct RestAdapter {
-    transport: CrmTransport,
+    client: VendorClient<RestApi>,
     endpoint: Url,
-    api_key: Option<SecretString>,
-    timeout: Duration,
     target: String,
 }
 
@@ -56,65 +67,34 @@ impl RestAdapter {
     /// An adapter for the configured endpoint, sending through `transport`.
     pub fn new(settings: &RestCrmSettings, transport: CrmTransport) -> Self {
         let endpoint = meetings_url(&settings.base_url, &settings.meetings_path);
+        let api = RestApi {
+            api_key: settings.api_key.clone(),
+        };
         RestAdapter {
             target: format!("rest:{endpoint}"),
-            transport,
+            client: VendorClient::new(transport, api, settings.timeout),
             endpoint,
-            api_key: settings.api_key.clone(),
-            timeout: settings.timeout,
         }
     }
 
-    /// A request to the meetings resource, selected by external id when given.
-    fn request(&self, method: Method, external_event_id: Option<&str>) -> RequestBuilder {
-        let mut request = self
-            .transport
-            .http()
-            .request(method, self.endpoint.clone())
-            .header(ACCEPT, "application/json")
-            .timeout(self.timeout);
+    /// The meetings resource, selected by external id when given.
+    fn url(&self, external_event_id: Option<&str>) -> Url {
+        let mut url = self.endpoint.clone();
         if let Some(id) = external_event_id {
-            request = request.query(&[("external_event_id", id)]);
+            url.query_pairs_mut().append_pair("external_event_id", id);
         }
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key.expose_secret());
-        }
-        request
-    }
-
-    async fn send(
-        &self,
-        operation: &'static str,
-        request: RequestBuilder,
-    ) -> Result<Answer, CrmError> {
-        self.transport.send(operation, request).await
-    }
-
-    fn status_error(&self, operation: &'static str, answer: &Answer) -> CrmError {
-        let status = answer.status.as_u16();
-        CrmError::Status {
-            operation,
-            status,
-            message: excerpt(
-                &answer.body,
-                &[self
-                    .api_key
-                    .as_ref()
-                    .map_or("", ExposeSecret::expose_secret)],
-                MAX_MESSAGE,
-            ),
-            retry: classify_status(status, retry_after(&answer.headers, SystemTime::now())),
-        }
+        url
     }
 
     /// `POST`: a new record.
     async fn create(&self, record: &MeetingRecord) -> Result<UpsertOutcome, CrmError> {
         const OPERATION: &str = "rest create";
-        let request = self.request(Method::POST, None).json(record);
-        let answer = self.send(OPERATION, request).await?;
-        if !answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &answer));
-        }
+        let url = self.url(None);
+        let sent = self
+            .client
+            .exchange(OPERATION, Method::POST, &url, Some(record))
+            .await?;
+        let answer = self.client.success(OPERATION, sent)?;
         Ok(UpsertOutcome {
             crm_record_id: record_id(&answer.body)
                 .unwrap_or_else(|| record.external_event_id.clone()),
@@ -129,15 +109,13 @@ impl RestAdapter {
         known_id: Option<&str>,
     ) -> Result<Option<UpsertOutcome>, CrmError> {
         const OPERATION: &str = "rest update";
-        let request = self
-            .request(Method::PUT, Some(&record.external_event_id))
-            .json(record);
-        let answer = self.send(OPERATION, request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
+        let url = self.url(Some(&record.external_event_id));
+        let answer = self
+            .client
+            .exchange(OPERATION, Method::PUT, &url, Some(record))
+            .await?;
+        if !self.client.exists(OPERATION, &answer)? {
             return Ok(None);
-        }
-        if !answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &answer));
         }
         let crm_record_id = record_id(&answer.body)
             .or_else(|| known_id.map(str::to_owned))
@@ -166,15 +144,15 @@ impl RestAdapter {
         operation: &'static str,
         external_event_id: &str,
     ) -> Result<Lookup, CrmError> {
-        let request = self.request(Method::GET, Some(external_event_id));
-        let answer = self.send(operation, request).await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            Ok(Lookup::Missing)
-        } else if answer.status.is_success() {
-            Ok(Lookup::Found(record_id(&answer.body)))
-        } else {
-            Err(self.status_error(operation, &answer))
-        }
+        let url = self.url(Some(external_event_id));
+        let answer = self
+            .client
+            .exchange(operation, Method::GET, &url, NO_BODY)
+            .await?;
+        Ok(match self.client.exists(operation, &answer)? {
+            true => Lookup::Found(record_id(&answer.body)),
+            false => Lookup::Missing,
+        })
     }
 }
 
@@ -214,13 +192,12 @@ impl CrmAdapter for RestAdapter {
         _crm_record_id: &str,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "rest delete";
-        let request = self.request(Method::DELETE, Some(external_event_id));
-        let answer = self.send(OPERATION, request).await?;
-        if answer.status.is_success() || answer.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(self.status_error(OPERATION, &answer))
-        }
+        let url = self.url(Some(external_event_id));
+        let answer = self
+            .client
+            .exchange(OPERATION, Method::DELETE, &url, NO_BODY)
+            .await?;
+        self.client.exists(OPERATION, &answer).map(|_| ())
     }
 
     /// Two authenticated reads. First the collection itself (`GET {endpoint}`, no query): a
@@ -231,8 +208,10 @@ impl CrmAdapter for RestAdapter {
         const OPERATION: &str = "rest check";
         let endpoint = &self.endpoint;
         let answer = self
-            .send(OPERATION, self.request(Method::GET, None))
-            .await?;
+            .client
+            .exchange(OPERATION, Method::GET, endpoint, NO_BODY)
+            .await
+            .map_err(|error| probe::naming(error, "GET", endpoint))?;
         let location = answer
             .headers
             .get(reqwest::header::LOCATION)
@@ -245,7 +224,7 @@ impl CrmAdapter for RestAdapter {
         }
         let status = answer.status.as_u16();
         if matches!(status, 401 | 403 | 408 | 429) || answer.status.is_server_error() {
-            let error = self.status_error(OPERATION, &answer);
+            let error = self.client.status_error(OPERATION, &answer);
             return Err(probe::naming(error, "GET", endpoint));
         }
         let mut lookup = endpoint.clone();

@@ -15,12 +15,15 @@
 //! - **Health.** Every healthy answer ([`crate::retry::is_healthy_status`]) is recorded on the
 //!   gate, which is how the worker learns that the CRM works again after an outage.
 //! - **Metrics.** Requests by kind, operation and status, and their latency.
+//! - **Strict answers** ([`crate::outbound`]): a redirect is never followed but returned as
+//!   [`CrmError::Redirected`] naming its `Location`; bodies are read by streaming with a cap
+//!   ([`CrmError::TooLarge`] for a success over it; an error answer keeps only its start).
 //!
 //! It uses tokio's clock, so pauses are testable with paused time.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -29,8 +32,9 @@ use reqwest::{RequestBuilder, StatusCode};
 use tokio::time::Instant;
 
 use super::CrmError;
+use crate::clock::Clock;
+use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
-use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 
 /// How long a 429 without `Retry-After` pauses the target.
@@ -41,7 +45,7 @@ pub const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
 
 /// The answer to a request, whatever its status.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -56,6 +60,7 @@ pub struct CrmTransport {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     gate: TargetGate,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 impl CrmTransport {
@@ -74,7 +79,20 @@ impl CrmTransport {
             limiter,
             gate: TargetGate::new(format!("crm:{kind}"), Some(metrics.clone())),
             metrics,
+            clock: Clock::System,
         }
+    }
+
+    /// The same transport with another time source, which every adapter sending through it uses
+    /// for its "when" decisions (`Retry-After` dates, daily resets, recovery windows).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time source of the target's adapter.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The HTTP client to build requests with.
@@ -95,6 +113,10 @@ impl CrmTransport {
     /// Holds back every request to the target for `pause` (extends, never shortens, a pause).
     pub fn pause_for(&self, pause: Duration) {
         self.gate.pause_for(pause);
+        self.log_pause(pause);
+    }
+
+    fn log_pause(&self, pause: Duration) {
         tracing::warn!(
             crm.kind = self.kind,
             retry.after_ms = pause.as_millis() as u64,
@@ -108,12 +130,18 @@ impl CrmTransport {
     }
 
     /// Sends a request after the pause and the rate cap allow it; records metrics; pauses the
-    /// target on 429. Returns the answer whatever its status.
+    /// target on 429. Returns the answer whatever its status, except a redirect (never followed:
+    /// [`CrmError::Redirected`]) and a success body over the cap ([`CrmError::TooLarge`]); an
+    /// error answer's body is kept only up to [`crate::outbound::MAX_ERROR_BODY_BYTES`].
     pub async fn send(
         &self,
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<Answer, CrmError> {
+        let transport = |source| CrmError::Transport { operation, source };
+        let (client, request) = request.build_split();
+        let request = request.map_err(transport)?;
+        let (method, url) = (request.method().clone(), request.url().clone());
         self.gate
             .admit(MAX_INLINE_WAIT)
             .await
@@ -122,8 +150,7 @@ impl CrmTransport {
             limiter.until_ready().await;
         }
         let started = Instant::now();
-        let transport = |source| CrmError::Transport { operation, source };
-        let response = match request.send().await {
+        let response = match client.execute(request).await {
             Ok(response) => response,
             Err(error) => {
                 self.metrics
@@ -133,24 +160,52 @@ impl CrmTransport {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport);
+        if let Some(redirect) = outbound::redirect(&url, status, &headers) {
+            self.record(operation, status, &headers, started);
+            let retry = outbound::redirect_retry(&method);
+            return Err(CrmError::Redirected {
+                operation,
+                redirect,
+                retry,
+            });
+        }
+        let body = outbound::read_body(response).await;
+        self.record(operation, status, &headers, started);
+        let body = body.map_err(|error| match error {
+            BodyError::Oversize(oversize) => CrmError::TooLarge {
+                operation,
+                oversize,
+            },
+            BodyError::Read(source) => transport(source),
+        })?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Records an answer: metrics, the pause a 429 asks for, a healthy answer on the gate.
+    fn record(
+        &self,
+        operation: &'static str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        started: Instant,
+    ) {
         self.metrics.crm_request(
             self.kind,
             operation,
             Some(status.as_u16()),
             started.elapsed(),
         );
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(&headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
-            self.pause_for(pause);
-        } else if is_healthy_status(status.as_u16()) {
-            self.gate.record_success();
+        let now = self.clock.now();
+        if let Some(pause) =
+            self.gate
+                .observe(status.as_u16(), headers, now, DEFAULT_THROTTLE_PAUSE)
+        {
+            self.log_pause(pause);
         }
-        Ok(Answer {
-            status,
-            headers,
-            body: body?,
-        })
     }
 }
 

@@ -24,7 +24,7 @@ pub async fn readyz(State(state): State<EdgeState>) -> (StatusCode, String) {
     match state.commits.probe(state.store.as_ref(), state.clock).await {
         Ok(()) => (StatusCode::OK, "ready".into()),
         Err(error) => {
-            tracing::warn!(error = %error, "Readiness check failed: the store is unavailable.");
+            tracing::warn!(error = %crate::cause::Chain(&error), "Readiness check failed: the store is unavailable.");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable".into())
         }
     }

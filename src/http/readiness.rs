@@ -115,7 +115,10 @@ impl CommitHealth {
             let result = write(now).await;
             *last = Some(Probe {
                 at: now,
-                failure: result.as_ref().err().map(ToString::to_string),
+                failure: result
+                    .as_ref()
+                    .err()
+                    .map(|error| crate::cause::Chain(error).to_string()),
             });
             self.record(result.is_ok());
             result.map_err(NotReady::Store)

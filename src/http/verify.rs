@@ -47,7 +47,7 @@ pub enum VerifyError {
     BadSignature,
     #[error("unsupported Content-Encoding {0:?}")]
     UnsupportedEncoding(String),
-    #[error("the gzip body cannot be decompressed: {0}")]
+    #[error("the gzip body cannot be decompressed")]
     Decompress(#[source] std::io::Error),
     #[error("the decompressed body exceeds {limit} bytes")]
     TooLarge { limit: usize },

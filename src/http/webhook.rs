@@ -113,7 +113,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
     let verified = verify::verify(&headers, &body, &state.secrets, state.max_body_bytes)
         .map_err(|error| verify_failure(state, &error))?;
     let envelope = verify::parse_envelope(&verified).map_err(|error| {
-        tracing::warn!(error = %error, "Rejected a signed notification: not a notification envelope.");
+        tracing::warn!(error = %crate::cause::Chain(&error), "Rejected a signed notification: not a notification envelope.");
         Answer::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
     })?;
     let envelope = envelope.get();
@@ -124,7 +124,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
                 tracing::warn!(
                     notification.id = %envelope.id,
                     notification.r#type = %envelope.trigger,
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "Rejected a signed notification that cannot be processed."
                 );
                 Answer::new(
@@ -170,7 +170,7 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answ
             INGEST_DEADLINE.as_secs()
         )
     });
-    match stored.and_then(|result| result.map_err(|error| error.to_string())) {
+    match stored.and_then(|result| result.map_err(|error| crate::cause::chain(&error))) {
         Ok(outcome) => {
             let result = match outcome {
                 IngestOutcome::Accepted => "accepted",
@@ -266,7 +266,7 @@ fn verify_failure(state: &EdgeState, error: &VerifyError) -> Answer {
         } else {
             tracing::warn!(
                 http.status = status.as_u16(),
-                error = %error,
+                error = %crate::cause::Chain(error),
                 suppressed,
                 "Rejected a notification."
             );

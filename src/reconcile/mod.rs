@@ -64,7 +64,7 @@ pub enum ReconcileError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The grants could not be listed.
-    #[error("listing the application's grants failed: {0}")]
+    #[error("listing the application's grants failed")]
     Grants(#[source] ListError),
 }
 
@@ -177,7 +177,7 @@ impl Passes for Reconciler {
             }
             Err(error) => {
                 self.metrics.reconcile_pass("full", "error", 0);
-                tracing::error!(error = %error, "Reconciliation pass failed; it runs again at the next interval.")
+                tracing::error!(error = %crate::cause::Chain(&error), "Reconciliation pass failed; it runs again at the next interval.")
             }
         }
     }
@@ -198,7 +198,7 @@ impl Passes for Reconciler {
             }
             Err(error) => {
                 self.metrics.reconcile_pass("resumed", "error", 0);
-                tracing::error!(error = %error, "Reconciling resumed grants failed; retrying shortly.")
+                tracing::error!(error = %crate::cause::Chain(&error), "Reconciling resumed grants failed; retrying shortly.")
             }
         }
     }

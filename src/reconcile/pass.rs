@@ -135,7 +135,7 @@ impl Reconciler {
         let calendars = match self.lister.calendars(grant_id).await {
             Ok(calendars) => calendars,
             Err(error) => {
-                tracing::warn!(grant.id = %grant_id, error = %error, "Listing the grant's calendars failed; it is reconciled at the next pass.");
+                tracing::warn!(grant.id = %grant_id, error = %crate::cause::Chain(&error), "Listing the grant's calendars failed; it is reconciled at the next pass.");
                 result.failed = true;
                 return Ok(result);
             }
@@ -151,7 +151,7 @@ impl Reconciler {
                     result.events += events;
                 }
                 Err(error) => {
-                    tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %error, "Reconciling a calendar failed; its watermark stays, so the next pass covers the gap.");
+                    tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %crate::cause::Chain(&error), "Reconciling a calendar failed; its watermark stays, so the next pass covers the gap.");
                     result.calendars_failed += 1;
                 }
             }

@@ -18,8 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use jiff::Timestamp;
+use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
+use super::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 
 /// Shared by every request to one target. Cheap to clone; clones share the pause.
@@ -120,6 +123,26 @@ impl TargetGate {
     /// Records that the target answered healthily (it is up and accepts calsync's requests).
     pub fn record_success(&self) {
         self.inner.successes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes note of an answer: a 429 pauses the target for its `Retry-After` (read at `now`),
+    /// else for `default_pause`, and returns that pause; a healthy answer is recorded.
+    pub fn observe(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        now: Timestamp,
+        default_pause: Duration,
+    ) -> Option<Duration> {
+        if status == 429 {
+            let pause = retry_after(headers, now).unwrap_or(default_pause);
+            self.pause_for(pause);
+            return Some(pause);
+        }
+        if is_healthy_status(status) {
+            self.record_success();
+        }
+        None
     }
 
     /// How many healthy answers the target has given so far (see the module docs).

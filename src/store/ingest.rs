@@ -32,7 +32,7 @@ use crate::clock::Clock;
 pub enum IngestError {
     /// Its batch could not be committed (store busy, disk full, connection lost, …). The error is
     /// shared by every notification of the batch.
-    #[error("the notification could not be stored: {0}")]
+    #[error("the notification could not be stored")]
     Unavailable(#[source] Arc<StoreError>),
     /// The ingestor is shut down (or its writer stopped).
     #[error("the ingest writer has stopped")]
@@ -166,7 +166,7 @@ impl Ingestor {
         let mut writer = self.shared.writer.lock().await;
         if let Some(handle) = writer.take() {
             if let Err(error) = handle.await {
-                tracing::error!(error = %error, "The ingest writer stopped abnormally.");
+                tracing::error!(error = %crate::cause::Chain(&error), "The ingest writer stopped abnormally.");
             }
         }
     }
@@ -224,7 +224,7 @@ fn answer(
         Err(error) => {
             counters.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
-                error = %error,
+                error = %crate::cause::Chain(&error),
                 batch = replies.len(),
                 "A batch of notifications could not be stored."
             );

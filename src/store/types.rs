@@ -260,7 +260,7 @@ pub struct JobStats {
 pub enum StoreError {
     /// The store cannot be reached or cannot commit right now (locked, disk full, connection
     /// lost). Callers retry later; the HTTP edge answers 503.
-    #[error("the store is unavailable: {0}")]
+    #[error("the store is unavailable")]
     Unavailable(#[source] sqlx::Error),
     /// The store URL or schema is wrong; start-up stops.
     #[error("the store cannot be opened: {0}")]

@@ -33,7 +33,7 @@ pub async fn refresh(store: &dyn Store, owner: &str, metrics: &Metrics, now: Tim
     let exporting = match tokio::time::timeout(TIMEOUT, read(store, owner, metrics, now)).await {
         Ok(Ok(exporting)) => exporting,
         Ok(Err(error)) => {
-            tracing::warn!(error = %error, "Could not read the store-wide gauges for /metrics.");
+            tracing::warn!(error = %crate::cause::Chain(&error), "Could not read the store-wide gauges for /metrics.");
             false
         }
         Err(_) => {

@@ -364,7 +364,10 @@ fn crm_signal(error: &CrmError) -> Option<Signal> {
         CrmError::Transport { source, .. } => transport_signal(source),
         CrmError::Throttled { wait, .. } => Some(Signal::HeldBack(*wait)),
         CrmError::Shared(inner) => crm_signal(inner),
-        CrmError::Protocol { .. } | CrmError::Io { .. } => None,
+        CrmError::Redirected {
+            redirect, retry, ..
+        } => status_signal(redirect.status, *retry),
+        CrmError::Protocol { .. } | CrmError::TooLarge { .. } | CrmError::Io { .. } => None,
     }
 }
 
@@ -374,7 +377,12 @@ fn nylas_signal(error: &NylasError) -> Option<Signal> {
         NylasError::Status { status, retry, .. } => status_signal(*status, *retry),
         NylasError::Transport { source, .. } => transport_signal(source),
         NylasError::Throttled { wait, .. } => Some(Signal::HeldBack(*wait)),
-        NylasError::InvalidId { .. } | NylasError::Decode { .. } => None,
+        NylasError::Redirected {
+            redirect, retry, ..
+        } => status_signal(redirect.status, *retry),
+        NylasError::InvalidId { .. } | NylasError::Decode { .. } | NylasError::TooLarge { .. } => {
+            None
+        }
     }
 }
 

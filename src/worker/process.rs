@@ -60,13 +60,13 @@ impl SyncOutcome {
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("reading the event from Nylas failed: {0}")]
+    #[error("reading the event from Nylas failed")]
     Nylas(#[source] NylasError),
-    #[error("writing to the CRM failed: {0}")]
+    #[error("writing to the CRM failed")]
     Crm(#[source] CrmError),
-    #[error("the event cannot be mapped: {0}")]
+    #[error("the event cannot be mapped")]
     Mapping(#[source] MappingError),
-    #[error("the job's payload is not an event: {0}")]
+    #[error("the job's payload is not an event")]
     Payload(#[source] serde_json::Error),
     #[error("the event has no calendar id and is not in the grant's primary calendar")]
     CalendarUnknown,

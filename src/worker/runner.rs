@@ -101,7 +101,7 @@ impl Runner {
                     }
                     Err(error) => {
                         claim_failed = true;
-                        tracing::error!(error = %error, "Could not claim jobs; retrying shortly.");
+                        tracing::error!(error = %crate::cause::Chain(&error), "Could not claim jobs; retrying shortly.");
                     }
                 }
             }
@@ -204,7 +204,7 @@ impl Runner {
                         match store.extend_lease(&job.lease, clock.now(), lease_for).await {
                             Ok(true) => {}
                             Ok(false) => tracing::warn!("The job's lease was lost while it ran."),
-                            Err(error) => tracing::warn!(error = %error, "Could not extend the job's lease."),
+                            Err(error) => tracing::warn!(error = %crate::cause::Chain(&error), "Could not extend the job's lease."),
                         }
                     }
                     _ = abort.cancelled() => break None,
@@ -220,7 +220,7 @@ impl Runner {
             };
             if let Err(error) = settled {
                 tracing::error!(
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "Could not record the job's result; it runs again when its lease expires."
                 );
             }

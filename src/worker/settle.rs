@@ -87,7 +87,7 @@ impl Processor {
             }
             Err(error) => error,
         };
-        let message = error.to_string();
+        let message = crate::cause::chain(&error);
         self.metrics.job_failure(match error.retry() {
             Retry::After(_) => "retryable",
             Retry::Permanent => "permanent",
@@ -175,7 +175,9 @@ impl Processor {
         );
         match self.store.paused_grants().await {
             Ok(count) => self.metrics.set_grants_paused(count),
-            Err(error) => tracing::warn!(error = %error, "Could not count the paused grants."),
+            Err(error) => {
+                tracing::warn!(error = %crate::cause::Chain(&error), "Could not count the paused grants.")
+            }
         }
         let plan = RetryPlan {
             at: now,

@@ -6,7 +6,9 @@ mod support;
 
 mod backfill;
 mod bounds;
+mod causes;
 mod configuration;
+mod crm_conformance;
 mod demo;
 mod deployment;
 mod durability;
@@ -15,6 +17,7 @@ mod hubspot;
 mod hygiene;
 mod logs;
 mod operations;
+mod outbound;
 mod pipedrive;
 mod pipeline;
 mod reconcile;

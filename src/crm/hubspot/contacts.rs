@@ -22,11 +22,11 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::errors::protocol_error;
 use super::properties::split_name;
 use super::{HubSpotAdapter, Object};
 use crate::crm::CrmError;
 use crate::crm::contacts::{external_attendees, normalize};
+use crate::crm::vendor::{NO_BODY, decode, protocol_error};
 use crate::record::MeetingRecord;
 
 /// The contacts collection (v3, as in `contacts-v3.json`, the contacts spec calsync is checked
@@ -125,20 +125,18 @@ impl HubSpotAdapter {
         let segments: Vec<&str> = CONTACTS.iter().copied().chain([email]).collect();
         let url = self.url(&segments);
         let sent = self
+            .client
             .send(OPERATION, || {
-                self.request(Method::GET, url.clone())
+                self.client
+                    .request(Method::GET, &url)
                     .query(&[("idProperty", "email"), ("properties", "email")])
             })
             .await?;
-        match sent.answer.status {
-            StatusCode::NOT_FOUND => Ok(None),
-            status if status.is_success() => {
-                let contact: Object = serde_json::from_slice(&sent.answer.body)
-                    .map_err(|_| protocol_error(OPERATION, "the contact has no id"))?;
-                Ok(Some(contact.id))
-            }
-            _ => Err(self.status_error(OPERATION, &sent)),
+        if !self.client.exists(OPERATION, &sent)? {
+            return Ok(None);
         }
+        let contact: Object = decode(OPERATION, &sent, "the contact has no id")?;
+        Ok(Some(contact.id))
     }
 
     /// Creates a contact for an attendee; remembers it in the cache.
@@ -166,20 +164,17 @@ impl HubSpotAdapter {
         let body = json!({"properties": properties, "associations": []});
         let url = self.url(CONTACTS);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
+            .client
+            .exchange(OPERATION, Method::POST, &url, Some(&body))
             .await?;
         let id = match sent.answer.status {
             StatusCode::CONFLICT => self.lookup(email).await?.ok_or_else(|| {
                 protocol_error(OPERATION, "409 for a contact that cannot be read")
             })?,
             status if status.is_success() => {
-                let contact: Object = serde_json::from_slice(&sent.answer.body)
-                    .map_err(|_| protocol_error(OPERATION, "the created contact has no id"))?;
-                contact.id
+                decode::<Object>(OPERATION, &sent, "the created contact has no id")?.id
             }
-            _ => return Err(self.status_error(OPERATION, &sent)),
+            _ => return Err(self.client.status_error(OPERATION, &sent)),
         };
         tracing::info!("Created a HubSpot contact for an attendee.");
         self.contacts.remember(email, Some(id.clone())).await;
@@ -230,14 +225,11 @@ impl HubSpotAdapter {
                 contact_id,
             ]);
             let sent = self
-                .send(OPERATION, || self.request(Method::PUT, url.clone()))
+                .client
+                .exchange(OPERATION, Method::PUT, &url, NO_BODY)
                 .await?;
-            match sent.answer.status {
-                status if status.is_success() => {}
-                StatusCode::NOT_FOUND => {
-                    tracing::warn!("A HubSpot contact to link no longer exists; skipping it.");
-                }
-                _ => return Err(self.status_error(OPERATION, &sent)),
+            if !self.client.exists(OPERATION, &sent)? {
+                tracing::warn!("A HubSpot contact to link no longer exists; skipping it.");
             }
         }
         Ok(())
@@ -247,13 +239,10 @@ impl HubSpotAdapter {
         const OPERATION: &str = "hubspot unlink contact";
         let url = self.meetings_url(&[meeting_id, "associations", "contacts", contact_id]);
         let sent = self
-            .send(OPERATION, || self.request(Method::DELETE, url.clone()))
+            .client
+            .exchange(OPERATION, Method::DELETE, &url, NO_BODY)
             .await?;
-        if sent.answer.status.is_success() || sent.answer.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(self.status_error(OPERATION, &sent))
-        }
+        self.client.exists(OPERATION, &sent).map(|_| ())
     }
 
     /// Every contact link of the meeting, all pages.
@@ -272,9 +261,11 @@ impl HubSpotAdapter {
         let mut after: Option<String> = None;
         for _ in 0..MAX_LINK_PAGES {
             let sent = self
+                .client
                 .send(OPERATION, || {
                     let mut request = self
-                        .request(Method::GET, url.clone())
+                        .client
+                        .request(Method::GET, &url)
                         .query(&[("limit", LINKS_PAGE)]);
                     if let Some(after) = &after {
                         request = request.query(&[("after", after)]);
@@ -282,11 +273,8 @@ impl HubSpotAdapter {
                     request
                 })
                 .await?;
-            if !sent.answer.status.is_success() {
-                return Err(self.status_error(OPERATION, &sent));
-            }
-            let page: LinkPage = serde_json::from_slice(&sent.answer.body)
-                .map_err(|_| protocol_error(OPERATION, "the links answer has no results"))?;
+            let sent = self.client.success(OPERATION, sent)?;
+            let page: LinkPage = decode(OPERATION, &sent, "the links answer has no results")?;
             links.extend(page.results);
             after = page
                 .paging

@@ -10,25 +10,63 @@
 //! - 401/403 are [`Retry::Auth`]; 400, 404, 409, 422 are permanent; 5xx are retried.
 //!
 //! Messages come from the error body (`category`, `message`, `correlationId`), at most ~200
-//! characters, with the token scrubbed.
+//! characters, with the token scrubbed. All of it is plugged into the shared client
+//! ([`crate::crm::vendor`]) as [`HubSpotApi`].
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jiff::Timestamp;
+use reqwest::RequestBuilder;
 use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::crm::CrmError;
-use crate::crm::transport::{Answer, excerpt};
-use crate::crm::vendor::{daily_cap_pause, header_number};
-use crate::retry::{Retry, classify_status, retry_after};
+use crate::crm::transport::{Answer, CrmTransport};
+use crate::crm::vendor::{Vendor, daily_cap_pause, header_number};
+use crate::retry::retry_after;
 use crate::telemetry::metrics::Metrics;
-
-/// Longest message kept in an error.
-const MAX_MESSAGE: usize = 200;
 
 /// The burst window when a 429 names none.
 const TEN_SECONDS: Duration = Duration::from_secs(10);
+
+/// What HubSpot plugs into the shared client: the bearer token, its throttle signals, its error
+/// body.
+pub struct HubSpotApi {
+    pub token: SecretString,
+}
+
+impl Vendor for HubSpotApi {
+    fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(self.token.expose_secret())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.token.expose_secret()]
+    }
+
+    fn signals(
+        &self,
+        answer: &Answer,
+        now: Timestamp,
+        transport: &CrmTransport,
+    ) -> Option<Duration> {
+        throttle_pause(answer, now, transport.metrics())
+    }
+
+    /// `category: message (correlation id …)` from the body, else the body.
+    fn describe(&self, answer: &Answer) -> String {
+        let body = error_body(answer);
+        let text = match (body.category, body.message) {
+            (Some(category), Some(message)) => format!("{category}: {message}"),
+            (None, Some(message)) => message,
+            _ => return String::from_utf8_lossy(&answer.body).into_owned(),
+        };
+        match body.correlation_id {
+            Some(id) => format!("{text} (correlation id {id})"),
+            None => text,
+        }
+    }
+}
 
 /// HubSpot's error body (also the 429 body, which adds `errorType` and `policyName`).
 #[derive(Debug, Default, Deserialize)]
@@ -55,7 +93,7 @@ pub fn throttle_pause(answer: &Answer, now: Timestamp, metrics: &Metrics) -> Opt
         if policy.eq_ignore_ascii_case("DAILY") {
             return Some(daily_cap_pause(now));
         }
-        let asked = retry_after(&answer.headers, SystemTime::now());
+        let asked = retry_after(&answer.headers, now);
         let interval = header_number(&answer.headers, "x-hubspot-ratelimit-interval-milliseconds")
             .and_then(|ms| u64::try_from(ms).ok())
             .map(Duration::from_millis);
@@ -69,49 +107,18 @@ pub fn throttle_pause(answer: &Answer, now: Timestamp, metrics: &Metrics) -> Opt
     (daily_remaining == Some(0)).then(|| daily_cap_pause(now))
 }
 
-/// The error for a non-success answer; `pause` is what [`throttle_pause`] found.
-pub fn status_error(
-    operation: &'static str,
-    answer: &Answer,
-    pause: Option<Duration>,
-    token: &str,
-) -> CrmError {
-    let status = answer.status.as_u16();
-    let retry = if answer.status == StatusCode::TOO_MANY_REQUESTS {
-        Retry::After(Some(pause.unwrap_or(TEN_SECONDS)))
-    } else {
-        classify_status(status, retry_after(&answer.headers, SystemTime::now()))
-    };
-    CrmError::Status {
-        operation,
-        status,
-        message: message(answer, token),
-        retry,
-    }
-}
-
-/// `category: message (correlation id …)` from the body, else the body's start.
-fn message(answer: &Answer, token: &str) -> String {
-    let body = error_body(answer);
-    let text = match (body.category, body.message) {
-        (Some(category), Some(message)) => format!("{category}: {message}"),
-        (None, Some(message)) => message,
-        _ => return excerpt(&answer.body, &[token], MAX_MESSAGE),
-    };
-    let text = match body.correlation_id {
-        Some(id) => format!("{text} (correlation id {id})"),
-        None => text,
-    };
-    excerpt(text.as_bytes(), &[token], MAX_MESSAGE)
-}
-
-pub use crate::crm::vendor::protocol_error;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::vendor::DAILY_RESET_MARGIN;
     use crate::crm::vendor::test_answer as answer;
+    use crate::crm::vendor::{DAILY_RESET_MARGIN, test_error};
+    use crate::retry::Retry;
+
+    fn api(token: &str) -> HubSpotApi {
+        HubSpotApi {
+            token: SecretString::from(token),
+        }
+    }
 
     const NOW: &str = "2026-07-01T10:15:00Z";
 
@@ -130,7 +137,7 @@ mod tests {
             pause(&daily),
             Some(Duration::from_secs(45 * 60) + DAILY_RESET_MARGIN)
         );
-        let error = status_error("hubspot create", &daily, pause(&daily), "tok");
+        let error = test_error(&api("tok"), "hubspot create", daily.clone(), pause(&daily));
         assert!(
             matches!(error.retry(), Retry::After(Some(wait)) if wait > Duration::from_secs(2000))
         );
@@ -180,17 +187,27 @@ mod tests {
     #[test]
     fn errors_are_classified_and_described_without_the_token() {
         let body = r#"{"status":"error","message":"Property values were not valid: tok-123","correlationId":"c-1","category":"VALIDATION_ERROR"}"#;
-        let error = status_error("hubspot create", &answer(400, &[], body), None, "tok-123");
+        let error = test_error(
+            &api("tok-123"),
+            "hubspot create",
+            answer(400, &[], body),
+            None,
+        );
         assert_eq!(error.retry(), Retry::Permanent);
         let text = error.to_string();
         assert!(text.contains("VALIDATION_ERROR: Property values were not valid"));
         assert!(text.contains("correlation id c-1"));
         assert!(!text.contains("tok-123"));
         for status in [401, 403] {
-            let error = status_error("hubspot create", &answer(status, &[], "{}"), None, "t");
+            let error = test_error(&api("t"), "hubspot create", answer(status, &[], "{}"), None);
             assert_eq!(error.retry(), Retry::Auth, "{status}");
         }
-        let error = status_error("hubspot create", &answer(502, &[], "<html>"), None, "t");
+        let error = test_error(
+            &api("t"),
+            "hubspot create",
+            answer(502, &[], "<html>"),
+            None,
+        );
         assert_eq!(error.retry(), Retry::After(None));
     }
 }

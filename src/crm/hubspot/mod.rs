@@ -20,20 +20,16 @@ mod contacts;
 mod errors;
 mod properties;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use jiff::Timestamp;
-use reqwest::header::ACCEPT;
-use reqwest::{Method, RequestBuilder, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
+use self::errors::HubSpotApi;
 use super::contacts::ContactCache;
 use super::transport::CrmTransport;
-use super::vendor::{Throttled, send_throttled};
+use super::vendor::{NO_BODY, VendorClient, decode};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::{ContactLinking, HubSpotCrmSettings};
 use crate::record::MeetingRecord;
@@ -51,11 +47,9 @@ const SEARCH_LIMIT: u32 = 10;
 
 /// The HubSpot meetings adapter.
 pub struct HubSpotAdapter {
-    transport: CrmTransport,
+    client: VendorClient<HubSpotApi>,
     base: Url,
-    token: SecretString,
     event_id_property: String,
-    timeout: Duration,
     linking: ContactLinking,
     internal_domains: Vec<String>,
     contacts: ContactCache,
@@ -83,11 +77,15 @@ impl HubSpotAdapter {
     ) -> Self {
         HubSpotAdapter {
             target: format!("hubspot:{}", settings.base_url),
-            transport,
+            client: VendorClient::new(
+                transport,
+                HubSpotApi {
+                    token: settings.token.clone(),
+                },
+                settings.timeout,
+            ),
             base: settings.base_url.clone(),
-            token: settings.token.clone(),
             event_id_property: settings.event_id_property.clone(),
-            timeout: settings.timeout,
             linking: settings.contacts,
             internal_domains: internal_domains.to_vec(),
             contacts: ContactCache::default(),
@@ -110,38 +108,6 @@ impl HubSpotAdapter {
         self.url(&segments)
     }
 
-    /// An authenticated request.
-    fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.transport
-            .http()
-            .request(method, url)
-            .bearer_auth(self.token.expose_secret())
-            .header(ACCEPT, "application/json")
-            .timeout(self.timeout)
-    }
-
-    /// Sends through the transport with HubSpot's throttle signals honoured.
-    async fn send(
-        &self,
-        operation: &'static str,
-        build: impl Fn() -> RequestBuilder,
-    ) -> Result<Throttled, CrmError> {
-        let metrics = self.transport.metrics().clone();
-        send_throttled(&self.transport, operation, build, move |answer| {
-            errors::throttle_pause(answer, Timestamp::now(), &metrics)
-        })
-        .await
-    }
-
-    fn status_error(&self, operation: &'static str, sent: &Throttled) -> CrmError {
-        errors::status_error(
-            operation,
-            &sent.answer,
-            sent.pause,
-            self.token.expose_secret(),
-        )
-    }
-
     /// `POST …/meetings`, associated with `contact_ids`. If HubSpot refuses the associations
     /// (e.g. a cached contact was deleted since), creates without them and links one by one.
     async fn create(
@@ -154,7 +120,7 @@ impl HubSpotAdapter {
             Ok(id) => id,
             Err(error) if !wanted.is_empty() && is_refusal(&error) => {
                 tracing::warn!(
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "HubSpot refused the meeting with its contact associations; creating it without them and linking the contacts one by one."
                 );
                 let id = self.post_meeting(record, &[]).await?;
@@ -193,15 +159,11 @@ impl HubSpotAdapter {
         });
         let url = self.meetings_url(&[]);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
+            .client
+            .exchange(OPERATION, Method::POST, &url, Some(&body))
             .await?;
-        if !sent.answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &sent));
-        }
-        let created: Object = serde_json::from_slice(&sent.answer.body)
-            .map_err(|_| errors::protocol_error(OPERATION, "the created meeting has no id"))?;
+        let sent = self.client.success(OPERATION, sent)?;
+        let created: Object = decode(OPERATION, &sent, "the created meeting has no id")?;
         Ok(created.id)
     }
 
@@ -211,15 +173,10 @@ impl HubSpotAdapter {
         let body = json!({"properties": meeting_properties(record, &self.event_id_property)});
         let url = self.meetings_url(&[id]);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::PATCH, url.clone()).json(&body)
-            })
+            .client
+            .exchange(OPERATION, Method::PATCH, &url, Some(&body))
             .await?;
-        match sent.answer.status {
-            status if status.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.status_error(OPERATION, &sent)),
-        }
+        self.client.exists(OPERATION, &sent)
     }
 
     /// PATCH the meeting and bring its contact links in line; create it again when it is gone.
@@ -261,15 +218,11 @@ impl HubSpotAdapter {
         });
         let url = self.meetings_url(&["search"]);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
+            .client
+            .exchange(OPERATION, Method::POST, &url, Some(&body))
             .await?;
-        if !sent.answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &sent));
-        }
-        let found: SearchResults = serde_json::from_slice(&sent.answer.body)
-            .map_err(|_| errors::protocol_error(OPERATION, "the search answer has no results"))?;
+        let sent = self.client.success(OPERATION, sent)?;
+        let found: SearchResults = decode(OPERATION, &sent, "the search answer has no results")?;
         if found.results.len() > 1 {
             tracing::warn!(
                 count = found.results.len(),
@@ -326,13 +279,10 @@ impl CrmAdapter for HubSpotAdapter {
         const OPERATION: &str = "hubspot delete";
         let url = self.meetings_url(&[crm_record_id]);
         let sent = self
-            .send(OPERATION, || self.request(Method::DELETE, url.clone()))
+            .client
+            .exchange(OPERATION, Method::DELETE, &url, NO_BODY)
             .await?;
-        if sent.answer.status.is_success() || sent.answer.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(self.status_error(OPERATION, &sent))
-        }
+        self.client.exists(OPERATION, &sent).map(|_| ())
     }
 
     /// Lists one meeting (`GET …/meetings?limit=1`): needs the right base URL and a valid token
@@ -342,14 +292,15 @@ impl CrmAdapter for HubSpotAdapter {
         let mut url = self.meetings_url(&[]);
         url.query_pairs_mut().append_pair("limit", "1");
         let sent = self
-            .send(OPERATION, || self.request(Method::GET, url.clone()))
+            .client
+            .exchange(OPERATION, Method::GET, &url, NO_BODY)
             .await
             .map_err(|error| probe::naming(error, "GET", &url))?;
         if sent.answer.status.is_success() {
             Ok(())
         } else {
             Err(probe::naming(
-                self.status_error(OPERATION, &sent),
+                self.client.status_error(OPERATION, &sent),
                 "GET",
                 &url,
             ))

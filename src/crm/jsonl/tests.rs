@@ -181,7 +181,8 @@ async fn check_creates_nothing_and_reports_io_errors() {
 
     // A directory is not a file.
     let error = adapter(dir.path().to_path_buf()).check().await.unwrap_err();
-    assert!(error.to_string().contains("is a directory"), "{error}");
+    let shown = crate::cause::Chain(&error).to_string();
+    assert!(shown.contains("is a directory"), "{shown}");
 
     // A path under a regular file can never be opened.
     let blocker = dir.path().join("a-file");
@@ -198,8 +199,25 @@ async fn check_creates_nothing_and_reports_io_errors() {
         ),
         "{error:?}"
     );
-    assert!(error.to_string().contains("a-file"), "{error}");
+    let shown = crate::cause::Chain(&error).to_string();
+    assert!(shown.contains("a-file"), "{shown}");
     let error = broken.soft_delete("e", "e").await.unwrap_err();
     assert!(matches!(error, CrmError::Io { .. }), "{error:?}");
     assert_eq!(error.retry(), crate::retry::Retry::After(None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn lines_are_stamped_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let clock = Clock::tokio();
+    let adapter = adapter(path.clone()).with_clock(clock);
+    tokio::time::advance(std::time::Duration::from_secs(3600)).await;
+    adapter.soft_delete("evt-1", "evt-1").await.unwrap();
+    let at: Timestamp = lines(&path)[0]["at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(at, clock.now());
+    assert!(
+        at.duration_since(Timestamp::now()).as_secs() >= 3599,
+        "{at}"
+    );
 }

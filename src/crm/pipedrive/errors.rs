@@ -13,28 +13,64 @@
 //! - 400, 404, 409, 422 are permanent; 5xx are retried.
 //!
 //! Messages come from the error body (`error`, `error_info`), at most ~200 characters, with the
-//! token scrubbed.
+//! token scrubbed. All of it is plugged into the shared client ([`crate::crm::vendor`]) as
+//! [`PipedriveApi`].
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jiff::Timestamp;
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::crm::CrmError;
-use crate::crm::transport::{Answer, excerpt};
-use crate::crm::vendor::{daily_cap_pause, header_number};
-use crate::retry::{Retry, classify_status, retry_after};
+use crate::crm::transport::{Answer, CrmTransport};
+use crate::crm::vendor::{Vendor, daily_cap_pause, header_number};
+use crate::retry::retry_after;
 use crate::telemetry::metrics::Metrics;
-
-/// Longest message kept in an error.
-const MAX_MESSAGE: usize = 200;
 
 /// Pipedrive's burst window, the wait when a 429 names none.
 pub const BURST_WINDOW: Duration = Duration::from_secs(2);
 
 /// The daily token budget header (undocumented, `crms.md`).
 const DAILY_TOKENS: &str = "x-daily-ratelimit-token-remaining";
+
+/// The header carrying the API token.
+const TOKEN_HEADER: &str = "x-api-token";
+
+/// What Pipedrive plugs into the shared client: the `x-api-token` header, its throttle signals,
+/// its error body.
+pub struct PipedriveApi {
+    pub token: SecretString,
+}
+
+impl Vendor for PipedriveApi {
+    fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+        request.header(TOKEN_HEADER, self.token.expose_secret())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.token.expose_secret()]
+    }
+
+    fn signals(
+        &self,
+        answer: &Answer,
+        now: Timestamp,
+        transport: &CrmTransport,
+    ) -> Option<Duration> {
+        throttle_pause(answer, now, transport.metrics())
+    }
+
+    /// `error (error_info)` from the body, else the body.
+    fn describe(&self, answer: &Answer) -> String {
+        let body: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
+        match (body.error, body.error_info) {
+            (Some(error), Some(info)) if !info.is_empty() => format!("{error} ({info})"),
+            (Some(error), _) => error,
+            _ => String::from_utf8_lossy(&answer.body).into_owned(),
+        }
+    }
+}
 
 /// Pipedrive's error body.
 #[derive(Debug, Default, Deserialize)]
@@ -60,50 +96,23 @@ pub fn throttle_pause(answer: &Answer, now: Timestamp, metrics: &Metrics) -> Opt
         .map(Duration::from_secs);
     Some(
         reset
-            .or_else(|| retry_after(&answer.headers, SystemTime::now()))
+            .or_else(|| retry_after(&answer.headers, now))
             .unwrap_or(BURST_WINDOW),
     )
 }
 
-/// The error for a non-success answer; `pause` is what [`throttle_pause`] found.
-pub fn status_error(
-    operation: &'static str,
-    answer: &Answer,
-    pause: Option<Duration>,
-    token: &str,
-) -> CrmError {
-    let status = answer.status.as_u16();
-    let retry = if answer.status == StatusCode::TOO_MANY_REQUESTS {
-        Retry::After(Some(pause.unwrap_or(BURST_WINDOW)))
-    } else {
-        classify_status(status, retry_after(&answer.headers, SystemTime::now()))
-    };
-    CrmError::Status {
-        operation,
-        status,
-        message: message(answer, token),
-        retry,
-    }
-}
-
-/// `error (error_info)` from the body, else the body's start.
-fn message(answer: &Answer, token: &str) -> String {
-    let body: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
-    let text = match (body.error, body.error_info) {
-        (Some(error), Some(info)) if !info.is_empty() => format!("{error} ({info})"),
-        (Some(error), _) => error,
-        _ => return excerpt(&answer.body, &[token], MAX_MESSAGE),
-    };
-    excerpt(text.as_bytes(), &[token], MAX_MESSAGE)
-}
-
-pub use crate::crm::vendor::protocol_error;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::vendor::DAILY_RESET_MARGIN;
     use crate::crm::vendor::test_answer as answer;
+    use crate::crm::vendor::{DAILY_RESET_MARGIN, test_error};
+    use crate::retry::Retry;
+
+    fn api(token: &str) -> PipedriveApi {
+        PipedriveApi {
+            token: SecretString::from(token),
+        }
+    }
 
     fn pause(answer: &Answer) -> Option<Duration> {
         throttle_pause(
@@ -127,7 +136,12 @@ mod tests {
         let asked = answer(429, &[("retry-after", "5")], "{}");
         assert_eq!(pause(&asked), Some(Duration::from_secs(5)));
         assert_eq!(pause(&answer(429, &[], "{}")), Some(BURST_WINDOW));
-        let error = status_error("pipedrive create", &burst, pause(&burst), "tok");
+        let error = test_error(
+            &api("tok"),
+            "pipedrive create",
+            burst.clone(),
+            pause(&burst),
+        );
         assert_eq!(error.retry(), Retry::After(Some(Duration::from_secs(2))));
     }
 
@@ -161,7 +175,12 @@ mod tests {
     #[test]
     fn errors_are_classified_and_described_without_the_token() {
         let body = r#"{"success":false,"error":"Subject is required tok-9","error_info":"Please check developers.pipedrive.com","data":null}"#;
-        let error = status_error("pipedrive create", &answer(400, &[], body), None, "tok-9");
+        let error = test_error(
+            &api("tok-9"),
+            "pipedrive create",
+            answer(400, &[], body),
+            None,
+        );
         assert_eq!(error.retry(), Retry::Permanent);
         let text = error.to_string();
         assert!(
@@ -169,10 +188,15 @@ mod tests {
             "{text}"
         );
         for status in [401, 403] {
-            let error = status_error("pipedrive create", &answer(status, &[], "{}"), None, "t");
+            let error = test_error(
+                &api("t"),
+                "pipedrive create",
+                answer(status, &[], "{}"),
+                None,
+            );
             assert_eq!(error.retry(), Retry::Auth, "{status}");
         }
-        let error = status_error("pipedrive create", &answer(503, &[], ""), None, "t");
+        let error = test_error(&api("t"), "pipedrive create", answer(503, &[], ""), None);
         assert_eq!(error.retry(), Retry::After(None));
     }
 }

@@ -20,40 +20,29 @@ mod errors;
 mod persons;
 mod recover;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use jiff::Timestamp;
-use reqwest::header::ACCEPT;
-use reqwest::{Method, RequestBuilder, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+use self::errors::PipedriveApi;
 use super::contacts::ContactCache;
 use super::transport::CrmTransport;
-use super::vendor::{Throttled, send_throttled};
+use super::vendor::{NO_BODY, Sent, VendorClient, protocol_error};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
-use crate::clock::Clock;
 use crate::config::{ContactLinking, PipedriveCrmSettings};
 use crate::record::MeetingRecord;
 
 pub use activity::{ACTIVITY_TYPE, CANCELLED_PREFIX, MARKER, Person, activity_body, has_marker};
 
-/// The header carrying the API token.
-const TOKEN_HEADER: &str = "x-api-token";
-
 /// The Pipedrive activities adapter.
 pub struct PipedriveAdapter {
-    transport: CrmTransport,
+    client: VendorClient<PipedriveApi>,
     base: Url,
-    token: SecretString,
-    timeout: Duration,
     linking: ContactLinking,
     internal_domains: Vec<String>,
     persons: ContactCache,
-    clock: Clock,
     target: String,
 }
 
@@ -78,21 +67,18 @@ impl PipedriveAdapter {
     ) -> Self {
         PipedriveAdapter {
             target: format!("pipedrive:{}", settings.base_url),
-            transport,
+            client: VendorClient::new(
+                transport,
+                PipedriveApi {
+                    token: settings.api_token.clone(),
+                },
+                settings.timeout,
+            ),
             base: settings.base_url.clone(),
-            token: settings.api_token.clone(),
-            timeout: settings.timeout,
             linking: settings.contacts,
             internal_domains: internal_domains.to_vec(),
             persons: ContactCache::default(),
-            clock: Clock::System,
         }
-    }
-
-    /// The same adapter with another time source (recovery's scan window is relative to now).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
     }
 
     /// `{base_url}/api/v2/` + the given segments (each percent-encoded as one segment). A
@@ -109,45 +95,13 @@ impl PipedriveAdapter {
         url
     }
 
-    /// An authenticated request.
-    fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.transport
-            .http()
-            .request(method, url)
-            .header(TOKEN_HEADER, self.token.expose_secret())
-            .header(ACCEPT, "application/json")
-            .timeout(self.timeout)
-    }
-
-    /// Sends through the transport with Pipedrive's throttle signals honoured.
-    async fn send(
-        &self,
-        operation: &'static str,
-        build: impl Fn() -> RequestBuilder,
-    ) -> Result<Throttled, CrmError> {
-        let metrics = self.transport.metrics().clone();
-        send_throttled(&self.transport, operation, build, move |answer| {
-            errors::throttle_pause(answer, Timestamp::now(), &metrics)
-        })
-        .await
-    }
-
-    fn status_error(&self, operation: &'static str, sent: &Throttled) -> CrmError {
-        errors::status_error(
-            operation,
-            &sent.answer,
-            sent.pause,
-            self.token.expose_secret(),
-        )
-    }
-
     /// The `data.id` of a success answer.
-    fn created_id(operation: &'static str, sent: &Throttled) -> Result<i64, CrmError> {
+    fn created_id(operation: &'static str, sent: &Sent) -> Result<i64, CrmError> {
         serde_json::from_slice::<Envelope<Created>>(&sent.answer.body)
             .ok()
             .and_then(|envelope| envelope.data)
             .map(|created| created.id)
-            .ok_or_else(|| errors::protocol_error(operation, "the answer has no data.id"))
+            .ok_or_else(|| protocol_error(operation, "the answer has no data.id"))
     }
 
     /// `POST /api/v2/activities`.
@@ -155,13 +109,10 @@ impl PipedriveAdapter {
         const OPERATION: &str = "pipedrive create";
         let url = self.url(&["activities"]);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::POST, url.clone()).json(body)
-            })
+            .client
+            .exchange(OPERATION, Method::POST, &url, Some(body))
             .await?;
-        if !sent.answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &sent));
-        }
+        let sent = self.client.success(OPERATION, sent)?;
         Ok(UpsertOutcome {
             crm_record_id: Self::created_id(OPERATION, &sent)?.to_string(),
             created: true,
@@ -179,9 +130,8 @@ impl PipedriveAdapter {
         }
         let url = self.url(&["activities", id]);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::PATCH, url.clone()).json(body)
-            })
+            .client
+            .exchange(OPERATION, Method::PATCH, &url, Some(body))
             .await?;
         match sent.answer.status {
             status if status.is_success() => Ok(UpsertOutcome {
@@ -194,7 +144,7 @@ impl PipedriveAdapter {
                 );
                 self.create(body).await
             }
-            _ => Err(self.status_error(OPERATION, &sent)),
+            _ => Err(self.client.status_error(OPERATION, &sent)),
         }
     }
 
@@ -258,7 +208,7 @@ impl CrmAdapter for PipedriveAdapter {
         match self.write(record, existing, linked).await {
             Err(error) if linked.is_some_and(|p| !p.is_empty()) && is_refusal(&error) => {
                 tracing::warn!(
-                    error = %error,
+                    error = %crate::cause::Chain(&error),
                     "Pipedrive refused the activity with its participants; writing it without changing them."
                 );
                 self.write(record, existing, None).await
@@ -281,13 +231,14 @@ impl CrmAdapter for PipedriveAdapter {
         }
         let url = self.url(&["activities", crm_record_id]);
         let sent = self
-            .send(OPERATION, || self.request(Method::DELETE, url.clone()))
+            .client
+            .exchange(OPERATION, Method::DELETE, &url, NO_BODY)
             .await?;
         let status = sent.answer.status;
         if status.is_success() || status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             Ok(())
         } else {
-            Err(self.status_error(OPERATION, &sent))
+            Err(self.client.status_error(OPERATION, &sent))
         }
     }
 
@@ -298,14 +249,15 @@ impl CrmAdapter for PipedriveAdapter {
         let mut url = self.url(&["activities"]);
         url.query_pairs_mut().append_pair("limit", "1");
         let sent = self
-            .send(OPERATION, || self.request(Method::GET, url.clone()))
+            .client
+            .exchange(OPERATION, Method::GET, &url, NO_BODY)
             .await
             .map_err(|error| probe::naming(error, "GET", &url))?;
         if sent.answer.status.is_success() {
             Ok(())
         } else {
             Err(probe::naming(
-                self.status_error(OPERATION, &sent),
+                self.client.status_error(OPERATION, &sent),
                 "GET",
                 &url,
             ))

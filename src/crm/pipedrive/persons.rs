@@ -15,10 +15,10 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::errors::protocol_error;
 use super::{Person, PipedriveAdapter};
 use crate::crm::CrmError;
 use crate::crm::contacts::{external_attendees, normalize};
+use crate::crm::vendor::protocol_error;
 use crate::record::MeetingRecord;
 
 /// `data.items[].item` of a person search.
@@ -75,17 +75,16 @@ impl PipedriveAdapter {
         const OPERATION: &str = "pipedrive person search";
         let url = self.url(&["persons", "search"]);
         let sent = self
+            .client
             .send(OPERATION, || {
-                self.request(Method::GET, url.clone()).query(&[
+                self.client.request(Method::GET, &url).query(&[
                     ("term", email),
                     ("fields", "email"),
                     ("exact_match", "true"),
                 ])
             })
             .await?;
-        if !sent.answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &sent));
-        }
+        let sent = self.client.success(OPERATION, sent)?;
         let data = serde_json::from_slice::<super::Envelope<SearchData>>(&sent.answer.body)
             .map_err(|_| protocol_error(OPERATION, "the search answer is not a person list"))?
             .data
@@ -115,13 +114,10 @@ impl PipedriveAdapter {
         });
         let url = self.url(&["persons"]);
         let sent = self
-            .send(OPERATION, || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
+            .client
+            .exchange(OPERATION, Method::POST, &url, Some(&body))
             .await?;
-        if !sent.answer.status.is_success() {
-            return Err(self.status_error(OPERATION, &sent));
-        }
+        let sent = self.client.success(OPERATION, sent)?;
         let id = Self::created_id(OPERATION, &sent)?;
         tracing::info!("Created a Pipedrive person for an attendee.");
         self.persons.remember(email, Some(id.to_string())).await;

@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::errors::protocol_error;
 use super::{PipedriveAdapter, has_marker};
 use crate::crm::CrmError;
+use crate::crm::vendor::decode;
 
 /// How far back the scan looks.
 pub const RECOVERY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -52,7 +52,7 @@ impl PipedriveAdapter {
         external_event_id: &str,
     ) -> Result<Option<i64>, CrmError> {
         const OPERATION: &str = "pipedrive recover";
-        let now = self.clock.now();
+        let now = self.client.now();
         let since = now
             .checked_sub(RECOVERY_WINDOW)
             .unwrap_or(Timestamp::UNIX_EPOCH);
@@ -64,8 +64,9 @@ impl PipedriveAdapter {
         let mut cursor: Option<String> = None;
         for _ in 0..RECOVERY_PAGES {
             let sent = self
+                .client
                 .send(OPERATION, || {
-                    let mut request = self.request(Method::GET, url.clone()).query(&[
+                    let mut request = self.client.request(Method::GET, &url).query(&[
                         ("updated_since", since.as_str()),
                         ("sort_by", "update_time"),
                         ("sort_direction", "desc"),
@@ -77,11 +78,8 @@ impl PipedriveAdapter {
                     request
                 })
                 .await?;
-            if !sent.answer.status.is_success() {
-                return Err(self.status_error(OPERATION, &sent));
-            }
-            let page: Page = serde_json::from_slice(&sent.answer.body)
-                .map_err(|_| protocol_error(OPERATION, "the answer is not an activity list"))?;
+            let sent = self.client.success(OPERATION, sent)?;
+            let page: Page = decode(OPERATION, &sent, "the answer is not an activity list")?;
             let found = page.data.unwrap_or_default().into_iter().find(|activity| {
                 activity
                     .note

@@ -104,7 +104,7 @@ impl FakeCrm {
         RestAdapter::new(
             &self.settings(),
             crate::crm::transport::CrmTransport::new(
-                reqwest::Client::new(),
+                crate::outbound::client().unwrap(),
                 "rest",
                 0,
                 Default::default(),

@@ -1,5 +1,7 @@
 //! The REST adapter against the scripted fake CRM of [`super::fake`].
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::fake::{FakeCrm, KEY};
@@ -317,20 +319,18 @@ async fn check_fails_naming_the_url_when_the_collection_is_not_there() {
 
     let refused = adapter.check().await.unwrap_err();
     assert_eq!(refused.retry(), Retry::Auth);
-    assert!(
-        refused.to_string().contains(&format!("GET {endpoint}:")),
-        "{refused}"
-    );
+    let refused = crate::cause::Chain(&refused).to_string();
+    assert!(refused.contains(&format!("GET {endpoint}:")), "{refused}");
 
     let lookup = adapter.check().await.unwrap_err();
     assert_eq!(lookup.retry(), Retry::Auth);
-    let text = lookup.to_string();
+    let text = crate::cause::Chain(&lookup).to_string();
     assert!(
         text.contains(&format!("GET {endpoint}?external_event_id=calsync-check")),
         "{text}"
     );
 
-    let moved = adapter.check().await.unwrap_err().to_string();
+    let moved = crate::cause::Chain(&adapter.check().await.unwrap_err()).to_string();
     assert!(
         moved.contains("redirect to https://elsewhere.example/api/meetings"),
         "{moved}"
@@ -364,11 +364,10 @@ async fn connection_refused_is_retryable() {
     assert!(matches!(error, CrmError::Transport { .. }), "{error:?}");
     assert_eq!(error.retry(), Retry::After(None));
     // The check names the URL it tried.
+    let shown = crate::cause::Chain(&error).to_string();
     assert!(
-        error
-            .to_string()
-            .contains(&format!("http://{addr}/api/meetings")),
-        "{error}"
+        shown.contains(&format!("http://{addr}/api/meetings")),
+        "{shown}"
     );
 }
 
@@ -398,5 +397,10 @@ fn the_target_and_url_keep_a_base_path_prefix() {
 
 /// A transport without a rate cap, with its own metrics.
 fn transport() -> crate::crm::transport::CrmTransport {
-    crate::crm::transport::CrmTransport::new(reqwest::Client::new(), "rest", 0, Default::default())
+    crate::crm::transport::CrmTransport::new(
+        crate::outbound::client().unwrap(),
+        "rest",
+        0,
+        Default::default(),
+    )
 }

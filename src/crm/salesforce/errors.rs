@@ -7,14 +7,15 @@
 //! message never carries a secret (the client secret and the access token are scrubbed).
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use jiff::Timestamp;
 
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::crm::CrmError;
-use crate::crm::transport::{Answer, excerpt};
+use crate::crm::transport::excerpt;
 use crate::retry::{Retry, classify_status, retry_after};
 
 /// Longest error message kept from a response body.
@@ -104,12 +105,13 @@ pub fn classify(
     errors: &[ApiError],
     headers: &HeaderMap,
     limit_pause: Duration,
+    now: Timestamp,
 ) -> Retry {
     match status {
         403 if has_code(errors, "REQUEST_LIMIT_EXCEEDED") => Retry::After(Some(limit_pause)),
         300 => Retry::Permanent,
         400 if has_code(errors, "UNABLE_TO_LOCK_ROW") => Retry::After(None),
-        _ => classify_status(status, retry_after(headers, SystemTime::now())),
+        _ => classify_status(status, retry_after(headers, now)),
     }
 }
 
@@ -135,23 +137,6 @@ pub fn describe(errors: &[ApiError], body: &[u8], secrets: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join("; ");
     excerpt(text.as_bytes(), secrets, MAX_MESSAGE)
-}
-
-/// The classified error for a non-success answer.
-pub fn status_error(
-    operation: &'static str,
-    answer: &Answer,
-    secrets: &[&str],
-    limit_pause: Duration,
-) -> CrmError {
-    let errors = parse_errors(&answer.body);
-    let status = answer.status.as_u16();
-    CrmError::Status {
-        operation,
-        status,
-        message: describe(&errors, &answer.body, secrets),
-        retry: classify(status, &errors, &answer.headers, limit_pause),
-    }
 }
 
 /// `used` and `limit` from `Sforce-Limit-Info: api-usage=used/limit` (other entries of the
@@ -248,6 +233,7 @@ mod tests {
     fn errors_are_classified_by_status_and_code() {
         let headers = HeaderMap::new();
         let pause = Duration::from_secs(300);
+        let now = Timestamp::UNIX_EPOCH;
         let code = |code: &str| {
             vec![ApiError {
                 error_code: code.into(),
@@ -256,15 +242,15 @@ mod tests {
         };
         let limit = code("REQUEST_LIMIT_EXCEEDED");
         assert_eq!(
-            classify(403, &limit, &headers, pause),
+            classify(403, &limit, &headers, pause, now),
             Retry::After(Some(pause))
         );
         assert_eq!(
-            classify(403, &code("INSUFFICIENT_ACCESS"), &headers, pause),
+            classify(403, &code("INSUFFICIENT_ACCESS"), &headers, pause, now),
             Retry::Auth
         );
         assert_eq!(
-            classify(401, &code("INVALID_SESSION_ID"), &headers, pause),
+            classify(401, &code("INVALID_SESSION_ID"), &headers, pause, now),
             Retry::Auth
         );
         for permanent in [
@@ -273,24 +259,24 @@ mod tests {
             "INVALID_FIELD",
         ] {
             assert_eq!(
-                classify(400, &code(permanent), &headers, pause),
+                classify(400, &code(permanent), &headers, pause, now),
                 Retry::Permanent
             );
         }
         assert_eq!(
-            classify(404, &code("NOT_FOUND"), &headers, pause),
+            classify(404, &code("NOT_FOUND"), &headers, pause, now),
             Retry::Permanent
         );
-        assert_eq!(classify(300, &[], &headers, pause), Retry::Permanent);
+        assert_eq!(classify(300, &[], &headers, pause, now), Retry::Permanent);
         assert_eq!(
-            classify(400, &code("UNABLE_TO_LOCK_ROW"), &headers, pause),
+            classify(400, &code("UNABLE_TO_LOCK_ROW"), &headers, pause, now),
             Retry::After(None)
         );
         assert_eq!(
-            classify(503, &code("SERVER_UNAVAILABLE"), &headers, pause),
+            classify(503, &code("SERVER_UNAVAILABLE"), &headers, pause, now),
             Retry::After(None)
         );
-        assert_eq!(classify(500, &[], &headers, pause), Retry::After(None));
+        assert_eq!(classify(500, &[], &headers, pause, now), Retry::After(None));
     }
 
     #[test]

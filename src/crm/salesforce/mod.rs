@@ -20,6 +20,7 @@
 //! since its cached lookup) is retried after the lookup expires instead of dead-lettered. The
 //! target is `salesforce:{configured instance_url}`.
 
+mod api;
 mod errors;
 mod fields;
 mod session;
@@ -33,11 +34,13 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+use self::api::Token;
 use self::fields::{Links, event_body};
-use self::session::{Session, Token};
+use self::session::Session;
 use self::who::Directory;
 use super::contacts::LOOKUP_TTL;
-use super::transport::{Answer, CrmTransport};
+use super::transport::CrmTransport;
+use super::vendor::Sent;
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::SalesforceCrmSettings;
 use crate::record::MeetingRecord;
@@ -119,11 +122,7 @@ impl SalesforceAdapter {
     }
 
     /// The upsert, sent again without `EventWhoIds` when the org has no Shared Activities.
-    async fn write(
-        &self,
-        record: &MeetingRecord,
-        links: Option<&Links>,
-    ) -> Result<Answer, CrmError> {
+    async fn write(&self, record: &MeetingRecord, links: Option<&Links>) -> Result<Sent, CrmError> {
         let shared = self.shared_activities.load(Ordering::SeqCst);
         let answer = self.patch(record, links, shared).await?;
         let refused = answer.status == StatusCode::BAD_REQUEST
@@ -145,7 +144,7 @@ impl SalesforceAdapter {
         record: &MeetingRecord,
         links: Option<&Links>,
         shared_activities: bool,
-    ) -> Result<Answer, CrmError> {
+    ) -> Result<Sent, CrmError> {
         let body = event_body(record, links, shared_activities);
         self.session
             .send("salesforce upsert", |token| {
@@ -161,7 +160,7 @@ impl SalesforceAdapter {
         record: &MeetingRecord,
         existing: ExistingRecord<'_>,
         links_sent: bool,
-        answer: Answer,
+        answer: Sent,
     ) -> Result<UpsertOutcome, CrmError> {
         const OPERATION: &str = "salesforce upsert";
         match answer.status.as_u16() {

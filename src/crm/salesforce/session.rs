@@ -16,8 +16,7 @@
 //!   `REQUEST_LIMIT_EXCEEDED` pauses the whole target ([`LimitBackoff`]).
 //! - The client secret and the access token never appear in logs, errors or `Debug` output.
 
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{RequestBuilder, StatusCode};
@@ -25,23 +24,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::errors::{self, LimitBackoff};
+use super::api::{SalesforceApi, Token};
 use crate::config::SalesforceCrmSettings;
 use crate::crm::CrmError;
 use crate::crm::transport::{Answer, CrmTransport, excerpt};
+use crate::crm::vendor::{Sent, VendorClient};
 use crate::retry::{Retry, retry_after};
 
-/// The `kind` label of the quota gauges.
+/// The `kind` label of logs.
 const KIND: &str = "salesforce";
-
-/// An access token and where to use it.
-pub struct Token {
-    access: SecretString,
-    /// `{instance_url}`, without a trailing slash.
-    pub instance: String,
-    /// `{instance_url}/services/data/{api_version}`.
-    pub api_base: String,
-}
 
 /// The token endpoint's success answer (only what calsync uses).
 #[derive(Deserialize)]
@@ -62,32 +53,27 @@ struct TokenError {
 
 /// The session shared by every request of the adapter.
 pub struct Session {
-    transport: CrmTransport,
+    client: VendorClient<SalesforceApi>,
     token_url: Url,
     client_id: String,
-    client_secret: SecretString,
     instance_url: Url,
     api_version: String,
-    timeout: Duration,
-    current: RwLock<Option<Arc<Token>>>,
+    timeout: std::time::Duration,
     refreshing: tokio::sync::Mutex<()>,
-    limit: LimitBackoff,
 }
 
 impl Session {
     /// A session for the configured org; no request is sent until the first call.
     pub fn new(settings: &SalesforceCrmSettings, transport: CrmTransport) -> Self {
+        let api = SalesforceApi::new(settings.client_secret.clone());
         Session {
-            transport,
+            client: VendorClient::new(transport, api, settings.timeout),
             token_url: settings.token_url.clone(),
             client_id: settings.client_id.clone(),
-            client_secret: settings.client_secret.clone(),
             instance_url: settings.instance_url.clone(),
             api_version: settings.api_version.clone(),
             timeout: settings.timeout,
-            current: RwLock::new(None),
             refreshing: tokio::sync::Mutex::new(()),
-            limit: LimitBackoff::default(),
         }
     }
 
@@ -98,20 +84,20 @@ impl Session {
 
     /// The HTTP client to build requests with.
     pub fn http(&self) -> &reqwest::Client {
-        self.transport.http()
+        self.client.http()
     }
 
-    /// Sends the request `build` makes for a token (called again after a refresh), with the
-    /// bearer token, `Accept: application/json` and the timeout. Returns the answer whatever
-    /// its status, except that a failed token request is an error.
-    pub async fn send<F>(&self, operation: &'static str, build: F) -> Result<Answer, CrmError>
+    /// Sends the request `build` makes for a token (called again after a refresh), with that
+    /// token as bearer (the shared client adds `Accept` and the timeout). Returns the answer
+    /// whatever its status, except that a failed token request is an error.
+    pub async fn send<F>(&self, operation: &'static str, build: F) -> Result<Sent, CrmError>
     where
         F: Fn(&Token) -> RequestBuilder,
     {
         let token = self.token().await?;
-        let answer = self.send_with(operation, &build, &token).await?;
-        if answer.status != StatusCode::UNAUTHORIZED {
-            return Ok(answer);
+        let sent = self.send_with(operation, &build, &token).await?;
+        if sent.status != StatusCode::UNAUTHORIZED {
+            return Ok(sent);
         }
         tracing::info!(
             crm.kind = KIND,
@@ -122,15 +108,8 @@ impl Session {
     }
 
     /// The classified error for a non-success answer, scrubbed of the secret and the token.
-    pub fn error(&self, operation: &'static str, answer: &Answer) -> CrmError {
-        let token = self.cached();
-        let secrets = [
-            self.client_secret.expose_secret(),
-            token
-                .as_ref()
-                .map_or("", |token| token.access.expose_secret()),
-        ];
-        errors::status_error(operation, answer, &secrets, self.limit.current())
+    pub fn error(&self, operation: &'static str, sent: &Sent) -> CrmError {
+        self.client.status_error(operation, sent)
     }
 
     async fn send_with<F>(
@@ -138,55 +117,20 @@ impl Session {
         operation: &'static str,
         build: &F,
         token: &Token,
-    ) -> Result<Answer, CrmError>
+    ) -> Result<Sent, CrmError>
     where
         F: Fn(&Token) -> RequestBuilder,
     {
-        let request = build(token)
-            .bearer_auth(token.access.expose_secret())
-            .header(ACCEPT, "application/json")
-            .timeout(self.timeout);
-        let answer = self.transport.send(operation, request).await?;
-        self.observe(&answer);
-        Ok(answer)
-    }
-
-    /// Exports `Sforce-Limit-Info`; pauses the target on `REQUEST_LIMIT_EXCEEDED`.
-    fn observe(&self, answer: &Answer) {
-        if let Some((used, limit)) = errors::api_usage(&answer.headers) {
-            let metrics = self.transport.metrics();
-            metrics.set_crm_quota(KIND, "daily_used", used);
-            metrics.set_crm_quota(KIND, "daily_limit", limit);
-        }
-        if answer.status == StatusCode::FORBIDDEN
-            && errors::has_code(
-                &errors::parse_errors(&answer.body),
-                "REQUEST_LIMIT_EXCEEDED",
-            )
-        {
-            // Requests already in flight when the pause began are refused too: they keep the
-            // current pause instead of doubling it.
-            let pause = match self.transport.remaining_pause().is_zero() {
-                true => self.limit.refused(),
-                false => self.limit.current(),
-            };
-            self.transport.pause_for(pause);
-        } else if answer.status.is_success() {
-            self.limit.accepted();
-        }
-    }
-
-    fn cached(&self) -> Option<Arc<Token>> {
-        // A poisoned lock only means a panic elsewhere; the cached value is still whole.
-        self.current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.client
+            .send(operation, || {
+                build(token).bearer_auth(token.access.expose_secret())
+            })
+            .await
     }
 
     /// The cached token, or a new one.
     async fn token(&self) -> Result<Arc<Token>, CrmError> {
-        match self.cached() {
+        match self.client.vendor().cached() {
             Some(token) => Ok(token),
             None => self.refresh(None).await,
         }
@@ -195,16 +139,13 @@ impl Session {
     /// A token other than `stale`: the one another caller just fetched, or a new one.
     async fn refresh(&self, stale: Option<&Arc<Token>>) -> Result<Arc<Token>, CrmError> {
         let _one_at_a_time = self.refreshing.lock().await;
-        if let Some(current) = self.cached()
+        if let Some(current) = self.client.vendor().cached()
             && stale.is_none_or(|stale| !Arc::ptr_eq(stale, &current))
         {
             return Ok(current);
         }
         let fresh = Arc::new(self.request_token().await?);
-        *self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh.clone());
+        self.client.vendor().store(fresh.clone());
         Ok(fresh)
     }
 
@@ -214,17 +155,22 @@ impl Session {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", self.client_secret.expose_secret())
+            .append_pair(
+                "client_secret",
+                self.client.vendor().client_secret().expose_secret(),
+            )
             .finish();
+        // Sent by hand: the token request carries no bearer and is no API call (no limit
+        // signals).
         let request = self
-            .transport
+            .client
             .http()
             .post(self.token_url.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
             .timeout(self.timeout)
             .body(form);
-        let answer = self.transport.send(OPERATION, request).await?;
+        let answer = self.client.transport().send(OPERATION, request).await?;
         if !answer.status.is_success() {
             return Err(self.token_error(OPERATION, &answer));
         }
@@ -253,7 +199,7 @@ impl Session {
     /// enabled for the app), which only an operator can fix: Auth.
     fn token_error(&self, operation: &'static str, answer: &Answer) -> CrmError {
         let status = answer.status.as_u16();
-        let secrets = [self.client_secret.expose_secret()];
+        let secrets = [self.client.vendor().client_secret().expose_secret()];
         let message = match serde_json::from_slice::<TokenError>(&answer.body) {
             Ok(error) if !error.error.is_empty() => {
                 let text = format!("{}: {}", error.error, error.error_description);
@@ -263,7 +209,7 @@ impl Session {
         };
         let retry = match status {
             408 | 425 | 429 | 500..=599 => {
-                Retry::After(retry_after(&answer.headers, SystemTime::now()))
+                Retry::After(retry_after(&answer.headers, self.client.now()))
             }
             _ => Retry::Auth,
         };

@@ -249,7 +249,7 @@ async fn create_contact(
     }
     tracing::warn!(
         crm.kind = "salesforce",
-        error = %error,
+        error = %crate::cause::Chain(&error),
         "Salesforce refused to create a contact for an attendee; the meeting is saved without that link."
     );
     Ok(None)

@@ -6,8 +6,8 @@
 //! scrubbed of it in case a proxy echoes the request); texts taken from bodies are truncated.
 
 use std::fmt;
-use std::time::SystemTime;
 
+use jiff::Timestamp;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -48,7 +48,7 @@ pub enum NylasError {
         retry: Retry,
     },
     /// No answer: timeout, connection refused, TLS failure, or a body cut short.
-    #[error("{endpoint} failed: {source}")]
+    #[error("{endpoint} failed")]
     Transport {
         endpoint: &'static Endpoint,
         #[source]
@@ -61,8 +61,23 @@ pub enum NylasError {
         endpoint: &'static Endpoint,
         wait: std::time::Duration,
     },
+    /// Nylas answered with a redirect, which calsync never follows: the request was not
+    /// performed. Permanent for a write, retried for a read ([`crate::outbound::redirect_retry`]).
+    #[error("{endpoint} {redirect}")]
+    Redirected {
+        endpoint: &'static Endpoint,
+        redirect: crate::outbound::Redirect,
+        retry: Retry,
+    },
+    /// A success answer with a body over [`crate::outbound::MAX_BODY_BYTES`] (read no further
+    /// than the cap): retried.
+    #[error("{endpoint} answered with {oversize}")]
+    TooLarge {
+        endpoint: &'static Endpoint,
+        oversize: crate::outbound::Oversize,
+    },
     /// A success answer whose body does not have the documented shape.
-    #[error("{endpoint} answered with a body calsync cannot read: {source}")]
+    #[error("{endpoint} answered with a body calsync cannot read")]
     Decode {
         endpoint: &'static Endpoint,
         #[source]
@@ -90,7 +105,8 @@ impl NylasError {
         match self {
             NylasError::MissingApiKey { .. } => Retry::Auth,
             NylasError::InvalidId { .. } => Retry::Permanent,
-            NylasError::Status { retry, .. } => *retry,
+            NylasError::Status { retry, .. } | NylasError::Redirected { retry, .. } => *retry,
+            NylasError::TooLarge { .. } => Retry::After(None),
             NylasError::Transport { source, .. } => classify_transport(source),
             NylasError::Decode { .. } => Retry::After(None),
             NylasError::Throttled { wait, .. } => Retry::After(Some(*wait)),
@@ -166,7 +182,7 @@ impl NylasError {
         headers: &HeaderMap,
         body: &[u8],
         api_key: &SecretString,
-        now: SystemTime,
+        now: Timestamp,
     ) -> Self {
         let retry = classify_status(status.as_u16(), retry_after(headers, now));
         let (error_type, message, provider_error) = read_error_body(body);
@@ -272,7 +288,7 @@ mod tests {
             &HeaderMap::new(),
             body.as_bytes(),
             &SecretString::from("nyk_v0_secret"),
-            SystemTime::now(),
+            Timestamp::now(),
         )
     }
 

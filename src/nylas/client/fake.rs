@@ -152,7 +152,7 @@ impl FakeNylas {
 
     /// A client for the fake.
     pub fn client(&self) -> NylasClient {
-        NylasClient::new(&self.settings(), reqwest::Client::new())
+        NylasClient::new(&self.settings(), crate::outbound::client().unwrap())
     }
 }
 

@@ -17,6 +17,9 @@
 //!   (nothing sent) on a long one. Healthy answers are recorded on the gate.
 //! - Every failure is a [`NylasError`] classified from status and headers; the API key never
 //!   appears in an error, a log or a `Debug` output.
+//! - Strict answers ([`crate::outbound`]): a redirect is never followed but returned as
+//!   [`NylasError::Redirected`] naming its `Location`; bodies are read by streaming with a cap
+//!   ([`NylasError::TooLarge`] for a success over it; an error answer keeps only its start).
 //! - List answers are lenient: an element that cannot be read is left out and counted
 //!   ([`Page::skipped`]), so one odd event never blocks a calendar.
 
@@ -35,7 +38,7 @@ mod tests;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -46,9 +49,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::clock::Clock;
 use crate::config::NylasSettings;
+use crate::outbound::{self, BodyError};
 use crate::retry::gate::TargetGate;
-use crate::retry::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 use endpoint::Endpoint;
 
@@ -77,6 +81,7 @@ pub struct NylasClient {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     gate: TargetGate,
     metrics: Option<Arc<Metrics>>,
+    clock: Clock,
 }
 
 impl fmt::Debug for NylasClient {
@@ -147,7 +152,14 @@ impl NylasClient {
             limiter,
             gate: TargetGate::new(TARGET, None),
             metrics: None,
+            clock: Clock::System,
         }
+    }
+
+    /// The same client with another time source (for `Retry-After` dates).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Counts every request in `metrics` (by endpoint and status) and reports the pause in
@@ -219,7 +231,20 @@ impl NylasClient {
         self.count(endpoint, Some(status));
         let headers = response.headers().clone();
         self.observe(endpoint, status, &headers);
-        let body = response.bytes().await.map_err(transport)?;
+        if let Some(redirect) = outbound::redirect(response.url(), status, &headers) {
+            let retry = outbound::redirect_retry(&endpoint.verb.method());
+            return Err(NylasError::Redirected {
+                endpoint,
+                redirect,
+                retry,
+            });
+        }
+        let body = outbound::read_body(response)
+            .await
+            .map_err(|error| match error {
+                BodyError::Oversize(oversize) => NylasError::TooLarge { endpoint, oversize },
+                BodyError::Read(source) => transport(source),
+            })?;
         Ok(Answer {
             status,
             headers,
@@ -229,16 +254,16 @@ impl NylasClient {
 
     /// Pauses every request on a 429; records a healthy answer on the gate.
     fn observe(&self, endpoint: &'static Endpoint, status: StatusCode, headers: &HeaderMap) {
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let pause = retry_after(headers, SystemTime::now()).unwrap_or(DEFAULT_THROTTLE_PAUSE);
-            self.gate.pause_for(pause);
+        let now = self.clock.now();
+        let pause = self
+            .gate
+            .observe(status.as_u16(), headers, now, DEFAULT_THROTTLE_PAUSE);
+        if let Some(pause) = pause {
             tracing::warn!(
                 endpoint = %endpoint,
                 retry.after_ms = pause.as_millis() as u64,
                 "Nylas is throttling calsync; holding back all requests to it."
             );
-        } else if is_healthy_status(status.as_u16()) {
-            self.gate.record_success();
         }
     }
 
@@ -259,7 +284,7 @@ impl NylasClient {
                 &answer.headers,
                 &answer.body,
                 key,
-                SystemTime::now(),
+                self.clock.now(),
             ),
             // Unreachable in practice: nothing is sent without a key.
             None => NylasError::MissingApiKey { endpoint },

@@ -85,7 +85,7 @@ async fn connection_refused_is_retryable() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let api = Url::parse(&format!("http://{addr}")).unwrap();
-    let client = NylasClient::new(&settings(api), reqwest::Client::new());
+    let client = NylasClient::new(&settings(api), crate::outbound::client().unwrap());
     let error = client.get_event("g", "e", "primary").await.unwrap_err();
     assert!(matches!(error, NylasError::Transport { .. }), "{error:?}");
     assert_eq!(error.retry(), Retry::After(None));
@@ -97,7 +97,7 @@ async fn the_per_request_timeout_applies() {
     fake.then(Canned::hang());
     let mut settings = fake.settings();
     settings.timeout = Duration::from_millis(100);
-    let client = NylasClient::new(&settings, reqwest::Client::new());
+    let client = NylasClient::new(&settings, crate::outbound::client().unwrap());
     let error = client.list_webhooks().await.unwrap_err();
     let NylasError::Transport { source, .. } = &error else {
         panic!("{error:?}");
@@ -123,7 +123,7 @@ async fn without_a_key_nothing_is_sent() {
     let fake = FakeNylas::start().await;
     let mut settings = fake.settings();
     settings.api_key = None;
-    let client = NylasClient::new(&settings, reqwest::Client::new());
+    let client = NylasClient::new(&settings, crate::outbound::client().unwrap());
     let error = client.list_webhooks().await.unwrap_err();
     assert!(
         matches!(error, NylasError::MissingApiKey { .. }),
@@ -168,7 +168,7 @@ async fn requests_are_spaced_to_the_configured_rate() {
     }
     let mut settings = fake.settings();
     settings.requests_per_second = 4;
-    let client = NylasClient::new(&settings, reqwest::Client::new());
+    let client = NylasClient::new(&settings, crate::outbound::client().unwrap());
     let started = Instant::now();
     // The quota allows a burst of 4, then one request every 250 ms: the limiter is what is
     // measured here, so exhaust the burst without the network.

@@ -79,7 +79,7 @@ impl Listener {
             .take();
         if let Some(task) = task {
             if let Err(error) = task.await {
-                tracing::warn!(error = %error, "The store's listener task ended abnormally.");
+                tracing::warn!(error = %crate::cause::Chain(&error), "The store's listener task ended abnormally.");
             }
         }
         self.pool.close().await;
@@ -105,7 +105,7 @@ async fn listen(
         let Some(error) = failure else {
             return;
         };
-        tracing::warn!(error = %error, "The store's LISTEN connection failed; reconnecting.");
+        tracing::warn!(error = %crate::cause::Chain(&error), "The store's LISTEN connection failed; reconnecting.");
         let Some(fresh) = resubscribe(&pool, &stop).await else {
             return;
         };
@@ -151,7 +151,7 @@ async fn resubscribe(pool: &PgPool, stop: &CancellationToken) -> Option<PgListen
         match attempt {
             Ok(listener) => return Some(listener),
             Err(error) => {
-                tracing::debug!(error = %error, "Could not resubscribe to the store's channel yet.");
+                tracing::debug!(error = %crate::cause::Chain(&error), "Could not resubscribe to the store's channel yet.");
                 delay = (delay * 2).min(RECONNECT_MAX);
             }
         }

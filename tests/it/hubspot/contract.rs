@@ -5,7 +5,8 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::support::fake_hubspot::{FakeHubSpot, HUBSPOT_TOKEN};
-use crate::support::openapi::{Contract, Request};
+use crate::support::fake_vendor::{Recorded, check_request};
+use crate::support::openapi::Contract;
 
 fn headers(authorized: bool) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -28,14 +29,7 @@ fn check_with(
     body: Option<Value>,
     headers: &HeaderMap,
 ) -> Vec<String> {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    Contract::hubspot().check(&Request {
-        method,
-        path,
-        query,
-        headers,
-        body: body.as_bytes(),
-    })
+    check_request(Contract::hubspot(), (method, path, query), body, headers)
 }
 
 const MEETINGS: &str = "/crm/objects/2026-03/meetings";

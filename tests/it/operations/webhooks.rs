@@ -232,7 +232,8 @@ async fn a_failed_check_is_an_error_and_keeps_the_last_known_gauge() {
     }]);
     let error = monitor.check_once().await.unwrap_err();
     assert!(matches!(error, MonitorError::Nylas(_)), "{error}");
-    assert!(error.to_string().contains("503"), "{error}");
+    let shown = calsync::cause::chain(&error);
+    assert!(shown.contains("503"), "{shown}");
     let text = app.app.metrics().render();
     assert!(
         text.contains(r#"calsync_webhooks{status="failed"} 1"#),

@@ -43,7 +43,12 @@ pub struct Rig {
 
 pub fn rig(settings: &SalesforceCrmSettings) -> Rig {
     let metrics = Arc::new(Metrics::new());
-    let transport = CrmTransport::new(reqwest::Client::new(), "salesforce", 0, metrics.clone());
+    let transport = CrmTransport::new(
+        calsync::outbound::client().unwrap(),
+        "salesforce",
+        0,
+        metrics.clone(),
+    );
     let internal = vec!["seller.com".to_owned()];
     Rig {
         adapter: SalesforceAdapter::new(settings, &internal, transport.clone()),

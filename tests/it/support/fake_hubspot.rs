@@ -21,6 +21,7 @@ use axum::Router;
 use axum::routing::any;
 use serde_json::{Map, Value};
 
+use super::fake_vendor::{Ledger, Recorded};
 use super::server;
 
 /// The private app token the fake accepts.
@@ -77,24 +78,13 @@ pub enum Throttle {
     Daily,
 }
 
-/// A request the fake received.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub body: Value,
-    pub at: std::time::Instant,
-}
-
 #[derive(Default)]
 pub(super) struct State {
     meetings: Vec<Meeting>,
     contacts: Vec<Contact>,
     links: Vec<Link>,
     next_id: u64,
-    requests: Vec<Seen>,
-    violations: Vec<String>,
+    ledger: Ledger,
     throttles: VecDeque<Throttle>,
     token_expired: bool,
     lose_next_create: bool,
@@ -132,40 +122,6 @@ impl FakeHubSpot {
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap())
-    }
-
-    /// Fails the test if any request broke the OpenAPI contract.
-    pub fn assert_contract(&self) {
-        let violations = self.with(|s| s.violations.clone());
-        assert!(
-            violations.is_empty(),
-            "contract violations:\n{}",
-            violations.join("\n")
-        );
-        assert!(!self.requests().is_empty(), "no request reached the fake");
-    }
-
-    /// The contract violations so far (for the negative tests).
-    pub fn violations(&self) -> Vec<String> {
-        self.with(|s| s.violations.clone())
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Seen> {
-        self.with(|s| s.requests.clone())
-    }
-
-    /// `METHOD path` of every request, in order.
-    pub fn calls(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|seen| format!("{} {}", seen.method, seen.path))
-            .collect()
-    }
-
-    /// Forgets the request log.
-    pub fn reset_requests(&self) {
-        self.with(|s| s.requests.clear());
     }
 
     /// Meetings not archived.
@@ -283,5 +239,11 @@ impl State {
             lastname: last.map(str::to_owned),
         });
         id
+    }
+}
+
+impl Recorded for FakeHubSpot {
+    fn with_ledger<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
+        self.with(|state| f(&mut state.ledger))
     }
 }

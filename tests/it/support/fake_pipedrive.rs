@@ -20,6 +20,7 @@ use axum::Router;
 use axum::routing::any;
 use serde_json::{Map, Value};
 
+use super::fake_vendor::{Ledger, Recorded};
 use super::server;
 
 /// The API token the fake accepts.
@@ -63,23 +64,12 @@ pub struct Person {
     pub emails: Vec<String>,
 }
 
-/// A request the fake received.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub body: Value,
-    pub at: std::time::Instant,
-}
-
 #[derive(Default)]
 pub(super) struct State {
     activities: Vec<Activity>,
     persons: Vec<Person>,
     next_id: i64,
-    requests: Vec<Seen>,
-    violations: Vec<String>,
+    ledger: Ledger,
     bursts: VecDeque<u64>,
     token_expired: bool,
     lose_next_create: bool,
@@ -116,40 +106,6 @@ impl FakePipedrive {
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap())
-    }
-
-    /// Fails the test if any request broke the OpenAPI contract.
-    pub fn assert_contract(&self) {
-        let violations = self.violations();
-        assert!(
-            violations.is_empty(),
-            "contract violations:\n{}",
-            violations.join("\n")
-        );
-        assert!(!self.requests().is_empty(), "no request reached the fake");
-    }
-
-    /// The contract violations so far (for the negative tests).
-    pub fn violations(&self) -> Vec<String> {
-        self.with(|s| s.violations.clone())
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Seen> {
-        self.with(|s| s.requests.clone())
-    }
-
-    /// `METHOD path` of every request, in order.
-    pub fn calls(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|seen| format!("{} {}", seen.method, seen.path))
-            .collect()
-    }
-
-    /// Forgets the request log.
-    pub fn reset_requests(&self) {
-        self.with(|s| s.requests.clear());
     }
 
     /// Activities not deleted.
@@ -243,5 +199,11 @@ impl State {
             emails: vec![email.to_owned()],
         });
         id
+    }
+}
+
+impl Recorded for FakePipedrive {
+    fn with_ledger<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
+        self.with(|state| f(&mut state.ledger))
     }
 }

@@ -14,18 +14,18 @@
 //!
 //! Submodules: `sobjects` (Event and Contact semantics), `query` (SOQL).
 
+mod endpoints;
 mod query;
 mod sobjects;
+
+pub use endpoints::{error, not_found};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use axum::routing::{any, post};
 use serde_json::{Map, Value, json};
 
@@ -70,6 +70,8 @@ pub struct SfState {
     pub refuse_new_contacts: bool,
     /// Tokens are issued already revoked (a run-as user without API access).
     pub sessions_revoked: bool,
+    /// The next Event created is answered 504 (its answer is lost).
+    pub lose_next_create: bool,
     pub api_used: i64,
     pub api_limit: i64,
     /// Records per query page.
@@ -127,6 +129,7 @@ impl FakeSalesforce {
             shared_activities: true,
             refuse_new_contacts: false,
             sessions_revoked: false,
+            lose_next_create: false,
             api_used: 0,
             api_limit: 15_000,
             page_size: 2000,
@@ -135,8 +138,8 @@ impl FakeSalesforce {
             next_id: 0,
         }));
         let router = Router::new()
-            .route("/services/oauth2/token", post(token))
-            .route("/services/data/{*rest}", any(api))
+            .route("/services/oauth2/token", post(endpoints::token))
+            .route("/services/data/{*rest}", any(endpoints::api))
             .with_state(state.clone());
         let address = server::spawn(router).await;
         state.lock().unwrap().base_url = format!("http://{address}");
@@ -260,6 +263,16 @@ impl FakeSalesforce {
         });
     }
 
+    /// Sessions are accepted again (after [`FakeSalesforce::revoke_sessions`]).
+    pub fn restore_sessions(&self) {
+        self.with(|s| s.sessions_revoked = false);
+    }
+
+    /// The next Event created is made but answered 504, as if the answer were lost.
+    pub fn lose_next_create(&self) {
+        self.with(|s| s.lose_next_create = true);
+    }
+
     /// Makes Contact creation fail as a duplicate rule would.
     pub fn refuse_new_contacts(&self) {
         self.with(|s| s.refuse_new_contacts = true);
@@ -279,134 +292,4 @@ impl FakeSalesforce {
     pub fn set_page_size(&self, size: usize) {
         self.with(|s| s.page_size = size);
     }
-}
-
-/// The token endpoint.
-async fn token(
-    State(state): State<Arc<Mutex<SfState>>>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let mut state = state.lock().unwrap();
-    state.token_requests += 1;
-    if let Some(status) = state.token_failures.pop_front() {
-        let body = json!({"error": "server_error", "error_description": "try again later"});
-        return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
-    }
-    let field = |name: &str| form.get(name).map(String::as_str);
-    if field("grant_type") != Some("client_credentials") {
-        let body = json!({"error": "unsupported_grant_type", "error_description": "grant type not supported"});
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-    }
-    if field("client_id") != Some(CLIENT_ID) || field("client_secret") != Some(CLIENT_SECRET) {
-        let body =
-            json!({"error": "invalid_client", "error_description": "invalid client credentials"});
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-    }
-    let access = format!("00Dfake!AQ{}.token", state.token_requests);
-    let valid = !state.sessions_revoked;
-    state.tokens.insert(access.clone(), valid);
-    let body = json!({
-        "access_token": access,
-        "instance_url": state.base_url,
-        "id": format!("{}/id/00Dfake/005fake", state.base_url),
-        "token_type": "Bearer",
-        "issued_at": "1782000000000",
-        "signature": "c2lnbmF0dXJl"
-    });
-    axum::Json(body).into_response()
-}
-
-/// Every `/services/data/...` call: session check, allocation, routing, `Sforce-Limit-Info`.
-async fn api(
-    State(state): State<Arc<Mutex<SfState>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut state = state.lock().unwrap();
-    let target = uri
-        .path_and_query()
-        .map(|p| p.to_string())
-        .unwrap_or_default();
-    state.requests.push((method.clone(), target));
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let mut response = if token.is_none_or(|t| state.tokens.get(t) != Some(&true)) {
-        error(401, "INVALID_SESSION_ID", "Session expired or invalid", &[])
-    } else if state.api_used >= state.api_limit {
-        error(
-            403,
-            "REQUEST_LIMIT_EXCEEDED",
-            "TotalRequests Limit exceeded.",
-            &[],
-        )
-    } else {
-        state.api_used += 1;
-        route(&mut state, &method, &uri, &body)
-    };
-    let usage = format!("api-usage={}/{}", state.api_used, state.api_limit);
-    response
-        .headers_mut()
-        .insert("sforce-limit-info", usage.parse().unwrap());
-    response
-}
-
-fn route(state: &mut SfState, method: &Method, uri: &Uri, body: &Bytes) -> Response {
-    let segments: Vec<String> = uri
-        .path()
-        .split('/')
-        .skip(3) // "", "services", "data"
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
-    let Some((version, rest)) = segments.split_first() else {
-        return not_found();
-    };
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    match (method.as_str(), rest.as_slice()) {
-        ("GET", ["sobjects", "Event", "describe"]) => sobjects::describe(state),
-        ("PATCH", ["sobjects", "Event", field, value]) => {
-            sobjects::upsert(state, version, field, value, body)
-        }
-        ("GET", ["sobjects", "Event", field, value]) => {
-            sobjects::read(state, version, field, value)
-        }
-        ("DELETE", ["sobjects", "Event", id]) => sobjects::delete(state, id),
-        ("DELETE", ["sobjects", "Event", field, value]) => {
-            sobjects::delete_by_external_id(state, version, field, value)
-        }
-        ("POST", ["sobjects", "Contact"]) => sobjects::create_contact(state, body),
-        ("GET", ["query"]) => query::run(state, version, query.get("q").map(String::as_str)),
-        ("GET", ["query", cursor]) => query::next_page(state, version, cursor),
-        _ => not_found(),
-    }
-}
-
-/// A Salesforce error: the JSON array with one entry.
-pub fn error(status: u16, code: &str, message: &str, fields: &[&str]) -> Response {
-    let body = json!([{"message": message, "errorCode": code, "fields": fields}]);
-    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
-}
-
-fn not_found() -> Response {
-    error(
-        404,
-        "NOT_FOUND",
-        "The requested resource does not exist",
-        &[],
-    )
 }

@@ -6,13 +6,16 @@
 
 pub mod binary;
 pub mod captured_logs;
+pub mod crm_app;
 pub mod fake_crm;
 pub mod fake_hubspot;
 pub mod fake_nylas;
 pub mod fake_pipedrive;
 pub mod fake_salesforce;
+pub mod fake_vendor;
 pub mod faulty_store;
 pub mod harness;
+pub mod hostile;
 pub mod openapi;
 pub mod payloads;
 pub mod postgres;

@@ -11,8 +11,8 @@ use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::{HUBSPOT_TOKEN, Seen, State, Throttle, meetings, people};
-use crate::support::openapi::{Contract, Request};
+use super::{HUBSPOT_TOKEN, State, Throttle, meetings, people};
+use crate::support::openapi::Contract;
 
 /// An answer before it becomes an HTTP response.
 pub(super) struct Reply {
@@ -64,29 +64,13 @@ pub(super) async fn handle(
     body: Bytes,
 ) -> Response {
     let mut state = state.lock().unwrap();
-    let path = uri.path().to_owned();
-    let query = uri.query().map(str::to_owned);
-    let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.requests.push(Seen {
-        method: method.to_string(),
-        path: path.clone(),
-        query: query.clone(),
-        body: json_body.clone(),
-        at: std::time::Instant::now(),
-    });
+    let incoming = state.ledger.record(method, &uri, headers, body);
     let contract = Contract::hubspot();
-    let request = Request {
-        method: method.as_str(),
-        path: &path,
-        query: query.as_deref(),
-        headers: &headers,
-        body: &body,
-    };
-    let problems = contract.check(&request);
+    let problems = contract.check(&incoming.request());
     let reply = if !problems.is_empty() {
-        state.violations.extend(problems.iter().cloned());
+        state.ledger.violations.extend(problems.iter().cloned());
         Reply::error(400, "VALIDATION_ERROR", &problems.join("; "))
-    } else if state.token_expired || !authorized(&headers) {
+    } else if state.token_expired || !authorized(&incoming.headers) {
         Reply::error(
             401,
             "INVALID_AUTHENTICATION",
@@ -95,23 +79,21 @@ pub(super) async fn handle(
     } else if let Some(throttle) = state.throttles.pop_front() {
         throttled(throttle)
     } else {
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-        route(&mut state, &method, &path, &query, &json_body)
+        let query = incoming.query_map();
+        route(
+            &mut state,
+            &incoming.method,
+            &incoming.path,
+            &query,
+            &incoming.json,
+        )
     };
     if reply.checked {
-        let bytes = reply
-            .body
-            .as_ref()
-            .map(Value::to_string)
-            .unwrap_or_default();
-        let problems =
-            contract.check_response(method.as_str(), &path, reply.status, bytes.as_bytes());
+        let body = reply.body.as_ref().map(Value::to_string);
+        let body = body.unwrap_or_default();
         state
-            .violations
-            .extend(problems.into_iter().map(|p| format!("fake answer: {p}")));
+            .ledger
+            .check_answer(contract, &incoming, reply.status, &body);
     }
     respond(reply)
 }

@@ -11,8 +11,9 @@ use axum::response::Response;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use super::{Activity, PIPEDRIVE_TOKEN, Seen, State};
-use crate::support::openapi::{Contract, Request};
+use super::{Activity, PIPEDRIVE_TOKEN, State};
+use crate::support::fake_vendor::Incoming;
+use crate::support::openapi::Contract;
 
 /// Activity types every company has.
 const ACTIVITY_TYPES: &[&str] = &["call", "meeting", "task", "deadline", "email", "lunch"];
@@ -75,32 +76,14 @@ pub(super) async fn handle(
     body: Bytes,
 ) -> Response {
     let mut state = state.lock().unwrap();
-    let path = uri.path().to_owned();
-    let query = uri.query().map(str::to_owned);
-    let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.requests.push(Seen {
-        method: method.to_string(),
-        path: path.clone(),
-        query: query.clone(),
-        body: json_body.clone(),
-        at: std::time::Instant::now(),
-    });
-    let contract = Contract::pipedrive();
-    let request = Request {
-        method: method.as_str(),
-        path: &path,
-        query: query.as_deref(),
-        headers: &headers,
-        body: &body,
-    };
-    let (reply, reset) = gate(&mut state, &method, &path, &request, &json_body);
+    let incoming = state.ledger.record(method, &uri, headers, body);
+    let (reply, reset) = gate(&mut state, &incoming);
     if reply.checked && reply.status != 429 {
-        let bytes = reply.body.to_string();
-        let problems =
-            contract.check_response(method.as_str(), &path, reply.status, bytes.as_bytes());
+        let body = reply.body.to_string();
+        let contract = Contract::pipedrive();
         state
-            .violations
-            .extend(problems.into_iter().map(|p| format!("fake answer: {p}")));
+            .ledger
+            .check_answer(contract, &incoming, reply.status, &body);
     }
     Response::builder()
         .status(reply.status)
@@ -121,21 +104,16 @@ pub(super) async fn handle(
 
 /// Contract, auth, burst window and token budget, then the endpoint; also the
 /// `x-ratelimit-reset` to report.
-fn gate(
-    state: &mut State,
-    method: &Method,
-    path: &str,
-    request: &Request<'_>,
-    body: &Value,
-) -> (Reply, u64) {
-    let problems = Contract::pipedrive().check(request);
-    let token = request
+fn gate(state: &mut State, incoming: &Incoming) -> (Reply, u64) {
+    let (method, path) = (&incoming.method, incoming.path.as_str());
+    let problems = Contract::pipedrive().check(&incoming.request());
+    let token = incoming
         .headers
         .get("x-api-token")
         .and_then(|v| v.to_str().ok());
     let cost = token_cost(method, path);
     if !problems.is_empty() {
-        state.violations.extend(problems.iter().cloned());
+        state.ledger.violations.extend(problems.iter().cloned());
         return (Reply::error(400, &problems.join("; ")), 2);
     }
     if state.token_expired || token != Some(PIPEDRIVE_TOKEN) {
@@ -149,11 +127,8 @@ fn gate(
         return (Reply::error(429, "Daily token budget exhausted"), 2);
     }
     state.budget -= cost;
-    let query: HashMap<String, String> =
-        url::form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    (route(state, method, path, &query, body), 2)
+    let query = incoming.query_map();
+    (route(state, method, path, &query, &incoming.json), 2)
 }
 
 fn route(
