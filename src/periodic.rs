@@ -22,7 +22,7 @@ pub async fn release_lock(store: &dyn Store, name: &str, owner: &str) {
     match outcome {
         Ok(Ok(())) => tracing::debug!(lock = name, "Released the store lock."),
         Ok(Err(error)) => {
-            tracing::warn!(lock = name, error = %error, "Could not release the store lock; it expires by itself.");
+            tracing::warn!(lock = name, error = %crate::cause::Chain(&error), "Could not release the store lock; it expires by itself.");
         }
         Err(_) => {
             tracing::warn!(

@@ -154,6 +154,6 @@ async fn serve_connection(
     };
     if let Err(error) = result {
         // Header timeouts, resets and malformed requests: the client's business, not an alert.
-        tracing::debug!(error = %error, "An HTTP connection ended with an error.");
+        tracing::debug!(error = %crate::cause::Chain(&error), "An HTTP connection ended with an error.");
     }
 }
