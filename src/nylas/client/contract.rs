@@ -44,6 +44,7 @@ const READS: &[(&Endpoint, &[&str])] = &[
             "data.email",
         ],
     ),
+    (GET_GRANT, &["data.id", "data.grant_status", "data.email"]),
     (
         CREATE_WEBHOOK,
         &[

@@ -128,6 +128,7 @@ pub const LIST_EVENTS: &Endpoint = &Endpoint {
         "updated_after",
         "show_cancelled",
         "expand_recurring",
+        "master_event_id",
     ],
 };
 
@@ -143,6 +144,13 @@ pub const LIST_GRANTS: &Endpoint = &Endpoint {
     verb: Verb::Get,
     path: "/v3/grants",
     query: &["limit", "offset"],
+};
+
+/// `GET /v3/grants/{grantId}` (the spec names this placeholder differently from the others)
+pub const GET_GRANT: &Endpoint = &Endpoint {
+    verb: Verb::Get,
+    path: "/v3/grants/{grantId}",
+    query: &[],
 };
 
 /// `POST /v3/webhooks`
@@ -179,6 +187,7 @@ pub const ALL: &[&Endpoint] = &[
     LIST_EVENTS,
     LIST_CALENDARS,
     LIST_GRANTS,
+    GET_GRANT,
     CREATE_WEBHOOK,
     LIST_WEBHOOKS,
     ROTATE_WEBHOOK_SECRET,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::endpoint::{GET_EVENT, LIST_CALENDARS, LIST_EVENTS, LIST_GRANTS};
+use super::endpoint::{GET_EVENT, GET_GRANT, LIST_CALENDARS, LIST_EVENTS, LIST_GRANTS};
 use super::{Call, Data, NO_BODY, NylasClient, NylasError, decode};
 use crate::nylas::lenient;
 use crate::nylas::models::{Calendar, Event, Grant};
@@ -58,6 +58,8 @@ pub struct EventQuery {
     /// Expand recurring series into occurrences (deprecated by Nylas, default unclear: set it
     /// to get a known behaviour; sent only when set).
     pub expand_recurring: Option<bool>,
+    /// Only the occurrences (and overrides) of this series master (sent only when set).
+    pub master_event_id: Option<String>,
 }
 
 impl EventQuery {
@@ -72,6 +74,7 @@ impl EventQuery {
             updated_after: None,
             show_cancelled: None,
             expand_recurring: None,
+            master_event_id: None,
         }
     }
 }
@@ -147,6 +150,9 @@ impl NylasClient {
         if let Some(expand) = query.expand_recurring {
             call = call.query("expand_recurring", expand);
         }
+        if let Some(master) = &query.master_event_id {
+            call = call.query("master_event_id", master);
+        }
         let raw: RawPage = self.fetch(call, NO_BODY).await?;
         Ok(raw.read())
     }
@@ -165,6 +171,19 @@ impl NylasClient {
         }
         let raw: RawPage = self.fetch(call, NO_BODY).await?;
         Ok(raw.read())
+    }
+
+    /// One grant; `None` when Nylas answers 404 (the grant was deleted).
+    pub async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>, NylasError> {
+        let answer = self
+            .send(Call::new(GET_GRANT, &[grant_id]), NO_BODY)
+            .await?;
+        if answer.status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body = self.success(GET_GRANT, answer)?;
+        let envelope: Data<Grant> = decode(GET_GRANT, &body)?;
+        Ok(Some(envelope.data))
     }
 
     /// One page of the application's grants (offset paging: the list is over when

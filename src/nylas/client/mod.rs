@@ -31,7 +31,7 @@ mod webhooks;
 #[cfg(test)]
 mod contract;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 

@@ -1,6 +1,7 @@
 //! A fake Nylas v3 API: events held per grant, read with `GET /v3/grants/{grant}/events/{id}`
 //! (which, like the real one, requires `calendar_id` and answers 404 for an event that is not
-//! in that calendar or no longer exists), the lists backfill and reconciliation walk (grants,
+//! in that calendar or no longer exists), one grant (`GET /v3/grants/{id}`, from the listed ones),
+//! the lists backfill and reconciliation walk (grants,
 //! calendars, events: see [`lists`]) and webhook subscriptions ([`webhooks`]). It checks the
 //! bearer key, logs every request, and can be told to fail: the next requests (any, or those
 //! whose path contains a text), every request (an outage), every request with a 401 for a bad
@@ -78,6 +79,7 @@ impl FakeNylas {
         let state = Arc::new(Mutex::new(NylasState::default()));
         let router = Router::new()
             .route("/v3/grants", get(lists::list_grants))
+            .route("/v3/grants/{grant}", get(lists::get_grant))
             .route("/v3/grants/{grant}/calendars", get(lists::list_calendars))
             .route("/v3/grants/{grant}/events", get(lists::list_events))
             .route("/v3/grants/{grant}/events/{event}", get(get_event))

@@ -353,3 +353,25 @@ pub fn span(event: &Value) -> Option<(i64, i64)> {
     }
     Some((day(&when["start_date"])?, day(&when["end_date"])? + 86_400))
 }
+
+/// `GET /v3/grants/{id}`: the grant of that id among those `GET /v3/grants` lists, else 404.
+pub async fn get_grant(
+    State(state): Shared,
+    Path(grant): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let mut state = state.lock().unwrap();
+    if let Some(response) = gate(&mut state, &uri, &headers) {
+        return response;
+    }
+    let found = state
+        .grants
+        .iter()
+        .find(|listed| listed.get("id").and_then(Value::as_str) == Some(grant.as_str()))
+        .cloned();
+    match found {
+        Some(data) => Json(json!({"request_id": "req-fake", "data": data})).into_response(),
+        None => error(404, &format!("grant {grant} not found")),
+    }
+}
