@@ -30,6 +30,7 @@
 //! - [`cause`]: how errors are shown: the error and its causes, each once.
 //! - [`clock`]: the time source (system clock, or tokio time in tests).
 //! - [`telemetry`]: logging and metrics.
+//! - [`triggers`]: the Nylas notification types calsync handles (a leaf vocabulary).
 //! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
 //! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
@@ -62,6 +63,7 @@ pub mod record;
 pub mod retry;
 pub mod store;
 pub mod telemetry;
+pub mod triggers;
 pub mod version;
 pub mod webhook_monitor;
 pub mod worker;

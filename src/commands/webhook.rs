@@ -20,7 +20,7 @@ use crate::nylas::client::{CreatedWebhook, NewWebhook, NylasError, Webhook};
 use crate::printable;
 
 /// The triggers calsync subscribes to.
-pub const TRIGGERS: [&str; 6] = crate::nylas::notification::HANDLED_TRIGGERS;
+pub const TRIGGERS: [&str; 6] = crate::triggers::HANDLED;
 
 /// The description given to a webhook when none is passed.
 pub const DEFAULT_DESCRIPTION: &str = "calsync";

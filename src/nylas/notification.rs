@@ -15,14 +15,7 @@ use crate::store::{
 use super::models::Envelope;
 
 /// The notification types calsync acts on (and subscribes its webhooks to).
-pub const HANDLED_TRIGGERS: [&str; 6] = [
-    "event.created",
-    "event.updated",
-    "event.deleted",
-    "grant.expired",
-    "grant.updated",
-    "grant.deleted",
-];
+pub const HANDLED_TRIGGERS: [&str; 6] = crate::triggers::HANDLED;
 
 /// What a trigger type means to calsync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

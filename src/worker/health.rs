@@ -58,7 +58,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::process::SyncError;
 use crate::crm::CrmError;
 use crate::nylas::NylasError;
 use crate::retry::gate::TargetGate;
@@ -345,20 +344,8 @@ impl TargetHealth {
     }
 }
 
-/// The target and signal of a failure, when it is target-level (see the module docs). An
-/// expired Nylas grant is target-level too here; the caller handles it first.
-pub fn classify(error: &SyncError) -> Option<(Target, Signal)> {
-    match error {
-        SyncError::Crm(error) => crm_signal(error).map(|signal| (Target::Crm, signal)),
-        SyncError::Nylas(error) => nylas_signal(error).map(|signal| (Target::Nylas, signal)),
-        SyncError::Mapping(_)
-        | SyncError::Payload(_)
-        | SyncError::CalendarUnknown
-        | SyncError::Store(_) => None,
-    }
-}
-
-fn crm_signal(error: &CrmError) -> Option<Signal> {
+/// The target-level signal of a CRM failure, if it is one (see the module docs).
+pub fn crm_signal(error: &CrmError) -> Option<Signal> {
     match error {
         CrmError::Status { status, retry, .. } => status_signal(*status, *retry),
         CrmError::Transport { source, .. } => transport_signal(source),
@@ -371,7 +358,8 @@ fn crm_signal(error: &CrmError) -> Option<Signal> {
     }
 }
 
-fn nylas_signal(error: &NylasError) -> Option<Signal> {
+/// The target-level signal of a Nylas failure, if it is one (see the module docs).
+pub fn nylas_signal(error: &NylasError) -> Option<Signal> {
     match error {
         NylasError::MissingApiKey { .. } => Some(Signal::Auth),
         NylasError::Status { status, retry, .. } => status_signal(*status, *retry),

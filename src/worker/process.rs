@@ -24,7 +24,7 @@ use crate::store::{
 };
 use crate::telemetry::metrics::Metrics;
 
-use super::health::Health;
+use super::health::{self, Health, Signal, Target};
 
 /// What a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,21 @@ impl SyncError {
                 Retry::Permanent
             }
             SyncError::Store(_) => Retry::After(None),
+        }
+    }
+
+    /// The target and signal of a failure, when it is target-level (see `health`'s module
+    /// docs). An expired Nylas grant is target-level too here; the caller handles it first.
+    pub fn health_signal(&self) -> Option<(Target, Signal)> {
+        match self {
+            SyncError::Crm(error) => health::crm_signal(error).map(|signal| (Target::Crm, signal)),
+            SyncError::Nylas(error) => {
+                health::nylas_signal(error).map(|signal| (Target::Nylas, signal))
+            }
+            SyncError::Mapping(_)
+            | SyncError::Payload(_)
+            | SyncError::CalendarUnknown
+            | SyncError::Store(_) => None,
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::clock;
 use crate::retry::{Backoff, Retry};
 use crate::store::{ClaimedJob, Completion, GrantStatus, RetryPlan, StoreError};
 
-use super::health::{self, Signal, Verdict};
+use super::health::{Signal, Verdict};
 use super::process::{Processor, SyncError, SyncOutcome};
 
 /// The retry policy.
@@ -126,7 +126,7 @@ impl Processor {
         if retry == Retry::Permanent {
             return Plan::Bury("a permanent error");
         }
-        if let Some((target, signal)) = health::classify(error) {
+        if let Some((target, signal)) = error.health_signal() {
             if signal == Signal::Auth {
                 self.metrics.auth_failure(self.health.label(target));
             }

@@ -95,7 +95,7 @@ pub struct BuildLabels {
 
 /// The `trigger` label values of the notification types calsync handles; any other type is
 /// counted as [`OTHER_TRIGGER`], a request whose type could not be read as [`UNKNOWN_TRIGGER`].
-pub const KNOWN_TRIGGERS: [&str; 6] = crate::nylas::notification::HANDLED_TRIGGERS;
+pub const KNOWN_TRIGGERS: [&str; 6] = crate::triggers::HANDLED;
 
 /// The `trigger` of a signed notification of a type calsync does not handle.
 pub const OTHER_TRIGGER: &str = "other";

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::crm::CrmError;
+use crate::worker::process::SyncError;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -179,7 +180,7 @@ fn errors_are_classified_by_target_and_signal() {
     ];
     for (error, expected) in cases {
         assert_eq!(
-            classify(&error),
+            error.health_signal(),
             expected.map(|signal| (Target::Crm, signal)),
             "{error}"
         );
@@ -189,10 +190,10 @@ fn errors_are_classified_by_target_and_signal() {
         wait: SECOND,
     })));
     assert_eq!(
-        classify(&held),
+        held.health_signal(),
         Some((Target::Crm, Signal::HeldBack(SECOND)))
     );
-    assert_eq!(classify(&SyncError::CalendarUnknown), None);
+    assert_eq!(SyncError::CalendarUnknown.health_signal(), None);
 }
 
 #[tokio::test(start_paused = true)]
