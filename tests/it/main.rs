@@ -23,6 +23,7 @@ mod pipeline;
 mod reconcile;
 mod replicas;
 mod salesforce;
+mod series;
 mod shutdown;
 mod store_conformance;
 mod webhook;
