@@ -93,7 +93,10 @@ impl Series {
                     self.remove(processor, job, &key).await
                 }
                 Read::Gone => processor.sync(&as_delete(job)).await,
-                Read::NotMaster(job) => processor.sync(&job).await,
+                Read::NotMaster(job) => {
+                    remember_occurrence(processor, &job).await?;
+                    processor.sync(&job).await
+                }
             },
         }
     }
@@ -175,6 +178,35 @@ impl Series {
             None => Read::Gone,
         })
     }
+}
+
+/// Remembers an occurrence notified on its own (Google notifies edited occurrences) as a member
+/// of its series, so a deletion of the series removes it and reconciliation expands the series.
+async fn remember_occurrence(processor: &Processor, job: &ClaimedJob) -> Result<(), SyncError> {
+    let Some(payload) = &job.request.payload else {
+        return Ok(());
+    };
+    let Ok(event) = serde_json::from_value::<Event>(payload.clone()) else {
+        return Ok(());
+    };
+    let Some(master) = event.master_event_id.as_deref().filter(|id| !id.is_empty()) else {
+        return Ok(());
+    };
+    let key = SeriesKey::new(&job.request.grant_id, master);
+    let calendar = event
+        .calendar_id
+        .as_deref()
+        .or(job.request.calendar_id.as_deref());
+    let occurrence = crate::store::Occurrence {
+        event_id: event.id.clone(),
+        starts_at: starts_at(&event),
+    };
+    processor
+        .store
+        .series()
+        .add_occurrences(&key, calendar, &[occurrence])
+        .await?;
+    Ok(())
 }
 
 /// True for a series master: an event carrying a recurrence rule.
