@@ -13,6 +13,7 @@ mod demo;
 mod deployment;
 mod durability;
 mod failures;
+mod fidelity;
 mod hubspot;
 mod hygiene;
 mod logs;

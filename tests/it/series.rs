@@ -276,3 +276,38 @@ async fn upgrading_removes_the_record_an_earlier_version_wrote_for_a_master() {
     upgraded.drain().await;
     assert!(app.crm.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_occurrence_notified_alone_is_removed_with_its_series_and_a_master_gone_on_read_removes_all()
+ {
+    let app = TestApp::spawn().await;
+    account(&app.nylas);
+    let now = now();
+    let series = Weekly {
+        first: now + DAY,
+        weeks: 3,
+        version: now - 3_600,
+    };
+    series.put(&app.nylas);
+    // Google notifies an edited occurrence on its own; the series was never expanded.
+    notify(&app, "n-occ", "event.updated", series.occurrence(1)).await;
+    app.drain().await;
+    assert_eq!(live_ids(&app), series.ids(1..2));
+    app.crm.reset_counts();
+
+    // The master is gone when read (hard-deleted; its notification was lost): a later
+    // notification of it finds 404 and removes the occurrence it knows.
+    app.nylas.remove_event(G1, MASTER);
+    for k in 0..series.weeks {
+        app.nylas.remove_event(G1, &series.id(k));
+    }
+    notify(&app, "n-master", "event.updated", series.master(&[])).await;
+    app.drain().await;
+    assert_eq!(
+        (app.crm.count("DELETE"), app.crm.requests().len()),
+        (1, 1),
+        "{:?}",
+        app.crm.requests()
+    );
+    assert!(live_ids(&app).is_empty());
+}
