@@ -216,9 +216,11 @@ impl Reconciler {
                 &calendar.id,
                 JobSource::Reconcile,
             );
+            // Events listed (series refreshes are not events).
+            let listed = jobs.len() as u64;
             jobs.extend(sorted.refresh);
             self.store.enqueue(&jobs, self.clock.now()).await?;
-            events += jobs.len() as u64;
+            events += listed;
             match page.next_cursor {
                 Some(next) => token = Some(next),
                 None => break,
