@@ -311,3 +311,15 @@ async fn an_occurrence_notified_alone_is_removed_with_its_series_and_a_master_go
     );
     assert!(live_ids(&app).is_empty());
 }
+
+#[tokio::test]
+async fn a_trusted_master_payload_is_expanded_without_reading_the_master() {
+    let app = TestApp::builder()
+        .with_config(|settings| settings.nylas.fetch = calsync::config::FetchPolicy::WhenIncomplete)
+        .spawn()
+        .await;
+    let series = notified_series(&app, now()).await;
+    assert_eq!(app.nylas.event_reads(), 0, "the payload was complete");
+    assert_eq!(live_ids(&app), series.ids(0..IN_HORIZON));
+    assert!(app.crm.records_for(MASTER).is_empty());
+}
