@@ -11,8 +11,8 @@
 //!          store: notification log · jobs keyed by event id · sync state · dead letters
 //!                                                         │ claim (lease, one in flight per key)
 //!                                                         ▼
-//!  worker: series master? → list its occurrences, enqueue one job each (never written)
-//!          otherwise: fetch event if needed (Nylas) → version check → map → hash check → CRM → record state
+//!  worker: a series master → list its occurrences, enqueue a job for each (never written);
+//!  any other event: fetch if needed (Nylas) → version check → map → hash check → CRM → state
 //! ```
 //!
 //! `http` only accepts; `worker` only delivers. Neither imports the other; both depend on `store`.
