@@ -36,7 +36,7 @@ use crate::webhook_monitor::{self, WebhookMonitor};
 use crate::worker::health::Health;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
-use crate::worker::{Processor, Runner};
+use crate::worker::{Processor, Runner, Series, SeriesSettings};
 
 /// The longest wait between claims without a wake-up (work from other processes).
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -213,11 +213,26 @@ impl App {
         retry_policy(&self.settings)
     }
 
+    /// What runs each job ahead of the write path: series masters are expanded, never written.
+    pub fn series(&self) -> Series {
+        Series::new(
+            self.nylas.clone(),
+            SeriesSettings {
+                horizon: self.settings.sync.series_horizon,
+                reach_back: Duration::from_secs(
+                    u64::from(self.settings.reconcile.window_days.back) * 86_400,
+                ),
+                fetch: self.settings.nylas.fetch,
+            },
+        )
+    }
+
     /// The worker pool.
     pub fn runner(&self) -> Runner {
         let sync = &self.settings.sync;
         Runner::new(
             self.processor.clone(),
+            self.series(),
             RunnerConfig {
                 workers: sync.workers,
                 lease_for: sync.lease,

@@ -11,7 +11,8 @@
 //!          store: notification log · jobs keyed by event id · sync state · dead letters
 //!                                                         │ claim (lease, one in flight per key)
 //!                                                         ▼
-//!  worker: fetch event if needed (Nylas) → version check → map → hash check → CRM → record state
+//!  worker: a series master → list its occurrences, enqueue a job for each (never written);
+//!  any other event: fetch if needed (Nylas) → version check → map → hash check → CRM → state
 //! ```
 //!
 //! `http` only accepts; `worker` only delivers. Neither imports the other; both depend on `store`.
@@ -20,7 +21,8 @@
 //! - [`config`]: typed settings from TOML and environment, validated at start-up.
 //! - [`http`]: the webhook edge (challenge, signature, envelope, ingest) and health endpoints.
 //! - [`store`]: the durable store trait and its backends; group-commit ingest.
-//! - [`worker`]: the job runner (leases, wake-ups) and the idempotent write path.
+//! - [`worker`]: the job runner (leases, wake-ups), series expansion and the idempotent write
+//!   path.
 //! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`record`]: the CRM meeting record and its content hash.

@@ -34,7 +34,7 @@ use crate::nylas::Event;
 use crate::retry::Retry;
 use crate::store::{ClaimedJob, Store, StoreError};
 use crate::worker::settle::{RetryPolicy, Settled};
-use crate::worker::{Processor, SyncError, SyncOutcome};
+use crate::worker::{Processor, Series, SyncError, SyncOutcome};
 
 /// The most attempts the backfill makes itself before leaving a failing job to `serve`.
 pub const INLINE_ATTEMPTS: u32 = 6;
@@ -62,6 +62,8 @@ pub type InlineResult = (EventOutcome, Option<InlineError>);
 pub struct Inline {
     pub store: Arc<dyn Store>,
     pub processor: Arc<Processor>,
+    /// Runs each job, expanding series masters instead of writing them.
+    pub series: Series,
     pub policy: RetryPolicy,
     /// This backfill's name in leases.
     pub owner: String,
@@ -152,7 +154,7 @@ impl Inline {
 
     /// The write path with lease heartbeats.
     async fn sync(&self, job: &ClaimedJob) -> Result<SyncOutcome, SyncError> {
-        let work = self.processor.sync(job);
+        let work = self.series.sync(&self.processor, job);
         tokio::pin!(work);
         let beat = (self.lease_for / 3).max(Duration::from_millis(100));
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);

@@ -11,7 +11,7 @@
 //!
 //! Submodules: [`args`] (command line and window), [`listing`] (the Nylas lists, shared with
 //! reconciliation), [`checkpoint`] (resumable runs), `inline` (running a job here), `run` (the
-//! grant tasks), [`progress`] (bar or log lines, and the [`Summary`]).
+//! grant tasks), [`series`] (recurring series in listings), [`progress`] (bar or log lines, and the [`Summary`]).
 //!
 //! Invariants: at most `concurrency` grants are read at a time; a run is resumable from the last
 //! completed page of each calendar until it completes, when its checkpoints are deleted; the
@@ -23,6 +23,7 @@ mod inline;
 pub mod listing;
 pub mod progress;
 mod run;
+pub mod series;
 
 use std::sync::Arc;
 
@@ -69,6 +70,7 @@ pub async fn run(
     let inline = Inline {
         store: app.store().clone(),
         processor: app.processor().clone(),
+        series: app.series(),
         policy,
         owner: format!(
             "backfill-{}-{}",

@@ -245,9 +245,29 @@ async fn run_page(
     calendar_id: &str,
     events: &[crate::nylas::Event],
 ) -> Result<(), Stop> {
-    let mut changed = Vec::with_capacity(events.len());
-    for event in events {
-        if ctx.inline.already_current(event, grant_id).await? {
+    let horizon = ctx.inline.series.settings().horizon.as_secs();
+    let horizon_end = ctx
+        .clock
+        .now()
+        .as_second()
+        .saturating_add(i64::try_from(horizon).unwrap_or(i64::MAX));
+    let sorted = super::series::sort_page(
+        ctx.store.as_ref(),
+        events,
+        grant_id,
+        calendar_id,
+        horizon_end,
+        JobSource::Backfill,
+    )
+    .await?;
+    // Series masters' jobs are left to `serve`'s workers, which expand them.
+    ctx.store.enqueue(&sorted.refresh, ctx.clock.now()).await?;
+    let mut changed = Vec::with_capacity(sorted.events.len());
+    for event in &sorted.events {
+        // A master is never "already current": its job expands the series.
+        if !crate::worker::series::is_master(event)
+            && ctx.inline.already_current(event, grant_id).await?
+        {
             ctx.progress
                 .event(EventOutcome::Synced(crate::worker::SyncOutcome::Unchanged));
         } else {

@@ -65,6 +65,7 @@ impl Default for SyncSettings {
             calendars: CalendarSelection::All,
             exclude_read_only_calendars: false,
             internal_domains: Vec::new(),
+            series_horizon: Duration::from_secs(90 * DAY),
         }
     }
 }

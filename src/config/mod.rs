@@ -173,6 +173,11 @@ pub struct SyncSettings {
     /// `internal_domains`, default empty: attendees at these domains are colleagues.
     #[serde(deserialize_with = "value::domains")]
     pub internal_domains: Vec<String>,
+    /// `series_horizon`, default 90d: how far ahead the occurrences of a recurring series become
+    /// records (the window rolls forward with time; the past reaches as far as
+    /// `reconcile.window_days.back` and backfill read).
+    #[serde(with = "value::positive_duration")]
+    pub series_horizon: Duration,
 }
 
 /// Which calendars of a grant backfill and reconciliation read.

@@ -2,10 +2,13 @@
 //!
 //! Providers send descriptions as HTML (Google, Microsoft) or as plain text (iCloud, some
 //! Microsoft calendars). HTML is rendered with `html2text`: tags removed, entities decoded,
-//! block elements and `<br>` as line breaks, links reduced to their text, lists as `- ` and
+//! block elements and `<br>` as line breaks, links as their text plus their URL when the text
+//! does not show it ([`links`]: a "Click here to join" keeps its meeting link), lists as `- ` and
 //! `1. ` items, no hard wrapping; the result is trimmed, trailing spaces removed and runs of
 //! blank lines collapsed to one. Text that carries no recognised HTML tag is returned unchanged
 //! (so `a < b` and `<https://example.com>` survive as written).
+
+mod links;
 
 use html2text::render::TextDecorator;
 
@@ -21,14 +24,14 @@ pub fn html_to_text(description: &str) -> String {
     if !looks_like_html(description) {
         return description.to_owned();
     }
-    tidy(&render(description))
+    tidy(&links::resolve(&render(&links::strip_markers(description))))
 }
 
 /// html2text's rendering of `html`, before tidying.
 fn render(html: &str) -> String {
     // Rendering reads from a byte slice (no I/O errors) with overflow allowed (no width errors);
     // the remaining failure means the document has nothing renderable, i.e. no text.
-    html2text::config::with_decorator(NotesDecorator)
+    html2text::config::with_decorator(NotesDecorator::default())
         .link_footnotes(false)
         .no_link_wrapping()
         .unicode_strikeout(false)
@@ -157,19 +160,26 @@ fn tidy(rendered: &str) -> String {
     out
 }
 
-/// A plain-text decorator: links keep only their text, emphasis leaves no marks, lists use
-/// `- ` and `1. `, headings and quotes carry no prefix.
-#[derive(Debug, Clone, Copy)]
-struct NotesDecorator;
+/// A plain-text decorator: links are bracketed for [`links::resolve`], emphasis leaves no marks,
+/// lists use `- ` and `1. `, headings and quotes carry no prefix.
+#[derive(Debug, Clone, Default)]
+struct NotesDecorator {
+    /// The URLs of the links being rendered, innermost last.
+    open_links: Vec<String>,
+}
 
 impl TextDecorator for NotesDecorator {
     type Annotation = ();
 
-    fn decorate_link_start(&mut self, _url: &str) -> (String, ()) {
-        (String::new(), ())
+    fn decorate_link_start(&mut self, url: &str) -> (String, ()) {
+        self.open_links.push(url.to_owned());
+        (links::OPEN.to_string(), ())
     }
     fn decorate_link_end(&mut self) -> String {
-        String::new()
+        match self.open_links.pop() {
+            Some(url) => format!("{}{url}{}", links::URL, links::CLOSE),
+            None => String::new(),
+        }
     }
     fn decorate_em_start(&self) -> (String, ()) {
         (String::new(), ())
@@ -213,7 +223,7 @@ impl TextDecorator for NotesDecorator {
         format!("{i}. ")
     }
     fn make_subblock_decorator(&self) -> Self {
-        *self
+        NotesDecorator::default()
     }
     fn decorate_superscript_start(&self) -> (String, ()) {
         (String::new(), ())
@@ -248,8 +258,13 @@ mod tests {
             ),
             (
                 r#"<p>See <a href="https://x.example/doc">the deck</a>.</p>"#,
-                "See the deck.",
+                "See the deck (https://x.example/doc).",
             ),
+            (
+                r#"<p><a href="https://zoom.us/j/123?pwd=abc">Click here to join</a></p><p>Agenda</p>"#,
+                "Click here to join (https://zoom.us/j/123?pwd=abc)\n\nAgenda",
+            ),
+            ("<p>Agenda \u{E000}x\u{E001}</p>", "Agenda x"),
             ("<ul><li>Intro</li><li>Demo</li></ul>", "- Intro\n- Demo"),
             ("<ol><li>Intro</li><li>Demo</li></ol>", "1. Intro\n2. Demo"),
             ("<ul><li>A<ul><li>B</li></ul></li></ul>", "- A\n  - B"),

@@ -96,7 +96,12 @@ fn kind(when: &When) -> Option<Kind> {
 
 fn timespan(when: &When) -> Result<Schedule, MappingError> {
     let start = timestamp(Kind::Timespan, "start_time", when.start_time)?;
-    let end = timestamp(Kind::Timespan, "end_time", when.end_time)?;
+    // A timespan without an end is a point in time: a zero-length meeting, like a `time`, not
+    // an unusable event.
+    let end = match when.end_time {
+        Some(_) => timestamp(Kind::Timespan, "end_time", when.end_time)?,
+        None => start,
+    };
     if end < start {
         return Err(MappingError::EndBeforeStart {
             start: start.to_string(),
@@ -209,6 +214,14 @@ mod tests {
                 45,
                 false,
                 Some("America/Los_Angeles"),
+            ),
+            (
+                r#"{"object":"timespan","start_time":1782900000,"start_timezone":"Europe/Paris"}"#,
+                "2026-07-01T10:00:00Z",
+                "2026-07-01T10:00:00Z",
+                0,
+                false,
+                Some("Europe/Paris"),
             ),
             (
                 r#"{"object":"time","time":1782900000,"timezone":"EST5EDT"}"#,

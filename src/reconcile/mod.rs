@@ -80,6 +80,8 @@ pub struct Reconciler {
     store: Arc<dyn Store>,
     lister: Lister,
     settings: ReconcileSettings,
+    /// `sync.series_horizon`: how far ahead series occurrences are synced.
+    series_horizon: Duration,
     owner: String,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -102,6 +104,7 @@ impl Reconciler {
                 stop,
             ),
             settings: settings.reconcile.clone(),
+            series_horizon: settings.sync.series_horizon,
             owner: app.owner().to_string(),
             clock: app.clock(),
             metrics: app.metrics().clone(),

@@ -4,7 +4,10 @@
 //! Invariants: nothing runs without the `reconcile` lock, which is renewed between grants (a
 //! pass that lost it stops); a calendar's watermark advances to the pass's start only after all
 //! its pages were listed and enqueued; the `updated_after` asked is never later than the
-//! calendar's watermark, nor than its grant's floor, minus the safety margin.
+//! calendar's watermark, nor than its grant's floor, minus the safety margin; the window reaches
+//! at least `now + sync.series_horizon`, and the series whose last complete listing fell behind
+//! the horizon by a day or more are re-expanded, so a series keeps gaining occurrences as time
+//! passes without anyone touching it (`updated_after` alone would never list them).
 
 use std::collections::BTreeSet;
 
@@ -14,10 +17,13 @@ use super::watermark::{self, floor_key, watermark_key};
 use super::{LOCK, PassReport, ReconcileError, Reconciler};
 use crate::backfill::args::Window;
 use crate::backfill::listing::{self, ListError};
+use crate::backfill::series::{self, refresh_job};
 use crate::nylas::models::Calendar;
 use crate::store::{GrantStatus, JobSource, StoreError};
 
 const DAY: i64 = 86_400;
+/// The most series one pass re-expands per grant (the next pass takes the rest).
+const SERIES_PER_PASS: usize = 500;
 
 /// What reconciling one grant did.
 #[derive(Debug, Default)]
@@ -159,6 +165,7 @@ impl Reconciler {
         if floor.is_some() && result.calendars_failed == 0 {
             self.store.delete_cursors(&floor_key(grant_id)).await?;
         }
+        self.roll_series_horizon(grant_id, now).await?;
         Ok(result)
     }
 
@@ -179,9 +186,12 @@ impl Reconciler {
         let since = stored.unwrap_or(start.saturating_sub(interval));
         let since = floor.map_or(since, |floor| since.min(floor));
         let updated_after = since.saturating_sub(margin);
+        let horizon_end = start.saturating_add(self.horizon_seconds());
         let window = Window {
             start: start.saturating_sub(i64::from(self.settings.window_days.back) * DAY),
-            end: start.saturating_add(i64::from(self.settings.window_days.ahead) * DAY),
+            end: start
+                .saturating_add(i64::from(self.settings.window_days.ahead) * DAY)
+                .max(horizon_end),
         };
         let mut token = None;
         let mut events = 0u64;
@@ -191,10 +201,26 @@ impl Reconciler {
                 Ok(page) => page,
                 Err(error) => return Ok(Err(error)),
             };
-            let jobs =
-                listing::jobs_for_page(&page.data, grant_id, &calendar.id, JobSource::Reconcile);
+            let sorted = series::sort_page(
+                self.store.as_ref(),
+                &page.data,
+                grant_id,
+                &calendar.id,
+                horizon_end,
+                JobSource::Reconcile,
+            )
+            .await?;
+            let mut jobs = listing::jobs_for_page(
+                &sorted.events,
+                grant_id,
+                &calendar.id,
+                JobSource::Reconcile,
+            );
+            // Events listed (series refreshes are not events).
+            let listed = jobs.len() as u64;
+            jobs.extend(sorted.refresh);
             self.store.enqueue(&jobs, self.clock.now()).await?;
-            events += jobs.len() as u64;
+            events += listed;
             match page.next_cursor {
                 Some(next) => token = Some(next),
                 None => break,
@@ -204,6 +230,41 @@ impl Reconciler {
             watermark::write(&self.store, &key, start, self.clock.now()).await?;
         }
         Ok(Ok(events))
+    }
+
+    /// `sync.series_horizon` in whole seconds.
+    fn horizon_seconds(&self) -> i64 {
+        i64::try_from(self.series_horizon.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Enqueues a refresh of every live series of the grant whose last complete listing ends a
+    /// day or more before the horizon now reaches.
+    async fn roll_series_horizon(&self, grant_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let through = now
+            .as_second()
+            .saturating_add(self.horizon_seconds())
+            .saturating_sub(DAY);
+        let due = self
+            .store
+            .series()
+            .series_to_refresh(grant_id, through, SERIES_PER_PASS)
+            .await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<_> = due
+            .iter()
+            .map(|series| {
+                refresh_job(
+                    grant_id,
+                    &series.key.master_event_id,
+                    series.calendar_id.as_deref(),
+                    JobSource::Reconcile,
+                )
+            })
+            .collect();
+        tracing::info!(grant.id = %grant_id, series = jobs.len(), "Re-expanding series whose horizon moved.");
+        self.store.enqueue(&jobs, self.clock.now()).await
     }
 
     /// Makes the grant's floor no later than `at`.

@@ -24,6 +24,9 @@
 //! - **Time is an argument.** Every method that depends on the time takes `now`; backends never
 //!   read a clock, so schedules and leases are testable without sleeping.
 //!
+//! - **Series are remembered per grant** ([`series`]): the occurrences seen of each recurring
+//!   series, and how far the last complete listing of them reached.
+//!
 //! Backends: [`sqlite`] (embedded, the default; one process) and [`postgres`] (shared by several
 //! replicas). Nothing outside this module knows which backend is in use; `codec` holds the
 //! column encodings both share.
@@ -34,6 +37,7 @@ mod lookup;
 pub mod postgres;
 mod redact;
 mod schema;
+pub mod series;
 pub mod sqlite;
 mod types;
 
@@ -46,6 +50,7 @@ use tokio::sync::Notify;
 
 pub use ingest::Ingestor;
 pub use redact::redact_url;
+pub use series::{Occurrence, SeriesKey, SeriesRecord, SeriesStore};
 pub use types::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantChange, GrantStatus,
     IncomingNotification, IngestOutcome, JobAction, JobRequest, JobSource, JobStats, Lease,
@@ -67,6 +72,9 @@ pub trait Store: Send + Sync + 'static {
     /// briefly calls it before exiting, so that nothing is left behind (SQLite removes its
     /// `-wal` and `-shm` files when the last connection closes cleanly).
     async fn close(&self);
+
+    /// The series operations ([`SeriesStore`]) on the same database.
+    fn series(&self) -> &dyn SeriesStore;
 
     /// Checks the store can be reached (a read; `/readyz` proves a write instead).
     async fn ping(&self) -> Result<(), StoreError>;

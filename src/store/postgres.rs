@@ -36,6 +36,7 @@ mod grants;
 mod jobs;
 mod listener;
 mod notifications;
+mod series;
 mod state;
 mod stats;
 
@@ -122,6 +123,10 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn series(&self) -> &dyn crate::store::SeriesStore {
+        self
     }
 
     fn wakeups(&self) -> Arc<Notify> {

@@ -32,6 +32,7 @@ mod file;
 mod grants;
 mod jobs;
 mod notifications;
+mod series;
 mod state;
 mod stats;
 
@@ -132,6 +133,10 @@ impl Store for SqliteStore {
 
     fn wakeups(&self) -> Arc<Notify> {
         self.wakeups.clone()
+    }
+
+    fn series(&self) -> &dyn crate::store::SeriesStore {
+        self
     }
 
     async fn close(&self) {

@@ -56,6 +56,7 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Gauge>,
     crm_quota: Family<QuotaLabels, Gauge>,
     notifications_pruned: Counter,
+    series_master_records_removed: Counter,
     reconcile_passes: Family<ReconcileLabels, Counter>,
     reconcile_events: Counter,
     reconcile_last_success: Gauge<f64, AtomicU64>,
@@ -93,6 +94,7 @@ impl Metrics {
             webhooks: Family::default(),
             crm_quota: Family::default(),
             notifications_pruned: Counter::default(),
+            series_master_records_removed: Counter::default(),
             reconcile_passes: Family::default(),
             reconcile_events: Counter::default(),
             reconcile_last_success: Gauge::default(),
@@ -132,6 +134,11 @@ impl Metrics {
             "records",
             "Jobs completed, by outcome (created, updated, unchanged, deleted, …)",
             self.records.clone(),
+        );
+        registry.register(
+            "series_master_records_removed",
+            "Records an earlier calsync wrote for series masters, removed when their series was re-read",
+            self.series_master_records_removed.clone(),
         );
         registry.register(
             "job_failures",

@@ -5,6 +5,8 @@
 //!   keeps leases alive while a job runs, and drains on shutdown.
 //! - [`process`]: the write path of one job: fetch the event if needed → version check → map →
 //!   hash check → CRM adapter → sync state. Safe to run any number of times.
+//! - [`series`]: runs each claimed job, upstream of `process`: a series master is expanded into
+//!   ordinary jobs for its occurrences (and never written); everything else goes to `process`.
 //! - [`settle`]: records a job's result in the store: done, retry later (persisted schedule),
 //!   deferred while its target is down, grant paused, or dead letter.
 //! - [`health`]: per-target health (the CRM, Nylas): tells an outage from one bad event, backs a
@@ -13,7 +15,9 @@
 pub mod health;
 pub mod process;
 pub mod runner;
+pub mod series;
 pub mod settle;
 
 pub use process::{Processor, SyncError, SyncOutcome};
 pub use runner::Runner;
+pub use series::{Series, SeriesSettings};

@@ -29,6 +29,7 @@ use crate::store::{ClaimedJob, Store, StoreError};
 
 use super::health::Admission;
 use super::process::Processor;
+use super::series::Series;
 use super::settle::{RetryPolicy, Settled};
 
 /// The worker pool's settings.
@@ -49,14 +50,16 @@ pub struct RunnerConfig {
 #[derive(Clone)]
 pub struct Runner {
     processor: Arc<Processor>,
+    series: Series,
     config: Arc<RunnerConfig>,
 }
 
 impl Runner {
-    /// A pool running jobs with `processor`.
-    pub fn new(processor: Arc<Processor>, config: RunnerConfig) -> Self {
+    /// A pool running jobs with `processor`, series masters expanded by `series`.
+    pub fn new(processor: Arc<Processor>, series: Series, config: RunnerConfig) -> Self {
         Runner {
             processor,
+            series,
             config: Arc::new(config),
         }
     }
@@ -193,7 +196,7 @@ impl Runner {
             let store = self.store();
             let clock = &self.processor.clock;
             let lease_for = self.config.lease_for;
-            let work = self.processor.sync(&job);
+            let work = self.series.sync(&self.processor, &job);
             tokio::pin!(work);
             let beat = (lease_for / 3).max(Duration::from_millis(100));
             let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
@@ -243,7 +246,11 @@ impl Runner {
                 return Ok(settled);
             };
             let span = super::process::job_span(&job);
-            let result = self.processor.sync(&job).instrument(span.clone()).await;
+            let result = self
+                .series
+                .sync(&self.processor, &job)
+                .instrument(span.clone())
+                .await;
             settled.push(
                 self.processor
                     .settle(&job, result, &self.config.retry)

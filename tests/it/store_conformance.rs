@@ -18,6 +18,7 @@ mod ingest;
 mod queue;
 mod races;
 mod records;
+mod series;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,6 +134,9 @@ macro_rules! cases {
             records::a_released_lock_is_free_at_once,
             records::data_survives_reopening,
             healing::heals_after_failed_commits,
+            series::series_occurrences_are_remembered_per_grant_and_master,
+            series::a_complete_listing_forgets_what_is_gone_and_revives_a_deleted_series,
+            series::series_behind_the_horizon_are_due_for_refresh,
         );
     };
 }

@@ -29,6 +29,10 @@ impl Store for Observed {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+    /// Series operations go to the inner store unfaulted.
+    fn series(&self) -> &dyn crate::store::SeriesStore {
+        self.inner.series()
+    }
     fn wakeups(&self) -> Arc<Notify> {
         self.inner.wakeups()
     }

@@ -233,6 +233,11 @@ impl Metrics {
             .set(value);
     }
 
+    /// Counts a record an earlier calsync wrote for a series master, now removed.
+    pub fn series_master_record_removed(&self) {
+        self.series_master_records_removed.inc();
+    }
+
     /// Counts notifications pruned from the notification log.
     pub fn notifications_pruned(&self, count: u64) {
         self.notifications_pruned.inc_by(count);

@@ -59,6 +59,10 @@ impl Store for FaultyStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+    /// Series operations go to the inner store unfaulted.
+    fn series(&self) -> &dyn calsync::store::SeriesStore {
+        self.inner.series()
+    }
 
     fn wakeups(&self) -> Arc<Notify> {
         self.inner.wakeups()

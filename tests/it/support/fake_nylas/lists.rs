@@ -6,7 +6,8 @@
 //!   required here: calsync must always send them), sorted by start then id; `updated_after`
 //!   keeps events with a later `updated_at`; cancelled events only with `show_cancelled=true`;
 //!   with `expand_recurring=true` series masters (events with `recurrence`) are replaced by their
-//!   occurrences (events with `master_event_id`), otherwise occurrences are hidden.
+//!   occurrences (events with `master_event_id`), otherwise occurrences are hidden;
+//!   `master_event_id=M` lists only the occurrences of the series M.
 //!   `next_cursor` is absent on the last page. `limit` above 200 is a 400.
 //!
 //! A grant whose `grant_status` is not `valid` answers 401 on its calendars and events, as an
@@ -219,6 +220,7 @@ struct EventsQuery {
     updated_after: Option<i64>,
     show_cancelled: bool,
     expand: bool,
+    master: Option<String>,
 }
 
 impl EventsQuery {
@@ -246,6 +248,7 @@ impl EventsQuery {
             updated_after: number(query, "updated_after")?,
             show_cancelled: flag("show_cancelled"),
             expand: flag("expand_recurring"),
+            master: query.get("master_event_id").cloned(),
         })
     }
 
@@ -261,7 +264,11 @@ impl EventsQuery {
                 .updated_after
                 .is_none_or(|after| event["updated_at"].as_i64() > Some(after))
             && (self.show_cancelled || event["status"] != "cancelled")
-            && if self.expand { !master } else { !occurrence }
+            && match &self.master {
+                Some(id) => event["master_event_id"] == id.as_str(),
+                None if self.expand => !master,
+                None => !occurrence,
+            }
     }
 }
 
