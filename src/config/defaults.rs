@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    CalendarSelection, FetchPolicy, LogFormat, LogSettings, NylasSettings, ReconcileSettings,
-    ServerSettings, StoreSettings, SyncSettings, WindowDays,
+    CalendarSelection, DeletedMeetings, FetchPolicy, LogFormat, LogSettings, NylasSettings,
+    ReconcileSettings, ServerSettings, StoreSettings, SyncSettings, WindowDays,
 };
 
 const MINUTE: u64 = 60;
@@ -65,6 +65,7 @@ impl Default for SyncSettings {
             calendars: CalendarSelection::All,
             exclude_read_only_calendars: false,
             internal_domains: Vec::new(),
+            deleted_meetings: DeletedMeetings::Archive,
         }
     }
 }

@@ -24,6 +24,9 @@
 //! - **Time is an argument.** Every method that depends on the time takes `now`; backends never
 //!   read a clock, so schedules and leases are testable without sleeping.
 //!
+//! - **One record key per meeting.** The [`MeetingLedger`] binds each meeting to one record key
+//!   for good (see [`meetings`]).
+//!
 //! Backends: [`sqlite`] (embedded, the default; one process) and [`postgres`] (shared by several
 //! replicas). Nothing outside this module knows which backend is in use; `codec` holds the
 //! column encodings both share.
@@ -31,6 +34,7 @@
 mod codec;
 pub mod ingest;
 mod lookup;
+pub mod meetings;
 pub mod postgres;
 mod redact;
 mod schema;
@@ -45,6 +49,7 @@ use jiff::Timestamp;
 use tokio::sync::Notify;
 
 pub use ingest::Ingestor;
+pub use meetings::{CopyStatus, MeetingCopy, MeetingLedger};
 pub use redact::redact_url;
 pub use types::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantChange, GrantStatus,
@@ -154,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes (inserts or replaces) a sync state.
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError>;
+
+    /// The meeting ledger: the copies of each meeting and the record key it writes to.
+    fn meetings(&self) -> &dyn MeetingLedger;
 
     /// What the queue holds for one record key: its job and its newest dead letter. For
     /// operators' commands (`calsync webhook test`), not for the workers.

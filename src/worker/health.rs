@@ -354,6 +354,7 @@ pub fn classify(error: &SyncError) -> Option<(Target, Signal)> {
         SyncError::Mapping(_)
         | SyncError::Payload(_)
         | SyncError::CalendarUnknown
+        | SyncError::MeetingBusy
         | SyncError::Store(_) => None,
     }
 }

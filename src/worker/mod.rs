@@ -4,7 +4,8 @@
 //!   concurrency with a semaphore, wakes on new work (notify-or-poll, never busy polling),
 //!   keeps leases alive while a job runs, and drains on shutdown.
 //! - [`process`]: the write path of one job: fetch the event if needed → version check → map →
-//!   hash check → CRM adapter → sync state. Safe to run any number of times.
+//!   record the grant's copy of the meeting → under the meeting's lock, resolve the meeting from
+//!   all its copies → hash check → CRM adapter → sync state. Safe to run any number of times.
 //! - [`settle`]: records a job's result in the store: done, retry later (persisted schedule),
 //!   deferred while its target is down, grant paused, or dead letter.
 //! - [`health`]: per-target health (the CRM, Nylas): tells an outage from one bad event, backs a

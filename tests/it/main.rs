@@ -16,6 +16,7 @@ mod failures;
 mod hubspot;
 mod hygiene;
 mod logs;
+mod meetings;
 mod operations;
 mod outbound;
 mod pipedrive;

@@ -8,13 +8,15 @@
 //!
 //! [`healing`] checks that a store recovers by itself from failed commits. [`races`] adds
 //! PostgreSQL-only cases that one SQLite process cannot show: several store handles (separate
-//! pools, like separate replicas) racing on one database.
+//! pools, like separate replicas) racing on one database. [`meetings`] covers the meeting
+//! ledger, and the upgrade of a database written with the first schema.
 
 mod claims;
 mod coalescing;
 mod dead_letters;
 mod healing;
 mod ingest;
+mod meetings;
 mod queue;
 mod races;
 mod records;
@@ -133,6 +135,7 @@ macro_rules! cases {
             records::a_released_lock_is_free_at_once,
             records::data_survives_reopening,
             healing::heals_after_failed_commits,
+            meetings::copies_round_trip_and_the_first_binds_the_record_key,
         );
     };
 }
