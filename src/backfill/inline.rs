@@ -6,10 +6,10 @@
 //! job to that process. Either way exactly one process writes the record, so a backfill beside
 //! `serve` neither duplicates nor loses anything.
 //!
-//! Before any of that, an event whose record the CRM already holds with exactly this content
-//! ([`Inline::already_current`]: the sync state's content hash equals the hash of the event's
-//! mapped record) is counted unchanged without being enqueued: a re-run over unchanged events
-//! then costs one store read per event and no write at all. It is the write path's own
+//! Before any of that, an event whose grant's copy is already recorded with exactly this content
+//! and whose meeting's record exists ([`Inline::already_current`]) is counted unchanged without
+//! being enqueued: a re-run over unchanged events then costs a few store reads per event and no
+//! write at all. It is the write path's own
 //! "unchanged" test, made without a lease, which is safe: it only ever skips writing content
 //! the CRM already has, and a newer change of that event has its own job.
 //!

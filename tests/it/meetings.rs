@@ -9,6 +9,9 @@
 //!   are deleted.
 //! - Two grants' copies processed at the same moment (two workers, or two replicas on
 //!   PostgreSQL) still make one record.
+//! - [`adoption`]: copies found by backfill, and records written before the upgrade.
+
+mod adoption;
 
 use std::time::Duration;
 
@@ -20,14 +23,14 @@ use crate::support::harness::TestApp;
 use crate::support::payloads::{deleted_object, envelope, event};
 use crate::support::postgres::TestDatabase;
 
-const ORGANIZER: &str = "grant-organizer";
-const ATTENDEE: &str = "grant-attendee";
-const CALENDAR: &str = "primary";
-const UID: &str = "040000008200E00074C5B7101A82E008@outlook.com";
+pub const ORGANIZER: &str = "grant-organizer";
+pub const ATTENDEE: &str = "grant-attendee";
+pub const CALENDAR: &str = "primary";
+pub const UID: &str = "040000008200E00074C5B7101A82E008@outlook.com";
 
 /// A copy of the meeting in `grant`'s calendar with event id `id`, organized by
 /// [`ORGANIZER`]'s mailbox.
-fn copy(id: &str, grant: &str, title: &str, updated_at: i64) -> Value {
+pub fn copy(id: &str, grant: &str, title: &str, updated_at: i64) -> Value {
     let mut copy = event(id, grant, CALENDAR, title, updated_at);
     copy["ical_uid"] = json!(UID);
     copy["organizer"] = json!({"email": format!("{ORGANIZER}@seller.com"), "name": "Olga"});
@@ -35,7 +38,7 @@ fn copy(id: &str, grant: &str, title: &str, updated_at: i64) -> Value {
 }
 
 /// Both grants connected (the fake's grants have `<id>@seller.com` addresses).
-async fn two_grants() -> TestApp {
+pub async fn two_grants() -> TestApp {
     let app = TestApp::spawn().await;
     app.nylas.put_grant(ORGANIZER, "valid");
     app.nylas.put_grant(ATTENDEE, "valid");
@@ -43,26 +46,26 @@ async fn two_grants() -> TestApp {
 }
 
 /// Puts the copy in Nylas and notifies it.
-async fn publish(app: &TestApp, notification: &str, trigger: &str, copy: &Value) {
+pub async fn publish(app: &TestApp, notification: &str, trigger: &str, copy: &Value) {
     app.nylas.put_event(copy.clone());
     app.notify(&envelope(notification, trigger, copy.clone()))
         .await;
 }
 
 /// Removes the copy from Nylas and notifies its deletion.
-async fn delete(app: &TestApp, notification: &str, id: &str, grant: &str) {
+pub async fn delete(app: &TestApp, notification: &str, id: &str, grant: &str) {
     app.nylas.remove_event(grant, id);
     let deleted = deleted_object(id, grant, CALENDAR);
     app.notify(&envelope(notification, "event.deleted", deleted))
         .await;
 }
 
-fn done(outcome: SyncOutcome) -> Vec<Settled> {
+pub fn done(outcome: SyncOutcome) -> Vec<Settled> {
     vec![Settled::Done(outcome)]
 }
 
 /// (POST, PUT, DELETE) sent to the CRM so far.
-fn calls(app: &TestApp) -> (usize, usize, usize) {
+pub fn calls(app: &TestApp) -> (usize, usize, usize) {
     (
         app.crm.count("POST"),
         app.crm.count("PUT"),
