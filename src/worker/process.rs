@@ -7,7 +7,9 @@
 //!    event the Events API no longer returns, and a delete job, record the copy as deleted. The
 //!    copy names its meeting (`crate::meeting::meeting_key`); the store answers the meeting's
 //!    record key, bound once by the meeting's first copy (an upgraded deployment's `sync_state`
-//!    row of that event id is that record: no second record, no key change).
+//!    row of that event id is that record: no second record, no key change). Other grants' live
+//!    copies with the same event id (Google) are re-read too, since their notifications may have
+//!    coalesced into this job.
 //! 2. **The meeting** ([`write`]), under the meeting's named lock (`meeting:<key>`, so two grants'
 //!    copies at two workers or replicas never write one meeting at once): resolve the meeting
 //!    from all its copies (`crate::meeting::resolve`) → live or cancelled: map-hash check →
@@ -187,16 +189,16 @@ impl Processor {
     /// Brings the job's meeting up to date: records the grant's copy, then writes the meeting.
     /// The caller holds the job's lease.
     pub async fn sync(&self, job: &ClaimedJob) -> Result<SyncOutcome, SyncError> {
-        let Some(copy) = self.copy_of(&job.request).await? else {
+        let own = match self.copy_of(&job.request).await? {
+            Some(copy) => Some(self.record(copy).await?),
+            None => None,
+        };
+        let siblings = self.refresh_siblings(&job.request).await?;
+        let Some((meeting_key, record_key)) = own.or(siblings) else {
             return Ok(SyncOutcome::Stale);
         };
-        record_meeting_key(&copy.meeting_key);
-        let record_key = self
-            .store
-            .meetings()
-            .record_copy(&copy, self.clock.now())
-            .await?;
-        self.write_meeting(&copy.meeting_key, &record_key, &job.request.record_key)
+        record_meeting_key(&meeting_key);
+        self.write_meeting(&meeting_key, &record_key, &job.request.record_key)
             .await
     }
 

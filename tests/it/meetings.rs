@@ -248,6 +248,44 @@ async fn every_copy_cancelled_cancels_the_meeting_and_one_live_copy_keeps_it() {
     assert_eq!(calls(&app), (1, 1, 0));
 }
 
+#[tokio::test]
+async fn google_notifications_of_two_grants_coalesced_into_one_job_lose_neither() {
+    let app = two_grants().await;
+    publish(
+        &app,
+        "n1",
+        "event.created",
+        &copy("g-evt", ORGANIZER, "Demo", 100),
+    )
+    .await;
+    app.drain().await;
+    publish(
+        &app,
+        "n2",
+        "event.created",
+        &copy("g-evt", ATTENDEE, "Demo", 100),
+    )
+    .await;
+    app.drain().await;
+
+    // The organizer deletes the meeting: their copy goes, the attendee's turns cancelled. Both
+    // notifications arrive before a worker runs: one job (event id) holds the attendee's.
+    delete(&app, "n3", "g-evt", ORGANIZER).await;
+    let mut cancelled = copy("g-evt", ATTENDEE, "Demo", 200);
+    cancelled["status"] = json!("cancelled");
+    publish(&app, "n4", "event.updated", &cancelled).await;
+    assert_eq!(app.drain().await, done(SyncOutcome::Updated));
+    let records = app.crm.live_records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].body["meeting_status"], "cancelled");
+    assert_eq!(calls(&app), (1, 1, 0));
+
+    // The attendee removes it too: every copy is gone.
+    delete(&app, "n5", "g-evt", ATTENDEE).await;
+    assert_eq!(app.drain().await, done(SyncOutcome::Deleted));
+    assert_eq!(calls(&app), (1, 1, 1));
+}
+
 /// Notifies both copies, claims both jobs, and runs them at the same moment on `first` and
 /// `second` (two workers of one process, or two replicas); returns their outcomes, sorted.
 async fn race_two_copies(first: &TestApp, second: &TestApp) -> Vec<String> {

@@ -1,5 +1,10 @@
 //! Step 1 of the write path: what a job says about its grant's copy of a meeting.
 //!
+//! Jobs are keyed by event id, and Google gives every attendee's copy the same id: two grants'
+//! notifications for one id coalesce into one job, of one grant. So a job also re-reads the
+//! other grants' live copies with its event id ([`Processor::refresh_siblings`]): an organizer's
+//! deletion coalesced with an attendee's update is not lost.
+//!
 //! Invariants: a copy never goes back to an older version (a stale read records nothing); a
 //! deleted copy keeps its last content and meeting; a deletion of an event this grant's copy
 //! was never read for takes the meeting of another grant's copy with the same event id (Google
@@ -9,7 +14,7 @@
 use crate::mapping;
 use crate::meeting;
 use crate::nylas::Event;
-use crate::store::{CopyStatus, JobAction, JobRequest, MeetingCopy};
+use crate::store::{CopyStatus, GrantStatus, JobAction, JobRequest, MeetingCopy, PayloadOrigin};
 
 use super::{Processor, SyncError};
 
@@ -49,6 +54,59 @@ impl Processor {
             return Ok(None);
         }
         self.live_copy(request, known, event).map(Some)
+    }
+
+    /// Records a copy; answers its meeting key and the meeting's record key.
+    pub(super) async fn record(&self, copy: MeetingCopy) -> Result<(String, String), SyncError> {
+        let now = self.clock.now();
+        let record_key = self.store.meetings().record_copy(&copy, now).await?;
+        Ok((copy.meeting_key, record_key))
+    }
+
+    /// Re-reads the other grants' live copies with the job's event id (Google gives every
+    /// attendee's copy the same id, so this job may stand for their notifications too: jobs
+    /// coalesce by event id) and records what changed; answers the meeting of the last one
+    /// recorded. A grant that is not active, or a read that fails, keeps its copy as recorded.
+    pub(super) async fn refresh_siblings(
+        &self,
+        request: &JobRequest,
+    ) -> Result<Option<(String, String)>, SyncError> {
+        let copies = self
+            .store
+            .meetings()
+            .copies_of_event(&request.record_key)
+            .await?;
+        let mut recorded = None;
+        for sibling in copies {
+            if sibling.grant_id == request.grant_id || sibling.status == CopyStatus::Deleted {
+                continue;
+            }
+            if self.store.grant_status(&sibling.grant_id).await? != GrantStatus::Active {
+                continue;
+            }
+            let read = JobRequest {
+                grant_id: sibling.grant_id.clone(),
+                calendar_id: sibling.calendar_id.clone(),
+                action: JobAction::Upsert,
+                payload: None,
+                origin: PayloadOrigin::None,
+                version: None,
+                force_fetch: true,
+                ..request.clone()
+            };
+            match self.copy_of(&read).await {
+                Ok(Some(copy)) if copy != sibling_as_recorded(&sibling, &copy) => {
+                    recorded = Some(self.record(copy).await?);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(
+                    grant.id = %sibling.grant_id,
+                    error = %crate::cause::Chain(&error),
+                    "Could not re-read another grant's copy of the event; keeping it as recorded."
+                ),
+            }
+        }
+        Ok(recorded)
     }
 
     /// Reads what the store knows about the job's copy (or, for a deployment upgraded from
@@ -141,5 +199,13 @@ impl Processor {
             content: Some(content),
             updated_at: self.clock.now(),
         })
+    }
+}
+
+/// The recorded copy with the new copy's time of recording, to compare the rest.
+fn sibling_as_recorded(recorded: &MeetingCopy, read: &MeetingCopy) -> MeetingCopy {
+    MeetingCopy {
+        updated_at: read.updated_at,
+        ..recorded.clone()
     }
 }
