@@ -20,7 +20,7 @@ use calsync::worker::settle::Settled;
 use serde_json::{Value, json};
 
 use crate::support::harness::TestApp;
-use crate::support::payloads::{deleted_object, envelope, event};
+use crate::support::payloads::{deleted_object, envelope, event, grant_envelope};
 use crate::support::postgres::TestDatabase;
 
 pub const ORGANIZER: &str = "grant-organizer";
@@ -284,6 +284,31 @@ async fn google_notifications_of_two_grants_coalesced_into_one_job_lose_neither(
     delete(&app, "n5", "g-evt", ATTENDEE).await;
     assert_eq!(app.drain().await, done(SyncOutcome::Deleted));
     assert_eq!(calls(&app), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_disconnected_reps_copy_no_longer_keeps_the_meeting() {
+    let app = two_grants().await;
+    publish(
+        &app,
+        "n1",
+        "event.created",
+        &copy("ms-org", ORGANIZER, "Demo", 100),
+    )
+    .await;
+    publish(
+        &app,
+        "n2",
+        "event.created",
+        &copy("ms-att", ATTENDEE, "Demo", 100),
+    )
+    .await;
+    app.drain().await;
+    app.notify(&grant_envelope("n3", "grant.deleted", ATTENDEE))
+        .await;
+    delete(&app, "n4", "ms-org", ORGANIZER).await;
+    assert_eq!(app.drain().await, done(SyncOutcome::Deleted));
+    assert_eq!(calls(&app), (1, 0, 1));
 }
 
 /// Notifies both copies, claims both jobs, and runs them at the same moment on `first` and

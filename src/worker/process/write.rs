@@ -1,6 +1,9 @@
 //! Step 2 of the write path: bring a meeting's CRM record in line with all its copies, under the
 //! meeting's named lock.
 //!
+//! Copies of grants that were deleted (disconnected reps) count as deleted: only connected
+//! calendars keep a meeting alive.
+//!
 //! Invariants: one writer per meeting at a time, across workers and replicas (the lock
 //! `meeting:<key>`, renewed before every CRM call, released after, also when the job is
 //! cancelled). The lock's owner is the job's key: only one job per key is in flight (its lease),
@@ -16,7 +19,7 @@ use crate::config::DeletedMeetings;
 use crate::crm::ExistingRecord;
 use crate::meeting::{self, Resolution};
 use crate::record::{MeetingRecord, MeetingStatus};
-use crate::store::{MeetingCopy, Store, SyncState};
+use crate::store::{CopyStatus, GrantStatus, MeetingCopy, Store, SyncState};
 
 use super::{Processor, SyncError, SyncOutcome, record_crm_id};
 
@@ -98,7 +101,8 @@ impl Processor {
         record_key: &str,
         held: &HeldLock,
     ) -> Result<SyncOutcome, SyncError> {
-        let copies = self.store.meetings().copies_of_meeting(meeting_key).await?;
+        let mut copies = self.store.meetings().copies_of_meeting(meeting_key).await?;
+        self.disconnected_count_as_deleted(&mut copies).await?;
         let organizers = self.organizer_grants(&copies).await;
         let state = self
             .store
@@ -133,6 +137,25 @@ impl Processor {
         };
         let record = record_of(copy, record_key, status)?;
         self.upsert(record, state, version, copy, held).await
+    }
+
+    /// A copy in the calendar of a grant that was deleted (`grant.deleted`: the rep is no longer
+    /// connected) no longer keeps the meeting alive: it counts as deleted, keeping its content.
+    async fn disconnected_count_as_deleted(
+        &self,
+        copies: &mut [MeetingCopy],
+    ) -> Result<(), SyncError> {
+        for copy in copies.iter_mut() {
+            if copy.status != CopyStatus::Deleted
+                && matches!(
+                    self.store.grant_status(&copy.grant_id).await?,
+                    GrantStatus::Deleted { .. }
+                )
+            {
+                copy.status = CopyStatus::Deleted;
+            }
+        }
+        Ok(())
     }
 
     /// The grants whose copy is the organizer's, among copies tied for newest (asked only then).
