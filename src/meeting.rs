@@ -2,7 +2,8 @@
 //! and what state the meeting is in given the state of its copies. Pure: no I/O.
 //!
 //! - **Identity.** A meeting is its iCalendar UID, plus the original start for an occurrence of a
-//!   series, when the event has one; else its event id ([`meeting_key`]). Google gives every
+//!   series, when the event has one; else (or for an occurrence without its original start) its
+//!   event id ([`meeting_key`]). Google gives every
 //!   attendee's copy the same event id and Microsoft one id per mailbox; both share the UID.
 //! - **State** ([`resolve`]): live while at least one copy is live; cancelled when no copy is
 //!   live and at least one is cancelled (Microsoft turns an invitee's copy `cancelled` when the
@@ -23,6 +24,9 @@ pub fn meeting_key(event: &Event) -> String {
         .filter(|uid| !uid.is_empty());
     match (uid, event.original_start_time) {
         (Some(uid), Some(start)) => format!("ical:{uid}#occurrence:{start}"),
+        // An occurrence that does not say which one it is must not merge with its siblings,
+        // which share the series' UID.
+        (Some(_), None) if event.master_event_id.is_some() => event_key(&event.id),
         (Some(uid), None) => format!("ical:{uid}"),
         (None, _) => event_key(&event.id),
     }

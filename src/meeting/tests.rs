@@ -28,6 +28,12 @@ fn the_key_is_the_uid_plus_the_original_start_else_the_event_id() {
     let occurrence =
         event(json!({"id": "e2", "ical_uid": "uid-1@x", "original_start_time": 1_700}));
     assert_eq!(meeting_key(&occurrence), "ical:uid-1@x#occurrence:1700");
+    let unnamed = event(json!({"id": "e2b", "ical_uid": "uid-1@x", "master_event_id": "m"}));
+    assert_eq!(
+        meeting_key(&unnamed),
+        "event:e2b",
+        "never merged with its siblings"
+    );
     let bare = event(json!({"id": "e3", "ical_uid": ""}));
     assert_eq!(meeting_key(&bare), "event:e3");
     assert_eq!(event_key("e3"), "event:e3");
