@@ -355,6 +355,7 @@ pub fn classify(error: &SyncError) -> Option<(Target, Signal)> {
         | SyncError::Payload(_)
         | SyncError::CalendarUnknown
         | SyncError::MeetingBusy
+        | SyncError::CopyContent(_)
         | SyncError::Store(_) => None,
     }
 }

@@ -85,6 +85,8 @@ pub enum SyncError {
     CalendarUnknown,
     #[error("another worker held the meeting's lock for longer than a job waits")]
     MeetingBusy,
+    #[error("a recorded copy of the meeting is not a meeting record")]
+    CopyContent(#[source] serde_json::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -95,9 +97,10 @@ impl SyncError {
         match self {
             SyncError::Nylas(error) => error.retry(),
             SyncError::Crm(error) => error.retry(),
-            SyncError::Mapping(_) | SyncError::Payload(_) | SyncError::CalendarUnknown => {
-                Retry::Permanent
-            }
+            SyncError::Mapping(_)
+            | SyncError::Payload(_)
+            | SyncError::CopyContent(_)
+            | SyncError::CalendarUnknown => Retry::Permanent,
             SyncError::Store(_) | SyncError::MeetingBusy => Retry::After(None),
         }
     }

@@ -183,7 +183,7 @@ impl Processor {
             crate::record::MeetingStatus::Cancelled => CopyStatus::Cancelled,
             _ => CopyStatus::Live,
         };
-        let content = serde_json::to_value(&record).map_err(SyncError::Payload)?;
+        let content = serde_json::to_value(&record).map_err(SyncError::CopyContent)?;
         Ok(MeetingCopy {
             grant_id: request.grant_id.clone(),
             event_id: request.record_key.clone(),

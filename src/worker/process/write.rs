@@ -311,7 +311,8 @@ fn record_of(
     status: Option<MeetingStatus>,
 ) -> Result<MeetingRecord, SyncError> {
     let content = copy.content.clone().unwrap_or_default();
-    let mut record: MeetingRecord = serde_json::from_value(content).map_err(SyncError::Payload)?;
+    let mut record: MeetingRecord =
+        serde_json::from_value(content).map_err(SyncError::CopyContent)?;
     record.external_event_id = record_key.to_string();
     if let Some(status) = status {
         record.meeting_status = status;
