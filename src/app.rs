@@ -137,15 +137,18 @@ impl App {
             retry_policy(&settings).backoff,
         ));
         let crm = crm::build(&settings, transport)?;
-        let processor = Arc::new(Processor::new(
-            store.clone(),
-            nylas.clone(),
-            crm.clone(),
-            settings.nylas.fetch,
-            clock,
-            metrics.clone(),
-            health,
-        ));
+        let processor = Arc::new(
+            Processor::new(
+                store.clone(),
+                nylas.clone(),
+                crm.clone(),
+                settings.nylas.fetch,
+                clock,
+                metrics.clone(),
+                health,
+            )
+            .with_meetings(settings.sync.deleted_meetings, settings.sync.lease),
+        );
         let owner = format!(
             "{}-{}",
             std::process::id(),

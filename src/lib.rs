@@ -1,5 +1,5 @@
-//! calsync mirrors calendar events into a CRM: one current meeting record per event, nothing lost,
-//! nothing duplicated.
+//! calsync mirrors calendar events into a CRM: one current record per meeting (however many
+//! connected calendars hold a copy of it), nothing lost, nothing duplicated.
 //!
 //! The data flow (see `../shared/docs/architecture.md` for the full design):
 //!
@@ -12,7 +12,9 @@
 //!                                                         │ claim (lease, one in flight per key)
 //!                                                         ▼
 //!  worker: a series master → list its occurrences, enqueue a job for each (never written);
-//!  any other event: fetch if needed (Nylas) → version check → map → hash check → CRM → state
+//!          any other event: fetch if needed (Nylas) → version check → map → record the
+//!          grant's copy → under the meeting's lock: resolve the meeting from its copies
+//!          → hash check → CRM → state
 //! ```
 //!
 //! `http` only accepts; `worker` only delivers. Neither imports the other; both depend on `store`.
@@ -25,6 +27,7 @@
 //!   path.
 //! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
 //! - [`mapping`]: the pure event → meeting record mapping.
+//! - [`meeting`]: what counts as one meeting across grants' copies, and its state.
 //! - [`record`]: the CRM meeting record and its content hash.
 //! - [`crm`]: the CRM adapter trait and its implementations.
 //! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
@@ -56,6 +59,7 @@ pub mod demo;
 pub mod http;
 pub mod maintenance;
 pub mod mapping;
+pub mod meeting;
 pub mod nylas;
 pub mod outbound;
 pub mod periodic;

@@ -6,10 +6,10 @@
 //! job to that process. Either way exactly one process writes the record, so a backfill beside
 //! `serve` neither duplicates nor loses anything.
 //!
-//! Before any of that, an event whose record the CRM already holds with exactly this content
-//! ([`Inline::already_current`]: the sync state's content hash equals the hash of the event's
-//! mapped record) is counted unchanged without being enqueued: a re-run over unchanged events
-//! then costs one store read per event and no write at all. It is the write path's own
+//! Before any of that, an event whose grant's copy is already recorded with exactly this content
+//! and whose meeting's record exists ([`Inline::already_current`]) is counted unchanged without
+//! being enqueued: a re-run over unchanged events then costs a few store reads per event and no
+//! write at all. It is the write path's own
 //! "unchanged" test, made without a lease, which is safe: it only ever skips writing content
 //! the CRM already has, and a newer change of that event has its own job.
 //!
@@ -32,7 +32,7 @@ use crate::clock::Clock;
 use crate::mapping;
 use crate::nylas::Event;
 use crate::retry::Retry;
-use crate::store::{ClaimedJob, Store, StoreError};
+use crate::store::{ClaimedJob, CopyStatus, Store, StoreError};
 use crate::worker::settle::{RetryPolicy, Settled};
 use crate::worker::{Processor, Series, SyncError, SyncOutcome};
 
@@ -73,20 +73,30 @@ pub struct Inline {
 }
 
 impl Inline {
-    /// True when the CRM already holds this event's record with this exact content.
+    /// True when this grant's copy of the event is recorded with this exact content and its
+    /// meeting's record exists: the job would change nothing.
     pub async fn already_current(&self, event: &Event, grant_id: &str) -> Result<bool, StoreError> {
         let Ok(record) = mapping::map_event(event, grant_id) else {
             return Ok(false);
         };
+        let ledger = self.store.meetings();
+        let Some(copy) = ledger.copy(grant_id, &event.id).await? else {
+            return Ok(false);
+        };
+        if copy.status == CopyStatus::Deleted
+            || copy.content_hash.as_deref() != Some(record.content_hash().as_str())
+        {
+            return Ok(false);
+        }
+        let Some(record_key) = ledger.record_key(&copy.meeting_key).await? else {
+            return Ok(false);
+        };
         let state = self
             .store
-            .load_state(self.processor.crm.target(), &event.id)
+            .load_state(self.processor.crm.target(), &record_key)
             .await?;
         Ok(state.is_some_and(|state| {
-            !state.tombstone
-                && !state.create_pending
-                && state.crm_record_id.is_some()
-                && state.content_hash.as_deref() == Some(record.content_hash().as_str())
+            !state.tombstone && !state.create_pending && state.crm_record_id.is_some()
         }))
     }
 

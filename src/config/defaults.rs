@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    CalendarSelection, FetchPolicy, LogFormat, LogSettings, NylasSettings, ReconcileSettings,
-    ServerSettings, StoreSettings, SyncSettings, WindowDays,
+    CalendarSelection, DeletedMeetings, FetchPolicy, LogFormat, LogSettings, NylasSettings,
+    ReconcileSettings, ServerSettings, StoreSettings, SyncSettings, WindowDays,
 };
 
 const MINUTE: u64 = 60;
@@ -66,6 +66,7 @@ impl Default for SyncSettings {
             exclude_read_only_calendars: false,
             internal_domains: Vec::new(),
             series_horizon: Duration::from_secs(90 * DAY),
+            deleted_meetings: DeletedMeetings::Archive,
         }
     }
 }

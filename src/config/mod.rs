@@ -178,6 +178,20 @@ pub struct SyncSettings {
     /// `reconcile.window_days.back` and backfill read).
     #[serde(with = "value::positive_duration")]
     pub series_horizon: Duration,
+    /// `deleted_meetings`, default `archive`: what a meeting whose every copy was deleted
+    /// becomes in the CRM.
+    pub deleted_meetings: DeletedMeetings,
+}
+
+/// What the CRM record of a meeting becomes once every connected copy of it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletedMeetings {
+    /// `archive`: soft-delete the record (each CRM's own delete: recycle bin, archive).
+    #[default]
+    Archive,
+    /// `cancel`: keep the record, marked cancelled exactly as a `status: cancelled` event is.
+    Cancel,
 }
 
 /// Which calendars of a grant backfill and reconciliation read.

@@ -27,6 +27,9 @@
 //! - **Series are remembered per grant** ([`series`]): the occurrences seen of each recurring
 //!   series, and how far the last complete listing of them reached.
 //!
+//! - **One record key per meeting.** The [`MeetingLedger`] binds each meeting to one record key
+//!   for good (see [`meetings`]).
+//!
 //! Backends: [`sqlite`] (embedded, the default; one process) and [`postgres`] (shared by several
 //! replicas). Nothing outside this module knows which backend is in use; `codec` holds the
 //! column encodings both share.
@@ -34,6 +37,7 @@
 mod codec;
 pub mod ingest;
 mod lookup;
+pub mod meetings;
 pub mod postgres;
 mod redact;
 mod schema;
@@ -49,6 +53,7 @@ use jiff::Timestamp;
 use tokio::sync::Notify;
 
 pub use ingest::Ingestor;
+pub use meetings::{CopyStatus, MeetingCopy, MeetingLedger};
 pub use redact::redact_url;
 pub use series::{Occurrence, SeriesKey, SeriesRecord, SeriesStore};
 pub use types::{
@@ -162,6 +167,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes (inserts or replaces) a sync state.
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError>;
+
+    /// The meeting ledger: the copies of each meeting and the record key it writes to.
+    fn meetings(&self) -> &dyn MeetingLedger;
 
     /// What the queue holds for one record key: its job and its newest dead letter. For
     /// operators' commands (`calsync webhook test`), not for the workers.

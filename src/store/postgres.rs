@@ -35,6 +35,7 @@ mod enqueue;
 mod grants;
 mod jobs;
 mod listener;
+mod meetings;
 mod notifications;
 mod series;
 mod state;
@@ -242,6 +243,10 @@ impl Store for PostgresStore {
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         state::save(&self.pool, state).await
+    }
+
+    fn meetings(&self) -> &dyn super::MeetingLedger {
+        self
     }
 
     async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {

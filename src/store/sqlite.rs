@@ -31,6 +31,7 @@ mod dead_letters;
 mod file;
 mod grants;
 mod jobs;
+mod meetings;
 mod notifications;
 mod series;
 mod state;
@@ -266,6 +267,10 @@ impl Store for SqliteStore {
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         self.checked(state::save(&self.write, state)).await
+    }
+
+    fn meetings(&self) -> &dyn super::MeetingLedger {
+        self
     }
 
     async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {

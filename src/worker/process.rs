@@ -1,27 +1,40 @@
-//! The write path of one job (invariants 2–6 of `architecture.md`).
+//! The write path of one job (invariants 2–6 of `architecture.md`), in two steps.
 //!
-//! For an upsert: read the event (from the payload, or fetched from Nylas when the payload may be
-//! incomplete, the policy says so, or the record is tombstoned) → skip it if its version is older
-//! than the one written → map → skip it if the content hash equals the one written → upsert →
-//! remember the CRM id, version and hash. An event the Events API no longer returns is handled as
-//! a delete. For a delete: soft-delete a record we created, and leave a tombstone either way.
+//! 1. **The grant's copy** ([`copies`]), under the job's lease (jobs are keyed by event id). For
+//!    an upsert: read the event (from the payload, or fetched from Nylas when the payload may be
+//!    incomplete, the policy says so, or the copy was deleted) → skip it if its version is older
+//!    than the copy's → map → record the copy (live or cancelled, with the record it maps to). An
+//!    event the Events API no longer returns, and a delete job, record the copy as deleted. The
+//!    copy names its meeting (`crate::meeting::meeting_key`); the store answers the meeting's
+//!    record key, bound once by the meeting's first copy (an upgraded deployment's `sync_state`
+//!    row of that event id is that record: no second record, no key change). Other grants' live
+//!    copies with the same event id (Google) are re-read too, since their notifications may have
+//!    coalesced into this job.
+//! 2. **The meeting** ([`write`]), under the meeting's named lock (`meeting:<key>`, so two grants'
+//!    copies at two workers or replicas never write one meeting at once): resolve the meeting
+//!    from all its copies (`crate::meeting::resolve`) → live or cancelled: map-hash check →
+//!    upsert; removed: soft-delete, or with `sync.deleted_meetings = "cancel"` write it as
+//!    cancelled. A copy job that finds the lock held waits for it; every job recomputes from all
+//!    copies after recording its own, so no copy is ever left unaccounted.
 //!
 //! Before a create, the state is marked `create_pending`; if the create's answer is lost (crash,
 //! timeout), the next attempt tells the adapter the record may exist, so a create happens at most
-//! once per event even across crashes. The caller holds the job's lease, so no other worker
-//! touches the same record key meanwhile.
+//! once per meeting even across crashes.
+
+mod copies;
+mod write;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::FetchPolicy;
-use crate::crm::{CrmAdapter, CrmError, ExistingRecord};
-use crate::mapping::{self, MappingError};
+use crate::config::{DeletedMeetings, FetchPolicy};
+use crate::crm::{CrmAdapter, CrmError};
+use crate::mapping::MappingError;
+use crate::nylas::directory::{self, GrantDirectory};
 use crate::nylas::{Event, NylasClient, NylasError};
 use crate::retry::Retry;
-use crate::store::{
-    ClaimedJob, JobAction, JobRequest, PayloadOrigin, Store, StoreError, SyncState,
-};
+use crate::store::{ClaimedJob, JobRequest, PayloadOrigin, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 
 use super::health::{self, Health, Signal, Target};
@@ -70,6 +83,10 @@ pub enum SyncError {
     Payload(#[source] serde_json::Error),
     #[error("the event has no calendar id and is not in the grant's primary calendar")]
     CalendarUnknown,
+    #[error("another worker held the meeting's lock for longer than a job waits")]
+    MeetingBusy,
+    #[error("a recorded copy of the meeting is not a meeting record")]
+    CopyContent(#[source] serde_json::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,10 +97,11 @@ impl SyncError {
         match self {
             SyncError::Nylas(error) => error.retry(),
             SyncError::Crm(error) => error.retry(),
-            SyncError::Mapping(_) | SyncError::Payload(_) | SyncError::CalendarUnknown => {
-                Retry::Permanent
-            }
-            SyncError::Store(_) => Retry::After(None),
+            SyncError::Mapping(_)
+            | SyncError::Payload(_)
+            | SyncError::CopyContent(_)
+            | SyncError::CalendarUnknown => Retry::Permanent,
+            SyncError::Store(_) | SyncError::MeetingBusy => Retry::After(None),
         }
     }
 
@@ -98,6 +116,8 @@ impl SyncError {
             SyncError::Mapping(_)
             | SyncError::Payload(_)
             | SyncError::CalendarUnknown
+            | SyncError::MeetingBusy
+            | SyncError::CopyContent(_)
             | SyncError::Store(_) => None,
         }
     }
@@ -114,6 +134,7 @@ pub fn job_span(job: &ClaimedJob) -> tracing::Span {
         notification.id = request.notification_id.as_deref().unwrap_or(""),
         job.attempt = job.attempts + 1,
         job.source = ?request.source,
+        meeting.key = tracing::field::Empty,
         crm.record_id = tracing::field::Empty,
     )
 }
@@ -122,6 +143,14 @@ pub fn job_span(job: &ClaimedJob) -> tracing::Span {
 fn record_crm_id(id: &str) {
     tracing::Span::current().record("crm.record_id", id);
 }
+
+/// Names the meeting in the current job's span.
+fn record_meeting_key(key: &str) {
+    tracing::Span::current().record("meeting.key", key);
+}
+
+/// How long the meeting lock is held at most without renewal (renewed before each CRM call).
+pub const DEFAULT_MEETING_LOCK: Duration = Duration::from_secs(60);
 
 /// Runs the write path. Cheap to share: all state lives in the store.
 pub struct Processor {
@@ -132,6 +161,10 @@ pub struct Processor {
     pub(crate) clock: Clock,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: Arc<Health>,
+    /// Whose calendar each grant is: which copy of a meeting is the organizer's.
+    directory: GrantDirectory,
+    deleted_meetings: DeletedMeetings,
+    meeting_lock: Duration,
 }
 
 impl Processor {
@@ -148,13 +181,24 @@ impl Processor {
     ) -> Self {
         Processor {
             store,
+            directory: GrantDirectory::new(nylas.clone(), directory::DEFAULT_TTL),
             nylas,
             crm,
             fetch,
             clock,
             metrics,
             health,
+            deleted_meetings: DeletedMeetings::default(),
+            meeting_lock: DEFAULT_MEETING_LOCK,
         }
+    }
+
+    /// Sets what a meeting whose copies are all deleted becomes (`sync.deleted_meetings`) and
+    /// how long the meeting lock is held without renewal (`sync.lease`).
+    pub fn with_meetings(mut self, deleted_meetings: DeletedMeetings, lock_for: Duration) -> Self {
+        self.deleted_meetings = deleted_meetings;
+        self.meeting_lock = lock_for;
+        self
     }
 
     /// The health of the targets the processor writes to and reads from.
@@ -162,28 +206,20 @@ impl Processor {
         &self.health
     }
 
-    /// Brings the job's record up to date. The caller holds the job's lease.
+    /// Brings the job's meeting up to date: records the grant's copy, then writes the meeting.
+    /// The caller holds the job's lease.
     pub async fn sync(&self, job: &ClaimedJob) -> Result<SyncOutcome, SyncError> {
-        let request = &job.request;
-        let state = self
-            .store
-            .load_state(self.crm.target(), &request.record_key)
-            .await?
-            .unwrap_or_else(|| SyncState {
-                target: self.crm.target().to_string(),
-                record_key: request.record_key.clone(),
-                ..SyncState::default()
-            });
-        if let Some(id) = &state.crm_record_id {
-            record_crm_id(id);
-        }
-        match request.action {
-            JobAction::Delete => self.delete(request, state, request.version).await,
-            JobAction::Upsert => match self.current_event(request, &state).await? {
-                Some(event) => self.upsert(request, state, event).await,
-                None => self.delete(request, state, None).await,
-            },
-        }
+        let own = match self.copy_of(&job.request).await? {
+            Some(copy) => Some(self.record(copy).await?),
+            None => None,
+        };
+        let siblings = self.refresh_siblings(&job.request).await?;
+        let Some((meeting_key, record_key)) = own.or(siblings) else {
+            return Ok(SyncOutcome::Stale);
+        };
+        record_meeting_key(&meeting_key);
+        self.write_meeting(&meeting_key, &record_key, &job.request.record_key)
+            .await
     }
 
     /// The event's current state: the payload when it can be trusted, else fetched.
@@ -191,7 +227,7 @@ impl Processor {
     async fn current_event(
         &self,
         request: &JobRequest,
-        state: &SyncState,
+        known: &copies::Known,
     ) -> Result<Option<Event>, SyncError> {
         let payload = request
             .payload
@@ -207,14 +243,14 @@ impl Processor {
         if let Some(event) = &payload
             && trusted
             && !request.force_fetch
-            && !state.tombstone
+            && !known.deleted
         {
             return Ok(Some(event.clone()));
         }
         let calendar = request
             .calendar_id
             .clone()
-            .or_else(|| state.calendar_id.clone())
+            .or_else(|| known.calendar_id.clone())
             .or_else(|| payload.as_ref().and_then(|event| event.calendar_id.clone()));
         let guessed = calendar.is_none();
         let calendar = calendar.unwrap_or_else(|| "primary".to_string());
@@ -225,7 +261,7 @@ impl Processor {
             .map_err(SyncError::Nylas)?;
         match fetched {
             Some(event) => Ok(Some(event)),
-            None if !guessed || state.tombstone => Ok(None),
+            None if !guessed || known.deleted => Ok(None),
             // Not in the primary calendar, and we do not know which one it is in: the payload is
             // the best information there is, if it is usable.
             None => match payload {
@@ -238,102 +274,5 @@ impl Processor {
                 _ => Err(SyncError::CalendarUnknown),
             },
         }
-    }
-
-    /// Upserts the record for a live event.
-    async fn upsert(
-        &self,
-        request: &JobRequest,
-        mut state: SyncState,
-        event: Event,
-    ) -> Result<SyncOutcome, SyncError> {
-        let version = event.updated_at;
-        if !state.tombstone
-            && let (Some(version), Some(written)) = (version, state.version)
-            && version < written
-        {
-            return Ok(SyncOutcome::Stale);
-        }
-        let record = mapping::map_event(&event, &request.grant_id).map_err(SyncError::Mapping)?;
-        let hash = record.content_hash();
-        let newest = version.max(state.version);
-        if !state.tombstone
-            && !state.create_pending
-            && state.crm_record_id.is_some()
-            && state.content_hash.as_deref() == Some(hash.as_str())
-        {
-            if newest != state.version {
-                state.version = newest;
-                state.updated_at = Some(self.clock.now());
-                self.store.save_state(&state).await?;
-            }
-            return Ok(SyncOutcome::Unchanged);
-        }
-        let known_id = state.crm_record_id.clone();
-        let existing = match (&known_id, state.create_pending) {
-            (_, true) => ExistingRecord::Uncertain,
-            (Some(id), false) => ExistingRecord::Known(id),
-            (None, false) => ExistingRecord::None,
-        };
-        if existing == ExistingRecord::None {
-            state.create_pending = true;
-            state.updated_at = Some(self.clock.now());
-            self.store.save_state(&state).await?;
-        }
-        let outcome = self
-            .crm
-            .upsert(&record, existing)
-            .await
-            .map_err(SyncError::Crm)?;
-        record_crm_id(&outcome.crm_record_id);
-        state.crm_record_id = Some(outcome.crm_record_id);
-        state.version = newest;
-        state.content_hash = Some(hash);
-        state.tombstone = false;
-        state.create_pending = false;
-        state.grant_id = Some(record.grant_id.clone());
-        state.calendar_id = event.calendar_id.or_else(|| request.calendar_id.clone());
-        state.updated_at = Some(self.clock.now());
-        self.store.save_state(&state).await?;
-        Ok(if outcome.created {
-            SyncOutcome::Created
-        } else {
-            SyncOutcome::Updated
-        })
-    }
-
-    /// Soft-deletes the record (if we created one) and leaves a tombstone.
-    async fn delete(
-        &self,
-        request: &JobRequest,
-        mut state: SyncState,
-        version: Option<i64>,
-    ) -> Result<SyncOutcome, SyncError> {
-        let outcome = match (&state.crm_record_id, state.tombstone) {
-            (Some(crm_id), false) => {
-                self.crm
-                    .soft_delete(&request.record_key, crm_id)
-                    .await
-                    .map_err(SyncError::Crm)?;
-                SyncOutcome::Deleted
-            }
-            _ => {
-                if state.create_pending {
-                    tracing::warn!(
-                        "The event was deleted while its create was unconfirmed; the CRM may hold a record calsync cannot name."
-                    );
-                }
-                SyncOutcome::NothingToDelete
-            }
-        };
-        state.tombstone = true;
-        state.create_pending = false;
-        state.version = version.max(state.version);
-        if state.grant_id.is_none() {
-            state.grant_id = Some(request.grant_id.clone());
-        }
-        state.updated_at = Some(self.clock.now());
-        self.store.save_state(&state).await?;
-        Ok(outcome)
     }
 }

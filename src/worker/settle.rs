@@ -13,7 +13,8 @@
 //! - Anything else retryable is the event's own failure: it retries at the time the server asked
 //!   for, else after exponential backoff with jitter, and dead-letters once `max_attempts`
 //!   failures are reached.
-//! - A store failure is nobody's attempt: the job retries after the first backoff step.
+//! - A store failure, and a meeting whose lock another worker held too long, are nobody's
+//!   attempt: the job retries after the first backoff step.
 //!
 //! The next attempt time is persisted with the job, so a restart keeps the schedule.
 
@@ -140,7 +141,7 @@ impl Processor {
         }
         let failures = job.attempts.saturating_add(1);
         match (error, retry) {
-            (SyncError::Store(_), _) => Plan::Retry {
+            (SyncError::Store(_) | SyncError::MeetingBusy, _) => Plan::Retry {
                 delay: policy.backoff.delay(1),
                 counted: false,
             },

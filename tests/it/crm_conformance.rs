@@ -5,7 +5,8 @@
 //! - [`lifecycle`]: one record per event, created once however often it is notified, updated in
 //!   place, kept when cancelled, soft-deleted when deleted, one write per change and none
 //!   without one; a create whose answer was lost is found, not duplicated; a record deleted in
-//!   the CRM is created again on the next change.
+//!   the CRM is created again on the next change; with `sync.deleted_meetings = "cancel"` a
+//!   deleted meeting is kept, marked cancelled, never deleted.
 //! - [`limits`]: a burst throttle is waited out without counting an attempt; a spent daily
 //!   allowance holds back every write until the reset without dead-lettering; an expired
 //!   credential makes work wait for the operator, then resume.
@@ -63,7 +64,9 @@ macro_rules! conformance {
 
 /// Every scenario, by name.
 mod scenarios {
-    pub use super::lifecycle::{crud, deleted_in_the_crm, lost_create};
+    pub use super::lifecycle::{
+        crud, deleted_in_the_crm, deleted_meeting_kept_as_cancelled, lost_create,
+    };
     pub use super::limits::{burst_throttle, daily_cap, expired_credential};
     pub use super::linking::{
         a_person_deleted_since_its_lookup, linking_switched_off, links_follow_the_attendees,
@@ -75,7 +78,8 @@ macro_rules! every_kind {
     ($($module:ident: $kind:ident),*) => {
         $(
             conformance!($module, $kind:
-                crud, lost_create, deleted_in_the_crm, burst_throttle, daily_cap,
+                crud, lost_create, deleted_in_the_crm, deleted_meeting_kept_as_cancelled,
+                burst_throttle, daily_cap,
                 links_follow_the_attendees, one_lookup_per_prospect,
                 people_created_only_when_asked, a_person_deleted_since_its_lookup,
                 linking_switched_off;

@@ -17,6 +17,7 @@ mod fidelity;
 mod hubspot;
 mod hygiene;
 mod logs;
+mod meetings;
 mod operations;
 mod outbound;
 mod pipedrive;

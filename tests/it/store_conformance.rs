@@ -8,13 +8,15 @@
 //!
 //! [`healing`] checks that a store recovers by itself from failed commits. [`races`] adds
 //! PostgreSQL-only cases that one SQLite process cannot show: several store handles (separate
-//! pools, like separate replicas) racing on one database.
+//! pools, like separate replicas) racing on one database. [`meetings`] covers the meeting
+//! ledger, and the upgrade of a database written with the first schema.
 
 mod claims;
 mod coalescing;
 mod dead_letters;
 mod healing;
 mod ingest;
+mod meetings;
 mod queue;
 mod races;
 mod records;
@@ -137,6 +139,7 @@ macro_rules! cases {
             series::series_occurrences_are_remembered_per_grant_and_master,
             series::a_complete_listing_forgets_what_is_gone_and_revives_a_deleted_series,
             series::series_behind_the_horizon_are_due_for_refresh,
+            meetings::copies_round_trip_and_the_first_binds_the_record_key,
         );
     };
 }

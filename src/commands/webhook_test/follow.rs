@@ -108,12 +108,25 @@ impl Follower {
         self.store.close().await;
     }
 
-    /// The event's sync state before the test.
+    /// The sync state of the event's meeting record before the test.
     pub(super) async fn state(
         &self,
         event_id: &str,
     ) -> Result<Option<SyncState>, WebhookTestError> {
-        Ok(self.store.load_state(&self.target, event_id).await?)
+        let record_key = self.record_key(event_id).await?;
+        Ok(self.store.load_state(&self.target, &record_key).await?)
+    }
+
+    /// The record key of the event's meeting: the event id of the meeting's first copy, which
+    /// is this event's id unless another connected calendar's copy came first.
+    async fn record_key(&self, event_id: &str) -> Result<String, WebhookTestError> {
+        let ledger = self.store.meetings();
+        let copies = ledger.copies_of_event(event_id).await?;
+        let Some(copy) = copies.first() else {
+            return Ok(event_id.to_string());
+        };
+        let bound = ledger.record_key(&copy.meeting_key).await?;
+        Ok(bound.unwrap_or_else(|| event_id.to_string()))
     }
 
     /// Waits (at most `wait`) for the job of `event_id` caused by notification `id`, and reports
@@ -167,7 +180,7 @@ impl Follower {
                                 error: letter.last_error,
                             });
                         }
-                        let after = self.store.load_state(&self.target, event_id).await?;
+                        let after = self.state(event_id).await?;
                         return Ok(outcome(before.as_ref(), after, &self.target));
                     }
                 }

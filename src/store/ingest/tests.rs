@@ -120,6 +120,9 @@ impl Store for Observed {
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
         self.inner.save_state(state).await
     }
+    fn meetings(&self) -> &dyn crate::store::MeetingLedger {
+        self.inner.meetings()
+    }
     async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
         self.inner.queue_entry(record_key).await
     }

@@ -1,5 +1,6 @@
 //! A meeting's life in every CRM: created once, updated in place, kept when cancelled,
-//! soft-deleted; a lost create found again; a record deleted in the CRM created again.
+//! soft-deleted (or, with `sync.deleted_meetings = "cancel"`, kept as cancelled); a lost create
+//! found again; a record deleted in the CRM created again.
 
 use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;
@@ -131,5 +132,43 @@ pub async fn deleted_in_the_crm(kind: CrmFake) {
     assert_eq!(live.len(), 1);
     assert_ne!(live[0].id, first);
     assert_eq!(live[0].title, "Demo v2");
+    crm.assert_contract();
+}
+
+/// `sync.deleted_meetings = "cancel"`: a meeting whose every copy is deleted keeps its record,
+/// marked cancelled exactly as a cancelled event is; nothing is deleted in the CRM.
+pub async fn deleted_meeting_kept_as_cancelled(kind: CrmFake) {
+    let app = app(
+        kind,
+        &[("CALSYNC__SYNC__DELETED_MEETINGS", "cancel")],
+        false,
+    )
+    .await;
+    let crm = Subject::of(&app, kind);
+    let current = event("evt-1", GRANT, CALENDAR, "Demo", 100);
+    publish(&app, "n1", "event.created", &current).await;
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+    let id = crm.live_for("evt-1")[0].id.clone();
+
+    app.nylas.remove_event(GRANT, "evt-1");
+    let deleted = deleted_object("evt-1", GRANT, CALENDAR);
+    app.notify(&envelope("n2", "event.deleted", deleted)).await;
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Updated)]);
+    let kept = crm.live_for("evt-1");
+    assert_eq!(kept.len(), 1, "the record is kept: {kept:?}");
+    assert_eq!(kept[0].id, id);
+    assert!(kept[0].cancelled, "{kept:?}");
+    assert_eq!(kept[0].title, "Demo");
+    assert_sent(&crm, crm.delete_request(&id), 0);
+    assert_eq!(crm.writes(), 2, "one create, one update");
+
+    // A redelivered deletion changes nothing more.
+    let again = deleted_object("evt-1", GRANT, CALENDAR);
+    app.notify(&envelope("n3", "event.deleted", again)).await;
+    assert_eq!(
+        app.drain().await,
+        vec![Settled::Done(SyncOutcome::Unchanged)]
+    );
+    assert_eq!(crm.writes(), 2);
     crm.assert_contract();
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use calsync::store::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, RetryPlan, Store,
-    StoreError, StoredNotification, SyncState,
+    IngestOutcome, JobRequest, JobStats, Lease, MeetingCopy, MeetingLedger, NotificationFilter,
+    QueueEntry, RetryPlan, Store, StoreError, StoredNotification, SyncState,
 };
 use jiff::Timestamp;
 use tokio::sync::Notify;
@@ -175,6 +175,10 @@ impl Store for FaultyStore {
         self.inner.save_state(state).await
     }
 
+    fn meetings(&self) -> &dyn MeetingLedger {
+        self
+    }
+
     async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
         self.inner.queue_entry(record_key).await
     }
@@ -250,5 +254,34 @@ impl Store for FaultyStore {
     async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         self.write()?;
         self.inner.release_lock(name, owner).await
+    }
+}
+
+/// The ledger's writes fail with the store's; reads keep working.
+#[async_trait]
+impl MeetingLedger for FaultyStore {
+    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<String, StoreError> {
+        self.write()?;
+        self.inner.meetings().record_copy(copy, now).await
+    }
+
+    async fn copy(
+        &self,
+        grant_id: &str,
+        event_id: &str,
+    ) -> Result<Option<MeetingCopy>, StoreError> {
+        self.inner.meetings().copy(grant_id, event_id).await
+    }
+
+    async fn copies_of_event(&self, event_id: &str) -> Result<Vec<MeetingCopy>, StoreError> {
+        self.inner.meetings().copies_of_event(event_id).await
+    }
+
+    async fn copies_of_meeting(&self, meeting_key: &str) -> Result<Vec<MeetingCopy>, StoreError> {
+        self.inner.meetings().copies_of_meeting(meeting_key).await
+    }
+
+    async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.meetings().record_key(meeting_key).await
     }
 }
