@@ -26,6 +26,7 @@ use crate::http::server::{self, ServerLimits};
 use crate::http::{self, EdgeState};
 use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
+use crate::policy::{Policy, PolicySettings};
 use crate::reconcile::Reconciler;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
@@ -137,15 +138,23 @@ impl App {
             retry_policy(&settings).backoff,
         ));
         let crm = crm::build(&settings, transport)?;
-        let processor = Arc::new(Processor::new(
-            store.clone(),
+        let policy = Policy::new(
+            PolicySettings::from_settings(&settings),
             nylas.clone(),
-            crm.clone(),
-            settings.nylas.fetch,
-            clock,
             metrics.clone(),
-            health,
-        ));
+        );
+        let processor = Arc::new(
+            Processor::new(
+                store.clone(),
+                nylas.clone(),
+                crm.clone(),
+                settings.nylas.fetch,
+                clock,
+                metrics.clone(),
+                health,
+            )
+            .with_policy(Arc::new(policy)),
+        );
         let owner = format!(
             "{}-{}",
             std::process::id(),

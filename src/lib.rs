@@ -23,6 +23,7 @@
 //! - [`worker`]: the job runner (leases, wake-ups) and the idempotent write path.
 //! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
 //! - [`mapping`]: the pure event → meeting record mapping.
+//! - [`policy`]: what reaches the CRM: privacy, relevance filters, calendar selection, rooms.
 //! - [`record`]: the CRM meeting record and its content hash.
 //! - [`crm`]: the CRM adapter trait and its implementations.
 //! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
@@ -56,6 +57,7 @@ pub mod mapping;
 pub mod nylas;
 pub mod outbound;
 pub mod periodic;
+pub mod policy;
 pub mod printable;
 pub mod reconcile;
 pub mod record;

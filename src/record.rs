@@ -57,6 +57,11 @@ pub struct MeetingRecord {
     pub ical_uid: Option<String>,
     /// The event's `updated_at`: its version.
     pub source_updated_at: Option<Timestamp>,
+    /// The event is private and was redacted (`sync.private_events = "redact"`): adapters that
+    /// can mark a record private do so (Salesforce `IsPrivate`). Not part of the REST body: the
+    /// redaction itself is what a REST CRM receives.
+    #[serde(skip)]
+    pub private: bool,
 }
 
 /// The meeting's status in the CRM.
@@ -107,6 +112,7 @@ struct HashedContent<'a> {
     master_event_id: &'a Option<String>,
     series_label: &'a Option<String>,
     ical_uid: &'a Option<String>,
+    private: bool,
 }
 
 impl MeetingRecord {
@@ -130,6 +136,7 @@ impl MeetingRecord {
             master_event_id: &self.master_event_id,
             series_label: &self.series_label,
             ical_uid: &self.ical_uid,
+            private: self.private,
         };
         // Serializing a struct of strings, numbers and timestamps cannot fail.
         let bytes = serde_json::to_vec(&content).unwrap_or_default();
@@ -167,6 +174,7 @@ mod tests {
             series_label: None,
             ical_uid: None,
             source_updated_at: Some("2026-06-30T09:00:00Z".parse().unwrap()),
+            private: false,
         }
     }
 

@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    CalendarSelection, FetchPolicy, LogFormat, LogSettings, NylasSettings, ReconcileSettings,
-    ServerSettings, StoreSettings, SyncSettings, WindowDays,
+    CalendarSelection, FetchPolicy, FilterSettings, LogFormat, LogSettings, NylasSettings,
+    PrivateEvents, ReconcileSettings, ServerSettings, StoreSettings, SyncSettings, WindowDays,
 };
 
 const MINUTE: u64 = 60;
@@ -65,6 +65,22 @@ impl Default for SyncSettings {
             calendars: CalendarSelection::All,
             exclude_read_only_calendars: false,
             internal_domains: Vec::new(),
+            private_events: PrivateEvents::Redact,
+        }
+    }
+}
+
+impl Default for FilterSettings {
+    fn default() -> Self {
+        FilterSettings {
+            require_external_attendee: false,
+            skip_free: false,
+            skip_declined: false,
+            skip_all_day: false,
+            skip_event_types: ["outOfOffice", "focusTime", "workingLocation"]
+                .map(str::to_owned)
+                .to_vec(),
+            skip_titles: Vec::new(),
         }
     }
 }

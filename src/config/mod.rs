@@ -23,6 +23,7 @@ mod crm;
 mod de;
 mod defaults;
 mod error;
+mod filter;
 mod keys;
 mod level;
 mod load;
@@ -48,6 +49,7 @@ pub use crm::{
     RestCrmSettings, SalesforceCrmSettings,
 };
 pub use error::{ConfigError, ConfigErrors, ConfigWarning, Origin};
+pub use filter::{FilterSettings, TitlePattern};
 pub use level::{LevelError, env_filter};
 pub use load::{LoadOptions, load};
 pub use redact::redact_url;
@@ -66,6 +68,8 @@ pub struct Settings {
     pub crm: CrmSettings,
     /// `[sync]`: the workers and their retries.
     pub sync: SyncSettings,
+    /// `[filter]`: which events are worth a CRM record.
+    pub filter: FilterSettings,
     /// `[reconcile]`: the periodic catch-up.
     pub reconcile: ReconcileSettings,
     /// `[log]`: logging.
@@ -173,6 +177,20 @@ pub struct SyncSettings {
     /// `internal_domains`, default empty: attendees at these domains are colleagues.
     #[serde(deserialize_with = "value::domains")]
     pub internal_domains: Vec<String>,
+    /// `private_events`, default `redact`: what reaches the CRM of a private event.
+    pub private_events: PrivateEvents,
+}
+
+/// What is written of an event marked private (`visibility` `private` or `confidential`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivateEvents {
+    /// `redact`: times, status and attendees only, titled "Private meeting".
+    Redact,
+    /// `skip`: nothing (a record the event already had is removed).
+    Skip,
+    /// `sync`: everything, like any other event.
+    Sync,
 }
 
 /// Which calendars of a grant backfill and reconciliation read.

@@ -141,6 +141,7 @@ mod tests {
             series_label: None,
             ical_uid: None,
             source_updated_at: None,
+            private: false,
         }
     }
 

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::FetchPolicy;
 use crate::crm::{CrmAdapter, CrmError, ExistingRecord};
-use crate::mapping::{self, MappingError};
+use crate::mapping::MappingError;
 use crate::nylas::{Event, NylasClient, NylasError};
+use crate::policy::{Decision, Policy, PolicyError, PolicySettings};
 use crate::retry::Retry;
 use crate::store::{
     ClaimedJob, JobAction, JobRequest, PayloadOrigin, Store, StoreError, SyncState,
@@ -117,6 +118,7 @@ pub struct Processor {
     pub(crate) clock: Clock,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: Arc<Health>,
+    policy: Arc<Policy>,
 }
 
 impl Processor {
@@ -131,6 +133,7 @@ impl Processor {
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Self {
+        let policy = Policy::new(PolicySettings::default(), nylas.clone(), metrics.clone());
         Processor {
             store,
             nylas,
@@ -139,7 +142,15 @@ impl Processor {
             clock,
             metrics,
             health,
+            policy: Arc::new(policy),
         }
+    }
+
+    /// Decides with `policy` what reaches the CRM (the default: every event, private ones
+    /// redacted, Google's non-meeting event types skipped).
+    pub fn with_policy(mut self, policy: Arc<Policy>) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The health of the targets the processor writes to and reads from.
@@ -239,7 +250,13 @@ impl Processor {
         {
             return Ok(SyncOutcome::Stale);
         }
-        let record = mapping::map_event(&event, &request.grant_id).map_err(SyncError::Mapping)?;
+        let record = match self.policy.decide(&event, &request.grant_id).await {
+            Ok(Decision::Write(record)) => *record,
+            // Filtered out: no record, exactly as if the event had been deleted.
+            Ok(Decision::Remove(_)) => return self.delete(request, state, version).await,
+            Err(PolicyError::Mapping(error)) => return Err(SyncError::Mapping(error)),
+            Err(PolicyError::Nylas(error)) => return Err(SyncError::Nylas(error)),
+        };
         let hash = record.content_hash();
         let newest = version.max(state.version);
         if !state.tombstone

@@ -92,6 +92,7 @@ mod tests {
             series_label: Some("Series: Demo".into()),
             ical_uid: None,
             source_updated_at: None,
+            private: false,
         }
     }
 

@@ -29,6 +29,7 @@ fn record(id: &str, notes: Option<String>) -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
     }
 }
 

@@ -86,6 +86,7 @@ pub fn record(id: &str, emails: &[&str]) -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
     }
 }
 
