@@ -9,6 +9,7 @@
 pub mod contacts;
 pub mod hubspot;
 pub mod jsonl;
+pub mod limits;
 pub mod pipedrive;
 pub mod probe;
 pub mod rest;

@@ -36,6 +36,16 @@ use crate::telemetry::metrics::Metrics;
 
 use calendars::CalendarDirectory;
 
+/// Where the event was read from, as far as the policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A listing of the selected calendars (backfill, reconciliation): the calendar selection
+    /// was applied when the calendars were chosen.
+    SelectedCalendars,
+    /// A notification (or a read of one event): the calendar is checked here.
+    AnyCalendar,
+}
+
 /// What the write path does with an event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
@@ -169,10 +179,15 @@ impl Policy {
         &self.grants
     }
 
-    /// Decides what to do with `event`, read through `grant_id`; a removal is counted and
-    /// logged here.
-    pub async fn decide(&self, event: &Event, grant_id: &str) -> Result<Decision, PolicyError> {
-        let decision = self.evaluate(event, grant_id).await?;
+    /// Decides what to do with `event`, read through `grant_id` from `source`; a removal is
+    /// counted and logged here.
+    pub async fn decide(
+        &self,
+        event: &Event,
+        grant_id: &str,
+        source: Source,
+    ) -> Result<Decision, PolicyError> {
+        let decision = self.evaluate(event, grant_id, source).await?;
         if let Decision::Remove(reason) = decision {
             self.metrics.event_filtered(reason.as_str());
             tracing::debug!(
@@ -183,22 +198,30 @@ impl Policy {
         Ok(decision)
     }
 
-    async fn evaluate(&self, event: &Event, grant_id: &str) -> Result<Decision, PolicyError> {
+    async fn evaluate(
+        &self,
+        event: &Event,
+        grant_id: &str,
+        source: Source,
+    ) -> Result<Decision, PolicyError> {
         let settings = &self.settings;
         let grant = event
             .grant_id
             .as_deref()
             .filter(|id| !id.trim().is_empty())
             .unwrap_or(grant_id);
-        let selection = calendars::check_selection(
-            &self.calendars,
-            settings.calendars,
-            settings.exclude_read_only_calendars,
-            grant,
-            event.calendar_id.as_deref(),
-        )
-        .await
-        .map_err(PolicyError::Nylas)?;
+        let selection = match source {
+            Source::SelectedCalendars => None,
+            Source::AnyCalendar => calendars::check_selection(
+                &self.calendars,
+                settings.calendars,
+                settings.exclude_read_only_calendars,
+                grant,
+                event.calendar_id.as_deref(),
+            )
+            .await
+            .map_err(PolicyError::Nylas)?,
+        };
         if let Some(reason) = selection {
             return Ok(Decision::Remove(reason));
         }

@@ -18,7 +18,7 @@ use crate::config::FetchPolicy;
 use crate::crm::{CrmAdapter, CrmError, ExistingRecord};
 use crate::mapping::MappingError;
 use crate::nylas::{Event, NylasClient, NylasError};
-use crate::policy::{Decision, Policy, PolicyError, PolicySettings};
+use crate::policy::{Decision, Policy, PolicyError, PolicySettings, Source};
 use crate::retry::Retry;
 use crate::store::{
     ClaimedJob, JobAction, JobRequest, PayloadOrigin, Store, StoreError, SyncState,
@@ -250,7 +250,11 @@ impl Processor {
         {
             return Ok(SyncOutcome::Stale);
         }
-        let record = match self.policy.decide(&event, &request.grant_id).await {
+        let source = match request.origin {
+            PayloadOrigin::EventsApi => Source::SelectedCalendars,
+            _ => Source::AnyCalendar,
+        };
+        let record = match self.policy.decide(&event, &request.grant_id, source).await {
             Ok(Decision::Write(record)) => *record,
             // Filtered out: no record, exactly as if the event had been deleted.
             Ok(Decision::Remove(_)) => return self.delete(request, state, version).await,

@@ -21,7 +21,7 @@ mod lifecycle;
 mod limits;
 mod linking;
 mod people;
-mod subject;
+pub mod subject;
 
 use crate::support::harness::CrmFake;
 

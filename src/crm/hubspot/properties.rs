@@ -3,10 +3,12 @@
 //! Invariants: every value is a string (HubSpot types all property values as strings); times
 //! are RFC 3339 UTC; `hs_timestamp` is the meeting's start (not the time of writing); optional
 //! fields are sent as `""` so an update clears a value the event no longer has; the event id
-//! is always written to the configured property, which is what recovery searches on.
+//! is always written to the configured property, which is what recovery searches on; every
+//! value fits HubSpot's cap for a property value (`crm::limits`), the body by cutting the notes.
 
 use serde_json::{Map, Value};
 
+use crate::crm::limits::{HUBSPOT_PROPERTY, fit, fit_notes};
 use crate::crm::vendor::html_text;
 use crate::record::{MeetingRecord, MeetingStatus};
 
@@ -22,13 +24,19 @@ pub fn meeting_properties(record: &MeetingRecord, event_id_property: &str) -> Ma
         MeetingStatus::Cancelled => OUTCOME_CANCELED,
         MeetingStatus::Confirmed | MeetingStatus::Tentative => OUTCOME_SCHEDULED,
     };
-    let text = |value: &Option<String>| value.as_deref().unwrap_or("").trim().to_owned();
+    let text = |value: &Option<String>| {
+        let value = value.as_deref().unwrap_or("").trim();
+        fit(value, HUBSPOT_PROPERTY).into_owned()
+    };
     let mut properties = Map::new();
     let mut set = |name: &str, value: String| {
         properties.insert(name.to_owned(), Value::String(value));
     };
     set("hs_timestamp", start.clone());
-    set("hs_meeting_title", record.meeting_subject.clone());
+    set(
+        "hs_meeting_title",
+        text(&Some(record.meeting_subject.clone())),
+    );
     set("hs_meeting_body", body(record));
     set("hs_meeting_start_time", start);
     set("hs_meeting_end_time", record.meeting_end_date.to_string());
@@ -39,16 +47,24 @@ pub fn meeting_properties(record: &MeetingRecord, event_id_property: &str) -> Ma
     properties
 }
 
-/// `hs_meeting_body` (rich text): the notes, then the series label of a recurring occurrence.
+/// `hs_meeting_body` (rich text): the notes, then the series label of a recurring occurrence;
+/// over-long notes are cut so the body fits a property value.
 fn body(record: &MeetingRecord) -> String {
-    let parts: Vec<String> = [record.notes.as_deref(), record.series_label.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(html_text)
-        .filter(|part| !part.is_empty())
-        .map(|part| format!("<p>{part}</p>"))
-        .collect();
-    parts.concat()
+    let build = |notes: &str| {
+        let parts: Vec<String> = [Some(notes), record.series_label.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(html_text)
+            .filter(|part| !part.is_empty())
+            .map(|part| format!("<p>{part}</p>"))
+            .collect();
+        parts.concat()
+    };
+    fit_notes(
+        record.notes.as_deref().unwrap_or(""),
+        HUBSPOT_PROPERTY,
+        build,
+    )
 }
 
 /// First and last name from a display name: the first word, and the rest.

@@ -181,6 +181,20 @@ fn invalid(state: &State, body: &Value) -> Option<String> {
     {
         return Some(format!("Invalid activity type {kind}"));
     }
+    let location = body.get("location").and_then(|l| l.get("value"));
+    let texts = [
+        ("subject", body.get("subject"), 255),
+        ("location", location, 255),
+        ("note", body.get("note"), 65_000),
+    ];
+    for (field, value, max) in texts {
+        let length = value
+            .and_then(Value::as_str)
+            .map_or(0, |t| t.chars().count());
+        if length > max {
+            return Some(format!("{field} is longer than {max} characters"));
+        }
+    }
     if let Some(date) = body.get("due_date").and_then(Value::as_str)
         && date.parse::<jiff::civil::Date>().is_err()
     {
