@@ -45,6 +45,9 @@ pub struct MeetingRecord {
     pub notes: Option<String>,
     /// Organizer's email, trimmed and lowercased.
     pub organizer_email: Option<String>,
+    /// The email of the rep the meeting belongs to (`crm.owner`), trimmed and lowercased;
+    /// `None` with `crm.owner = "none"`. Adapters map it to their CRM user.
+    pub owner_email: Option<String>,
     /// Participants that have an email.
     pub attendees: Vec<Attendee>,
     /// True for occurrences of a recurring series (and for series masters).
@@ -107,6 +110,7 @@ struct HashedContent<'a> {
     meeting_link: &'a Option<String>,
     notes: &'a Option<String>,
     organizer_email: &'a Option<String>,
+    owner_email: &'a Option<String>,
     attendees: &'a [Attendee],
     is_recurring: bool,
     master_event_id: &'a Option<String>,
@@ -131,6 +135,7 @@ impl MeetingRecord {
             meeting_link: &self.meeting_link,
             notes: &self.notes,
             organizer_email: &self.organizer_email,
+            owner_email: &self.owner_email,
             attendees: &self.attendees,
             is_recurring: self.is_recurring,
             master_event_id: &self.master_event_id,
@@ -175,6 +180,7 @@ mod tests {
             ical_uid: None,
             source_updated_at: Some("2026-06-30T09:00:00Z".parse().unwrap()),
             private: false,
+            owner_email: None,
         }
     }
 

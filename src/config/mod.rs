@@ -45,8 +45,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use crm::{
-    ContactLinking, CrmSettings, HubSpotCrmSettings, JsonlCrmSettings, PipedriveCrmSettings,
-    RestCrmSettings, SalesforceCrmSettings,
+    ContactLinking, CrmSettings, HubSpotCrmSettings, JsonlCrmSettings, OwnerRule,
+    PipedriveCrmSettings, RestCrmSettings, SalesforceCrmSettings,
 };
 pub use error::{ConfigError, ConfigErrors, ConfigWarning, Origin};
 pub use filter::{FilterSettings, TitlePattern};

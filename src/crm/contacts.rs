@@ -142,6 +142,7 @@ mod tests {
             ical_uid: None,
             source_updated_at: None,
             private: false,
+            owner_email: None,
         }
     }
 

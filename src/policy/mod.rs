@@ -9,7 +9,8 @@
 //! 3. privacy (`sync.private_events`): skip, or redact after mapping ([`privacy`]);
 //! 4. rooms and other resources set aside from the attendees ([`rooms`]);
 //! 5. the filters that need to know whose calendar it is (`skip_declined`,
-//!    `require_external_attendee`), with the grant's address from the cached [`GrantDirectory`].
+//!    `require_external_attendee`), with the grant's address from the cached [`GrantDirectory`];
+//! 6. the owner's email (`crm.owner`, [`ownership`]).
 //!
 //! Invariants: the decision depends only on the event, the settings and the (cached) grant and
 //! calendar metadata, so running it again gives the same answer; a filtered event costs no CRM
@@ -17,6 +18,7 @@
 //! directory and the calendar listing are asked only when a setting needs them.
 
 pub mod calendars;
+pub mod ownership;
 pub mod privacy;
 pub mod relevance;
 pub mod rooms;
@@ -26,7 +28,8 @@ mod tests;
 
 use std::sync::Arc;
 
-use crate::config::{CalendarSelection, FilterSettings, PrivateEvents, Settings};
+use crate::config::{CalendarSelection, FilterSettings, OwnerRule, PrivateEvents, Settings};
+use crate::crm::contacts::is_internal;
 use crate::mapping::{self, MappingError};
 use crate::nylas::directory::GrantDirectory;
 use crate::nylas::{Event, NylasClient, NylasError};
@@ -124,6 +127,7 @@ pub struct PolicySettings {
     pub exclude_read_only_calendars: bool,
     pub internal_domains: Vec<String>,
     pub filter: FilterSettings,
+    pub owner: OwnerRule,
 }
 
 impl Default for PolicySettings {
@@ -136,6 +140,7 @@ impl Default for PolicySettings {
             exclude_read_only_calendars: sync.exclude_read_only_calendars,
             internal_domains: sync.internal_domains,
             filter: FilterSettings::default(),
+            owner: OwnerRule::default(),
         }
     }
 }
@@ -149,6 +154,7 @@ impl PolicySettings {
             exclude_read_only_calendars: settings.sync.exclude_read_only_calendars,
             internal_domains: settings.sync.internal_domains.clone(),
             filter: settings.filter.clone(),
+            owner: settings.crm.owner(),
         }
     }
 }
@@ -238,24 +244,40 @@ impl Policy {
         }
         rooms::set_rooms_aside(event, &mut record);
         let filter = &settings.filter;
-        if filter.skip_declined || filter.require_external_attendee {
-            let owner = self.grant_email(grant).await?;
-            if filter.skip_declined
-                && let Some(owner) = owner.as_deref()
-                && relevance::declined_by_owner(event, owner)
-            {
-                return Ok(Decision::Remove(SkipReason::Declined));
-            }
-            if filter.require_external_attendee
-                && !relevance::has_external_attendee(
-                    &record,
-                    &settings.internal_domains,
-                    owner.as_deref(),
-                )
-            {
-                return Ok(Decision::Remove(SkipReason::NoExternalAttendee));
-            }
+        // The organizer is a colleague by configuration alone: no need to know the grant.
+        let organizer_internal = record
+            .organizer_email
+            .as_deref()
+            .is_some_and(|email| is_internal(email, &settings.internal_domains));
+        let needs_grant = filter.skip_declined
+            || filter.require_external_attendee
+            || settings.owner == OwnerRule::Grant
+            || (settings.owner == OwnerRule::Organizer && !organizer_internal);
+        let owner = match needs_grant {
+            true => self.grant_email(grant).await?,
+            false => None,
+        };
+        if filter.skip_declined
+            && let Some(owner) = owner.as_deref()
+            && relevance::declined_by_owner(event, owner)
+        {
+            return Ok(Decision::Remove(SkipReason::Declined));
         }
+        if filter.require_external_attendee
+            && !relevance::has_external_attendee(
+                &record,
+                &settings.internal_domains,
+                owner.as_deref(),
+            )
+        {
+            return Ok(Decision::Remove(SkipReason::NoExternalAttendee));
+        }
+        record.owner_email = ownership::owner_email(
+            settings.owner,
+            &record,
+            &settings.internal_domains,
+            owner.as_deref(),
+        );
         Ok(Decision::Write(Box::new(record)))
     }
 

@@ -82,16 +82,23 @@ pub fn has_external_attendee(
     internal_domains: &[String],
     owner_email: Option<&str>,
 ) -> bool {
-    let mut company: Vec<String> = internal_domains.to_vec();
-    if let Some((_, domain)) = owner_email.and_then(|email| email.rsplit_once('@'))
-        && !CONSUMER_DOMAINS.contains(&domain)
-    {
-        company.push(domain.to_owned());
-    }
+    let company = company_domains(internal_domains, owner_email);
     let attendees = record
         .attendees
         .iter()
         .map(|attendee| attendee.email.as_str());
     let mut people = attendees.chain(record.organizer_email.as_deref());
     people.any(|email| Some(email) != owner_email && !is_internal(email, &company))
+}
+
+/// The company's domains: `internal_domains`, and the domain of the calendar owner's address
+/// unless it is a consumer mail domain.
+pub fn company_domains(internal_domains: &[String], owner_email: Option<&str>) -> Vec<String> {
+    let mut company: Vec<String> = internal_domains.to_vec();
+    if let Some((_, domain)) = owner_email.and_then(|email| email.rsplit_once('@'))
+        && !CONSUMER_DOMAINS.contains(&domain)
+    {
+        company.push(domain.to_owned());
+    }
+    company
 }

@@ -51,6 +51,7 @@ pub struct Metrics {
     nylas_requests: Family<NylasRequestLabels, Counter>,
     records: Family<OutcomeLabels, Counter>,
     events_filtered: Family<FilterLabels, Counter>,
+    owner_unmapped: Counter,
     job_failures: Family<FailureLabels, Counter>,
     auth_failures: Family<TargetLabels, Counter>,
     target_paused: Family<TargetLabels, Gauge>,
@@ -89,6 +90,7 @@ impl Metrics {
             nylas_requests: Family::default(),
             records: Family::default(),
             events_filtered: Family::default(),
+            owner_unmapped: Counter::default(),
             job_failures: Family::default(),
             auth_failures: Family::default(),
             target_paused: Family::default(),
@@ -140,6 +142,11 @@ impl Metrics {
             "events_filtered",
             "Events not written to the CRM by policy (privacy, relevance filters, calendar selection), by reason",
             self.events_filtered.clone(),
+        );
+        registry.register(
+            "owner_unmapped",
+            "Meeting writes whose owner's email has no CRM user (written without an owner, or with crm.default_owner)",
+            self.owner_unmapped.clone(),
         );
         registry.register(
             "job_failures",

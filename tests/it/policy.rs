@@ -7,10 +7,12 @@
 //!   out of and back into a filter, calendar selection applied to webhooks with one calendar
 //!   listing per burst;
 //! - [`people`]: rooms never linked nor created as contacts, their name as the location;
-//! - [`limits`]: a 70,000-character description accepted by every adapter.
+//! - [`limits`]: a 70,000-character description accepted by every adapter;
+//! - [`owners`]: the owner set from the organizer's email, one lookup per rep, unmapped counted.
 
 mod filters;
 mod limits;
+mod owners;
 mod people;
 mod privacy;
 

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 use crate::crm::limits::{HUBSPOT_PROPERTY, fit, fit_notes};
+use crate::crm::owners::Owner;
 use crate::crm::vendor::html_text;
 use crate::record::{MeetingRecord, MeetingStatus};
 
@@ -17,8 +18,13 @@ pub const OUTCOME_SCHEDULED: &str = "SCHEDULED";
 /// `hs_meeting_outcome` of a cancelled meeting (American spelling, as HubSpot defines it).
 pub const OUTCOME_CANCELED: &str = "CANCELED";
 
-/// The properties to create or update the meeting with.
-pub fn meeting_properties(record: &MeetingRecord, event_id_property: &str) -> Map<String, Value> {
+/// The properties to create or update the meeting with. `hubspot_owner_id` is the owner's id,
+/// `""` (cleared) when the owner has no HubSpot user, and left alone with `crm.owner = "none"`.
+pub fn meeting_properties(
+    record: &MeetingRecord,
+    event_id_property: &str,
+    owner: &Owner,
+) -> Map<String, Value> {
     let start = record.meeting_date.to_string();
     let outcome = match record.meeting_status {
         MeetingStatus::Cancelled => OUTCOME_CANCELED,
@@ -44,6 +50,11 @@ pub fn meeting_properties(record: &MeetingRecord, event_id_property: &str) -> Ma
     set("hs_meeting_external_url", text(&record.meeting_link));
     set("hs_meeting_outcome", outcome.to_owned());
     set(event_id_property, record.external_event_id.clone());
+    match owner {
+        Owner::User(id) => set("hubspot_owner_id", id.clone()),
+        Owner::Unmapped => set("hubspot_owner_id", String::new()),
+        Owner::Untouched => {}
+    }
     properties
 }
 
@@ -109,12 +120,14 @@ mod tests {
             ical_uid: None,
             source_updated_at: None,
             private: false,
+            owner_email: None,
         }
     }
 
     #[test]
     fn properties_are_strings_with_the_start_as_timestamp() {
-        let properties = meeting_properties(&record(), "calsync_event_id");
+        let properties =
+            meeting_properties(&record(), "calsync_event_id", &Owner::User("77".into()));
         let get = |name: &str| properties[name].as_str().unwrap().to_owned();
         assert_eq!(get("hs_timestamp"), "2026-07-01T10:00:00Z");
         assert_eq!(get("hs_meeting_start_time"), "2026-07-01T10:00:00Z");
@@ -128,6 +141,7 @@ mod tests {
         assert_eq!(get("hs_meeting_external_url"), "");
         assert_eq!(get("hs_meeting_outcome"), "SCHEDULED");
         assert_eq!(get("calsync_event_id"), "evt_1");
+        assert_eq!(get("hubspot_owner_id"), "77");
         assert!(properties.values().all(Value::is_string));
     }
 
@@ -135,9 +149,10 @@ mod tests {
     fn a_cancelled_meeting_is_canceled_not_removed() {
         let mut cancelled = record();
         cancelled.meeting_status = MeetingStatus::Cancelled;
-        let properties = meeting_properties(&cancelled, "my_prop");
+        let properties = meeting_properties(&cancelled, "my_prop", &Owner::Untouched);
         assert_eq!(properties["hs_meeting_outcome"], "CANCELED");
         assert_eq!(properties["my_prop"], "evt_1");
+        assert!(!properties.contains_key("hubspot_owner_id"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ fn record(id: &str, notes: Option<String>) -> MeetingRecord {
         ical_uid: None,
         source_updated_at: None,
         private: false,
+        owner_email: None,
     }
 }
 

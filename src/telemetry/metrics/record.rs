@@ -192,6 +192,11 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a meeting write whose owner has no CRM user.
+    pub fn owner_unmapped(&self) {
+        self.owner_unmapped.inc();
+    }
+
     /// Counts a failed job attempt by class.
     pub fn job_failure(&self, class: &str) {
         self.job_failures

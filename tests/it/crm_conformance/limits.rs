@@ -17,7 +17,10 @@ async fn assert_no_dead_letters(app: &TestApp) {
 }
 
 pub async fn burst_throttle(kind: CrmFake) {
-    let app = app(kind, &without_linking(kind), false).await;
+    // Meeting writes only: no contact links, no owner lookup.
+    let mut env = without_linking(kind);
+    env.push(("CALSYNC__CRM__OWNER", "none"));
+    let app = app(kind, &env, false).await;
     let crm = Subject::of(&app, kind);
     if !crm.throttle_burst() {
         return not_applicable(kind, "no burst limit (only the daily allocation)");

@@ -69,7 +69,7 @@ struct Matched<'s> {
 }
 
 impl Contract {
-    /// HubSpot: meetings (date-versioned), contacts v3 and associations v4.
+    /// HubSpot: meetings (date-versioned), contacts v3, associations v4 and owners.
     pub fn hubspot() -> &'static Contract {
         static CONTRACT: OnceLock<Contract> = OnceLock::new();
         CONTRACT.get_or_init(|| {
@@ -77,6 +77,7 @@ impl Contract {
                 "hubspot/meetings-2026-03.json",
                 "hubspot/contacts-v3.json",
                 "hubspot/associations-v4.json",
+                "hubspot/owners-2026-03.json",
             ])
         })
     }

@@ -32,6 +32,7 @@ fn record() -> MeetingRecord {
         ical_uid: None,
         source_updated_at: None,
         private: false,
+        owner_email: None,
     }
 }
 
