@@ -35,6 +35,14 @@ pub fn without_linking(kind: CrmFake) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// Meeting requests only: no contact linking (where the kind has it) and no owner lookup
+/// (`crm.owner = "none"`), for scenarios that count a meeting's requests or tokens.
+pub fn meetings_only(kind: CrmFake) -> Vec<(&'static str, &'static str)> {
+    let mut env = without_linking(kind);
+    env.push(("CALSYNC__CRM__OWNER", "none"));
+    env
+}
+
 /// Says a scenario does not apply to a kind (and why), so the run log shows it.
 pub fn not_applicable(kind: CrmFake, why: &str) {
     eprintln!("{kind:?}: not applicable: {why}");

@@ -148,3 +148,92 @@ async fn the_rest_record_names_its_owner_by_email() {
             .all(|path| !path.ends_with("/v3/grants/grant-1"))
     );
 }
+
+#[tokio::test]
+async fn pipedrive_activities_belong_to_the_organizer_with_one_lookup_per_rep() {
+    let app = app(
+        CrmFake::Pipedrive,
+        &[("CALSYNC__CRM__LINK_CONTACTS", "false")],
+        false,
+    )
+    .await;
+    app.nylas.put_grant(GRANT, "valid");
+    let pipedrive = app.pipedrive();
+    let rita = pipedrive.add_user("rita@seller.com");
+    // A near miss the search also returns: never taken for Rita.
+    pipedrive.add_user("rita@seller.com.au");
+    let calendar_owner = pipedrive.add_user("grant-1@seller.com");
+    for index in 0..5 {
+        let id = format!("evt-{index}");
+        publish(
+            &app,
+            &format!("n{index}"),
+            "event.created",
+            &organized_by(&id, "Rita@Seller.com"),
+        )
+        .await;
+    }
+    publish(
+        &app,
+        "n-ext",
+        "event.created",
+        &organized_by("evt-ext", "buyer@prospect.com"),
+    )
+    .await;
+    publish(
+        &app,
+        "n-ghost",
+        "event.created",
+        &organized_by("evt-ghost", "ghost@seller.com"),
+    )
+    .await;
+    let settled = app.drain().await;
+    assert!(
+        settled
+            .iter()
+            .all(|s| *s == Settled::Done(SyncOutcome::Created)),
+        "{settled:?}"
+    );
+    assert_eq!(settled.len(), 7);
+
+    let owner_of = |id: &str| {
+        pipedrive.activities_for(id)[0]
+            .fields
+            .get("owner_id")
+            .cloned()
+    };
+    for index in 0..5 {
+        assert_eq!(owner_of(&format!("evt-{index}")), Some(json!(rita)));
+    }
+    assert_eq!(owner_of("evt-ext"), Some(json!(calendar_owner)));
+    assert_eq!(owner_of("evt-ghost"), None);
+    assert_eq!(unmapped(&app).await, 1);
+    let lookups = pipedrive
+        .requests()
+        .into_iter()
+        .filter(|seen| seen.path == "/api/v1/users/find")
+        .count();
+    assert_eq!(lookups, 3, "one per email");
+    pipedrive.assert_contract();
+}
+
+#[tokio::test]
+async fn an_unmapped_owner_gets_the_default_owner() {
+    let env = [
+        ("CALSYNC__CRM__LINK_CONTACTS", "false"),
+        ("CALSYNC__CRM__DEFAULT_OWNER", "4242"),
+    ];
+    let app = app(CrmFake::HubSpot, &env, false).await;
+    app.nylas.put_grant(GRANT, "valid");
+    publish(
+        &app,
+        "n1",
+        "event.created",
+        &organized_by("evt-1", "ghost@seller.com"),
+    )
+    .await;
+    assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+    let meeting = &app.hubspot().meetings_for("evt-1")[0];
+    assert_eq!(meeting.prop("hubspot_owner_id"), "4242");
+    assert_eq!(unmapped(&app).await, 1);
+}
