@@ -237,3 +237,61 @@ async fn an_unmapped_owner_gets_the_default_owner() {
     assert_eq!(meeting.prop("hubspot_owner_id"), "4242");
     assert_eq!(unmapped(&app).await, 1);
 }
+
+#[tokio::test]
+async fn salesforce_events_belong_to_the_active_user_of_the_organizer() {
+    let app = app(
+        CrmFake::Salesforce,
+        &[("CALSYNC__CRM__LINK_CONTACTS", "false")],
+        false,
+    )
+    .await;
+    app.nylas.put_grant(GRANT, "valid");
+    let org = app.salesforce.clone().unwrap();
+    // A quote in the address: the SOQL literal must be escaped (the fake's parser is strict).
+    let rita = org.add_user("rita.o'hara@seller.com", true);
+    org.add_user("gone@seller.com", false);
+    let calendar_owner = org.add_user("grant-1@seller.com", true);
+    for index in 0..5 {
+        let id = format!("evt-{index}");
+        let meeting = organized_by(&id, "Rita.O'Hara@seller.com");
+        publish(&app, &format!("n{index}"), "event.created", &meeting).await;
+    }
+    publish(
+        &app,
+        "n-ext",
+        "event.created",
+        &organized_by("evt-ext", "buyer@prospect.com"),
+    )
+    .await;
+    // A deactivated user cannot own records: unmapped, the Event keeps the integration user.
+    publish(
+        &app,
+        "n-gone",
+        "event.created",
+        &organized_by("evt-gone", "gone@seller.com"),
+    )
+    .await;
+    let settled = app.drain().await;
+    assert!(
+        settled
+            .iter()
+            .all(|s| *s == Settled::Done(SyncOutcome::Created)),
+        "{settled:?}"
+    );
+    assert_eq!(settled.len(), 7);
+
+    let owner_of = |id: &str| org.events_for(id)[0].text("OwnerId").to_owned();
+    for index in 0..5 {
+        assert_eq!(owner_of(&format!("evt-{index}")), rita);
+    }
+    assert_eq!(owner_of("evt-ext"), calendar_owner);
+    assert_eq!(owner_of("evt-gone"), "");
+    assert_eq!(unmapped(&app).await, 1);
+    let user_queries = org
+        .requests()
+        .into_iter()
+        .filter(|(_, target)| target.contains("/query") && target.contains("User"))
+        .count();
+    assert_eq!(user_queries, 3, "one per email");
+}
