@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::config::TitlePattern;
+use crate::config::{OwnerRule, TitlePattern};
 use crate::telemetry::metrics::FILTER_REASONS;
 
 fn event(extra: serde_json::Value) -> Event {
@@ -204,4 +204,44 @@ fn external_means_outside_the_internal_domains_and_the_owner_domain() {
         &[],
         Some("me@gmail.com")
     ));
+}
+
+#[test]
+fn the_owner_is_a_colleague_organizer_else_the_calendar_owner() {
+    let internal = vec!["seller.io".to_string()];
+    let owner_of = |rule: OwnerRule, organizer: &str, grant: Option<&str>| {
+        let meeting = record(&event(json!({"organizer": {"email": organizer}})));
+        ownership::owner_email(rule, &meeting, &internal, grant)
+    };
+    let grant = Some("rep@seller.com");
+    let org = OwnerRule::Organizer;
+    assert_eq!(
+        owner_of(org, "Boss@Seller.com", grant).as_deref(),
+        Some("boss@seller.com")
+    );
+    assert_eq!(
+        owner_of(org, "cto@eu.seller.io", grant).as_deref(),
+        Some("cto@eu.seller.io")
+    );
+    assert_eq!(
+        owner_of(org, "buyer@prospect.com", grant).as_deref(),
+        Some("rep@seller.com")
+    );
+    assert_eq!(owner_of(org, "buyer@prospect.com", None), None);
+    // A rep on a consumer domain owns what others on that domain organize.
+    let gmail = Some("me@gmail.com");
+    assert_eq!(
+        owner_of(org, "friend@gmail.com", gmail).as_deref(),
+        Some("me@gmail.com")
+    );
+    assert_eq!(
+        owner_of(org, "me@gmail.com", gmail).as_deref(),
+        Some("me@gmail.com")
+    );
+    let grant_rule = OwnerRule::Grant;
+    assert_eq!(
+        owner_of(grant_rule, "boss@seller.com", grant).as_deref(),
+        Some("rep@seller.com")
+    );
+    assert_eq!(owner_of(OwnerRule::None, "boss@seller.com", grant), None);
 }
