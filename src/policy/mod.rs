@@ -6,8 +6,9 @@
 //! 1. calendar selection (`sync.calendars`, `sync.exclude_read_only_calendars`), with the
 //!    grant's calendars listed once and cached ([`calendars`]);
 //! 2. the relevance filters of `[filter]` that need only the event ([`relevance`]);
-//! 3. privacy (`sync.private_events`): skip, or redact after mapping ([`privacy`]);
-//! 4. rooms and other resources set aside from the attendees ([`rooms`]);
+//! 3. rooms and other resources set aside from the attendees ([`rooms`]);
+//! 4. privacy (`sync.private_events`): skip, or redact (after the rooms, so a room's name never
+//!    becomes a private meeting's location) ([`privacy`]);
 //! 5. the filters that need to know whose calendar it is (`skip_declined`,
 //!    `require_external_attendee`), with the grant's address from the cached [`GrantDirectory`];
 //! 6. the owner's email (`crm.owner`, [`ownership`]).
@@ -235,6 +236,8 @@ impl Policy {
         if let Some(reason) = relevance::event_filters(&settings.filter, event, &record) {
             return Ok(Decision::Remove(reason));
         }
+        // Rooms first: a redacted private meeting must not get its room back as a location.
+        rooms::set_rooms_aside(event, &mut record);
         if privacy::is_private(event) {
             match settings.private_events {
                 PrivateEvents::Skip => return Ok(Decision::Remove(SkipReason::Private)),
@@ -242,7 +245,6 @@ impl Policy {
                 PrivateEvents::Sync => {}
             }
         }
-        rooms::set_rooms_aside(event, &mut record);
         let filter = &settings.filter;
         // The organizer is a colleague by configuration alone: no need to know the grant.
         let organizer_internal = record

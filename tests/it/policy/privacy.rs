@@ -21,7 +21,12 @@ fn private_event(updated_at: i64) -> serde_json::Value {
     );
     private["visibility"] = json!("private");
     private["description"] = json!("Bring insurance card, number AB-123-456");
-    private["location"] = json!("Clinic, 5th floor");
+    private["location"] = json!(null);
+    // The clinic's room: its name must not come back as the location either.
+    private["participants"] = json!([
+        {"email": "buyer@prospect.com", "name": "Pat Buyer", "status": "yes"},
+        {"email": "c_42@resource.calendar.google.com", "name": "Clinic, 5th floor"}
+    ]);
     private
 }
 
