@@ -26,6 +26,7 @@ use crate::http::server::{self, ServerLimits};
 use crate::http::{self, EdgeState};
 use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
+use crate::policy::{Policy, PolicySettings};
 use crate::reconcile::Reconciler;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
@@ -137,6 +138,11 @@ impl App {
             retry_policy(&settings).backoff,
         ));
         let crm = crm::build(&settings, transport)?;
+        let policy = Policy::new(
+            PolicySettings::from_settings(&settings),
+            nylas.clone(),
+            metrics.clone(),
+        );
         let processor = Arc::new(
             Processor::new(
                 store.clone(),
@@ -147,7 +153,8 @@ impl App {
                 metrics.clone(),
                 health,
             )
-            .with_meetings(settings.sync.deleted_meetings, settings.sync.lease),
+            .with_meetings(settings.sync.deleted_meetings, settings.sync.lease)
+            .with_policy(Arc::new(policy)),
         );
         let owner = format!(
             "{}-{}",

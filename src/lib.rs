@@ -28,6 +28,7 @@
 //! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`meeting`]: what counts as one meeting across grants' copies, and its state.
+//! - [`policy`]: what reaches the CRM: privacy, relevance filters, calendar selection, rooms.
 //! - [`record`]: the CRM meeting record and its content hash.
 //! - [`crm`]: the CRM adapter trait and its implementations.
 //! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
@@ -63,6 +64,7 @@ pub mod meeting;
 pub mod nylas;
 pub mod outbound;
 pub mod periodic;
+pub mod policy;
 pub mod printable;
 pub mod reconcile;
 pub mod record;

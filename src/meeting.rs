@@ -7,10 +7,12 @@
 //!   attendee's copy the same event id and Microsoft one id per mailbox; both share the UID.
 //! - **State** ([`resolve`]): live while at least one copy is live; cancelled when no copy is
 //!   live and at least one is cancelled (Microsoft turns an invitee's copy `cancelled` when the
-//!   organizer cancels); removed when every copy is deleted.
+//!   organizer cancels); removed when every copy is deleted or left out by policy (`excluded`:
+//!   private under `skip`, filtered, on an unselected calendar).
 //! - **Content** comes from the newest copy of the winning class (the live copies of a live
-//!   meeting, …); when versions tie, the organizer's copy wins; remaining ties fall to the lowest
-//!   (grant, event id), so every replica picks the same copy.
+//!   meeting, …); when versions tie, the organizer's copy wins, then the copy whose content the
+//!   CRM already holds; remaining ties fall to the lowest (grant, event id), so every replica
+//!   picks the same copy.
 
 use crate::nylas::Event;
 use crate::store::{CopyStatus, MeetingCopy};
@@ -51,14 +53,25 @@ pub enum Resolution<'a> {
 /// The copies content may come from: those of the class that decides the meeting's state (live,
 /// else cancelled, else deleted), with content.
 fn candidates(copies: &[MeetingCopy]) -> (CopyStatus, Vec<&MeetingCopy>) {
-    for status in [CopyStatus::Live, CopyStatus::Cancelled, CopyStatus::Deleted] {
+    for status in [CopyStatus::Live, CopyStatus::Cancelled] {
         let class: Vec<&MeetingCopy> = copies.iter().filter(|c| c.status == status).collect();
         if !class.is_empty() {
             let with_content = class.into_iter().filter(|c| c.content.is_some()).collect();
             return (status, with_content);
         }
     }
-    (CopyStatus::Deleted, Vec::new())
+    // Deleted and excluded copies alike keep nothing alive.
+    let removed = copies.iter().filter(|c| c.content.is_some()).collect();
+    (CopyStatus::Deleted, removed)
+}
+
+/// True when a copy of the meeting is left out of the CRM by policy: a meeting removed with such
+/// a copy was filtered out, not cancelled, so it is archived whatever `sync.deleted_meetings`
+/// says.
+pub fn any_excluded(copies: &[MeetingCopy]) -> bool {
+    copies
+        .iter()
+        .any(|copy| copy.status == CopyStatus::Excluded)
 }
 
 /// The copies tied for newest among the candidates, when they belong to more than one grant:
@@ -81,14 +94,24 @@ pub fn contenders(copies: &[MeetingCopy]) -> Vec<&MeetingCopy> {
 }
 
 /// The meeting's state from its copies; `organizer_grants` are the grants whose copy is the
-/// organizer's (consulted only to break a tie of versions).
-pub fn resolve<'a>(copies: &'a [MeetingCopy], organizer_grants: &[String]) -> Resolution<'a> {
+/// organizer's (consulted only to break a tie of versions); `written_hash` is the content hash
+/// of what the CRM holds, so a tie the organizer cannot break keeps what is written instead of
+/// flipping between equally new copies (two reps' copies of a customer's invitation).
+pub fn resolve<'a>(
+    copies: &'a [MeetingCopy],
+    organizer_grants: &[String],
+    written_hash: Option<&str>,
+) -> Resolution<'a> {
     let (status, candidates) = candidates(copies);
     let chosen = candidates.into_iter().min_by(|a, b| {
         let organizer = |copy: &MeetingCopy| organizer_grants.contains(&copy.grant_id);
+        let written = |copy: &MeetingCopy| {
+            written_hash.is_some() && copy.content_hash.as_deref() == written_hash
+        };
         b.version
             .cmp(&a.version)
             .then_with(|| organizer(b).cmp(&organizer(a)))
+            .then_with(|| written(b).cmp(&written(a)))
             .then_with(|| (&a.grant_id, &a.event_id).cmp(&(&b.grant_id, &b.event_id)))
     });
     match (status, chosen) {

@@ -45,6 +45,9 @@ pub struct MeetingRecord {
     pub notes: Option<String>,
     /// Organizer's email, trimmed and lowercased.
     pub organizer_email: Option<String>,
+    /// The email of the rep the meeting belongs to (`crm.owner`), trimmed and lowercased;
+    /// `None` with `crm.owner = "none"`. Adapters map it to their CRM user.
+    pub owner_email: Option<String>,
     /// Participants that have an email.
     pub attendees: Vec<Attendee>,
     /// True for occurrences of a recurring series (and for series masters).
@@ -57,6 +60,11 @@ pub struct MeetingRecord {
     pub ical_uid: Option<String>,
     /// The event's `updated_at`: its version.
     pub source_updated_at: Option<Timestamp>,
+    /// The event is private and was redacted (`sync.private_events = "redact"`): adapters that
+    /// can mark a record private do so (Salesforce `IsPrivate`). Not part of the REST body: the
+    /// redaction itself is what a REST CRM receives.
+    #[serde(skip)]
+    pub private: bool,
 }
 
 /// The meeting's status in the CRM.
@@ -102,14 +110,41 @@ struct HashedContent<'a> {
     meeting_link: &'a Option<String>,
     notes: &'a Option<String>,
     organizer_email: &'a Option<String>,
+    owner_email: &'a Option<String>,
     attendees: &'a [Attendee],
     is_recurring: bool,
     master_event_id: &'a Option<String>,
     series_label: &'a Option<String>,
     ical_uid: &'a Option<String>,
+    private: bool,
 }
 
+/// The key under which a stored record keeps `private`, which the REST body leaves out.
+const STORED_PRIVATE: &str = "calsync_private";
+
 impl MeetingRecord {
+    /// The record as the store keeps it (a meeting copy's content): the REST body plus what the
+    /// body leaves out (`private`), so [`MeetingRecord::from_stored`] gives the same record back.
+    pub fn to_stored(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut value = serde_json::to_value(self)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert(STORED_PRIVATE.into(), self.private.into());
+        }
+        Ok(value)
+    }
+
+    /// The record [`MeetingRecord::to_stored`] kept.
+    pub fn from_stored(mut value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        let private = value
+            .as_object_mut()
+            .and_then(|object| object.remove(STORED_PRIVATE))
+            .and_then(|flag| flag.as_bool())
+            .unwrap_or(false);
+        let mut record: MeetingRecord = serde_json::from_value(value)?;
+        record.private = private;
+        Ok(record)
+    }
+
     /// Lowercase hex SHA-256 of the record's content (see the module docs for what is covered).
     pub fn content_hash(&self) -> String {
         let content = HashedContent {
@@ -125,11 +160,13 @@ impl MeetingRecord {
             meeting_link: &self.meeting_link,
             notes: &self.notes,
             organizer_email: &self.organizer_email,
+            owner_email: &self.owner_email,
             attendees: &self.attendees,
             is_recurring: self.is_recurring,
             master_event_id: &self.master_event_id,
             series_label: &self.series_label,
             ical_uid: &self.ical_uid,
+            private: self.private,
         };
         // Serializing a struct of strings, numbers and timestamps cannot fail.
         let bytes = serde_json::to_vec(&content).unwrap_or_default();
@@ -167,6 +204,8 @@ mod tests {
             series_label: None,
             ical_uid: None,
             source_updated_at: Some("2026-06-30T09:00:00Z".parse().unwrap()),
+            private: false,
+            owner_email: None,
         }
     }
 
@@ -193,5 +232,19 @@ mod tests {
         retitled.meeting_subject = "Demo (moved)".into();
         assert_ne!(base.content_hash(), retitled.content_hash());
         assert_eq!(base.content_hash().len(), 64);
+    }
+
+    #[test]
+    fn a_stored_record_comes_back_whole_private_flag_included() {
+        let mut private = sample();
+        private.private = true;
+        private.owner_email = Some("rep@example.com".into());
+        let stored = private.to_stored().unwrap();
+        assert_eq!(MeetingRecord::from_stored(stored).unwrap(), private);
+        let public = sample();
+        assert_eq!(
+            MeetingRecord::from_stored(public.to_stored().unwrap()).unwrap(),
+            public
+        );
     }
 }

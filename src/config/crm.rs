@@ -121,6 +121,32 @@ impl Kind {
     }
 }
 
+/// Whose meeting it is in the CRM (`crm.owner`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerRule {
+    /// `organizer` (default): the organizer, when a colleague; else the calendar's owner.
+    #[default]
+    Organizer,
+    /// `grant`: the owner of the calendar the event was read from.
+    Grant,
+    /// `none`: no owner is set (the CRM's default applies).
+    None,
+}
+
+impl CrmSettings {
+    /// `crm.owner` (`organizer` for kinds without the key).
+    pub fn owner(&self) -> OwnerRule {
+        match self {
+            CrmSettings::Rest(rest) => rest.owner,
+            CrmSettings::HubSpot(hubspot) => hubspot.owner,
+            CrmSettings::Salesforce(salesforce) => salesforce.owner,
+            CrmSettings::Pipedrive(pipedrive) => pipedrive.owner,
+            CrmSettings::Jsonl(_) => OwnerRule::default(),
+        }
+    }
+}
+
 /// The field holding [`ContactLinking`]; its keys are written directly under `[crm]`.
 const CONTACTS: &str = "contacts";
 

@@ -11,8 +11,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{
-    CalendarSelection, DeletedMeetings, FetchPolicy, LogFormat, LogSettings, NylasSettings,
-    ReconcileSettings, ServerSettings, StoreSettings, SyncSettings, WindowDays,
+    CalendarSelection, DeletedMeetings, FetchPolicy, FilterSettings, LogFormat, LogSettings,
+    NylasSettings, PrivateEvents, ReconcileSettings, ServerSettings, StoreSettings, SyncSettings,
+    WindowDays,
 };
 
 const MINUTE: u64 = 60;
@@ -67,6 +68,22 @@ impl Default for SyncSettings {
             internal_domains: Vec::new(),
             series_horizon: Duration::from_secs(90 * DAY),
             deleted_meetings: DeletedMeetings::Archive,
+            private_events: PrivateEvents::Redact,
+        }
+    }
+}
+
+impl Default for FilterSettings {
+    fn default() -> Self {
+        FilterSettings {
+            require_external_attendee: false,
+            skip_free: false,
+            skip_declined: false,
+            skip_all_day: false,
+            skip_event_types: ["outOfOffice", "focusTime", "workingLocation"]
+                .map(str::to_owned)
+                .to_vec(),
+            skip_titles: Vec::new(),
         }
     }
 }

@@ -6,8 +6,8 @@
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 use super::{
-    LogSettings, NylasSettings, ReconcileSettings, ServerSettings, StoreSettings, SyncSettings,
-    WindowDays,
+    FilterSettings, LogSettings, NylasSettings, ReconcileSettings, ServerSettings, StoreSettings,
+    SyncSettings, WindowDays,
 };
 
 /// The field names of a table's struct.
@@ -20,6 +20,7 @@ pub(super) const SECTIONS: &[(&str, Keys)] = &[
     ("nylas", field_names::<NylasSettings>),
     ("store", field_names::<StoreSettings>),
     ("sync", field_names::<SyncSettings>),
+    ("filter", field_names::<FilterSettings>),
     ("reconcile", field_names::<ReconcileSettings>),
     ("reconcile.window_days", field_names::<WindowDays>),
     ("log", field_names::<LogSettings>),

@@ -106,6 +106,7 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
     let store = section(loading, "store");
     let crm = crm::read(loading);
     let sync: Option<SyncSettings> = section(loading, "sync");
+    let filter = section(loading, "filter");
     let reconcile = section(loading, "reconcile");
     let mut log: Option<LogSettings> = section(loading, "log");
     if let Some(sync) = &sync {
@@ -122,6 +123,7 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
         store: store?,
         crm: crm?,
         sync: sync?,
+        filter: filter?,
         reconcile: reconcile?,
         log: log?,
         warnings: loading.take_warnings(),

@@ -23,6 +23,7 @@ mod crm;
 mod de;
 mod defaults;
 mod error;
+mod filter;
 mod keys;
 mod level;
 mod load;
@@ -44,10 +45,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use crm::{
-    ContactLinking, CrmSettings, HubSpotCrmSettings, JsonlCrmSettings, PipedriveCrmSettings,
-    RestCrmSettings, SalesforceCrmSettings,
+    ContactLinking, CrmSettings, HubSpotCrmSettings, JsonlCrmSettings, OwnerRule,
+    PipedriveCrmSettings, RestCrmSettings, SalesforceCrmSettings,
 };
 pub use error::{ConfigError, ConfigErrors, ConfigWarning, Origin};
+pub use filter::{FilterSettings, TitlePattern};
 pub use level::{LevelError, env_filter};
 pub use load::{LoadOptions, load};
 pub use redact::redact_url;
@@ -66,6 +68,8 @@ pub struct Settings {
     pub crm: CrmSettings,
     /// `[sync]`: the workers and their retries.
     pub sync: SyncSettings,
+    /// `[filter]`: which events are worth a CRM record.
+    pub filter: FilterSettings,
     /// `[reconcile]`: the periodic catch-up.
     pub reconcile: ReconcileSettings,
     /// `[log]`: logging.
@@ -181,6 +185,8 @@ pub struct SyncSettings {
     /// `deleted_meetings`, default `archive`: what a meeting whose every copy was deleted
     /// becomes in the CRM.
     pub deleted_meetings: DeletedMeetings,
+    /// `private_events`, default `redact`: what reaches the CRM of a private event.
+    pub private_events: PrivateEvents,
 }
 
 /// What the CRM record of a meeting becomes once every connected copy of it is deleted.
@@ -192,6 +198,18 @@ pub enum DeletedMeetings {
     Archive,
     /// `cancel`: keep the record, marked cancelled exactly as a `status: cancelled` event is.
     Cancel,
+}
+
+/// What is written of an event marked private (`visibility` `private` or `confidential`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivateEvents {
+    /// `redact`: times, status and attendees only, titled "Private meeting".
+    Redact,
+    /// `skip`: nothing (a record the event already had is removed).
+    Skip,
+    /// `sync`: everything, like any other event.
+    Sync,
 }
 
 /// Which calendars of a grant backfill and reconciliation read.

@@ -25,6 +25,7 @@ impl Settings {
         out.push(("crm.kind".to_owned(), self.crm.kind().to_owned()));
         add(&mut out, "crm", &self.crm);
         add(&mut out, "sync", &self.sync);
+        add(&mut out, "filter", &self.filter);
         add(&mut out, "reconcile", &self.reconcile);
         add(&mut out, "log", &self.log);
         out

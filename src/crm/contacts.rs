@@ -141,6 +141,8 @@ mod tests {
             series_label: None,
             ical_uid: None,
             source_updated_at: None,
+            private: false,
+            owner_email: None,
         }
     }
 

@@ -9,6 +9,8 @@
 pub mod contacts;
 pub mod hubspot;
 pub mod jsonl;
+pub mod limits;
+pub mod owners;
 pub mod pipedrive;
 pub mod probe;
 pub mod rest;

@@ -171,6 +171,8 @@ impl CrmAdapter for RestAdapter {
         record: &MeetingRecord,
         existing: ExistingRecord<'_>,
     ) -> Result<UpsertOutcome, CrmError> {
+        let fitted = super::limits::fit_rest_record(record);
+        let record = fitted.as_ref();
         match existing {
             ExistingRecord::None => self.create(record).await,
             ExistingRecord::Known(id) => self.update_or_create(record, Some(id)).await,

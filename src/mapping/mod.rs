@@ -115,6 +115,8 @@ pub fn map_event(event: &Event, fallback_grant_id: &str) -> Result<MeetingRecord
         meeting_subject: subject,
         ical_uid: non_blank(event.ical_uid.as_deref()),
         source_updated_at,
+        private: false,
+        owner_email: None,
     })
 }
 

@@ -93,6 +93,8 @@ fn a_realistic_google_event_maps_to_the_exact_record() {
         "meeting_link": "https://meet.google.com/abc-defg-hij",
         "notes": "Hi all,\n\nAgenda:\n- Pricing & packaging\n- Next steps\n\nJoin with Google Meet: meet.google.com/abc-defg-hij",
         "organizer_email": "rep@example.com",
+        // The owner is the policy's decision (`crm.owner`), not the mapping's.
+        "owner_email": null,
         "attendees": [
             {"email": "buyer@prospect.com", "name": "Bea Buyer", "rsvp_status": "yes"},
             {"email": "cfo@prospect.com", "name": null, "rsvp_status": "noreply"},

@@ -45,7 +45,7 @@ fn one_live_copy_keeps_the_meeting_live() {
         copy("a", "e", CopyStatus::Live, 100),
         copy("b", "e", CopyStatus::Deleted, 200),
     ];
-    assert_eq!(resolve(&copies, &[]), Resolution::Live(&copies[0]));
+    assert_eq!(resolve(&copies, &[], None), Resolution::Live(&copies[0]));
 }
 
 #[test]
@@ -54,15 +54,21 @@ fn cancelled_wins_over_deleted_and_all_deleted_is_removed_with_the_newest_conten
         copy("a", "e1", CopyStatus::Deleted, 300),
         copy("b", "e2", CopyStatus::Cancelled, 200),
     ];
-    assert_eq!(resolve(&copies, &[]), Resolution::Cancelled(&copies[1]));
+    assert_eq!(
+        resolve(&copies, &[], None),
+        Resolution::Cancelled(&copies[1])
+    );
     let mut gone = [
         copy("a", "e1", CopyStatus::Deleted, 100),
         copy("b", "e2", CopyStatus::Deleted, 200),
         copy("c", "e3", CopyStatus::Deleted, 300),
     ];
     gone[2].content = None;
-    assert_eq!(resolve(&gone, &[]), Resolution::Removed(Some(&gone[1])));
-    assert_eq!(resolve(&[], &[]), Resolution::Removed(None));
+    assert_eq!(
+        resolve(&gone, &[], None),
+        Resolution::Removed(Some(&gone[1]))
+    );
+    assert_eq!(resolve(&[], &[], None), Resolution::Removed(None));
 }
 
 #[test]
@@ -77,14 +83,64 @@ fn the_newest_copy_wins_and_the_organizer_breaks_a_tie() {
         vec![&copies[0], &copies[1]],
         "a tie between grants"
     );
-    assert_eq!(resolve(&copies, &[]), Resolution::Live(&copies[0]));
+    assert_eq!(resolve(&copies, &[], None), Resolution::Live(&copies[0]));
     let organizer = ["organizer".to_string()];
-    assert_eq!(resolve(&copies, &organizer), Resolution::Live(&copies[1]));
+    assert_eq!(
+        resolve(&copies, &organizer, None),
+        Resolution::Live(&copies[1])
+    );
 
     let newer = [
         copy("attendee", "e1", CopyStatus::Live, 300),
         copy("organizer", "e2", CopyStatus::Live, 100),
     ];
     assert!(contenders(&newer).is_empty(), "no tie: nothing to ask");
-    assert_eq!(resolve(&newer, &organizer), Resolution::Live(&newer[0]));
+    assert_eq!(
+        resolve(&newer, &organizer, None),
+        Resolution::Live(&newer[0])
+    );
+}
+
+#[test]
+fn a_copy_left_out_by_policy_keeps_nothing_alive_and_marks_the_removal_as_filtered() {
+    let declined_by_one = [
+        copy("organizer", "e", CopyStatus::Live, 100),
+        copy("attendee", "e", CopyStatus::Excluded, 200),
+    ];
+    assert_eq!(
+        resolve(&declined_by_one, &[], None),
+        Resolution::Live(&declined_by_one[0])
+    );
+    let filtered = [
+        copy("a", "e1", CopyStatus::Excluded, 100),
+        copy("b", "e2", CopyStatus::Deleted, 50),
+    ];
+    assert_eq!(
+        resolve(&filtered, &[], None),
+        Resolution::Removed(Some(&filtered[0]))
+    );
+    assert!(any_excluded(&filtered));
+    let deleted = [copy("a", "e1", CopyStatus::Deleted, 100)];
+    assert!(!any_excluded(&deleted));
+}
+
+#[test]
+fn a_tie_the_organizer_cannot_break_keeps_the_content_already_written() {
+    let mut copies = [
+        copy("rep-a", "e", CopyStatus::Live, 100),
+        copy("rep-b", "e", CopyStatus::Live, 100),
+    ];
+    copies[0].content_hash = Some("hash-a".into());
+    copies[1].content_hash = Some("hash-b".into());
+    assert_eq!(resolve(&copies, &[], None), Resolution::Live(&copies[0]));
+    assert_eq!(
+        resolve(&copies, &[], Some("hash-b")),
+        Resolution::Live(&copies[1])
+    );
+    let organizer = ["rep-a".to_string()];
+    assert_eq!(
+        resolve(&copies, &organizer, Some("hash-b")),
+        Resolution::Live(&copies[0]),
+        "the organizer's copy still wins"
+    );
 }

@@ -90,6 +90,12 @@ pub struct Event {
     pub conferencing: Option<Conferencing>,
     #[serde(default, deserialize_with = "lenient::option")]
     pub organizer: Option<Person>,
+    /// Rooms and equipment booked for the event (not people).
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub resources: Vec<Person>,
+    /// Google's kind of event: `default`, `outOfOffice`, `focusTime`, `workingLocation`, …
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub event_type: Option<String>,
 }
 
 /// `when`: one of four shapes, discriminated by `object` (which is sometimes missing).
@@ -134,7 +140,7 @@ pub struct Participant {
     pub status: Option<String>,
 }
 
-/// An organizer or creator.
+/// An organizer, creator or booked resource.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Person {
     #[serde(default, deserialize_with = "lenient::string")]

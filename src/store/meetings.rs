@@ -32,6 +32,10 @@ pub enum CopyStatus {
     Cancelled,
     /// Deleted from the grant's calendar (an `event.deleted`, or the Events API answers 404).
     Deleted,
+    /// In the grant's calendar, but left out of the CRM by policy (private under `skip`, a
+    /// relevance filter, an unselected calendar): keeps the meeting alive no more than a deleted
+    /// copy does, and a meeting left with only such copies is archived, never marked cancelled.
+    Excluded,
 }
 
 impl CopyStatus {
@@ -41,6 +45,7 @@ impl CopyStatus {
             CopyStatus::Live => "live",
             CopyStatus::Cancelled => "cancelled",
             CopyStatus::Deleted => "deleted",
+            CopyStatus::Excluded => "excluded",
         }
     }
 
@@ -49,6 +54,7 @@ impl CopyStatus {
             "live" => Ok(CopyStatus::Live),
             "cancelled" => Ok(CopyStatus::Cancelled),
             "deleted" => Ok(CopyStatus::Deleted),
+            "excluded" => Ok(CopyStatus::Excluded),
             other => Err(StoreError::Corrupt(format!(
                 "unknown copy status {other:?}"
             ))),

@@ -29,9 +29,10 @@ mod labels;
 mod record;
 
 pub use labels::{
-    BuildLabels, CrmOperationLabels, CrmRequestLabels, FailureLabels, JobStateLabels,
-    KNOWN_TRIGGERS, NotificationLabels, NylasRequestLabels, OTHER_TRIGGER, OutcomeLabels,
-    QuotaLabels, ReconcileLabels, TargetLabels, UNKNOWN_TRIGGER, WebhookLabels, trigger_label,
+    BuildLabels, CrmOperationLabels, CrmRequestLabels, FILTER_REASONS, FailureLabels, FilterLabels,
+    JobStateLabels, KNOWN_TRIGGERS, NotificationLabels, NylasRequestLabels, OTHER_TRIGGER,
+    OutcomeLabels, QuotaLabels, ReconcileLabels, TargetLabels, UNKNOWN_TRIGGER, WebhookLabels,
+    trigger_label,
 };
 
 /// The metrics of one calsync process. Share it as `Arc<Metrics>`.
@@ -49,6 +50,8 @@ pub struct Metrics {
     crm_request_seconds: Family<CrmOperationLabels, Histogram>,
     nylas_requests: Family<NylasRequestLabels, Counter>,
     records: Family<OutcomeLabels, Counter>,
+    events_filtered: Family<FilterLabels, Counter>,
+    owner_unmapped: Counter,
     job_failures: Family<FailureLabels, Counter>,
     auth_failures: Family<TargetLabels, Counter>,
     target_paused: Family<TargetLabels, Gauge>,
@@ -87,6 +90,8 @@ impl Metrics {
             }),
             nylas_requests: Family::default(),
             records: Family::default(),
+            events_filtered: Family::default(),
+            owner_unmapped: Counter::default(),
             job_failures: Family::default(),
             auth_failures: Family::default(),
             target_paused: Family::default(),
@@ -139,6 +144,16 @@ impl Metrics {
             "series_master_records_removed",
             "Records an earlier calsync wrote for series masters, removed when their series was re-read",
             self.series_master_records_removed.clone(),
+        );
+        registry.register(
+            "events_filtered",
+            "Events not written to the CRM by policy (privacy, relevance filters, calendar selection), by reason",
+            self.events_filtered.clone(),
+        );
+        registry.register(
+            "owner_unmapped",
+            "Meeting writes whose owner's email has no CRM user (written without an owner, or with crm.default_owner)",
+            self.owner_unmapped.clone(),
         );
         registry.register(
             "job_failures",

@@ -31,8 +31,8 @@ use crate::clock::Clock;
 use crate::config::{DeletedMeetings, FetchPolicy};
 use crate::crm::{CrmAdapter, CrmError};
 use crate::mapping::MappingError;
-use crate::nylas::directory::{self, GrantDirectory};
 use crate::nylas::{Event, NylasClient, NylasError};
+use crate::policy::{Policy, PolicySettings};
 use crate::retry::Retry;
 use crate::store::{ClaimedJob, JobRequest, PayloadOrigin, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
@@ -161,10 +161,11 @@ pub struct Processor {
     pub(crate) clock: Clock,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: Arc<Health>,
-    /// Whose calendar each grant is: which copy of a meeting is the organizer's.
-    directory: GrantDirectory,
     deleted_meetings: DeletedMeetings,
     meeting_lock: Duration,
+    /// What reaches the CRM; its grant directory also tells whose calendar each grant is
+    /// (which copy of a meeting is the organizer's).
+    policy: Arc<Policy>,
 }
 
 impl Processor {
@@ -179,9 +180,9 @@ impl Processor {
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Self {
+        let policy = Policy::new(PolicySettings::default(), nylas.clone(), metrics.clone());
         Processor {
             store,
-            directory: GrantDirectory::new(nylas.clone(), directory::DEFAULT_TTL),
             nylas,
             crm,
             fetch,
@@ -190,6 +191,7 @@ impl Processor {
             health,
             deleted_meetings: DeletedMeetings::default(),
             meeting_lock: DEFAULT_MEETING_LOCK,
+            policy: Arc::new(policy),
         }
     }
 
@@ -198,6 +200,13 @@ impl Processor {
     pub fn with_meetings(mut self, deleted_meetings: DeletedMeetings, lock_for: Duration) -> Self {
         self.deleted_meetings = deleted_meetings;
         self.meeting_lock = lock_for;
+        self
+    }
+
+    /// Decides with `policy` what reaches the CRM (the default: every event, private ones
+    /// redacted, Google's non-meeting event types skipped).
+    pub fn with_policy(mut self, policy: Arc<Policy>) -> Self {
+        self.policy = policy;
         self
     }
 

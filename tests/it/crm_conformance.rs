@@ -22,7 +22,7 @@ mod lifecycle;
 mod limits;
 mod linking;
 mod people;
-mod subject;
+pub mod subject;
 
 use crate::support::harness::CrmFake;
 
@@ -34,6 +34,14 @@ pub fn without_linking(kind: CrmFake) -> Vec<(&'static str, &'static str)> {
         CrmFake::Rest => Vec::new(),
         _ => vec![("CALSYNC__CRM__LINK_CONTACTS", "false")],
     }
+}
+
+/// Meeting requests only: no contact linking (where the kind has it) and no owner lookup
+/// (`crm.owner = "none"`), for scenarios that count a meeting's requests or tokens.
+pub fn meetings_only(kind: CrmFake) -> Vec<(&'static str, &'static str)> {
+    let mut env = without_linking(kind);
+    env.push(("CALSYNC__CRM__OWNER", "none"));
+    env
 }
 
 /// Says a scenario does not apply to a kind (and why), so the run log shows it.

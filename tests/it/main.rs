@@ -22,6 +22,7 @@ mod operations;
 mod outbound;
 mod pipedrive;
 mod pipeline;
+mod policy;
 mod reconcile;
 mod replicas;
 mod salesforce;

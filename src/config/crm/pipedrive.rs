@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{ContactLinking, CrmKind, KindTable};
+use super::{ContactLinking, CrmKind, KindTable, OwnerRule};
 use crate::config::{defaults, value};
 
 /// `[crm] kind = "pipedrive"`
@@ -29,6 +29,13 @@ pub struct PipedriveCrmSettings {
     /// `link_contacts` and `create_missing_contacts`.
     #[serde(default)]
     pub contacts: ContactLinking,
+    /// `owner`, default `organizer`: whose meeting it is (`organizer`, `grant`, `none`).
+    #[serde(default)]
+    pub owner: OwnerRule,
+    /// `default_owner`, default unset: the CRM user (its id) given a meeting whose owner
+    /// has no CRM user.
+    #[serde(default)]
+    pub default_owner: Option<String>,
 }
 
 impl CrmKind for PipedriveCrmSettings {

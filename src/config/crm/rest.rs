@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::CrmKind;
+use super::{CrmKind, OwnerRule};
 use crate::config::{defaults, value};
 
 /// `[crm] kind = "rest"`
@@ -28,6 +28,9 @@ pub struct RestCrmSettings {
     /// `timeout`, default 10s, per request.
     #[serde(default = "defaults::crm::timeout", with = "value::positive_duration")]
     pub timeout: Duration,
+    /// `owner`, default `organizer`: whose meeting it is (`organizer`, `grant`, `none`).
+    #[serde(default)]
+    pub owner: OwnerRule,
 }
 
 impl CrmKind for RestCrmSettings {

@@ -349,3 +349,17 @@ fn unreadable_file_gives_the_reason() {
         "config file PATH cannot be read: No such file or directory (os error 2)"
     );
 }
+
+#[test]
+fn an_invalid_title_pattern_names_its_key_and_a_private_events_typo_its_choices() {
+    assert_eq!(
+        file_message("[filter]\nskip_titles = [\"^lunch\", \"(unclosed\"]\n"),
+        "filter.skip_titles[1]: \"(unclosed\" is not a valid regular expression (error: unclosed \
+         group) (in config file PATH)"
+    );
+    let message = file_message("[sync]\nprivate_events = \"hide\"\n");
+    assert!(
+        message.starts_with("sync.private_events: invalid value \"hide\""),
+        "{message}"
+    );
+}

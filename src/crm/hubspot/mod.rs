@@ -13,11 +13,13 @@
 //!   create only after a backoff, which keeps that window small.
 //! - soft-delete → `DELETE …/meetings/{id}` (archives to the recycle bin); 404 = already gone.
 //!
-//! Contact links ([`contacts`]) follow the attendees on every write. Throttle signals and errors
+//! Contact links ([`contacts`]) follow the attendees on every write; the owner
+//! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` ([`owners`]). Throttle signals and errors
 //! are classified in [`errors`]. The target is `hubspot:<base_url>`.
 
 mod contacts;
 mod errors;
+mod owners;
 mod properties;
 
 use async_trait::async_trait;
@@ -28,6 +30,7 @@ use url::Url;
 
 use self::errors::HubSpotApi;
 use super::contacts::ContactCache;
+use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
 use super::vendor::{NO_BODY, VendorClient, decode};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
@@ -53,6 +56,7 @@ pub struct HubSpotAdapter {
     linking: ContactLinking,
     internal_domains: Vec<String>,
     contacts: ContactCache,
+    owners: OwnerDirectory,
     target: String,
 }
 
@@ -75,6 +79,8 @@ impl HubSpotAdapter {
         internal_domains: &[String],
         transport: CrmTransport,
     ) -> Self {
+        let owners =
+            OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         HubSpotAdapter {
             target: format!("hubspot:{}", settings.base_url),
             client: VendorClient::new(
@@ -89,6 +95,7 @@ impl HubSpotAdapter {
             linking: settings.contacts,
             internal_domains: internal_domains.to_vec(),
             contacts: ContactCache::default(),
+            owners,
         }
     }
 
@@ -113,17 +120,18 @@ impl HubSpotAdapter {
     async fn create(
         &self,
         record: &MeetingRecord,
+        owner: &Owner,
         contact_ids: Option<&[String]>,
     ) -> Result<UpsertOutcome, CrmError> {
         let wanted = contact_ids.unwrap_or_default();
-        let id = match self.post_meeting(record, wanted).await {
+        let id = match self.post_meeting(record, owner, wanted).await {
             Ok(id) => id,
             Err(error) if !wanted.is_empty() && is_refusal(&error) => {
                 tracing::warn!(
                     error = %crate::cause::Chain(&error),
                     "HubSpot refused the meeting with its contact associations; creating it without them and linking the contacts one by one."
                 );
-                let id = self.post_meeting(record, &[]).await?;
+                let id = self.post_meeting(record, owner, &[]).await?;
                 self.link_each(&id, wanted).await?;
                 id
             }
@@ -138,6 +146,7 @@ impl HubSpotAdapter {
     async fn post_meeting(
         &self,
         record: &MeetingRecord,
+        owner: &Owner,
         contact_ids: &[String],
     ) -> Result<String, CrmError> {
         const OPERATION: &str = "hubspot create";
@@ -154,7 +163,7 @@ impl HubSpotAdapter {
             })
             .collect();
         let body = json!({
-            "properties": meeting_properties(record, &self.event_id_property),
+            "properties": meeting_properties(record, &self.event_id_property, owner),
             "associations": associations,
         });
         let url = self.meetings_url(&[]);
@@ -168,9 +177,15 @@ impl HubSpotAdapter {
     }
 
     /// `PATCH …/meetings/{id}`; `false` when HubSpot has no such (live) meeting.
-    async fn patch_meeting(&self, record: &MeetingRecord, id: &str) -> Result<bool, CrmError> {
+    async fn patch_meeting(
+        &self,
+        record: &MeetingRecord,
+        owner: &Owner,
+        id: &str,
+    ) -> Result<bool, CrmError> {
         const OPERATION: &str = "hubspot update";
-        let body = json!({"properties": meeting_properties(record, &self.event_id_property)});
+        let properties = meeting_properties(record, &self.event_id_property, owner);
+        let body = json!({ "properties": properties });
         let url = self.meetings_url(&[id]);
         let sent = self
             .client
@@ -183,14 +198,15 @@ impl HubSpotAdapter {
     async fn update_or_create(
         &self,
         record: &MeetingRecord,
+        owner: &Owner,
         id: &str,
         contact_ids: Option<&[String]>,
     ) -> Result<UpsertOutcome, CrmError> {
-        if !self.patch_meeting(record, id).await? {
+        if !self.patch_meeting(record, owner, id).await? {
             tracing::info!(
                 "The HubSpot meeting was deleted or archived in HubSpot; creating it again."
             );
-            return self.create(record, contact_ids).await;
+            return self.create(record, owner, contact_ids).await;
         }
         if let Some(wanted) = contact_ids {
             self.sync_links(id, wanted).await?;
@@ -257,15 +273,21 @@ impl CrmAdapter for HubSpotAdapter {
         record: &MeetingRecord,
         existing: ExistingRecord<'_>,
     ) -> Result<UpsertOutcome, CrmError> {
+        let owner = self.owner(record).await?;
         let contact_ids = self.contact_ids(record).await?;
         let contact_ids = contact_ids.as_deref();
         match existing {
-            ExistingRecord::None => self.create(record, contact_ids).await,
-            ExistingRecord::Known(id) => self.update_or_create(record, id, contact_ids).await,
+            ExistingRecord::None => self.create(record, &owner, contact_ids).await,
+            ExistingRecord::Known(id) => {
+                self.update_or_create(record, &owner, id, contact_ids).await
+            }
             ExistingRecord::Uncertain => {
                 match self.find_by_event_id(&record.external_event_id).await? {
-                    Some(id) => self.update_or_create(record, &id, contact_ids).await,
-                    None => self.create(record, contact_ids).await,
+                    Some(id) => {
+                        self.update_or_create(record, &owner, &id, contact_ids)
+                            .await
+                    }
+                    None => self.create(record, &owner, contact_ids).await,
                 }
             }
         }

@@ -3,10 +3,13 @@
 //! Invariants: every value is a string (HubSpot types all property values as strings); times
 //! are RFC 3339 UTC; `hs_timestamp` is the meeting's start (not the time of writing); optional
 //! fields are sent as `""` so an update clears a value the event no longer has; the event id
-//! is always written to the configured property, which is what recovery searches on.
+//! is always written to the configured property, which is what recovery searches on; every
+//! value fits HubSpot's cap for a property value (`crm::limits`), the body by cutting the notes.
 
 use serde_json::{Map, Value};
 
+use crate::crm::limits::{HUBSPOT_PROPERTY, fit, fit_notes};
+use crate::crm::owners::Owner;
 use crate::crm::vendor::html_text;
 use crate::record::{MeetingRecord, MeetingStatus};
 
@@ -15,20 +18,31 @@ pub const OUTCOME_SCHEDULED: &str = "SCHEDULED";
 /// `hs_meeting_outcome` of a cancelled meeting (American spelling, as HubSpot defines it).
 pub const OUTCOME_CANCELED: &str = "CANCELED";
 
-/// The properties to create or update the meeting with.
-pub fn meeting_properties(record: &MeetingRecord, event_id_property: &str) -> Map<String, Value> {
+/// The properties to create or update the meeting with. `hubspot_owner_id` is the owner's id,
+/// `""` (cleared) when the owner has no HubSpot user, and left alone with `crm.owner = "none"`.
+pub fn meeting_properties(
+    record: &MeetingRecord,
+    event_id_property: &str,
+    owner: &Owner,
+) -> Map<String, Value> {
     let start = record.meeting_date.to_string();
     let outcome = match record.meeting_status {
         MeetingStatus::Cancelled => OUTCOME_CANCELED,
         MeetingStatus::Confirmed | MeetingStatus::Tentative => OUTCOME_SCHEDULED,
     };
-    let text = |value: &Option<String>| value.as_deref().unwrap_or("").trim().to_owned();
+    let text = |value: &Option<String>| {
+        let value = value.as_deref().unwrap_or("").trim();
+        fit(value, HUBSPOT_PROPERTY).into_owned()
+    };
     let mut properties = Map::new();
     let mut set = |name: &str, value: String| {
         properties.insert(name.to_owned(), Value::String(value));
     };
     set("hs_timestamp", start.clone());
-    set("hs_meeting_title", record.meeting_subject.clone());
+    set(
+        "hs_meeting_title",
+        text(&Some(record.meeting_subject.clone())),
+    );
     set("hs_meeting_body", body(record));
     set("hs_meeting_start_time", start);
     set("hs_meeting_end_time", record.meeting_end_date.to_string());
@@ -36,19 +50,32 @@ pub fn meeting_properties(record: &MeetingRecord, event_id_property: &str) -> Ma
     set("hs_meeting_external_url", text(&record.meeting_link));
     set("hs_meeting_outcome", outcome.to_owned());
     set(event_id_property, record.external_event_id.clone());
+    match owner {
+        Owner::User(id) => set("hubspot_owner_id", id.clone()),
+        Owner::Unmapped => set("hubspot_owner_id", String::new()),
+        Owner::Untouched => {}
+    }
     properties
 }
 
-/// `hs_meeting_body` (rich text): the notes, then the series label of a recurring occurrence.
+/// `hs_meeting_body` (rich text): the notes, then the series label of a recurring occurrence;
+/// over-long notes are cut so the body fits a property value.
 fn body(record: &MeetingRecord) -> String {
-    let parts: Vec<String> = [record.notes.as_deref(), record.series_label.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(html_text)
-        .filter(|part| !part.is_empty())
-        .map(|part| format!("<p>{part}</p>"))
-        .collect();
-    parts.concat()
+    let build = |notes: &str| {
+        let parts: Vec<String> = [Some(notes), record.series_label.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(html_text)
+            .filter(|part| !part.is_empty())
+            .map(|part| format!("<p>{part}</p>"))
+            .collect();
+        parts.concat()
+    };
+    fit_notes(
+        record.notes.as_deref().unwrap_or(""),
+        HUBSPOT_PROPERTY,
+        build,
+    )
 }
 
 /// First and last name from a display name: the first word, and the rest.
@@ -92,12 +119,15 @@ mod tests {
             series_label: Some("Series: Demo".into()),
             ical_uid: None,
             source_updated_at: None,
+            private: false,
+            owner_email: None,
         }
     }
 
     #[test]
     fn properties_are_strings_with_the_start_as_timestamp() {
-        let properties = meeting_properties(&record(), "calsync_event_id");
+        let properties =
+            meeting_properties(&record(), "calsync_event_id", &Owner::User("77".into()));
         let get = |name: &str| properties[name].as_str().unwrap().to_owned();
         assert_eq!(get("hs_timestamp"), "2026-07-01T10:00:00Z");
         assert_eq!(get("hs_meeting_start_time"), "2026-07-01T10:00:00Z");
@@ -111,6 +141,7 @@ mod tests {
         assert_eq!(get("hs_meeting_external_url"), "");
         assert_eq!(get("hs_meeting_outcome"), "SCHEDULED");
         assert_eq!(get("calsync_event_id"), "evt_1");
+        assert_eq!(get("hubspot_owner_id"), "77");
         assert!(properties.values().all(Value::is_string));
     }
 
@@ -118,9 +149,10 @@ mod tests {
     fn a_cancelled_meeting_is_canceled_not_removed() {
         let mut cancelled = record();
         cancelled.meeting_status = MeetingStatus::Cancelled;
-        let properties = meeting_properties(&cancelled, "my_prop");
+        let properties = meeting_properties(&cancelled, "my_prop", &Owner::Untouched);
         assert_eq!(properties["hs_meeting_outcome"], "CANCELED");
         assert_eq!(properties["my_prop"], "evt_1");
+        assert!(!properties.contains_key("hubspot_owner_id"));
     }
 
     #[test]

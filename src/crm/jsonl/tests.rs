@@ -29,6 +29,8 @@ fn record(id: &str, notes: Option<String>) -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
+        owner_email: None,
     }
 }
 

@@ -10,6 +10,8 @@
 //!   recognise the activity if calsync's map is lost.
 //! - Field names are the v2 ones (`location` is an object, `participants` and `attendees` are
 //!   lists of objects): v2 ignores unknown fields silently, so a v1 name would be lost.
+//! - Text fits Pipedrive's limits (`crm::limits`): subject and location cut, the note's
+//!   description cut so the marker line always survives.
 //! - A cancelled meeting stays (it is sales information): its subject is prefixed with
 //!   [`CANCELLED_PREFIX`] and it no longer marks the owner busy.
 
@@ -17,6 +19,7 @@ use jiff::tz::TimeZone;
 use serde_json::{Map, Value, json};
 
 use crate::crm::contacts::normalize;
+use crate::crm::limits::{PIPEDRIVE_NOTE, PIPEDRIVE_SHORT_TEXT, fit, fit_notes};
 use crate::crm::vendor::html_text;
 use crate::record::{MeetingRecord, MeetingStatus};
 
@@ -48,7 +51,7 @@ pub fn activity_body(record: &MeetingRecord, persons: Option<&[Person]>) -> Valu
     };
     let start = record.meeting_date.to_zoned_datetime(TimeZone::UTC);
     let mut body = Map::new();
-    body.insert("subject".into(), json!(subject));
+    body.insert("subject".into(), json!(fit(&subject, PIPEDRIVE_SHORT_TEXT)));
     body.insert("type".into(), json!(ACTIVITY_TYPE));
     body.insert(
         "due_date".into(),
@@ -71,6 +74,7 @@ pub fn activity_body(record: &MeetingRecord, persons: Option<&[Person]>) -> Valu
     if let Some(location) = record.meeting_location.as_deref().map(str::trim)
         && !location.is_empty()
     {
+        let location = fit(location, PIPEDRIVE_SHORT_TEXT);
         body.insert("location".into(), json!({"value": location}));
     }
     body.insert("note".into(), json!(note(record)));
@@ -124,15 +128,17 @@ fn attendees(record: &MeetingRecord, persons: &[Person]) -> Value {
 }
 
 /// The note: the description, the meeting link, the series, the days of a multi-day all-day
-/// event, then the marker line.
+/// event, then the marker line; over-long notes are cut so the whole fits [`PIPEDRIVE_NOTE`].
 fn note(record: &MeetingRecord) -> String {
+    let notes = record.notes.as_deref().unwrap_or("");
+    fit_notes(notes, PIPEDRIVE_NOTE, |notes| note_with(record, notes))
+}
+
+/// The note with `notes` as its description.
+fn note_with(record: &MeetingRecord, notes: &str) -> String {
     let mut paragraphs: Vec<String> = Vec::new();
-    if let Some(notes) = record
-        .notes
-        .as_deref()
-        .map(html_text)
-        .filter(|text| !text.is_empty())
-    {
+    let notes = html_text(notes);
+    if !notes.is_empty() {
         paragraphs.push(notes);
     }
     if let Some(link) = record

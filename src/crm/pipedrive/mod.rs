@@ -17,6 +17,7 @@
 
 mod activity;
 mod errors;
+mod owners;
 mod persons;
 mod recover;
 
@@ -28,6 +29,7 @@ use url::Url;
 
 use self::errors::PipedriveApi;
 use super::contacts::ContactCache;
+use super::owners::OwnerDirectory;
 use super::transport::CrmTransport;
 use super::vendor::{NO_BODY, Sent, VendorClient, protocol_error};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
@@ -43,6 +45,7 @@ pub struct PipedriveAdapter {
     linking: ContactLinking,
     internal_domains: Vec<String>,
     persons: ContactCache,
+    owners: OwnerDirectory,
     target: String,
 }
 
@@ -65,6 +68,8 @@ impl PipedriveAdapter {
         internal_domains: &[String],
         transport: CrmTransport,
     ) -> Self {
+        let owners =
+            OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         PipedriveAdapter {
             target: format!("pipedrive:{}", settings.base_url),
             client: VendorClient::new(
@@ -78,6 +83,7 @@ impl PipedriveAdapter {
             linking: settings.contacts,
             internal_domains: internal_domains.to_vec(),
             persons: ContactCache::default(),
+            owners,
         }
     }
 
@@ -155,7 +161,8 @@ impl PipedriveAdapter {
         existing: ExistingRecord<'_>,
         persons: Option<&[Person]>,
     ) -> Result<UpsertOutcome, CrmError> {
-        let body = activity_body(record, persons);
+        let mut body = activity_body(record, persons);
+        owners::set_owner(&mut body, &self.owner(record).await?);
         match existing {
             ExistingRecord::None => self.create(&body).await,
             ExistingRecord::Known(id) => self.update_or_create(id, &body).await,

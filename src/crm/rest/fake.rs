@@ -96,6 +96,7 @@ impl FakeCrm {
             api_key: Some(SecretString::from(KEY)),
             meetings_path: "/api/meetings".into(),
             timeout: Duration::from_secs(5),
+            owner: Default::default(),
         }
     }
 

@@ -35,6 +35,8 @@ fn record() -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
+        owner_email: None,
     }
 }
 
@@ -378,6 +380,7 @@ fn the_target_and_url_keep_a_base_path_prefix() {
         api_key: Some(SecretString::from(KEY)),
         meetings_path: path.into(),
         timeout: Duration::from_secs(1),
+        owner: Default::default(),
     };
     let plain = RestAdapter::new(
         &settings("https://crm.example.com", "/api/meetings"),

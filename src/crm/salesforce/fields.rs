@@ -16,6 +16,7 @@
 //!   longer one ends after 14 days and its Description says when it really ends.
 //! - Event has no status: a cancelled meeting keeps its record, its `Subject` starts with
 //!   [`CANCELLED_PREFIX`], it shows as `Free`, and its Description says it was cancelled.
+//! - `IsPrivate` follows the record (true for a redacted private meeting), sent on every write.
 //! - Links: `WhoId` is the first contact, else the lead, else `null`; with Shared Activities,
 //!   `EventWhoIds` is the full current list (up to 50 contacts, or the one lead, or empty), so a
 //!   removed attendee's link is removed. Nothing about links is sent when linking is off.
@@ -91,6 +92,8 @@ pub fn event_body(
         MeetingStatus::Confirmed | MeetingStatus::Tentative => "Busy",
     };
     body.insert("ShowAs".into(), json!(show_as));
+    // A redacted private meeting is also private in Salesforce (visible to its owner only).
+    body.insert("IsPrivate".into(), json!(record.private));
     if let Some(links) = links {
         let (who, list) = links.who();
         body.insert("WhoId".into(), json!(who));

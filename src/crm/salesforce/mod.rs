@@ -23,6 +23,7 @@
 mod api;
 mod errors;
 mod fields;
+mod owner;
 mod session;
 mod soql;
 mod who;
@@ -39,6 +40,7 @@ use self::fields::{Links, event_body};
 use self::session::Session;
 use self::who::Directory;
 use super::contacts::LOOKUP_TTL;
+use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
 use super::vendor::Sent;
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
@@ -62,6 +64,7 @@ pub struct SalesforceAdapter {
     external_id_field: String,
     /// False once the org said `EventWhoIds` does not exist.
     shared_activities: AtomicBool,
+    owners: OwnerDirectory,
     target: String,
 }
 
@@ -97,6 +100,8 @@ impl SalesforceAdapter {
         transport: CrmTransport,
     ) -> Self {
         let linking = settings.contacts;
+        let owners =
+            OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         SalesforceAdapter {
             session: Session::new(settings, transport),
             directory: linking
@@ -104,6 +109,7 @@ impl SalesforceAdapter {
                 .then(|| Directory::new(internal_domains, linking.create_missing_contacts)),
             external_id_field: settings.external_id_field.clone(),
             shared_activities: AtomicBool::new(true),
+            owners,
             target: format!(
                 "salesforce:{}",
                 settings.instance_url.as_str().trim_end_matches('/')
@@ -122,9 +128,14 @@ impl SalesforceAdapter {
     }
 
     /// The upsert, sent again without `EventWhoIds` when the org has no Shared Activities.
-    async fn write(&self, record: &MeetingRecord, links: Option<&Links>) -> Result<Sent, CrmError> {
+    async fn write(
+        &self,
+        record: &MeetingRecord,
+        owner: &Owner,
+        links: Option<&Links>,
+    ) -> Result<Sent, CrmError> {
         let shared = self.shared_activities.load(Ordering::SeqCst);
-        let answer = self.patch(record, links, shared).await?;
+        let answer = self.patch(record, owner, links, shared).await?;
         let refused = answer.status == StatusCode::BAD_REQUEST
             && errors::rejects_field(&errors::parse_errors(&answer.body), EVENT_WHO_IDS);
         if !(shared && links.is_some() && refused) {
@@ -136,16 +147,21 @@ impl SalesforceAdapter {
                 "Salesforce has no EventWhoIds field (Shared Activities is off): events are linked to one contact or lead through WhoId."
             );
         }
-        self.patch(record, links, false).await
+        self.patch(record, owner, links, false).await
     }
 
     async fn patch(
         &self,
         record: &MeetingRecord,
+        owner: &Owner,
         links: Option<&Links>,
         shared_activities: bool,
     ) -> Result<Sent, CrmError> {
-        let body = event_body(record, links, shared_activities);
+        let mut body = event_body(record, links, shared_activities);
+        // An owner without a Salesforce User keeps the Event's owner: OwnerId cannot be empty.
+        if let Owner::User(id) = owner {
+            body.insert("OwnerId".into(), serde_json::json!(id));
+        }
         self.session
             .send("salesforce upsert", |token| {
                 let url = self.by_external_id(token, &record.external_event_id);
@@ -277,11 +293,12 @@ impl CrmAdapter for SalesforceAdapter {
         record: &MeetingRecord,
         existing: ExistingRecord<'_>,
     ) -> Result<UpsertOutcome, CrmError> {
+        let owner = self.owner(record).await?;
         let links = match &self.directory {
             Some(directory) => Some(directory.links(&self.session, record).await?),
             None => None,
         };
-        let answer = self.write(record, links.as_ref()).await?;
+        let answer = self.write(record, &owner, links.as_ref()).await?;
         self.outcome(record, existing, links.is_some(), answer)
             .await
     }

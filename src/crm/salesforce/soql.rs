@@ -45,6 +45,15 @@ pub fn literal(value: &str) -> String {
     quoted
 }
 
+/// `SELECT Id, Email FROM User WHERE Email IN ('<email>') AND IsActive = true`: the CRM user
+/// who can own an Event.
+pub fn active_user_by_email(email: &str) -> String {
+    format!(
+        "SELECT Id, Email FROM User WHERE Email IN ({}) AND IsActive = true",
+        literal(email)
+    )
+}
+
 /// `SELECT Id, Email FROM <Contact|Lead> WHERE Email IN (...)`, oldest first so the choice
 /// among duplicates is stable. Converted leads are left out: an activity cannot name one.
 pub fn people_by_email(person: Person, emails: &[String]) -> String {

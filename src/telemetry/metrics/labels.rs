@@ -49,6 +49,27 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// `reason` an event was not written to the CRM (`calsync_events_filtered_total`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FilterLabels {
+    /// One of [`FILTER_REASONS`].
+    pub reason: String,
+}
+
+/// Every reason an event is filtered out (the policy's `SkipReason` names).
+pub const FILTER_REASONS: [&str; 10] = [
+    "private",
+    "not_primary_calendar",
+    "read_only_calendar",
+    "event_type",
+    "all_day",
+    "free",
+    "title",
+    "declined",
+    "no_external_attendee",
+    "unknown",
+];
+
 /// `target` of an outbound dependency (`crm:<kind>`, `nylas`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TargetLabels {

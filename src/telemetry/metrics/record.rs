@@ -42,6 +42,13 @@ impl Metrics {
                 })
                 .inc_by(0);
         }
+        for reason in FILTER_REASONS {
+            self.events_filtered
+                .get_or_create(&FilterLabels {
+                    reason: reason.to_owned(),
+                })
+                .inc_by(0);
+        }
         for class in FAILURE_CLASSES {
             self.job_failures
                 .get_or_create(&FailureLabels {
@@ -168,6 +175,26 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// Counts an event the policy kept out of the CRM, by reason (one of [`FILTER_REASONS`];
+    /// anything else counts as `unknown`).
+    pub fn event_filtered(&self, reason: &str) {
+        let reason = if FILTER_REASONS.contains(&reason) {
+            reason
+        } else {
+            "unknown"
+        };
+        self.events_filtered
+            .get_or_create(&FilterLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a meeting write whose owner has no CRM user.
+    pub fn owner_unmapped(&self) {
+        self.owner_unmapped.inc();
     }
 
     /// Counts a failed job attempt by class.

@@ -11,10 +11,13 @@
 //! ids are shared), else the event id's own meeting — the one an upgraded deployment's record of
 //! that event belongs to.
 
-use crate::mapping;
 use crate::meeting;
 use crate::nylas::Event;
-use crate::store::{CopyStatus, GrantStatus, JobAction, JobRequest, MeetingCopy, PayloadOrigin};
+use crate::policy::{Decision, PolicyError, Source};
+use crate::record::MeetingRecord;
+use crate::store::{
+    CopyStatus, GrantStatus, JobAction, JobRequest, JobSource, MeetingCopy, PayloadOrigin,
+};
 
 use super::{Processor, SyncError};
 
@@ -53,7 +56,22 @@ impl Processor {
         {
             return Ok(None);
         }
-        self.live_copy(request, known, event).map(Some)
+        // Only a listing of the selected calendars (backfill, reconciliation) has chosen the
+        // calendar already; an event read for a notification, a series expanded for one, a
+        // replay or a retried dead letter is checked against the calendar selection.
+        let source = match (request.source, request.origin) {
+            (JobSource::Backfill | JobSource::Reconcile, PayloadOrigin::EventsApi) => {
+                Source::SelectedCalendars
+            }
+            _ => Source::AnyCalendar,
+        };
+        match self.policy.decide(&event, &request.grant_id, source).await {
+            Ok(Decision::Write(record)) => self.live_copy(request, known, event, *record).map(Some),
+            // Left out of the CRM by policy: the copy no longer keeps its meeting alive.
+            Ok(Decision::Remove(_)) => Ok(Some(self.excluded_copy(request, known, &event))),
+            Err(PolicyError::Mapping(error)) => Err(SyncError::Mapping(error)),
+            Err(PolicyError::Nylas(error)) => Err(SyncError::Nylas(error)),
+        }
     }
 
     /// Records a copy; answers its meeting key and the meeting's record key.
@@ -171,19 +189,51 @@ impl Processor {
         }
     }
 
-    /// The copy of a live (or cancelled) event, with the record it maps to.
+    /// The copy of an event the policy leaves out of the CRM (private under `skip`, filtered,
+    /// on an unselected calendar): in the calendar, but keeping nothing alive. It keeps the
+    /// content it last had, so nothing else about the meeting changes.
+    fn excluded_copy(&self, request: &JobRequest, known: Known, event: &Event) -> MeetingCopy {
+        let version = event.updated_at.max(known.version);
+        let calendar_id = event
+            .calendar_id
+            .clone()
+            .or_else(|| request.calendar_id.clone());
+        let now = self.clock.now();
+        match known.copy {
+            Some(copy) => MeetingCopy {
+                status: CopyStatus::Excluded,
+                version,
+                calendar_id: calendar_id.or(copy.calendar_id.clone()),
+                updated_at: now,
+                ..copy
+            },
+            None => MeetingCopy {
+                grant_id: request.grant_id.clone(),
+                event_id: request.record_key.clone(),
+                meeting_key: meeting::meeting_key(event),
+                status: CopyStatus::Excluded,
+                version,
+                calendar_id: calendar_id.or(known.calendar_id),
+                content: None,
+                content_hash: None,
+                updated_at: now,
+            },
+        }
+    }
+
+    /// The copy of a live (or cancelled) event, with the record the policy wrote of it.
     fn live_copy(
         &self,
         request: &JobRequest,
         known: Known,
         event: Event,
+        record: MeetingRecord,
     ) -> Result<MeetingCopy, SyncError> {
-        let record = mapping::map_event(&event, &request.grant_id).map_err(SyncError::Mapping)?;
         let status = match record.meeting_status {
             crate::record::MeetingStatus::Cancelled => CopyStatus::Cancelled,
             _ => CopyStatus::Live,
         };
-        let content = serde_json::to_value(&record).map_err(SyncError::CopyContent)?;
+        let content = record.to_stored().map_err(SyncError::CopyContent)?;
         Ok(MeetingCopy {
             grant_id: request.grant_id.clone(),
             event_id: request.record_key.clone(),

@@ -117,9 +117,14 @@ impl Processor {
             record_crm_id(id);
         }
         let version = copies.iter().filter_map(|copy| copy.version).max();
-        let (copy, status) = match meeting::resolve(&copies, &organizers) {
+        let written = state.content_hash.as_deref();
+        let (copy, status) = match meeting::resolve(&copies, &organizers, written) {
             Resolution::Live(copy) => (copy, None),
             Resolution::Cancelled(copy) => (copy, Some(MeetingStatus::Cancelled)),
+            // Filtered out, not cancelled: no record, whatever `deleted_meetings` says.
+            Resolution::Removed(_) if meeting::any_excluded(&copies) => {
+                return self.remove(state, version, held).await;
+            }
             Resolution::Removed(content) => match (self.deleted_meetings, content) {
                 (DeletedMeetings::Cancel, Some(copy))
                     if state.crm_record_id.is_some() || state.create_pending =>
@@ -168,7 +173,7 @@ impl Processor {
                 .and_then(|content| content.get("organizer_email"))
                 .and_then(|email| email.as_str());
             let Some(organizer) = organizer else { continue };
-            match self.directory.email(&copy.grant_id).await {
+            match self.policy.grants().email(&copy.grant_id).await {
                 Ok(Some(email)) if email == organizer => organizers.push(copy.grant_id.clone()),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(
@@ -311,8 +316,7 @@ fn record_of(
     status: Option<MeetingStatus>,
 ) -> Result<MeetingRecord, SyncError> {
     let content = copy.content.clone().unwrap_or_default();
-    let mut record: MeetingRecord =
-        serde_json::from_value(content).map_err(SyncError::CopyContent)?;
+    let mut record = MeetingRecord::from_stored(content).map_err(SyncError::CopyContent)?;
     record.external_event_id = record_key.to_string();
     if let Some(status) = status {
         record.meeting_status = status;

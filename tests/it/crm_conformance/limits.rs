@@ -8,7 +8,7 @@ use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;
 
 use super::subject::Subject;
-use super::{CALENDAR, GRANT, app, not_applicable, publish, publish_new, without_linking};
+use super::{CALENDAR, GRANT, app, meetings_only, not_applicable, publish, publish_new};
 use crate::support::harness::{CrmFake, TestApp};
 use crate::support::payloads::event;
 
@@ -17,7 +17,7 @@ async fn assert_no_dead_letters(app: &TestApp) {
 }
 
 pub async fn burst_throttle(kind: CrmFake) {
-    let app = app(kind, &without_linking(kind), false).await;
+    let app = app(kind, &meetings_only(kind), false).await;
     let crm = Subject::of(&app, kind);
     if !crm.throttle_burst() {
         return not_applicable(kind, "no burst limit (only the daily allocation)");
@@ -58,7 +58,7 @@ pub async fn burst_throttle(kind: CrmFake) {
 }
 
 pub async fn daily_cap(kind: CrmFake) {
-    let app = app(kind, &without_linking(kind), false).await;
+    let app = app(kind, &meetings_only(kind), false).await;
     let crm = Subject::of(&app, kind);
     if !crm.prepare_daily_cap() {
         return not_applicable(kind, "no daily allowance");

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::subject::Subject;
+use super::subject::{Request, Subject};
 use crate::support::fake_vendor::Recorded;
 
 /// A person as the CRM holds it.
@@ -119,15 +119,16 @@ impl Subject {
 
     /// How many people lookups (contact reads, person searches, SOQL queries) were sent.
     pub fn lookups(&self) -> usize {
-        let lookup = |path: &str| match self {
-            Subject::HubSpot(_) => path.starts_with("/crm/v3/objects/contacts/"),
-            Subject::Pipedrive(_) => path == "/api/v2/persons/search",
-            Subject::Salesforce(_) => path.ends_with("/query"),
+        let lookup = |seen: &Request| match self {
+            Subject::HubSpot(_) => seen.path.starts_with("/crm/v3/objects/contacts/"),
+            Subject::Pipedrive(_) => seen.path == "/api/v2/persons/search",
+            // Contact and Lead queries; the owner's User query is not a person lookup.
+            Subject::Salesforce(_) => seen.path.ends_with("/query") && !seen.query.contains("User"),
             Subject::Rest(_) => false,
         };
         let requests = self.requests().into_iter();
         requests
-            .filter(|seen| seen.method == "GET" && lookup(&seen.path))
+            .filter(|seen| seen.method == "GET" && lookup(seen))
             .count()
     }
 

@@ -119,14 +119,23 @@ async fn a_copy_found_by_backfill_keeps_the_meeting_when_another_rep_drops_their
         "the known meeting costs no CRM call"
     );
 
+    // The customer organized it, so each rep's copy names its own rep as the owner; the
+    // organizer rep's copy was written first and stays written while the tie lasts.
+    let owner = |app: &TestApp| app.crm.live_records()[0].body["owner_email"].clone();
+    assert_eq!(owner(&app), json!(format!("{ORGANIZER}@seller.com")));
     delete(&app, "n2", "g-ext", ORGANIZER).await;
-    assert_eq!(app.drain().await, done(SyncOutcome::Unchanged));
+    assert_eq!(
+        app.drain().await,
+        done(SyncOutcome::Updated),
+        "the meeting stays, now owned by the rep who still has it"
+    );
     assert_eq!(
         app.crm.live_records().len(),
         1,
         "the other rep still has it"
     );
+    assert_eq!(owner(&app), json!(format!("{ATTENDEE}@seller.com")));
     delete(&app, "n3", "g-ext", ATTENDEE).await;
     assert_eq!(app.drain().await, done(SyncOutcome::Deleted));
-    assert_eq!(calls(&app), (1, 0, 1));
+    assert_eq!(calls(&app), (1, 1, 1));
 }

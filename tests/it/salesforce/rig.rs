@@ -32,6 +32,8 @@ pub fn settings(org: &FakeSalesforce) -> SalesforceCrmSettings {
             link_contacts: true,
             create_missing_contacts: false,
         },
+        owner: Default::default(),
+        default_owner: None,
     }
 }
 
@@ -86,6 +88,8 @@ pub fn record(id: &str, emails: &[&str]) -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
+        owner_email: None,
     }
 }
 

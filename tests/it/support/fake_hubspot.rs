@@ -90,6 +90,8 @@ pub(super) struct State {
     lose_next_create: bool,
     custom_properties: Vec<String>,
     links_page_size: Option<usize>,
+    /// Owners (CRM users): id and email.
+    owners: Vec<(String, String)>,
 }
 
 /// Handle to a running fake HubSpot.
@@ -143,6 +145,15 @@ impl FakeHubSpot {
     /// Adds a contact; returns its id.
     pub fn add_contact(&self, email: &str, firstname: Option<&str>) -> String {
         self.with(|s| s.add_contact(email, firstname, None))
+    }
+
+    /// Adds an owner (a HubSpot user who can own records); returns its id.
+    pub fn add_owner(&self, email: &str) -> String {
+        self.with(|s| {
+            let id = s.new_id();
+            s.owners.push((id.clone(), email.to_owned()));
+            id
+        })
     }
 
     /// Deletes a contact (and its links) as a user would in HubSpot.

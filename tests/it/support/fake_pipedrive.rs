@@ -68,6 +68,8 @@ pub struct Person {
 pub(super) struct State {
     activities: Vec<Activity>,
     persons: Vec<Person>,
+    /// Users (who can own activities): id and email.
+    users: Vec<(i64, String)>,
     next_id: i64,
     ledger: Ledger,
     bursts: VecDeque<u64>,
@@ -127,6 +129,15 @@ impl FakePipedrive {
                 .filter(|a| calsync::crm::pipedrive::has_marker(a.text("note"), event_id))
                 .cloned()
                 .collect()
+        })
+    }
+
+    /// Adds a user (who can own activities); returns its id.
+    pub fn add_user(&self, email: &str) -> i64 {
+        self.with(|s| {
+            let id = s.new_id();
+            s.users.push((id, email.to_owned()));
+            id
         })
     }
 

@@ -89,6 +89,7 @@ impl SfState {
         let prefix = match object {
             "Event" => "00U",
             "Contact" => "003",
+            "User" => "005",
             _ => "00Q",
         };
         format!("{prefix}{:012}AAA", self.next_id)
@@ -175,6 +176,12 @@ impl FakeSalesforce {
     pub fn add_lead(&self, email: &str, converted: bool) -> String {
         let fields = json!({"Email": email, "LastName": "Lead", "IsConverted": converted});
         self.with(|s| s.insert("Lead", fields.as_object().unwrap().clone()))
+    }
+
+    /// Adds a User (who can own Events); `active`: not deactivated.
+    pub fn add_user(&self, email: &str, active: bool) -> String {
+        let fields = json!({"Email": email, "LastName": "User", "IsActive": active});
+        self.with(|s| s.insert("User", fields.as_object().unwrap().clone()))
     }
 
     /// Plants an Event holding `external_id` (e.g. to make a duplicate).

@@ -69,7 +69,7 @@ struct Matched<'s> {
 }
 
 impl Contract {
-    /// HubSpot: meetings (date-versioned), contacts v3 and associations v4.
+    /// HubSpot: meetings (date-versioned), contacts v3, associations v4 and owners.
     pub fn hubspot() -> &'static Contract {
         static CONTRACT: OnceLock<Contract> = OnceLock::new();
         CONTRACT.get_or_init(|| {
@@ -77,14 +77,22 @@ impl Contract {
                 "hubspot/meetings-2026-03.json",
                 "hubspot/contacts-v3.json",
                 "hubspot/associations-v4.json",
+                "hubspot/owners-2026-03.json",
             ])
         })
     }
 
-    /// Pipedrive API v2.
+    /// Pipedrive API v2, and API v1 for users. The v1 spec names `https://api.pipedrive.com/v1`
+    /// as its server; on a company domain, as calsync calls it, v1 lives under `/api/v1`.
     pub fn pipedrive() -> &'static Contract {
         static CONTRACT: OnceLock<Contract> = OnceLock::new();
-        CONTRACT.get_or_init(|| Contract::load(&["pipedrive/pipedrive-v2.yaml"]))
+        CONTRACT.get_or_init(|| {
+            let mut contract = Contract::load(&["pipedrive/pipedrive-v2.yaml"]);
+            let mut v1 = Spec::load(&spec_path("pipedrive/pipedrive-v1.yaml"));
+            v1.base_path = "/api/v1".to_owned();
+            contract.specs.push(v1);
+            contract
+        })
     }
 
     fn load(files: &[&str]) -> Contract {

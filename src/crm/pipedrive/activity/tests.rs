@@ -44,6 +44,8 @@ fn record() -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
+        owner_email: None,
     }
 }
 

@@ -31,6 +31,8 @@ fn record() -> MeetingRecord {
         series_label: None,
         ical_uid: None,
         source_updated_at: None,
+        private: false,
+        owner_email: None,
     }
 }
 
@@ -54,7 +56,8 @@ fn a_timed_event_maps_every_field_in_utc() {
             "IsAllDayEvent": false,
             "StartDateTime": "2026-07-01T10:00:00Z",
             "EndDateTime": "2026-07-01T10:45:00Z",
-            "ShowAs": "Busy"
+            "ShowAs": "Busy",
+            "IsPrivate": false
         })
     );
 }

@@ -10,7 +10,7 @@ CREATE TABLE meeting_copies (
     grant_id     TEXT    NOT NULL,
     event_id     TEXT    NOT NULL,
     meeting_key  TEXT    NOT NULL,
-    status       TEXT    NOT NULL CHECK (status IN ('live', 'cancelled', 'deleted')),
+    status       TEXT    NOT NULL CHECK (status IN ('live', 'cancelled', 'deleted', 'excluded')),
     -- The copy's `updated_at` (Unix seconds) last recorded.
     version      INTEGER,
     calendar_id  TEXT,

@@ -89,6 +89,15 @@ async fn answer(
         )
             .into_response();
     }
+    if let Some(Json(body)) = &body
+        && let Some(problem) = too_long(body)
+    {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": problem})),
+        )
+            .into_response();
+    }
     let live = |state: &CrmState, external: &str| {
         state
             .records
@@ -161,6 +170,20 @@ async fn answer(
         },
         _ => status_only(405, None),
     }
+}
+
+/// The generic contract's text limits (characters): a longer value is refused (422).
+const LIMITS: &[(&str, usize)] = &[
+    ("meeting_subject", 255),
+    ("meeting_location", 255),
+    ("notes", 32_000),
+];
+
+fn too_long(body: &Value) -> Option<String> {
+    LIMITS.iter().find_map(|(field, max)| {
+        let length = body[*field].as_str()?.chars().count();
+        (length > *max).then(|| format!("{field} is longer than {max} characters ({length})"))
+    })
 }
 
 fn status_only(status: u16, retry_after: Option<String>) -> Response {

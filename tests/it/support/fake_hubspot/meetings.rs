@@ -77,14 +77,20 @@ pub(super) fn object(id: &str, properties: &Map<String, Value>, archived: bool) 
     })
 }
 
+/// HubSpot's cap on one property value, in characters.
+const MAX_PROPERTY_VALUE: usize = 65_536;
+
 /// HubSpot's answer to properties it does not know or values it does not accept.
 fn invalid_properties(state: &State, properties: &Map<String, Value>) -> Option<Reply> {
     for (name, value) in properties {
         let known = MEETING_PROPERTIES.contains(&name.as_str())
             || state.custom_properties.iter().any(|p| p == name);
         let value = value.as_str().unwrap_or("");
+        let length = value.chars().count();
         let problem = if !known {
             format!("Property \"{name}\" does not exist (PROPERTY_DOESNT_EXIST)")
+        } else if length > MAX_PROPERTY_VALUE {
+            format!("{name} is {length} characters, more than {MAX_PROPERTY_VALUE} (TOO_LONG)")
         } else if name == "hs_meeting_outcome" && !OUTCOMES.contains(&value) {
             format!("{value} was not one of the allowed options (INVALID_OPTION)")
         } else if name.ends_with("_time") || name == "hs_timestamp" {

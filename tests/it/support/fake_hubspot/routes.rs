@@ -188,6 +188,7 @@ fn route(
         ["crm", "objects", "2026-03", "meetings", rest @ ..] => {
             meetings::route(state, method, rest, query, body)
         }
+        ["crm", "owners", "2026-03"] if method == "GET" => owners(state, query),
         ["crm", "v3", "objects", "contacts", rest @ ..] => match (method, rest) {
             ("GET", [key]) => people::get_contact(state, key, query),
             ("POST", []) => people::create_contact(state, body),
@@ -204,6 +205,33 @@ fn route(
         ] if method == "GET" => people::list_links(state, id, query),
         _ => not_found(path),
     }
+}
+
+/// `GET /crm/owners/2026-03?email=`: the owners with that email (HubSpot matches loosely, without
+/// case; so does the fake), or every owner.
+fn owners(state: &State, query: &HashMap<String, String>) -> Reply {
+    let wanted = query.get("email").map(|email| email.to_lowercase());
+    let results: Vec<Value> = state
+        .owners
+        .iter()
+        .filter(|(_, email)| {
+            wanted
+                .as_ref()
+                .is_none_or(|wanted| email.to_lowercase() == *wanted)
+        })
+        .map(|(id, email)| {
+            json!({
+                "id": id,
+                "email": email,
+                "type": "PERSON",
+                "archived": false,
+                "userId": id.parse::<i64>().unwrap_or(0),
+                "createdAt": "2026-01-01T00:00:00Z",
+                "updatedAt": "2026-01-01T00:00:00Z"
+            })
+        })
+        .collect();
+    Reply::json(200, json!({ "results": results }))
 }
 
 fn not_found(path: &str) -> Reply {

@@ -162,9 +162,32 @@ fn route(
             }
         }
         ("GET", ["api", "v2", "persons", "search"]) => search_persons(state, query),
+        ("GET", ["api", "v1", "users", "find"]) => find_users(state, query),
         ("POST", ["api", "v2", "persons"]) => create_person(state, body),
         _ => Reply::error(404, "Unknown method ."),
     }
+}
+
+/// `GET /api/v1/users/find?term=&search_by_email=1`: users whose email contains the term
+/// (Pipedrive's search is not exact, and neither is the fake's).
+fn find_users(state: &State, query: &HashMap<String, String>) -> Reply {
+    let term = query
+        .get("term")
+        .map(|t| t.to_lowercase())
+        .unwrap_or_default();
+    if query.get("search_by_email").map(String::as_str) != Some("1") {
+        return Reply::error(400, "the fake searches users by email only");
+    }
+    let users: Vec<Value> = state
+        .users
+        .iter()
+        .filter(|(_, email)| email.to_lowercase().contains(&term))
+        .map(|(id, email)| {
+            json!({"id": id, "name": email, "email": email, "active_flag": true,
+                   "activated": true, "is_you": false})
+        })
+        .collect();
+    Reply::ok(json!(users))
 }
 
 /// What Pipedrive itself refuses in an activity body.
@@ -180,6 +203,20 @@ fn invalid(state: &State, body: &Value) -> Option<String> {
         && !ACTIVITY_TYPES.contains(&kind)
     {
         return Some(format!("Invalid activity type {kind}"));
+    }
+    let location = body.get("location").and_then(|l| l.get("value"));
+    let texts = [
+        ("subject", body.get("subject"), 255),
+        ("location", location, 255),
+        ("note", body.get("note"), 65_000),
+    ];
+    for (field, value, max) in texts {
+        let length = value
+            .and_then(Value::as_str)
+            .map_or(0, |t| t.chars().count());
+        if length > max {
+            return Some(format!("{field} is longer than {max} characters"));
+        }
     }
     if let Some(date) = body.get("due_date").and_then(Value::as_str)
         && date.parse::<jiff::civil::Date>().is_err()

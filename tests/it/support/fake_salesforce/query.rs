@@ -1,4 +1,5 @@
-//! SOQL for the fake org: exactly the people-by-email queries calsync sends, read by a strict
+//! SOQL for the fake org: exactly the people-by-email (and active-user-by-email) queries calsync
+//! sends, read by a strict
 //! parser. A literal ended early by an unescaped quote, or an escape SOQL does not know, is a
 //! 400 `MALFORMED_QUERY`, as it would be in Salesforce. Results are paged by `page_size`
 //! (`done: false` with a `nextRecordsUrl`).
@@ -9,12 +10,13 @@ use serde_json::{Value, json};
 use super::{SfState, error};
 
 /// A parsed `SELECT Id, Email FROM <object> WHERE Email IN (...) [AND IsConverted = false]
-/// [ORDER BY CreatedDate ASC]`.
+/// [AND IsActive = true] [ORDER BY CreatedDate ASC]`.
 #[derive(Debug, PartialEq)]
 struct PeopleQuery {
     object: String,
     emails: Vec<String>,
     unconverted_only: bool,
+    active_only: bool,
 }
 
 /// `GET /query?q=…`.
@@ -30,6 +32,7 @@ pub fn run(state: &mut SfState, version: &str, q: Option<&str>) -> Response {
         .filter(|r| r.object == parsed.object && !r.deleted)
         .filter(|r| wanted.contains(&r.text("Email").to_lowercase()))
         .filter(|r| !parsed.unconverted_only || r.fields.get("IsConverted") != Some(&json!(true)))
+        .filter(|r| !parsed.active_only || r.fields.get("IsActive") == Some(&json!(true)))
         .map(|r| {
             let url = format!("/services/data/{version}/sobjects/{}/{}", r.object, r.id);
             json!({"attributes": {"type": r.object, "url": url}, "Id": r.id, "Email": r.text("Email")})
@@ -67,7 +70,7 @@ fn page(state: &mut SfState, version: &str, mut records: Vec<Value>) -> Response
 fn parse(query: &str) -> Option<PeopleQuery> {
     let rest = query.strip_prefix("SELECT Id, Email FROM ")?;
     let (object, rest) = rest.split_once(" WHERE Email IN (")?;
-    if !matches!(object, "Contact" | "Lead") {
+    if !matches!(object, "Contact" | "Lead" | "User") {
         return None;
     }
     let (emails, rest) = literals(rest)?;
@@ -77,13 +80,21 @@ fn parse(query: &str) -> Option<PeopleQuery> {
         unconverted_only = true;
         rest = after.trim_start();
     }
+    let mut active_only = false;
+    if let Some(after) = rest.strip_prefix("AND IsActive = true") {
+        active_only = true;
+        rest = after.trim_start();
+    }
     if let Some(after) = rest.strip_prefix("ORDER BY CreatedDate ASC") {
         rest = after.trim_start();
     }
-    rest.is_empty().then(|| PeopleQuery {
+    // Users are only ever asked for when active; people never are.
+    let user = object == "User";
+    (rest.is_empty() && user == active_only).then(|| PeopleQuery {
         object: object.to_owned(),
         emails,
         unconverted_only,
+        active_only,
     })
 }
 
@@ -134,6 +145,10 @@ fn the_parser_reads_escapes_and_refuses_broken_literals() {
     assert!(parse("SELECT Id, Email FROM Contact WHERE Email IN ('o'brien@x.com')").is_none());
     assert!(parse(r"SELECT Id, Email FROM Contact WHERE Email IN ('a\q@x.com')").is_none());
     assert!(parse("SELECT Id, Email FROM User WHERE Email IN ('a@x.com')").is_none());
+    assert!(
+        parse("SELECT Id, Email FROM User WHERE Email IN ('a@x.com') AND IsActive = true")
+            .is_some()
+    );
     let lead = "SELECT Id, Email FROM Lead WHERE Email IN ('a@x.com') AND IsConverted = false";
     assert!(parse(lead).unwrap().unconverted_only);
 }

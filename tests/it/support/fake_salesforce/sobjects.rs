@@ -22,6 +22,7 @@ const EVENT_FIELDS: &[&str] = &[
     "EndDateTime",
     "DurationInMinutes",
     "ShowAs",
+    "IsPrivate",
     "WhoId",
     "WhatId",
     "OwnerId",
