@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::EventOutcome;
 use crate::clock::Clock;
-use crate::mapping;
 use crate::nylas::Event;
+use crate::policy::{Decision, Source};
 use crate::retry::Retry;
 use crate::store::{ClaimedJob, CopyStatus, Store, StoreError};
 use crate::worker::settle::{RetryPolicy, Settled};
@@ -76,7 +76,12 @@ impl Inline {
     /// True when this grant's copy of the event is recorded with this exact content and its
     /// meeting's record exists: the job would change nothing.
     pub async fn already_current(&self, event: &Event, grant_id: &str) -> Result<bool, StoreError> {
-        let Ok(record) = mapping::map_event(event, grant_id) else {
+        // The record the write path would write: the policy's (owner, redaction, filters).
+        let preview = self
+            .processor
+            .policy()
+            .preview(event, grant_id, Source::SelectedCalendars);
+        let Ok(Decision::Write(record)) = preview.await else {
             return Ok(false);
         };
         let ledger = self.store.meetings();

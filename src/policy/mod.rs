@@ -205,6 +205,18 @@ impl Policy {
         Ok(decision)
     }
 
+    /// What [`Policy::decide`] would answer, without counting or logging a removal: for a
+    /// caller that only asks whether a write would change anything (backfill's skip of
+    /// unchanged events), so a filtered event is counted once, by the write path.
+    pub async fn preview(
+        &self,
+        event: &Event,
+        grant_id: &str,
+        source: Source,
+    ) -> Result<Decision, PolicyError> {
+        self.evaluate(event, grant_id, source).await
+    }
+
     async fn evaluate(
         &self,
         event: &Event,

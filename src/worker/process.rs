@@ -210,6 +210,11 @@ impl Processor {
         self
     }
 
+    /// What reaches the CRM.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// The health of the targets the processor writes to and reads from.
     pub fn health(&self) -> &Arc<Health> {
         &self.health
