@@ -13,6 +13,7 @@ mod demo;
 mod deployment;
 mod durability;
 mod failures;
+mod fuzz;
 mod hubspot;
 mod hygiene;
 mod logs;
