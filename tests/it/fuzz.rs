@@ -1,5 +1,5 @@
-//! Fuzzing (issue 14, item 6) with `proptest`: `cargo fuzz` needs a nightly toolchain, and this
-//! project builds with one stable toolchain (see the README's "Fuzzing"). Each target feeds
+//! Fuzzing (issue 14, item 6) with `proptest`, beside the `cargo fuzz` targets in `fuzz/` (which
+//! need an instrumented build too long for CI; see the README's "Fuzzing"). Each target feeds
 //! arbitrary, structure-aware input to a parser that faces the network and asserts it answers
 //! with a value or a typed error — never a panic — plus the properties that make the answer
 //! right:
