@@ -14,8 +14,8 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked \
     && rm -rf src
 COPY src ./src
+# `[profile.release]` strips the binary.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked \
-    && strip target/release/calsync \
     && mkdir -p /data
 
 FROM gcr.io/distroless/cc-debian12:nonroot
