@@ -112,10 +112,10 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
     if let Some(sync) = &sync {
         check_retry_delays(loading, sync);
     }
-    if let Some(log) = log.as_mut() {
-        if !loading.tree.is_set("log.format") {
-            log.format = default_log_format(logs_to_terminal);
-        }
+    if let Some(log) = log.as_mut()
+        && !loading.tree.is_set("log.format")
+    {
+        log.format = default_log_format(logs_to_terminal);
     }
     Some(Settings {
         server: server?,

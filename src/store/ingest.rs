@@ -164,10 +164,10 @@ impl Ingestor {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let mut writer = self.shared.writer.lock().await;
-        if let Some(handle) = writer.take() {
-            if let Err(error) = handle.await {
-                tracing::error!(error = %crate::cause::Chain(&error), "The ingest writer stopped abnormally.");
-            }
+        if let Some(handle) = writer.take()
+            && let Err(error) = handle.await
+        {
+            tracing::error!(error = %crate::cause::Chain(&error), "The ingest writer stopped abnormally.");
         }
     }
 }

@@ -1,7 +1,12 @@
 //! The deployment example (`deploy/docker-compose.yml` and its `deploy/nginx.conf`) stays
 //! runnable: it parses, its calsync replicas all point at the compose PostgreSQL service with a
 //! configuration calsync accepts, and the load balancer routes the webhook path to every
-//! replica (retrying a failed POST on another one, which deduplication makes safe).
+//! replica (retrying a failed POST on another one, which deduplication makes safe); compose
+//! gives each replica longer to stop than calsync's clean shutdown takes. `monitoring`: the
+//! alert rules and the dashboard; `packaging`: license, container user and build context.
+
+mod monitoring;
+mod packaging;
 
 use std::collections::HashMap;
 
@@ -95,6 +100,16 @@ fn two_replicas_share_the_compose_postgres_with_a_valid_configuration() {
         );
         let check = service["healthcheck"]["test"].to_string();
         assert!(check.contains("healthcheck"), "{name}: {check}");
+        // A clean stop takes at most shutdown_timeout + 2 s; compose must not SIGKILL before.
+        let grace = service["stop_grace_period"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no stop_grace_period (compose's default is 10s)"));
+        let grace = humantime::parse_duration(grace).unwrap();
+        let stop = settings.server.shutdown_timeout + std::time::Duration::from_secs(2);
+        assert!(
+            grace > stop,
+            "{name}: stop_grace_period {grace:?} <= {stop:?}"
+        );
     }
 }
 

@@ -14,6 +14,7 @@ mod deployment;
 mod durability;
 mod failures;
 mod fidelity;
+mod fuzz;
 mod hubspot;
 mod hygiene;
 mod logs;

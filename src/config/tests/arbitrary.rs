@@ -105,8 +105,16 @@ fn environment() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::vec((name, text_value()), 0..10)
 }
 
+/// `PROPTEST_CASES` when set (the longer search), else 512.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn any_input_gives_settings_or_typed_errors(

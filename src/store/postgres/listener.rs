@@ -77,10 +77,10 @@ impl Listener {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(task) = task {
-            if let Err(error) = task.await {
-                tracing::warn!(error = %crate::cause::Chain(&error), "The store's listener task ended abnormally.");
-            }
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::warn!(error = %crate::cause::Chain(&error), "The store's listener task ended abnormally.");
         }
         self.pool.close().await;
     }

@@ -29,7 +29,8 @@ fn check_with(
     body: Option<Value>,
     headers: &HeaderMap,
 ) -> Vec<String> {
-    check_request(Contract::hubspot(), (method, path, query), body, headers)
+    let contract = Contract::hubspot().expect("each test returns first without the specs");
+    check_request(contract, (method, path, query), body, headers)
 }
 
 const MEETINGS: &str = "/crm/objects/2026-03/meetings";
@@ -48,6 +49,9 @@ fn search_body() -> Value {
 
 #[test]
 fn conforming_requests_pass() {
+    if Contract::hubspot().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     let create =
         json!({"properties": {"hs_timestamp": "2026-07-01T10:00:00Z"}, "associations": []});
     assert_eq!(
@@ -71,6 +75,9 @@ fn conforming_requests_pass() {
 
 #[test]
 fn the_validator_catches_what_the_spec_rejects() {
+    if Contract::hubspot().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     let expect = |problems: Vec<String>, needle: &str| {
         assert!(
             problems.iter().any(|p| p.contains(needle)),
@@ -122,6 +129,9 @@ fn the_validator_catches_what_the_spec_rejects() {
 
 #[tokio::test]
 async fn the_fake_refuses_and_records_a_request_the_spec_rejects() {
+    if Contract::hubspot().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     let fake = FakeHubSpot::start().await;
     let answer = reqwest::Client::new()
         .post(format!("{}{MEETINGS}", fake.base_url()))
@@ -139,7 +149,9 @@ async fn the_fake_refuses_and_records_a_request_the_spec_rejects() {
 
 #[test]
 fn answers_are_checked_against_the_response_schemas() {
-    let contract = Contract::hubspot();
+    let Some(contract) = Contract::hubspot() else {
+        return;
+    };
     let good = json!({
         "id": "1001", "properties": {"hs_timestamp": "2026-07-01T10:00:00Z"},
         "createdAt": "2026-07-01T10:00:00Z", "updatedAt": "2026-07-01T10:00:00Z",

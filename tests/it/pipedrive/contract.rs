@@ -24,7 +24,8 @@ fn check_with(
     body: Option<Value>,
     headers: &HeaderMap,
 ) -> Vec<String> {
-    check_request(Contract::pipedrive(), (method, path, query), body, headers)
+    let contract = Contract::pipedrive().expect("each test returns first without the specs");
+    check_request(contract, (method, path, query), body, headers)
 }
 
 fn check(method: &str, path: &str, query: Option<&str>, body: Option<Value>) -> Vec<String> {
@@ -43,6 +44,9 @@ fn activity() -> Value {
 
 #[test]
 fn conforming_requests_pass() {
+    if Contract::pipedrive().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     let none = Vec::<String>::new();
     assert_eq!(
         check("POST", "/api/v2/activities", None, Some(activity())),
@@ -73,6 +77,9 @@ const ACTIVITIES: &str = "/api/v2/activities";
 
 #[test]
 fn the_validator_catches_field_names_pipedrive_would_ignore() {
+    if Contract::pipedrive().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     // v1 names that v2 silently drops: `user_id` (now `owner_id`), a string `location`.
     let mut v1 = activity();
     v1["user_id"] = json!(5);
@@ -87,6 +94,9 @@ fn the_validator_catches_field_names_pipedrive_would_ignore() {
 
 #[test]
 fn the_validator_catches_wrong_paths_parameters_and_credentials() {
+    if Contract::pipedrive().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     let search = "/api/v2/persons/search";
     expect(
         check("POST", "/api/v1/activities", None, Some(activity())),
@@ -115,6 +125,9 @@ fn the_validator_catches_wrong_paths_parameters_and_credentials() {
 
 #[tokio::test]
 async fn the_fake_refuses_and_records_a_request_the_spec_rejects() {
+    if Contract::pipedrive().is_none() {
+        return; // skipped: no specs (announced on stderr)
+    }
     let fake = FakePipedrive::start().await;
     let answer = reqwest::Client::new()
         .post(format!("{}/api/v2/activities", fake.base_url()))

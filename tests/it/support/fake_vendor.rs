@@ -104,14 +104,18 @@ impl Ledger {
         incoming
     }
 
-    /// Checks the fake's own answer against the spec's response schema.
+    /// Checks the fake's own answer against the spec's response schema (nothing to check
+    /// without the specs).
     pub fn check_answer(
         &mut self,
-        contract: &Contract,
+        contract: Option<&Contract>,
         incoming: &Incoming,
         status: u16,
         body: &str,
     ) {
+        let Some(contract) = contract else {
+            return;
+        };
         let problems = contract.check_response(
             incoming.method.as_str(),
             &incoming.path,

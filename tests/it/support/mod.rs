@@ -22,3 +22,4 @@ pub mod postgres;
 pub mod raw_http;
 pub mod server;
 pub mod small_disk;
+pub mod specs;
