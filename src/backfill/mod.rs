@@ -9,9 +9,10 @@
 //! is left to it. The version check and content hash of the write path make a re-run over
 //! unchanged events cost zero CRM writes.
 //!
-//! Submodules: [`args`] (command line and window), [`listing`] (the Nylas lists, shared with
-//! reconciliation), [`checkpoint`] (resumable runs), `inline` (running a job here), `run` (the
-//! grant tasks), [`series`] (recurring series in listings), [`progress`] (bar or log lines, and the [`Summary`]).
+//! Submodules: [`args`] (command line and window), [`checkpoint`] (resumable runs), `inline`
+//! (running a job here), `run` (the grant tasks), [`progress`] (bar or log lines, and the
+//! [`Summary`]). The Nylas lists, the window and recurring series in listings are shared with
+//! reconciliation and live in [`crate::sweep`].
 //!
 //! Invariants: at most `concurrency` grants are read at a time; a run is resumable from the last
 //! completed page of each calendar until it completes, when its checkpoints are deleted; the
@@ -20,10 +21,8 @@
 pub mod args;
 pub mod checkpoint;
 mod inline;
-pub mod listing;
 pub mod progress;
 mod run;
-pub mod series;
 
 use std::sync::Arc;
 
@@ -34,8 +33,8 @@ pub use progress::{ProgressMode, Summary};
 
 use crate::app::App;
 use crate::store::StoreError;
+use crate::sweep::listing::{ListError, Lister};
 use inline::Inline;
-use listing::{ListError, Lister};
 use progress::Progress;
 use run::Context;
 

@@ -14,7 +14,7 @@
 //! gaps, it does not import history (run `calsync backfill` first; a backfill also gives each
 //! calendar it completes a watermark, the time its listing started). Paused grants are skipped,
 //! so their watermarks stay before the expiry; when `grant.updated` resumes one, the next check
-//! (every 30 s, see [`schedule`]) re-reads it from there. See [`watermark`] for the floor kept
+//! (every 30 s, see [`schedule`]) re-reads it from there. See [`crate::sweep::watermark`] for the floor kept
 //! for paused grants without a watermark.
 //!
 //! Not healed: events hard-deleted while webhooks were failing (the Events API no longer lists
@@ -22,7 +22,6 @@
 
 mod pass;
 pub mod schedule;
-pub mod watermark;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -32,10 +31,10 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::backfill::listing::{ListError, Lister};
 use crate::clock::Clock;
 use crate::config::ReconcileSettings;
 use crate::store::{Store, StoreError};
+use crate::sweep::listing::{ListError, Lister};
 use crate::telemetry::metrics::Metrics;
 use schedule::{Passes, Schedule};
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use calsync::reconcile::watermark::{self, watermark_key};
 use calsync::reconcile::{LOCK, Reconciler};
+use calsync::sweep::watermark::{self, watermark_key};
 use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;
 use jiff::Timestamp;
