@@ -25,15 +25,20 @@ pub mod progress;
 mod run;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 pub use args::{ArgsError, BackfillArgs, BackfillOptions, Window};
 pub use progress::{ProgressMode, Summary};
 
-use crate::app::App;
-use crate::store::StoreError;
+use crate::clock::Clock;
+use crate::config::CalendarSelection;
+use crate::nylas::NylasClient;
+use crate::store::{Store, StoreError};
 use crate::sweep::listing::{ListError, Lister};
+use crate::worker::settle::RetryPolicy;
+use crate::worker::{Processor, Series};
 use inline::Inline;
 use progress::Progress;
 use run::Context;
@@ -49,35 +54,53 @@ pub enum BackfillError {
     Checkpoints(#[source] StoreError),
 }
 
-/// Runs a backfill with `app`'s store, clients and settings. Cancelling `stop` ends it early
-/// (after the event in hand); the summary then says it was interrupted and a re-run resumes.
+/// What a backfill works with, built by the application wiring (`App::backfill_deps`).
+pub struct BackfillDeps {
+    /// Where jobs, checkpoints, watermarks and grants are kept.
+    pub store: Arc<dyn Store>,
+    pub nylas: NylasClient,
+    /// The write path (shared with the worker pool).
+    pub processor: Arc<Processor>,
+    /// What runs each job ahead of the write path (series masters are expanded).
+    pub series: Series,
+    /// `[sync]` retries: the backoff of Nylas listing and of jobs run here.
+    pub policy: RetryPolicy,
+    /// `sync.lease`: how long a job run here is held.
+    pub lease_for: Duration,
+    /// `sync.calendars`.
+    pub calendars: CalendarSelection,
+    /// `sync.exclude_read_only_calendars`.
+    pub exclude_read_only_calendars: bool,
+    pub clock: Clock,
+}
+
+/// Runs a backfill with `deps`. Cancelling `stop` ends it early (after the event in hand); the
+/// summary then says it was interrupted and a re-run resumes.
 pub async fn run(
-    app: &App,
+    deps: BackfillDeps,
     options: BackfillOptions,
     mode: ProgressMode,
     stop: CancellationToken,
 ) -> Result<Summary, BackfillError> {
-    let settings = app.settings();
-    let policy = app.retry_policy();
     let lister = Lister::new(
-        app.nylas().clone(),
-        policy.backoff,
-        settings.sync.calendars,
-        settings.sync.exclude_read_only_calendars,
+        deps.nylas,
+        deps.policy.backoff,
+        deps.calendars,
+        deps.exclude_read_only_calendars,
         stop.clone(),
     );
     let inline = Inline {
-        store: app.store().clone(),
-        processor: app.processor().clone(),
-        series: app.series(),
-        policy,
+        store: deps.store,
+        processor: deps.processor,
+        series: deps.series,
+        policy: deps.policy,
         owner: format!(
             "backfill-{}-{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ),
-        lease_for: settings.sync.lease,
-        clock: app.clock(),
+        lease_for: deps.lease_for,
+        clock: deps.clock,
         stop,
     };
     let progress = Progress::new(mode, options.window);

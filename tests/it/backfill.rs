@@ -28,7 +28,7 @@ async fn app() -> TestApp {
 
 async fn backfill(app: &TestApp, options: BackfillOptions) -> Summary {
     backfill::run(
-        &app.app,
+        app.app.backfill_deps(),
         options,
         ProgressMode::Log,
         CancellationToken::new(),
