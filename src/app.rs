@@ -27,7 +27,6 @@ use crate::http::{self, EdgeState};
 use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
 use crate::policy::{Policy, PolicySettings};
-use crate::reconcile::Reconciler;
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
@@ -38,6 +37,8 @@ use crate::worker::health::Health;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner, Series, SeriesSettings};
+
+mod deps;
 
 /// The longest wait between claims without a wake-up (work from other processes).
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -331,7 +332,7 @@ impl App {
         };
         let stop_periodic = CancellationToken::new();
         let periodic = self.spawn_periodic(&stop_periodic);
-        let reconciler = Reconciler::new(&self, stop_workers.clone());
+        let reconciler = self.reconciler(stop_workers.clone());
         let reconcile = tokio::spawn(reconciler.run(stop_workers.clone()));
         let limits = ServerLimits {
             request_timeout: self.settings.server.request_timeout,

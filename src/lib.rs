@@ -39,6 +39,8 @@
 //! - [`triggers`]: the Nylas notification types calsync handles (a leaf vocabulary).
 //! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
 //! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
+//! - [`sweep`]: what backfill and reconciliation share: Nylas listing, window, series in
+//!   listings, watermarks (below both; depends on neither).
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
 //! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
 //! - [`demo`]: `calsync demo`: the real daemon syncing sample meetings, with no account.
@@ -70,6 +72,7 @@ pub mod reconcile;
 pub mod record;
 pub mod retry;
 pub mod store;
+pub mod sweep;
 pub mod telemetry;
 pub mod triggers;
 pub mod version;

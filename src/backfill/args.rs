@@ -10,9 +10,9 @@
 //!   page tokens Nylas issued for that exact query stay valid). Run on a later day, it is a new
 //!   run that starts over (cheaply: unchanged events cost no CRM write).
 
-use std::fmt;
-
 use jiff::Timestamp;
+
+pub use crate::sweep::{Window, rfc3339};
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
@@ -61,19 +61,6 @@ pub enum ArgsError {
     /// `--grant ""`.
     #[error("--grant needs a grant id, got an empty value")]
     EmptyGrant,
-}
-
-/// The time window of a backfill, Unix seconds, `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub start: i64,
-    pub end: i64,
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} – {}", rfc3339(self.start), rfc3339(self.end))
-    }
 }
 
 /// A validated backfill request.
@@ -157,13 +144,6 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
                  2024-06-01T00:00:00Z ({error})"
             )
         })
-}
-
-/// Unix seconds as RFC 3339 (UTC), or the number when out of range.
-pub fn rfc3339(seconds: i64) -> String {
-    Timestamp::from_second(seconds)
-        .map(|at| at.to_string())
-        .unwrap_or_else(|_| seconds.to_string())
 }
 
 #[cfg(test)]

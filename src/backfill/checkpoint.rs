@@ -11,14 +11,11 @@
 //! never a prefix of another run's names (it ends with `/`); an unreadable value is treated as
 //! absent (the calendar is read again from its first page, which costs no CRM write).
 
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::args::BackfillOptions;
-
-/// Characters escaped in a name component.
-const COMPONENT: &AsciiSet = &CONTROLS.add(b'/').add(b'%');
+use crate::sweep::name_component;
 
 /// Where a calendar of a run stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,11 +65,6 @@ pub fn calendar_key(run_prefix: &str, grant_id: &str, calendar_id: &str) -> Stri
         name_component(grant_id),
         name_component(calendar_id)
     )
-}
-
-/// An id made safe to place between `/` in a cursor name (`/` and `%` percent-encoded).
-pub fn name_component(id: &str) -> String {
-    utf8_percent_encode(id, COMPONENT).to_string()
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@
 //! is left to it. The version check and content hash of the write path make a re-run over
 //! unchanged events cost zero CRM writes.
 //!
-//! Submodules: [`args`] (command line and window), [`listing`] (the Nylas lists, shared with
-//! reconciliation), [`checkpoint`] (resumable runs), `inline` (running a job here), `run` (the
-//! grant tasks), [`series`] (recurring series in listings), [`progress`] (bar or log lines, and the [`Summary`]).
+//! Submodules: [`args`] (command line and window), [`checkpoint`] (resumable runs), `inline`
+//! (running a job here), `run` (the grant tasks), [`progress`] (bar or log lines, and the
+//! [`Summary`]). The Nylas lists, the window and recurring series in listings are shared with
+//! reconciliation and live in [`crate::sweep`].
 //!
 //! Invariants: at most `concurrency` grants are read at a time; a run is resumable from the last
 //! completed page of each calendar until it completes, when its checkpoints are deleted; the
@@ -20,22 +21,25 @@
 pub mod args;
 pub mod checkpoint;
 mod inline;
-pub mod listing;
 pub mod progress;
 mod run;
-pub mod series;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 pub use args::{ArgsError, BackfillArgs, BackfillOptions, Window};
 pub use progress::{ProgressMode, Summary};
 
-use crate::app::App;
-use crate::store::StoreError;
+use crate::clock::Clock;
+use crate::config::CalendarSelection;
+use crate::nylas::NylasClient;
+use crate::store::{Store, StoreError};
+use crate::sweep::listing::{ListError, Lister};
+use crate::worker::settle::RetryPolicy;
+use crate::worker::{Processor, Series};
 use inline::Inline;
-use listing::{ListError, Lister};
 use progress::Progress;
 use run::Context;
 
@@ -50,35 +54,53 @@ pub enum BackfillError {
     Checkpoints(#[source] StoreError),
 }
 
-/// Runs a backfill with `app`'s store, clients and settings. Cancelling `stop` ends it early
-/// (after the event in hand); the summary then says it was interrupted and a re-run resumes.
+/// What a backfill works with, built by the application wiring (`App::backfill_deps`).
+pub struct BackfillDeps {
+    /// Where jobs, checkpoints, watermarks and grants are kept.
+    pub store: Arc<dyn Store>,
+    pub nylas: NylasClient,
+    /// The write path (shared with the worker pool).
+    pub processor: Arc<Processor>,
+    /// What runs each job ahead of the write path (series masters are expanded).
+    pub series: Series,
+    /// `[sync]` retries: the backoff of Nylas listing and of jobs run here.
+    pub policy: RetryPolicy,
+    /// `sync.lease`: how long a job run here is held.
+    pub lease_for: Duration,
+    /// `sync.calendars`.
+    pub calendars: CalendarSelection,
+    /// `sync.exclude_read_only_calendars`.
+    pub exclude_read_only_calendars: bool,
+    pub clock: Clock,
+}
+
+/// Runs a backfill with `deps`. Cancelling `stop` ends it early (after the event in hand); the
+/// summary then says it was interrupted and a re-run resumes.
 pub async fn run(
-    app: &App,
+    deps: BackfillDeps,
     options: BackfillOptions,
     mode: ProgressMode,
     stop: CancellationToken,
 ) -> Result<Summary, BackfillError> {
-    let settings = app.settings();
-    let policy = app.retry_policy();
     let lister = Lister::new(
-        app.nylas().clone(),
-        policy.backoff,
-        settings.sync.calendars,
-        settings.sync.exclude_read_only_calendars,
+        deps.nylas,
+        deps.policy.backoff,
+        deps.calendars,
+        deps.exclude_read_only_calendars,
         stop.clone(),
     );
     let inline = Inline {
-        store: app.store().clone(),
-        processor: app.processor().clone(),
-        series: app.series(),
-        policy,
+        store: deps.store,
+        processor: deps.processor,
+        series: deps.series,
+        policy: deps.policy,
         owner: format!(
             "backfill-{}-{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         ),
-        lease_for: settings.sync.lease,
-        clock: app.clock(),
+        lease_for: deps.lease_for,
+        clock: deps.clock,
         stop,
     };
     let progress = Progress::new(mode, options.window);

@@ -22,12 +22,12 @@ use tokio_util::sync::CancellationToken;
 use super::args::BackfillOptions;
 use super::checkpoint::{Checkpoint, calendar_key, run_prefix};
 use super::inline::{Inline, InlineError};
-use super::listing::{self, ListError, Lister};
 use super::progress::{EventOutcome, Progress, SkipReason};
 use crate::clock::Clock;
 use crate::nylas::models::{Calendar, Grant};
-use crate::reconcile::watermark;
 use crate::store::{GrantStatus, JobSource, Store};
+use crate::sweep::listing::{self, ListError, Lister};
+use crate::sweep::watermark;
 
 /// Events in a row still failing after retries before a grant is stopped (the CRM is down).
 const MAX_CONSECUTIVE_RETRYING: u32 = 3;
@@ -251,7 +251,7 @@ async fn run_page(
         .now()
         .as_second()
         .saturating_add(i64::try_from(horizon).unwrap_or(i64::MAX));
-    let sorted = super::series::sort_page(
+    let sorted = crate::sweep::series::sort_page(
         ctx.store.as_ref(),
         events,
         grant_id,

@@ -101,7 +101,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                 event_id: cli.event,
             };
             let app = App::build(settings, Clock::System).await?;
-            replay::run(&app, &args, &mut out).await?;
+            replay::run(app.store().as_ref(), app.clock(), &args, &mut out).await?;
         }
         Command::Webhook(cli) => {
             let nylas = NylasClient::new(&settings.nylas, app::http_client()?);
@@ -180,7 +180,7 @@ pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<
         );
         on_signal.cancel();
     });
-    let summary = backfill::run(&app, plan.options, plan.mode, stop).await?;
+    let summary = backfill::run(app.backfill_deps(), plan.options, plan.mode, stop).await?;
     println!("{summary}");
     Ok(if summary.succeeded() {
         ExitCode::SUCCESS

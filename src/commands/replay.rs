@@ -22,11 +22,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::app::App;
+use crate::clock::Clock;
 use crate::nylas::Envelope;
 use crate::nylas::notification::{self, Interpretation};
 use crate::printable;
-use crate::store::{JobRequest, JobSource, NotificationFilter, StoreError, StoredNotification};
+use crate::store::{
+    JobRequest, JobSource, NotificationFilter, Store, StoreError, StoredNotification,
+};
 
 /// Jobs enqueued per store transaction.
 const ENQUEUE_CHUNK: usize = 500;
@@ -136,13 +138,15 @@ impl fmt::Display for Skip {
     }
 }
 
-/// Re-enqueues the logged notifications `args` selects and writes a report to `out`.
+/// Re-enqueues the logged notifications `args` selects from `store`'s log into `store`'s queue
+/// (times relative to `clock`) and writes a report to `out`.
 pub async fn run(
-    app: &App,
+    store: &dyn Store,
+    clock: Clock,
     args: &ReplayArgs,
     out: &mut impl Write,
 ) -> Result<ReplaySummary, ReplayError> {
-    let now = app.clock().now();
+    let now = clock.now();
     let since = args.since.resolve(now);
     let until = args.until.map_or(now, |until| until.resolve(now));
     if until <= since {
@@ -153,8 +157,7 @@ pub async fn run(
         until: Some(until),
         event_id: args.event_id.clone(),
     };
-    let logged = app
-        .store()
+    let logged = store
         .list_notifications(&filter)
         .await
         .map_err(ReplayError::Store)?;
@@ -186,8 +189,8 @@ pub async fn run(
     events.dedup();
     summary.events = events.len();
     for chunk in jobs.chunks(ENQUEUE_CHUNK) {
-        app.store()
-            .enqueue(chunk, app.clock().now())
+        store
+            .enqueue(chunk, clock.now())
             .await
             .map_err(ReplayError::Store)?;
     }

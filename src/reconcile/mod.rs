@@ -14,7 +14,7 @@
 //! gaps, it does not import history (run `calsync backfill` first; a backfill also gives each
 //! calendar it completes a watermark, the time its listing started). Paused grants are skipped,
 //! so their watermarks stay before the expiry; when `grant.updated` resumes one, the next check
-//! (every 30 s, see [`schedule`]) re-reads it from there. See [`watermark`] for the floor kept
+//! (every 30 s, see [`schedule`]) re-reads it from there. See [`crate::sweep::watermark`] for the floor kept
 //! for paused grants without a watermark.
 //!
 //! Not healed: events hard-deleted while webhooks were failing (the Events API no longer lists
@@ -22,7 +22,6 @@
 
 mod pass;
 pub mod schedule;
-pub mod watermark;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -31,11 +30,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
-use crate::backfill::listing::{ListError, Lister};
 use crate::clock::Clock;
 use crate::config::ReconcileSettings;
 use crate::store::{Store, StoreError};
+use crate::sweep::listing::{ListError, Lister};
 use crate::telemetry::metrics::Metrics;
 use schedule::{Passes, Schedule};
 
@@ -89,25 +87,33 @@ pub struct Reconciler {
     paused: Mutex<BTreeSet<String>>,
 }
 
+/// What a [`Reconciler`] works with, built by the application wiring (`App::reconciler`).
+pub struct ReconcilerDeps {
+    /// Where jobs, watermarks, grants and the `reconcile` lock are kept.
+    pub store: Arc<dyn Store>,
+    /// Lists grants, calendars and events (its stop token ends Nylas retries early).
+    pub lister: Lister,
+    /// `[reconcile]`.
+    pub settings: ReconcileSettings,
+    /// `sync.series_horizon`: how far ahead series occurrences are synced.
+    pub series_horizon: Duration,
+    /// This process's name in the store's locks.
+    pub owner: String,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
 impl Reconciler {
-    /// A reconciler using `app`'s store, Nylas client and settings; Nylas retries end early when
-    /// `stop` is cancelled.
-    pub fn new(app: &App, stop: CancellationToken) -> Reconciler {
-        let settings = app.settings();
+    /// A reconciler over `deps`.
+    pub fn new(deps: ReconcilerDeps) -> Reconciler {
         Reconciler {
-            store: app.store().clone(),
-            lister: Lister::new(
-                app.nylas().clone(),
-                app.retry_policy().backoff,
-                settings.sync.calendars,
-                settings.sync.exclude_read_only_calendars,
-                stop,
-            ),
-            settings: settings.reconcile.clone(),
-            series_horizon: settings.sync.series_horizon,
-            owner: app.owner().to_string(),
-            clock: app.clock(),
-            metrics: app.metrics().clone(),
+            store: deps.store,
+            lister: deps.lister,
+            settings: deps.settings,
+            series_horizon: deps.series_horizon,
+            owner: deps.owner,
+            clock: deps.clock,
+            metrics: deps.metrics,
             paused: Mutex::new(BTreeSet::new()),
         }
     }

@@ -13,13 +13,13 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use super::watermark::{self, floor_key, watermark_key};
 use super::{LOCK, PassReport, ReconcileError, Reconciler};
-use crate::backfill::args::Window;
-use crate::backfill::listing::{self, ListError};
-use crate::backfill::series::{self, refresh_job};
 use crate::nylas::models::Calendar;
 use crate::store::{GrantStatus, JobSource, StoreError};
+use crate::sweep::Window;
+use crate::sweep::listing::{self, ListError};
+use crate::sweep::series::{self, refresh_job};
+use crate::sweep::watermark::{self, floor_key, watermark_key};
 
 const DAY: i64 = 86_400;
 /// The most series one pass re-expands per grant (the next pass takes the rest).

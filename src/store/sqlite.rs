@@ -28,6 +28,7 @@
 mod connection;
 mod coordination;
 mod dead_letters;
+mod enqueue;
 mod file;
 mod grants;
 mod jobs;
@@ -168,7 +169,9 @@ impl Store for SqliteStore {
     }
 
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
-        let changed = self.checked(jobs::enqueue(&self.write, jobs, now)).await?;
+        let changed = self
+            .checked(enqueue::enqueue(&self.write, jobs, now))
+            .await?;
         self.wake(changed);
         Ok(())
     }

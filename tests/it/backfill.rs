@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use calsync::backfill::checkpoint::{calendar_key, run_prefix};
 use calsync::backfill::{self, BackfillOptions, ProgressMode, Summary};
-use calsync::reconcile::watermark::{self, watermark_key};
+use calsync::sweep::watermark::{self, watermark_key};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -28,7 +28,7 @@ async fn app() -> TestApp {
 
 async fn backfill(app: &TestApp, options: BackfillOptions) -> Summary {
     backfill::run(
-        &app.app,
+        app.app.backfill_deps(),
         options,
         ProgressMode::Log,
         CancellationToken::new(),

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use calsync::reconcile::watermark::{self, watermark_key};
-use calsync::reconcile::{LOCK, Reconciler};
+use calsync::reconcile::LOCK;
+use calsync::sweep::watermark::{self, watermark_key};
 use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;
 use jiff::Timestamp;
@@ -68,7 +68,7 @@ fn outcomes(mut settled: Vec<Settled>) -> Vec<Settled> {
 async fn a_silent_change_and_a_never_notified_event_reach_the_crm_within_one_interval() {
     let app = app().await;
     account(&app.nylas);
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     let t0 = now() - 6 * 3_600;
     app.nylas
         .put_event(event_at("e1", G1, CAL, t0 + DAY, t0 - 10 * MIN));
@@ -158,7 +158,7 @@ async fn a_silent_change_and_a_never_notified_event_reach_the_crm_within_one_int
 async fn grant_updated_re_reads_the_grant_from_before_it_expired() {
     let app = app().await;
     account(&app.nylas);
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     let t0 = now() - 3_600;
     app.nylas
         .put_event(event_at("e1", G1, CAL, t0 + DAY, t0 - MIN));
@@ -229,7 +229,7 @@ async fn grant_updated_re_reads_the_grant_from_before_it_expired() {
 async fn a_grant_paused_before_its_first_pass_is_re_read_from_its_pause() {
     let app = app().await;
     account(&app.nylas);
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     app.notify(&grant_envelope("n-exp", "grant.expired", G1))
         .await;
     let paused = now();
@@ -259,7 +259,7 @@ async fn a_grant_paused_before_its_first_pass_is_re_read_from_its_pause() {
 async fn a_failing_calendar_keeps_its_watermark_and_throttling_is_waited_out() {
     let app = app().await;
     account(&app.nylas);
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     let t0 = now() - 3_600;
     reconciler.run_once(at(t0)).await.unwrap();
     app.nylas.fail_page(PageFailure {
@@ -309,7 +309,7 @@ async fn another_replica_holding_the_lock_makes_the_pass_a_no_op() {
             .await
             .unwrap()
     );
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     let report = reconciler.run_once(at(t0 + MIN)).await.unwrap();
     assert!(!report.ran);
     assert!(app.nylas.requests().is_empty());
@@ -363,7 +363,7 @@ async fn serve_runs_reconciliation_and_heals_a_missed_event() {
 async fn a_grant_nylas_lists_valid_long_after_its_pause_is_resumed_without_grant_updated() {
     let app = app().await;
     account(&app.nylas);
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     app.notify(&grant_envelope("n-exp", "grant.expired", G1))
         .await;
     let paused = now();

@@ -7,7 +7,6 @@ mod world;
 use std::time::Duration;
 
 use calsync::backfill::{self, BackfillOptions, ProgressMode, Window};
-use calsync::reconcile::Reconciler;
 use calsync::worker::settle::Settled;
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -56,7 +55,7 @@ async fn a_notified_then_backfilled_weekly_series_has_one_record_per_occurrence_
 
     app.crm.reset_counts();
     let summary = backfill::run(
-        &app.app,
+        app.app.backfill_deps(),
         BackfillOptions {
             window: Window {
                 start: now - DAY,
@@ -170,7 +169,7 @@ async fn the_horizon_rolls_forward_and_adds_occurrences_without_a_notification()
 
     // Two weeks later the horizon reaches day 104: occurrences 13 and 14 (days 92 and 99).
     tokio::time::advance(Duration::from_secs(14 * DAY as u64)).await;
-    let reconciler = Reconciler::new(&app.app, CancellationToken::new());
+    let reconciler = app.app.reconciler(CancellationToken::new());
     let report = reconciler
         .run_once(app.fixture.clock.now())
         .await

@@ -10,7 +10,7 @@
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::jobs::{self, Enqueued};
+use super::enqueue::{self, Enqueued};
 use super::{begin_write, commit, db_error};
 use crate::store::codec::{self, millis};
 use crate::store::{DeadLetter, DeadLetterSelection, JobSource, StoreError};
@@ -78,7 +78,7 @@ pub(super) async fn retry(
     for letter in letters {
         let mut request = letter.request;
         request.source = JobSource::DeadLetterRetry;
-        match jobs::enqueue_one(&mut tx, &request, now).await? {
+        match enqueue::enqueue_one(&mut tx, &request, now).await? {
             Enqueued::GrantDeleted => continue,
             Enqueued::Applied => changed = true,
             Enqueued::Stale => {}

@@ -1,7 +1,7 @@
 //! Grant status on SQLite: which grants' jobs may run.
 //!
 //! Invariants: a grant without a row is active. A deleted grant has no jobs: deleting it drops
-//! them in the same transaction, and enqueueing for it is refused (see `jobs::enqueue_one`).
+//! them in the same transaction, and enqueueing for it is refused (see `enqueue::enqueue_one`).
 //! Notifications never revive a deleted grant, and a repeated `grant.expired` keeps the time the
 //! pause began; [`set_status`] (an explicit decision) sets whatever it is given.
 

@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 
-use super::jobs::{self, Enqueued};
+use super::enqueue::{self, Enqueued};
 use super::{begin_write, commit, db_error, grants};
 use crate::store::codec::{self, get, millis};
 use crate::store::{
@@ -39,7 +39,7 @@ pub(super) async fn ingest(
             changed |= grants::apply_change(&mut tx, grant_id, change, now).await?;
         }
         if let Some(job) = &notification.job {
-            changed |= jobs::enqueue_one(&mut tx, job, now).await? == Enqueued::Applied;
+            changed |= enqueue::enqueue_one(&mut tx, job, now).await? == Enqueued::Applied;
         }
         outcomes.push(IngestOutcome::Accepted);
     }

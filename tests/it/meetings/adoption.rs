@@ -104,7 +104,7 @@ async fn a_copy_found_by_backfill_keeps_the_meeting_when_another_rep_drops_their
         concurrency: 1,
     };
     let summary = backfill::run(
-        &app.app,
+        app.app.backfill_deps(),
         options,
         ProgressMode::Log,
         tokio_util::sync::CancellationToken::new(),

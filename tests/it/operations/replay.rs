@@ -23,7 +23,9 @@ const CALENDAR: &str = "primary";
 
 async fn replay(app: &TestApp, args: ReplayArgs) -> (ReplaySummary, String) {
     let mut out = Vec::new();
-    let summary = replay::run(&app.app, &args, &mut out).await.unwrap();
+    let summary = replay::run(app.app.store().as_ref(), app.app.clock(), &args, &mut out)
+        .await
+        .unwrap();
     (summary, String::from_utf8(out).unwrap())
 }
 
@@ -194,9 +196,14 @@ async fn the_window_selects_by_receipt_time_and_grant_changes_are_skipped() {
         until: Some(TimeArg::Ago(Duration::from_secs(7200))),
         event_id: None,
     };
-    let error = replay::run(&app.app, &backwards, &mut Vec::new())
-        .await
-        .unwrap_err();
+    let error = replay::run(
+        app.app.store().as_ref(),
+        app.app.clock(),
+        &backwards,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(error, ReplayError::EmptyWindow { .. }), "{error}");
 }
 

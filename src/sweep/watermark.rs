@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use crate::backfill::checkpoint::name_component;
+use super::name_component;
 use crate::store::{Store, StoreError};
 
 /// The watermark name of a calendar.

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::args::Window;
+use super::Window;
 use crate::config::CalendarSelection;
 use crate::nylas::NylasClient;
 use crate::nylas::NylasError;
