@@ -24,8 +24,11 @@ use crate::support::harness::TestApp;
 use crate::support::payloads::{envelope, event};
 use crate::support::small_disk::SmallDisk;
 
-/// How long a recovery may take before a test fails.
-const LIMIT: Duration = Duration::from_secs(20);
+/// How long a recovery may take before a test fails: a liveness bound, not a speed target (the
+/// recovery takes about a second on an idle machine and the tests print what they observed). It
+/// leaves room for a machine loaded by parallel builds, where 20 s was once not enough for the
+/// full-disk backlog to drain.
+const LIMIT: Duration = Duration::from_secs(60);
 
 pub(super) fn notification(index: usize) -> serde_json::Value {
     let object = event(&format!("evt-{index}"), "grant-1", "primary", "Call", 100);
