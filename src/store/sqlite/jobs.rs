@@ -3,8 +3,9 @@
 //!
 //! Invariants:
 //! - One row per record key. [`enqueue_one`] is a single `INSERT … ON CONFLICT DO UPDATE`: it
-//!   replaces the content, bumps `generation`, resets `attempts`/`last_error` and makes the job
-//!   due now, leaving lease columns alone (an in-flight holder sees the generation change when it
+//!   replaces the content, bumps `generation`, resets `attempts`/`last_error` and schedules the
+//!   job by the [`QueuePolicy`] (coalescing; `burst_started_at`, cleared by a claim), leaving
+//!   lease columns alone (an in-flight holder sees the generation change when it
 //!   finishes). An upsert older than a pending upsert is dropped; an upsert over a delete, or
 //!   over an upsert that already had to fetch, keeps `force_fetch`.
 //! - A claim is one `BEGIN IMMEDIATE` transaction: nobody else can claim between choosing the
@@ -21,7 +22,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 
 use super::{begin_write, commit, db_error, grants};
 use crate::store::codec::{self, get, get_count, millis, millis_after};
-use crate::store::{ClaimedJob, Completion, JobRequest, Lease, RetryPlan, StoreError};
+use crate::store::{ClaimedJob, Completion, JobRequest, Lease, QueuePolicy, RetryPlan, StoreError};
 
 /// What an enqueue did to the jobs table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +38,8 @@ pub(super) enum Enqueued {
 const UPSERT_JOB: &str = "\
 INSERT INTO jobs (record_key, grant_id, calendar_id, action, payload, origin, version,
                   force_fetch, source, notification_id, generation, attempts,
-                  enqueued_at, updated_at, next_attempt_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?11)
+                  enqueued_at, updated_at, next_attempt_at, burst_started_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?11 + MIN(?12, ?13), ?11)
 ON CONFLICT (record_key) DO UPDATE SET
     grant_id = excluded.grant_id,
     calendar_id = COALESCE(excluded.calendar_id, jobs.calendar_id),
@@ -55,7 +56,9 @@ ON CONFLICT (record_key) DO UPDATE SET
     attempts = 0,
     last_error = NULL,
     updated_at = excluded.updated_at,
-    next_attempt_at = excluded.next_attempt_at
+    next_attempt_at = MIN(excluded.updated_at + ?12,
+                          COALESCE(jobs.burst_started_at, excluded.updated_at) + ?13),
+    burst_started_at = COALESCE(jobs.burst_started_at, excluded.updated_at)
 WHERE NOT (excluded.action = 'upsert' AND jobs.action = 'upsert'
            AND excluded.version IS NOT NULL AND jobs.version IS NOT NULL
            AND excluded.version < jobs.version)";
@@ -69,7 +72,7 @@ ORDER BY j.next_attempt_at, j.record_key
 LIMIT ?2";
 
 const LEASE_KEY: &str = "\
-UPDATE jobs SET leased_until = ?2, lease_token = ?3, lease_owner = ?4
+UPDATE jobs SET leased_until = ?2, lease_token = ?3, lease_owner = ?4, burst_started_at = NULL
 WHERE record_key = ?1
   AND (leased_until IS NULL OR leased_until <= ?5)
   AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = jobs.grant_id AND g.status <> 'active')
@@ -84,6 +87,7 @@ pub(super) async fn enqueue_one(
     conn: &mut SqliteConnection,
     job: &JobRequest,
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<Enqueued, StoreError> {
     if grants::is_deleted(conn, &job.grant_id).await? {
         return Ok(Enqueued::GrantDeleted);
@@ -100,6 +104,8 @@ pub(super) async fn enqueue_one(
         .bind(codec::source_text(job.source))
         .bind(&job.notification_id)
         .bind(millis(now))
+        .bind(policy.window_millis(job.source))
+        .bind(policy.max_delay_millis())
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -115,6 +121,7 @@ pub(super) async fn enqueue(
     write: &SqlitePool,
     jobs: &[JobRequest],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<bool, StoreError> {
     if jobs.is_empty() {
         return Ok(false);
@@ -122,7 +129,7 @@ pub(super) async fn enqueue(
     let mut tx = begin_write(write).await?;
     let mut changed = false;
     for job in jobs {
-        changed |= enqueue_one(&mut tx, job, now).await? == Enqueued::Applied;
+        changed |= enqueue_one(&mut tx, job, now, policy).await? == Enqueued::Applied;
     }
     commit(tx).await?;
     Ok(changed)
