@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 
 use crate::support::harness::TestApp;
@@ -171,4 +172,70 @@ async fn the_running_worker_pool_writes_a_burst_once_when_it_is_due() {
     assert_eq!(app.store.next_due_at().await.unwrap(), None, "nothing left");
     assert_eq!(writes(&app), 1, "{:?}", app.crm.requests());
     assert_eq!(written_title(&app), "Call, edit 9");
+}
+
+/// Events and edits of each in [`measure_burst_writes_per_event`].
+const BURST_EVENTS: usize = 200;
+const BURST_EDITS: usize = 10;
+
+/// A measurement, run by hand (`cargo test --test it coalescing::measure -- --ignored
+/// --nocapture`): 200 events × 10 edits sent round-robin by 16 concurrent clients to the running
+/// worker pool on the wall clock, with coalescing off and with the default window; prints the
+/// CRM writes per event. It checks only that every event ends with its last edit's content (the
+/// counts depend on the machine's speed).
+#[tokio::test]
+#[ignore = "a measurement, not a test: run by hand with --nocapture"]
+async fn measure_burst_writes_per_event() {
+    for window in [Duration::ZERO, Duration::from_secs(1)] {
+        let app = TestApp::builder()
+            .with_config(move |settings| {
+                settings.sync.coalesce_window = window;
+                settings.sync.coalesce_max_delay = Duration::from_secs(10);
+            })
+            .spawn()
+            .await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let workers = {
+            let runner = app.runner.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move { runner.run(stop, Duration::from_secs(30)).await })
+        };
+        let started = tokio::time::Instant::now();
+        let sends = (0..BURST_EDITS).flat_map(|edit| (0..BURST_EVENTS).map(move |e| (e, edit)));
+        futures::stream::iter(sends)
+            .for_each_concurrent(16, |(index, edit)| {
+                let app = &app;
+                async move {
+                    let id = format!("evt-{index}");
+                    let title = format!("Call, edit {edit}");
+                    let version = 1_780_000_000 + edit as i64;
+                    let object = event(&id, GRANT, "primary", &title, version);
+                    app.nylas.put_event(object.clone());
+                    let envelope = envelope(&format!("n-{index}-{edit}"), "event.updated", object);
+                    assert_eq!(app.notify(&envelope).await, StatusCode::OK);
+                }
+            })
+            .await;
+        let sent_in = started.elapsed();
+        while app.store.next_due_at().await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.cancel();
+        workers.await.unwrap();
+        for index in 0..BURST_EVENTS {
+            let records = app.crm.records_for(&format!("evt-{index}"));
+            assert_eq!(
+                records[0].body["meeting_subject"],
+                format!("Call, edit {}", BURST_EDITS - 1)
+            );
+        }
+        println!(
+            "coalesce_window={window:?}: {} notifications sent in {sent_in:?}, {} CRM writes \
+             for {BURST_EVENTS} events ({:.2} per event), drained in {:?}",
+            BURST_EVENTS * BURST_EDITS,
+            writes(&app),
+            writes(&app) as f64 / BURST_EVENTS as f64,
+            started.elapsed(),
+        );
+    }
 }
