@@ -101,7 +101,8 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError>;
 
     /// Claims up to `limit` due jobs (not leased or lease expired, `next_attempt_at <= now`, grant
-    /// not paused or deleted), oldest due first, leasing each until `now + lease_for`.
+    /// not paused or deleted), oldest due first, leasing each until `now + lease_for`. A claim
+    /// ends each job's coalescing burst: a request arriving during the run starts a new one.
     async fn claim(
         &self,
         owner: &str,
