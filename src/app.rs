@@ -28,7 +28,7 @@ use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
 use crate::policy::{Policy, PolicySettings};
 use crate::retry::Backoff;
-use crate::store::{self, Ingestor, Store, StoreError};
+use crate::store::{self, Ingestor, QueuePolicy, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::store_gauges;
 use crate::telemetry::throttle::LogThrottle;
@@ -108,7 +108,8 @@ pub struct App {
 impl App {
     /// Opens the store (running migrations) and builds the clients.
     pub async fn build(settings: Settings, clock: Clock) -> Result<App, AppError> {
-        let store = store::open(settings.store.url.expose_secret()).await?;
+        let store =
+            store::open_with(settings.store.url.expose_secret(), queue_policy(&settings)).await?;
         Self::build_with_store(settings, clock, store)
     }
 
@@ -389,5 +390,13 @@ impl App {
             crm.kind = self.crm.kind(),
             "calsync is serving."
         );
+    }
+}
+
+/// How the store schedules enqueued jobs: `sync.coalesce_window` and `sync.coalesce_max_delay`.
+pub fn queue_policy(settings: &Settings) -> QueuePolicy {
+    QueuePolicy {
+        coalesce_window: settings.sync.coalesce_window,
+        coalesce_max_delay: settings.sync.coalesce_max_delay,
     }
 }

@@ -62,6 +62,8 @@ impl Default for SyncSettings {
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(10 * MINUTE),
             lease: Duration::from_secs(60),
+            coalesce_window: Duration::from_secs(1),
+            coalesce_max_delay: Duration::from_secs(10),
             crm_requests_per_second: 0,
             calendars: CalendarSelection::All,
             exclude_read_only_calendars: false,

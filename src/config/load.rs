@@ -111,6 +111,7 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
     let mut log: Option<LogSettings> = section(loading, "log");
     if let Some(sync) = &sync {
         check_retry_delays(loading, sync);
+        check_coalesce_delays(loading, sync);
     }
     if let Some(log) = log.as_mut()
         && !loading.tree.is_set("log.format")
@@ -166,6 +167,19 @@ fn unknown_tables(loading: &mut Loading) {
             }
             loading.tree.remove(&key);
         }
+    }
+}
+
+/// `sync.coalesce_window` must not be longer than `sync.coalesce_max_delay`.
+fn check_coalesce_delays(loading: &mut Loading, sync: &SyncSettings) {
+    if sync.coalesce_window > sync.coalesce_max_delay {
+        let max_origin = loading.tree.origin("sync.coalesce_max_delay");
+        let problem = format!(
+            "{} is longer than sync.coalesce_max_delay ({}, {max_origin})",
+            humantime::format_duration(sync.coalesce_window),
+            humantime::format_duration(sync.coalesce_max_delay),
+        );
+        loading.invalid("sync.coalesce_window", problem);
     }
 }
 

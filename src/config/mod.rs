@@ -168,6 +168,15 @@ pub struct SyncSettings {
     /// may take it; renewed while the job runs, so it only matters after a crash.
     #[serde(with = "value::positive_duration")]
     pub lease: Duration,
+    /// `coalesce_window`, default 1s: how long an event must be quiet after a notification
+    /// before its job runs, so that a burst of edits costs one CRM write; `0s` runs at once.
+    #[serde(with = "value::duration")]
+    pub coalesce_window: Duration,
+    /// `coalesce_max_delay`, default 10s: the longest a notified change waits for its event to
+    /// become quiet (counted from the first notification of the burst); not shorter than
+    /// `coalesce_window`.
+    #[serde(with = "value::duration")]
+    pub coalesce_max_delay: Duration,
     /// `crm_requests_per_second`, default 0 (no cap).
     pub crm_requests_per_second: u32,
     /// `calendars`, default `all`.

@@ -7,7 +7,9 @@
 //!   [`IngestOutcome::Duplicate`]) and only a newly stored notification touches the jobs.
 //! - **One row per record key.** A job request for a key that already has a job replaces that
 //!   job's content (coalescing) and bumps its `generation`, unless it is an upsert whose version
-//!   is older than the pending upsert's (then it is dropped). An upsert that replaces a pending
+//!   is older than the pending upsert's (then it is dropped). When a job is due follows the
+//!   store's [`QueuePolicy`]: a burst of changes waits for a quiet window, at most a maximum
+//!   delay. An upsert that replaces a pending
 //!   delete is marked `force_fetch`, so a late notification can only resurrect an event the
 //!   Events API still returns.
 //! - **One job in flight per key.** Claiming sets a lease (`leased_until`, a fresh token); a
@@ -38,6 +40,7 @@ mod codec;
 pub mod ingest;
 mod lookup;
 pub mod meetings;
+mod policy;
 pub mod postgres;
 mod redact;
 mod schema;
@@ -54,6 +57,7 @@ use tokio::sync::Notify;
 
 pub use ingest::Ingestor;
 pub use meetings::{CopyStatus, MeetingCopy, MeetingLedger};
+pub use policy::QueuePolicy;
 pub use redact::redact_url;
 pub use series::{Occurrence, SeriesKey, SeriesRecord, SeriesStore};
 pub use types::{
@@ -97,7 +101,8 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError>;
 
     /// Claims up to `limit` due jobs (not leased or lease expired, `next_attempt_at <= now`, grant
-    /// not paused or deleted), oldest due first, leasing each until `now + lease_for`.
+    /// not paused or deleted), oldest due first, leasing each until `now + lease_for`. A claim
+    /// ends each job's coalescing burst: a request arriving during the run starts a new one.
     async fn claim(
         &self,
         owner: &str,
@@ -248,12 +253,26 @@ pub async fn open_existing(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 }
 
 /// Opens the store a URL names (`sqlite://…`, `postgres://…` or `postgresql://…`), running its
-/// migrations.
+/// migrations, with [`QueuePolicy::IMMEDIATE`] (jobs due when enqueued).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, QueuePolicy::IMMEDIATE).await
+}
+
+/// Opens the store a URL names, running its migrations; its enqueues follow `policy`
+/// (coalescing, see [`QueuePolicy`]).
+pub async fn open_with(url: &str, policy: QueuePolicy) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(url)
+                .await?
+                .with_queue_policy(policy),
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::open(url).await?))
+        Ok(Arc::new(
+            postgres::PostgresStore::open(url)
+                .await?
+                .with_queue_policy(policy),
+        ))
     } else {
         Err(unsupported(url))
     }

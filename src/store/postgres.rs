@@ -53,8 +53,8 @@ use self::connection::{begin, commit, db_error, open_error};
 use self::listener::Listener;
 use super::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, RetryPlan, Store,
-    StoreError, StoredNotification, SyncState,
+    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, QueuePolicy,
+    RetryPlan, Store, StoreError, StoredNotification, SyncState,
 };
 
 pub use self::listener::LISTENER_APPLICATION_NAME;
@@ -66,9 +66,17 @@ pub struct PostgresStore {
     pool: PgPool,
     wakeups: Arc<Notify>,
     listener: Arc<Listener>,
+    /// How enqueued jobs are scheduled (coalescing).
+    policy: QueuePolicy,
 }
 
 impl PostgresStore {
+    /// Schedules enqueued jobs by `policy` (coalescing); the default is
+    /// [`QueuePolicy::IMMEDIATE`].
+    pub fn with_queue_policy(self, policy: QueuePolicy) -> Self {
+        Self { policy, ..self }
+    }
+
     /// Connects to the database a `postgres://` (or `postgresql://`) URL names, runs the
     /// migrations, and subscribes to wake-ups.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
@@ -103,6 +111,7 @@ impl PostgresStore {
             pool,
             wakeups,
             listener: Arc::new(listener),
+            policy: QueuePolicy::IMMEDIATE,
         })
     }
 
@@ -151,13 +160,14 @@ impl Store for PostgresStore {
         batch: &[IncomingNotification],
         now: Timestamp,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let (outcomes, changed) = notifications::ingest(&self.pool, batch, now).await?;
+        let (outcomes, changed) =
+            notifications::ingest(&self.pool, batch, now, &self.policy).await?;
         self.wake(changed);
         Ok(outcomes)
     }
 
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
-        let changed = jobs::enqueue(&self.pool, jobs, now).await?;
+        let changed = jobs::enqueue(&self.pool, jobs, now, &self.policy).await?;
         self.wake(changed);
         Ok(())
     }
@@ -262,7 +272,8 @@ impl Store for PostgresStore {
         selection: &DeadLetterSelection,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let (requeued, changed) = dead_letters::retry(&self.pool, selection, now).await?;
+        let (requeued, changed) =
+            dead_letters::retry(&self.pool, selection, now, &self.policy).await?;
         self.wake(changed);
         Ok(requeued)
     }

@@ -51,8 +51,8 @@ use self::connection::{Pools, begin_write, commit, db_error, open_existing_pools
 use self::file::{DatabaseFile, Moment};
 use super::{
     ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, RetryPlan, Store,
-    StoreError, StoredNotification, SyncState,
+    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, QueuePolicy,
+    RetryPlan, Store, StoreError, StoredNotification, SyncState,
 };
 
 /// The SQLite store.
@@ -65,6 +65,8 @@ pub struct SqliteStore {
     /// The database file, checked around every write (`None` in memory).
     file: Option<Arc<DatabaseFile>>,
     wakeups: Arc<Notify>,
+    /// How enqueued jobs are scheduled (coalescing).
+    policy: QueuePolicy,
 }
 
 impl SqliteStore {
@@ -77,6 +79,7 @@ impl SqliteStore {
             read,
             file: file.map(Arc::new),
             wakeups: Arc::new(Notify::new()),
+            policy: QueuePolicy::IMMEDIATE,
         })
     }
 
@@ -89,7 +92,14 @@ impl SqliteStore {
             read,
             file: file.map(Arc::new),
             wakeups: Arc::new(Notify::new()),
+            policy: QueuePolicy::IMMEDIATE,
         })
+    }
+
+    /// Schedules enqueued jobs by `policy` (coalescing); the default is
+    /// [`QueuePolicy::IMMEDIATE`].
+    pub fn with_queue_policy(self, policy: QueuePolicy) -> Self {
+        Self { policy, ..self }
     }
 
     /// Closes both pools, waiting for their connections to finish (a clean shutdown).
@@ -162,7 +172,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
         let (outcomes, changed) = self
-            .checked(notifications::ingest(&self.write, batch, now))
+            .checked(notifications::ingest(&self.write, batch, now, &self.policy))
             .await?;
         self.wake(changed);
         Ok(outcomes)
@@ -170,7 +180,7 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
         let changed = self
-            .checked(enqueue::enqueue(&self.write, jobs, now))
+            .checked(enqueue::enqueue(&self.write, jobs, now, &self.policy))
             .await?;
         self.wake(changed);
         Ok(())
@@ -290,7 +300,12 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let (requeued, changed) = self
-            .checked(dead_letters::retry(&self.write, selection, now))
+            .checked(dead_letters::retry(
+                &self.write,
+                selection,
+                now,
+                &self.policy,
+            ))
             .await?;
         self.wake(changed);
         Ok(requeued)

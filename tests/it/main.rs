@@ -7,6 +7,7 @@ mod support;
 mod backfill;
 mod bounds;
 mod causes;
+mod coalescing;
 mod configuration;
 mod crm_conformance;
 mod demo;

@@ -9,7 +9,8 @@
 //! [`healing`] checks that a store recovers by itself from failed commits. [`races`] adds
 //! PostgreSQL-only cases that one SQLite process cannot show: several store handles (separate
 //! pools, like separate replicas) racing on one database. [`meetings`] covers the meeting
-//! ledger, and the upgrade of a database written with the first schema.
+//! ledger, and the upgrade of a database written with the first schema. [`quiet_window`] covers
+//! coalescing windows (a store opened with a [`calsync::store::QueuePolicy`]).
 
 mod claims;
 mod coalescing;
@@ -18,6 +19,7 @@ mod healing;
 mod ingest;
 mod meetings;
 mod queue;
+mod quiet_window;
 mod races;
 mod records;
 mod series;
@@ -110,6 +112,13 @@ macro_rules! cases {
             coalescing::change_in_flight_releases_on_retry,
             coalescing::change_in_flight_releases_on_dead_letter,
             coalescing::stale_upsert_in_flight_is_dropped,
+            quiet_window::a_burst_waits_for_a_quiet_window,
+            quiet_window::a_never_quiet_burst_is_due_at_the_maximum_delay,
+            quiet_window::a_claim_ends_the_burst,
+            quiet_window::a_retry_keeps_its_schedule,
+            quiet_window::deletes_coalesce_too,
+            quiet_window::listings_and_operator_retries_do_not_wait,
+            quiet_window::a_dead_letter_retry_is_due_at_once,
             claims::claims_due_jobs_oldest_first_up_to_limit,
             claims::leased_job_is_exclusive_until_expiry,
             claims::lost_lease_changes_nothing,

@@ -254,6 +254,15 @@ fn retry_initial_longer_than_retry_max() {
 }
 
 #[test]
+fn coalesce_window_longer_than_coalesce_max_delay() {
+    assert_eq!(
+        file_message("[sync]\ncoalesce_window = \"30s\"\n"),
+        "sync.coalesce_window: 30s is longer than sync.coalesce_max_delay (10s, built-in \
+         default) (in config file PATH)"
+    );
+}
+
+#[test]
 fn paths_must_start_with_a_slash() {
     assert_eq!(
         file_message("[server]\nwebhook_path = \"webhooks\"\n"),

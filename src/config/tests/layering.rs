@@ -59,6 +59,8 @@ fn defaults_apply_when_nothing_is_set() {
     assert_eq!(sync.max_attempts, 12);
     assert_eq!(sync.retry_initial, Duration::from_secs(1));
     assert_eq!(sync.retry_max, Duration::from_secs(600));
+    assert_eq!(sync.coalesce_window, Duration::from_secs(1));
+    assert_eq!(sync.coalesce_max_delay, Duration::from_secs(10));
     assert_eq!(sync.crm_requests_per_second, 0);
     assert_eq!(sync.calendars, CalendarSelection::All);
     assert!(!sync.exclude_read_only_calendars);

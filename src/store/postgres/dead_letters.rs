@@ -16,7 +16,9 @@ use sqlx::postgres::{PgConnection, PgPool};
 use super::enqueue::{self, Fence};
 use super::{begin, commit, db_error, grants};
 use crate::store::codec::{self, millis};
-use crate::store::{DeadLetter, DeadLetterSelection, JobRequest, JobSource, StoreError};
+use crate::store::{
+    DeadLetter, DeadLetterSelection, JobRequest, JobSource, QueuePolicy, StoreError,
+};
 
 /// The start of every dead-letter query (a macro so `concat!` can build `'static` SQL).
 macro_rules! select_dead_letters {
@@ -74,6 +76,7 @@ pub(super) async fn retry(
     pool: &PgPool,
     selection: &DeadLetterSelection,
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<(u64, bool), StoreError> {
     let mut tx = begin(pool).await?;
     enqueue::fence(&mut tx, Fence::Enqueue).await?;
@@ -96,7 +99,7 @@ pub(super) async fn retry(
         })
         .unzip();
     let refs: Vec<&JobRequest> = requests.iter().collect();
-    let changed = enqueue::enqueue_all(&mut tx, &refs, now)
+    let changed = enqueue::enqueue_all(&mut tx, &refs, now, policy)
         .await?
         .contains(&true);
     let removed = sqlx::query("DELETE FROM dead_letters WHERE id = ANY($1::int8[])")

@@ -3,7 +3,8 @@
 //!
 //! Invariants:
 //! - One row per record key. The upsert replaces the content, bumps `generation`, resets
-//!   `attempts`/`last_error` and makes the job due now, leaving lease columns alone (an in-flight
+//!   `attempts`/`last_error` and schedules the job by the [`QueuePolicy`] (coalescing;
+//!   `burst_started_at`, cleared by a claim), leaving lease columns alone (an in-flight
 //!   holder sees the generation change when it finishes). An upsert older than a pending upsert
 //!   is dropped; an upsert over a delete, or over an upsert that already had to fetch, keeps
 //!   `force_fetch`. A request for a deleted grant makes no job.
@@ -26,9 +27,9 @@ use sqlx::postgres::PgConnection;
 
 use super::db_error;
 use super::listener::CHANNEL;
-use crate::store::JobRequest;
 use crate::store::StoreError;
 use crate::store::codec::{self, millis};
+use crate::store::{JobRequest, QueuePolicy};
 
 /// The advisory lock key of the grant-deletion fence ("calsync" in ASCII); distinct from the
 /// key sqlx's migrator derives from the database name.
@@ -37,13 +38,14 @@ const GRANT_FENCE_KEY: i64 = 0x0063_616c_7379_6e63;
 const UPSERT_JOBS: &str = "\
 INSERT INTO jobs AS j (record_key, grant_id, calendar_id, action, payload, origin, version,
                        force_fetch, source, notification_id, generation, attempts,
-                       enqueued_at, updated_at, next_attempt_at)
+                       enqueued_at, updated_at, next_attempt_at, burst_started_at)
 SELECT i.record_key, i.grant_id, i.calendar_id, i.action, i.payload, i.origin, i.version,
-       i.force_fetch, i.source, i.notification_id, 0, 0, $11, $11, $11
+       i.force_fetch, i.source, i.notification_id, 0, 0, $11, $11,
+       $11 + LEAST(i.coalesce_window, $13), $11
 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[],
-            $8::bool[], $9::text[], $10::text[])
+            $8::bool[], $9::text[], $10::text[], $12::int8[])
      AS i(record_key, grant_id, calendar_id, action, payload, origin, version, force_fetch,
-          source, notification_id)
+          source, notification_id, coalesce_window)
 WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = i.grant_id AND g.status = 'deleted')
 ORDER BY i.record_key
 ON CONFLICT (record_key) DO UPDATE SET
@@ -62,7 +64,9 @@ ON CONFLICT (record_key) DO UPDATE SET
     attempts = 0,
     last_error = NULL,
     updated_at = excluded.updated_at,
-    next_attempt_at = excluded.next_attempt_at
+    next_attempt_at = LEAST(excluded.next_attempt_at,
+                            COALESCE(j.burst_started_at, excluded.updated_at) + $13),
+    burst_started_at = COALESCE(j.burst_started_at, excluded.updated_at)
 WHERE NOT (excluded.action = 'upsert' AND j.action = 'upsert'
            AND excluded.version IS NOT NULL AND j.version IS NOT NULL
            AND excluded.version < j.version)
@@ -107,10 +111,11 @@ pub(super) async fn enqueue_all(
     conn: &mut PgConnection,
     jobs: &[&JobRequest],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<Vec<bool>, StoreError> {
     let mut applied = vec![false; jobs.len()];
     for round in rounds(jobs) {
-        let written = upsert_round(conn, jobs, &round, now).await?;
+        let written = upsert_round(conn, jobs, &round, now, policy).await?;
         for index in round {
             applied[index] = written.contains(jobs[index].record_key.as_str());
         }
@@ -139,6 +144,7 @@ async fn upsert_round(
     jobs: &[&JobRequest],
     round: &[usize],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<HashSet<String>, StoreError> {
     let picked = || round.iter().map(|&index| jobs[index]);
     let keys: Vec<&str> = picked().map(|j| j.record_key.as_str()).collect();
@@ -153,6 +159,7 @@ async fn upsert_round(
     let force: Vec<bool> = picked().map(|j| j.force_fetch).collect();
     let sources: Vec<&str> = picked().map(|j| codec::source_text(j.source)).collect();
     let notifications: Vec<Option<&str>> = picked().map(|j| j.notification_id.as_deref()).collect();
+    let windows: Vec<i64> = picked().map(|j| policy.window_millis(j.source)).collect();
     let written: Vec<String> = sqlx::query_scalar(UPSERT_JOBS)
         .bind(keys)
         .bind(grants)
@@ -165,6 +172,8 @@ async fn upsert_round(
         .bind(sources)
         .bind(notifications)
         .bind(millis(now))
+        .bind(windows)
+        .bind(policy.max_delay_millis())
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error)?;

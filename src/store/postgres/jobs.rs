@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use super::enqueue::{self, Fence};
 use super::{begin, commit, db_error};
 use crate::store::codec::{self, get, get_count, millis, millis_after};
-use crate::store::{ClaimedJob, Completion, JobRequest, Lease, RetryPlan, StoreError};
+use crate::store::{ClaimedJob, Completion, JobRequest, Lease, QueuePolicy, RetryPlan, StoreError};
 
 /// The columns a claim returns (a macro so `concat!` can build `'static` SQL).
 macro_rules! claimed_columns {
@@ -45,7 +45,7 @@ const CLAIM: &str = concat!(
         FOR UPDATE OF d SKIP LOCKED
     ), leased AS (
         UPDATE jobs j SET leased_until = $3, lease_token = gen_random_uuid()::text,
-                          lease_owner = $4
+                          lease_owner = $4, burst_started_at = NULL
         FROM due WHERE j.record_key = due.record_key
         RETURNING ",
     claimed_columns!(),
@@ -56,7 +56,7 @@ const CLAIM: &str = concat!(
 
 const CLAIM_KEY: &str = concat!(
     "UPDATE jobs j SET leased_until = $2, lease_token = gen_random_uuid()::text,
-                       lease_owner = $3
+                       lease_owner = $3, burst_started_at = NULL
      WHERE j.record_key = $1
        AND (j.leased_until IS NULL OR j.leased_until <= $4)
        AND NOT EXISTS (SELECT 1 FROM grants g
@@ -73,6 +73,7 @@ pub(super) async fn enqueue(
     pool: &PgPool,
     jobs: &[JobRequest],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<bool, StoreError> {
     if jobs.is_empty() {
         return Ok(false);
@@ -80,7 +81,7 @@ pub(super) async fn enqueue(
     let mut tx = begin(pool).await?;
     enqueue::fence(&mut tx, Fence::Enqueue).await?;
     let requests: Vec<&JobRequest> = jobs.iter().collect();
-    let changed = enqueue::enqueue_all(&mut tx, &requests, now)
+    let changed = enqueue::enqueue_all(&mut tx, &requests, now, policy)
         .await?
         .contains(&true);
     if changed {

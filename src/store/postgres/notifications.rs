@@ -24,8 +24,8 @@ use super::enqueue::{self, Fence};
 use super::{begin, commit, db_error, grants};
 use crate::store::codec::{self, get, millis};
 use crate::store::{
-    GrantChange, IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, StoreError,
-    StoredNotification,
+    GrantChange, IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, QueuePolicy,
+    StoreError, StoredNotification,
 };
 
 /// Numbers the rows in arrival order, then inserts them in id order.
@@ -47,6 +47,7 @@ pub(super) async fn ingest(
     pool: &PgPool,
     batch: &[IncomingNotification],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
     if batch.is_empty() {
         return Ok((Vec::new(), false));
@@ -80,7 +81,7 @@ pub(super) async fn ingest(
         .iter()
         .filter_map(|&index| batch[index].job.as_ref())
         .collect();
-    changed |= enqueue::enqueue_all(&mut tx, &jobs, now)
+    changed |= enqueue::enqueue_all(&mut tx, &jobs, now, policy)
         .await?
         .contains(&true);
     if changed {

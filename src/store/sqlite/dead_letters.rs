@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use super::enqueue::{self, Enqueued};
 use super::{begin_write, commit, db_error};
 use crate::store::codec::{self, millis};
-use crate::store::{DeadLetter, DeadLetterSelection, JobSource, StoreError};
+use crate::store::{DeadLetter, DeadLetterSelection, JobSource, QueuePolicy, StoreError};
 
 /// The start of every dead-letter query (a macro so `concat!` can build `'static` SQL).
 macro_rules! select_dead_letters {
@@ -71,6 +71,7 @@ pub(super) async fn retry(
     write: &SqlitePool,
     selection: &DeadLetterSelection,
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<(u64, bool), StoreError> {
     let mut tx = begin_write(write).await?;
     let letters = select(&mut tx, selection).await?;
@@ -78,7 +79,7 @@ pub(super) async fn retry(
     for letter in letters {
         let mut request = letter.request;
         request.source = JobSource::DeadLetterRetry;
-        match enqueue::enqueue_one(&mut tx, &request, now).await? {
+        match enqueue::enqueue_one(&mut tx, &request, now, policy).await? {
             Enqueued::GrantDeleted => continue,
             Enqueued::Applied => changed = true,
             Enqueued::Stale => {}

@@ -4,9 +4,9 @@
 //!
 //! Invariants:
 //! - One row per record key. [`enqueue_one`] is a single `INSERT … ON CONFLICT DO UPDATE`: it
-//!   replaces the content, bumps `generation`, resets `attempts`/`last_error` and makes the job
-//!   due now, leaving lease columns alone (an in-flight holder sees the generation change when it
-//!   finishes). An upsert older than a pending upsert is dropped; an upsert over a delete, or
+//!   replaces the content, bumps `generation`, resets `attempts`/`last_error` and schedules the
+//!   job by the [`QueuePolicy`] (coalescing; `burst_started_at`, cleared by a claim), leaving
+//!   lease columns alone (an in-flight holder sees the generation change when it finishes). An upsert older than a pending upsert is dropped; an upsert over a delete, or
 //!   over an upsert that already had to fetch, keeps `force_fetch`.
 //! - A request for a deleted grant makes no job (see `grants`).
 
@@ -15,7 +15,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::{begin_write, commit, db_error, grants};
 use crate::store::codec::{self, millis};
-use crate::store::{JobRequest, StoreError};
+use crate::store::{JobRequest, QueuePolicy, StoreError};
 
 /// What an enqueue did to the jobs table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +31,8 @@ pub(super) enum Enqueued {
 const UPSERT_JOB: &str = "\
 INSERT INTO jobs (record_key, grant_id, calendar_id, action, payload, origin, version,
                   force_fetch, source, notification_id, generation, attempts,
-                  enqueued_at, updated_at, next_attempt_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?11)
+                  enqueued_at, updated_at, next_attempt_at, burst_started_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?11 + MIN(?12, ?13), ?11)
 ON CONFLICT (record_key) DO UPDATE SET
     grant_id = excluded.grant_id,
     calendar_id = COALESCE(excluded.calendar_id, jobs.calendar_id),
@@ -49,7 +49,9 @@ ON CONFLICT (record_key) DO UPDATE SET
     attempts = 0,
     last_error = NULL,
     updated_at = excluded.updated_at,
-    next_attempt_at = excluded.next_attempt_at
+    next_attempt_at = MIN(excluded.updated_at + ?12,
+                          COALESCE(jobs.burst_started_at, excluded.updated_at) + ?13),
+    burst_started_at = COALESCE(jobs.burst_started_at, excluded.updated_at)
 WHERE NOT (excluded.action = 'upsert' AND jobs.action = 'upsert'
            AND excluded.version IS NOT NULL AND jobs.version IS NOT NULL
            AND excluded.version < jobs.version)";
@@ -59,6 +61,7 @@ pub(super) async fn enqueue_one(
     conn: &mut SqliteConnection,
     job: &JobRequest,
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<Enqueued, StoreError> {
     if grants::is_deleted(conn, &job.grant_id).await? {
         return Ok(Enqueued::GrantDeleted);
@@ -75,6 +78,8 @@ pub(super) async fn enqueue_one(
         .bind(codec::source_text(job.source))
         .bind(&job.notification_id)
         .bind(millis(now))
+        .bind(policy.window_millis(job.source))
+        .bind(policy.max_delay_millis())
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -90,6 +95,7 @@ pub(super) async fn enqueue(
     write: &SqlitePool,
     jobs: &[JobRequest],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<bool, StoreError> {
     if jobs.is_empty() {
         return Ok(false);
@@ -97,7 +103,7 @@ pub(super) async fn enqueue(
     let mut tx = begin_write(write).await?;
     let mut changed = false;
     for job in jobs {
-        changed |= enqueue_one(&mut tx, job, now).await? == Enqueued::Applied;
+        changed |= enqueue_one(&mut tx, job, now, policy).await? == Enqueued::Applied;
     }
     commit(tx).await?;
     Ok(changed)

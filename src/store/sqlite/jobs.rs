@@ -27,7 +27,7 @@ ORDER BY j.next_attempt_at, j.record_key
 LIMIT ?2";
 
 const LEASE_KEY: &str = "\
-UPDATE jobs SET leased_until = ?2, lease_token = ?3, lease_owner = ?4
+UPDATE jobs SET leased_until = ?2, lease_token = ?3, lease_owner = ?4, burst_started_at = NULL
 WHERE record_key = ?1
   AND (leased_until IS NULL OR leased_until <= ?5)
   AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = jobs.grant_id AND g.status <> 'active')

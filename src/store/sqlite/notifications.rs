@@ -13,7 +13,8 @@ use super::enqueue::{self, Enqueued};
 use super::{begin_write, commit, db_error, grants};
 use crate::store::codec::{self, get, millis};
 use crate::store::{
-    IncomingNotification, IngestOutcome, NotificationFilter, StoreError, StoredNotification,
+    IncomingNotification, IngestOutcome, NotificationFilter, QueuePolicy, StoreError,
+    StoredNotification,
 };
 
 /// Stores a batch; returns one outcome per notification and whether any job became claimable.
@@ -21,6 +22,7 @@ pub(super) async fn ingest(
     write: &SqlitePool,
     batch: &[IncomingNotification],
     now: Timestamp,
+    policy: &QueuePolicy,
 ) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
     if batch.is_empty() {
         return Ok((Vec::new(), false));
@@ -39,7 +41,7 @@ pub(super) async fn ingest(
             changed |= grants::apply_change(&mut tx, grant_id, change, now).await?;
         }
         if let Some(job) = &notification.job {
-            changed |= enqueue::enqueue_one(&mut tx, job, now).await? == Enqueued::Applied;
+            changed |= enqueue::enqueue_one(&mut tx, job, now, policy).await? == Enqueued::Applied;
         }
         outcomes.push(IngestOutcome::Accepted);
     }

@@ -38,6 +38,9 @@ pub fn environment(dir: &Path, nylas: &FakeNylas, crm: &FakeCrm) -> Vec<(String,
         ("NYLAS_API_URI", nylas.api_uri()),
         ("CALSYNC__CRM__BASE_URL", crm.base_url()),
         ("CRM_API_KEY", CRM_KEY.to_string()),
+        // Jobs run as soon as they are enqueued, so tests can drain the queue; the cases about
+        // coalescing set their own window.
+        ("CALSYNC__SYNC__COALESCE_WINDOW", "0s".to_string()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))

@@ -189,6 +189,12 @@ impl TestAppBuilder {
             ("CALSYNC__CRM__KIND".to_string(), kind.to_string()),
             ("CALSYNC__CRM__BASE_URL".to_string(), base_url),
             ("CRM_API_KEY".to_string(), key.to_string()),
+            // Jobs run as soon as they are enqueued, so tests can drain the queue; the cases
+            // about coalescing set their own window.
+            (
+                "CALSYNC__SYNC__COALESCE_WINDOW".to_string(),
+                "0s".to_string(),
+            ),
         ]);
         if let Some(org) = &salesforce {
             env.remove("CALSYNC__CRM__BASE_URL");
@@ -219,7 +225,12 @@ impl TestAppBuilder {
             None => fixture.app().await,
             Some(wrap) => {
                 let url = fixture.settings.store.url.expose_secret().to_string();
-                let store = wrap(calsync::store::open(&url).await.expect("store opens"));
+                let policy = calsync::app::queue_policy(&fixture.settings);
+                let store = wrap(
+                    calsync::store::open_with(&url, policy)
+                        .await
+                        .expect("store opens"),
+                );
                 App::build_with_store(fixture.settings.clone(), fixture.clock, store)
                     .expect("app builds")
             }
