@@ -12,6 +12,7 @@
 //! - [`adoption`]: copies found by backfill, and records written before the upgrade.
 
 mod adoption;
+mod filtered;
 
 use std::time::Duration;
 
