@@ -26,6 +26,15 @@ async fn app() -> TestApp {
         .await
 }
 
+/// Jobs completed as `unchanged` so far (`calsync_records_total{outcome="unchanged"}`).
+async fn unchanged_jobs(app: &TestApp) -> u64 {
+    let metrics = app.scrape().await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("calsync_records_total{outcome=\"unchanged\"} "))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
+}
+
 async fn backfill(app: &TestApp, options: BackfillOptions) -> Summary {
     backfill::run(
         app.app.backfill_deps(),
@@ -125,6 +134,7 @@ async fn every_in_window_event_is_synced_once_and_a_second_run_writes_nothing() 
 
     app.crm.reset_counts();
     app.nylas.clear_requests();
+    let jobs_before = unchanged_jobs(&app).await;
     let again = backfill(&app, options(&[])).await;
     assert!(again.succeeded(), "{again}");
     assert_eq!(
@@ -137,6 +147,11 @@ async fn every_in_window_event_is_synced_once_and_a_second_run_writes_nothing() 
         (n, n, 0, 0)
     );
     assert!(app.crm.requests().is_empty(), "{:?}", app.crm.requests());
+    assert_eq!(
+        unchanged_jobs(&app).await,
+        jobs_before,
+        "unchanged events are recognised before any job (the policy's record, owner included)"
+    );
     assert_eq!(
         team_tokens(&app)[0],
         None,
