@@ -123,6 +123,38 @@ impl SyncError {
     }
 }
 
+/// A job's payload read as an event, and whether it may stand for the event's current state
+/// without reading it from Nylas.
+pub(crate) struct JobPayload {
+    pub event: Option<Event>,
+    /// The payload came from the Events API, or from a complete notification under
+    /// `nylas.fetch = "when_incomplete"`, and the job is not marked to fetch.
+    pub trusted: bool,
+}
+
+/// Reads the job's payload; the one rule for trusting it, shared by the write path and the
+/// series runner (which reads a job's event before the write path does).
+pub(crate) fn job_payload(
+    request: &JobRequest,
+    fetch: FetchPolicy,
+) -> Result<JobPayload, SyncError> {
+    let event = request
+        .payload
+        .as_ref()
+        .map(|value| serde_json::from_value::<Event>(value.clone()))
+        .transpose()
+        .map_err(SyncError::Payload)?;
+    let by_origin = match request.origin {
+        PayloadOrigin::EventsApi => true,
+        PayloadOrigin::NotificationComplete => fetch == FetchPolicy::WhenIncomplete,
+        PayloadOrigin::NotificationPartial | PayloadOrigin::None => false,
+    };
+    Ok(JobPayload {
+        event,
+        trusted: by_origin && !request.force_fetch,
+    })
+}
+
 /// The span every job runs in: its event, grant, attempt, source and notification, and (once
 /// known) the CRM record id, so every log line of the job names them.
 pub fn job_span(job: &ClaimedJob) -> tracing::Span {
@@ -243,20 +275,12 @@ impl Processor {
         request: &JobRequest,
         known: &copies::Known,
     ) -> Result<Option<Event>, SyncError> {
-        let payload = request
-            .payload
-            .as_ref()
-            .map(|value| serde_json::from_value::<Event>(value.clone()))
-            .transpose()
-            .map_err(SyncError::Payload)?;
-        let trusted = match request.origin {
-            PayloadOrigin::EventsApi => true,
-            PayloadOrigin::NotificationComplete => self.fetch == FetchPolicy::WhenIncomplete,
-            PayloadOrigin::NotificationPartial | PayloadOrigin::None => false,
-        };
+        let JobPayload {
+            event: payload,
+            trusted,
+        } = job_payload(request, self.fetch)?;
         if let Some(event) = &payload
             && trusted
-            && !request.force_fetch
             && !known.deleted
         {
             return Ok(Some(event.clone()));

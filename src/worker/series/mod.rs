@@ -32,7 +32,7 @@ use crate::config::FetchPolicy;
 use crate::nylas::{Event, NylasClient};
 use crate::store::{ClaimedJob, JobAction, JobRequest, PayloadOrigin, SeriesKey};
 
-use super::process::{Processor, SyncError, SyncOutcome};
+use super::process::{JobPayload, Processor, SyncError, SyncOutcome, job_payload};
 
 /// How series are expanded.
 #[derive(Debug, Clone, Copy)]
@@ -120,22 +120,12 @@ impl Series {
         key: &SeriesKey,
     ) -> Result<Read, SyncError> {
         let request = &job.request;
-        let payload = request
-            .payload
-            .as_ref()
-            .map(|value| serde_json::from_value::<Event>(value.clone()))
-            .transpose()
-            .map_err(SyncError::Payload)?;
-        let trusted = match request.origin {
-            PayloadOrigin::EventsApi => true,
-            PayloadOrigin::NotificationComplete => {
-                self.settings.fetch == FetchPolicy::WhenIncomplete
-            }
-            PayloadOrigin::NotificationPartial | PayloadOrigin::None => false,
-        };
+        let JobPayload {
+            event: payload,
+            trusted,
+        } = job_payload(request, self.settings.fetch)?;
         if let Some(event) = payload.as_ref()
             && trusted
-            && !request.force_fetch
         {
             return Ok(match is_master(event) {
                 true => Read::Master(Box::new(event.clone())),
