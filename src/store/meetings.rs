@@ -15,6 +15,8 @@
 //! - **Deleted copies keep their content**, so a meeting whose copies are all gone can still be
 //!   written as cancelled.
 
+pub(in crate::store) mod exec;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
