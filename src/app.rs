@@ -29,11 +29,11 @@ use crate::nylas::NylasClient;
 use crate::policy::{Policy, PolicySettings};
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, QueuePolicy, Store, StoreError};
+use crate::subscription_monitor::{self, SubscriptionMonitor};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::store_gauges;
 use crate::telemetry::throttle::LogThrottle;
-use crate::webhook_monitor::{self, WebhookMonitor};
-use crate::worker::health::Health;
+use crate::worker::breaker::Breaker;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner, Series, SeriesSettings};
@@ -132,8 +132,8 @@ impl App {
             metrics.clone(),
         )
         .with_clock(clock);
-        metrics.prime_targets(transport.gate().label());
-        let health = Arc::new(Health::new(
+        metrics.prime_upstreams(transport.gate().label());
+        let breaker = Arc::new(Breaker::new(
             transport.gate().clone(),
             settings.crm.kind(),
             nylas.gate().clone(),
@@ -153,7 +153,7 @@ impl App {
                 settings.nylas.fetch,
                 clock,
                 metrics.clone(),
-                health,
+                breaker,
             )
             .with_meetings(settings.sync.deleted_meetings, settings.sync.lease)
             .with_policy(Arc::new(policy)),
@@ -205,9 +205,9 @@ impl App {
         self.clock
     }
 
-    /// The health of the CRM and Nylas as the workers see it.
-    pub fn health(&self) -> &Arc<Health> {
-        self.processor.health()
+    /// The circuit breaker over the CRM and Nylas, as the workers see it.
+    pub fn breaker(&self) -> &Arc<Breaker> {
+        self.processor.breaker()
     }
 
     /// The write path (shared by the worker pool and the backfill).
@@ -266,23 +266,23 @@ impl App {
         )
     }
 
-    /// The webhook status monitor (every few minutes, on one replica).
-    pub fn webhook_monitor(&self) -> WebhookMonitor {
-        WebhookMonitor::new(
+    /// The webhook-subscription monitor (every few minutes, on one replica).
+    pub fn subscription_monitor(&self) -> SubscriptionMonitor {
+        SubscriptionMonitor::new(
             self.nylas.clone(),
             self.store.clone(),
             self.metrics.clone(),
             self.clock,
             self.owner.clone(),
-            webhook_monitor::CHECK_EVERY,
+            subscription_monitor::CHECK_EVERY,
         )
     }
 
-    /// Starts the periodic tasks of `serve` (pruning, webhook monitor) until `stop` is cancelled.
+    /// Starts the periodic tasks of `serve` (pruning, webhook-subscription monitor) until `stop` is cancelled.
     fn spawn_periodic(&self, stop: &CancellationToken) -> tokio::task::JoinSet<()> {
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.pruner().run(stop.clone()));
-        tasks.spawn(self.webhook_monitor().run(stop.clone()));
+        tasks.spawn(self.subscription_monitor().run(stop.clone()));
         tasks
     }
 

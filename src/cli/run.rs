@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 use calsync::app::{self, App};
 use calsync::backfill::{self, BackfillArgs, BackfillOptions, ProgressMode};
 use calsync::clock::Clock;
+use calsync::commands::endpoint_test::{self, TestArgs};
 use calsync::commands::replay::ReplayArgs;
-use calsync::commands::webhook_test::{self, TestArgs};
-use calsync::commands::{check, dlq, replay, webhook};
+use calsync::commands::{check, dlq, replay, subscriptions};
 use calsync::config::{LogFormat, LogSettings, Settings};
 use calsync::demo::DemoOptions;
 use calsync::nylas::NylasClient;
@@ -111,23 +111,23 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                     emails,
                     description,
                 } => {
-                    let args = webhook::CreateArgs {
+                    let args = subscriptions::CreateArgs {
                         url,
                         emails,
                         description,
                     };
-                    webhook::create(&nylas, &args, &mut out).await?;
+                    subscriptions::create(&nylas, &args, &mut out).await?;
                 }
                 WebhookCli::List => {
-                    webhook::list(&nylas, &mut out).await?;
+                    subscriptions::list(&nylas, &mut out).await?;
                 }
                 WebhookCli::RotateSecret { id } => {
-                    webhook::rotate_secret(&nylas, &id, &mut out).await?;
+                    subscriptions::rotate_secret(&nylas, &id, &mut out).await?;
                 }
                 WebhookCli::Delete { id } => {
-                    webhook::delete(&nylas, &id, &mut out).await?;
+                    subscriptions::delete(&nylas, &id, &mut out).await?;
                 }
-                WebhookCli::Test(test) => return webhook_test(&settings, &nylas, test).await,
+                WebhookCli::Test(test) => return run_endpoint_test(&settings, &nylas, test).await,
             }
         }
         Command::Dlq(command) => {
@@ -144,7 +144,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
 
 /// Runs `webhook test`: exit 0 when the notification was stored and (where it could be
 /// followed) synced, 1 otherwise, 2 for a configuration or usage problem.
-async fn webhook_test(
+async fn run_endpoint_test(
     settings: &Settings,
     nylas: &NylasClient,
     cli: WebhookTestCli,
@@ -156,7 +156,7 @@ async fn webhook_test(
         url: cli.url,
         wait: cli.wait,
     };
-    match webhook_test::run(settings, nylas, &args, &mut std::io::stdout()).await {
+    match endpoint_test::run(settings, nylas, &args, &mut std::io::stdout()).await {
         Ok(report) if report.passed() => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::FAILURE),
         Err(error) if error.is_usage() => {

@@ -25,8 +25,8 @@ use crate::crm::{self, CrmAdapter};
 use crate::nylas::NylasClient;
 use crate::retry::Retry;
 use crate::store;
+use crate::subscription_monitor::{Assessment, explain, status_of};
 use crate::telemetry::metrics::Metrics;
-use crate::webhook_monitor::{Assessment, explain, status_of};
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub async fn run(settings: &Settings, out: &mut impl Write) -> Result<CheckRepor
     let (verdict, detail) = if verdict == Verdict::Fail {
         (Verdict::Skip, "Nylas cannot be reached".to_string())
     } else {
-        check_webhooks(&nylas).await
+        check_subscriptions(&nylas).await
     };
     reporter.add("webhooks", verdict, detail)?;
     let (verdict, detail) = check_crm(settings, http).await;
@@ -204,8 +204,8 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
     }
 }
 
-async fn check_webhooks(nylas: &NylasClient) -> (Verdict, String) {
-    let webhooks = match nylas.list_webhooks().await {
+async fn check_subscriptions(nylas: &NylasClient) -> (Verdict, String) {
+    let webhooks = match nylas.list_subscriptions().await {
         Ok(webhooks) => webhooks,
         Err(error) => return (Verdict::Fail, chain(&error)),
     };

@@ -90,7 +90,7 @@ pub enum CrmError {
     /// The target is paused (throttled, or failing for everyone) for longer than a request
     /// should wait in place: nothing was sent.
     #[error("{operation} held back: calsync is pausing its requests to the CRM for another {}s", wait.as_secs())]
-    Throttled {
+    HeldBack {
         operation: &'static str,
         wait: std::time::Duration,
     },
@@ -114,7 +114,7 @@ impl CrmError {
             CrmError::TooLarge { .. } => Retry::After(None),
             CrmError::Transport { source, .. } => crate::retry::classify_transport(source),
             CrmError::Protocol { .. } => Retry::After(None),
-            CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),
+            CrmError::HeldBack { wait, .. } => Retry::After(Some(*wait)),
             CrmError::Io { .. } => Retry::After(None),
             CrmError::Shared(error) => error.retry(),
         }

@@ -1,4 +1,5 @@
-//! The webhook edge: the HTTP contract of `architecture.md`, and the health endpoints.
+//! The HTTP edge: the notification endpoint ([`inbound`], the contract of `architecture.md`) and
+//! the health endpoints ([`health`]).
 //!
 //! The edge only accepts: it verifies, parses, interprets and hands the notification to the
 //! group-commit [`Ingestor`]; it answers 200 only after the store committed it (invariant 1).
@@ -6,12 +7,12 @@
 
 pub mod body;
 pub mod health;
+pub mod inbound;
 pub mod limits;
 pub mod readiness;
 pub mod server;
 pub mod trace;
 pub mod verify;
-pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +55,7 @@ pub struct EdgeState {
 pub fn router(state: EdgeState, webhook_path: &str) -> Router {
     let client_errors = Arc::new(LogThrottle::rejections());
     Router::new()
-        .route(webhook_path, get(webhook::challenge).post(webhook::receive))
+        .route(webhook_path, get(inbound::challenge).post(inbound::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -57,7 +57,7 @@ pub enum NylasError {
     /// Every Nylas request is held back (throttled, or Nylas is failing for everyone) for longer
     /// than a request waits in place: nothing was sent.
     #[error("{endpoint} held back: calsync is pausing its Nylas requests for another {}s", wait.as_secs())]
-    Throttled {
+    HeldBack {
         endpoint: &'static Endpoint,
         wait: std::time::Duration,
     },
@@ -109,7 +109,7 @@ impl NylasError {
             NylasError::TooLarge { .. } => Retry::After(None),
             NylasError::Transport { source, .. } => classify_transport(source),
             NylasError::Decode { .. } => Retry::After(None),
-            NylasError::Throttled { wait, .. } => Retry::After(Some(*wait)),
+            NylasError::HeldBack { wait, .. } => Retry::After(Some(*wait)),
         }
     }
 

@@ -70,9 +70,10 @@ pub const FILTER_REASONS: [&str; 10] = [
     "unknown",
 ];
 
-/// `target` of an outbound dependency (`crm:<kind>`, `nylas`).
+/// The upstream an outbound request went to (`crm:<kind>`, `nylas`, `nylas_grant`); the label is
+/// named `target` for users (a metric label), while Rust names call this an upstream.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetLabels {
+pub struct UpstreamLabels {
     pub target: String,
 }
 
@@ -93,7 +94,7 @@ pub struct QuotaLabels {
 
 /// `status` of the Nylas webhook subscription.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WebhookLabels {
+pub struct SubscriptionLabels {
     /// `active | pause | failing | failed | …`.
     pub status: String,
 }

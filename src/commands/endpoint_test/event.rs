@@ -6,7 +6,7 @@ use std::io::Write;
 use jiff::Timestamp;
 
 use super::{
-    LOOK_AHEAD_DAYS, LOOK_BACK_DAYS, MAX_PAGES, TestArgs, WebhookTestError, nylas, output,
+    EndpointTestError, LOOK_AHEAD_DAYS, LOOK_BACK_DAYS, MAX_PAGES, TestArgs, nylas, output,
 };
 use crate::nylas::client::{EventQuery, MAX_PAGE_SIZE};
 use crate::nylas::{Event, NylasClient};
@@ -16,16 +16,16 @@ pub(super) async fn choose_event(
     client: &NylasClient,
     args: &TestArgs,
     out: &mut impl Write,
-) -> Result<Event, WebhookTestError> {
+) -> Result<Event, EndpointTestError> {
     let event = match (&args.event, &args.grant) {
-        (Some(_), None) => return Err(WebhookTestError::EventWithoutGrant),
+        (Some(_), None) => return Err(EndpointTestError::EventWithoutGrant),
         (Some(event), Some(grant)) => {
             let calendar = args.calendar.as_deref().unwrap_or("primary");
             let found = client
                 .get_event(grant, event, calendar)
                 .await
                 .map_err(nylas("read the event"))?;
-            let found = found.ok_or_else(|| WebhookTestError::EventNotFound {
+            let found = found.ok_or_else(|| EndpointTestError::EventNotFound {
                 event: event.clone(),
                 grant: grant.clone(),
                 calendar: calendar.to_owned(),
@@ -70,7 +70,7 @@ fn with_ids(mut event: Event, grant: &str, calendar: &str) -> Event {
     event
 }
 
-async fn first_valid_grant(client: &NylasClient) -> Result<String, WebhookTestError> {
+async fn first_valid_grant(client: &NylasClient) -> Result<String, EndpointTestError> {
     const PAGE: u32 = 100;
     let mut offset = 0;
     loop {
@@ -82,13 +82,13 @@ async fn first_valid_grant(client: &NylasClient) -> Result<String, WebhookTestEr
             return Ok(grant.id.clone());
         }
         if page.received() < PAGE as usize {
-            return Err(WebhookTestError::NoGrant);
+            return Err(EndpointTestError::NoGrant);
         }
         offset += PAGE;
     }
 }
 
-async fn primary_calendar(client: &NylasClient, grant: &str) -> Result<String, WebhookTestError> {
+async fn primary_calendar(client: &NylasClient, grant: &str) -> Result<String, EndpointTestError> {
     let mut first = None;
     let mut cursor: Option<String> = None;
     loop {
@@ -102,7 +102,7 @@ async fn primary_calendar(client: &NylasClient, grant: &str) -> Result<String, W
         first = first.or_else(|| page.data.first().map(|calendar| calendar.id.clone()));
         cursor = page.next_cursor;
         if cursor.is_none() {
-            return first.ok_or_else(|| WebhookTestError::NoCalendar(grant.to_owned()));
+            return first.ok_or_else(|| EndpointTestError::NoCalendar(grant.to_owned()));
         }
     }
 }
@@ -113,7 +113,7 @@ async fn newest_event(
     client: &NylasClient,
     grant: &str,
     calendar: &str,
-) -> Result<Event, WebhookTestError> {
+) -> Result<Event, EndpointTestError> {
     let now = Timestamp::now();
     let days = |count: i64| jiff::SignedDuration::from_hours(24 * count);
     let start = now
@@ -142,7 +142,7 @@ async fn newest_event(
             break;
         }
     }
-    newest.ok_or_else(|| WebhookTestError::NoEvent {
+    newest.ok_or_else(|| EndpointTestError::NoEvent {
         grant: grant.to_owned(),
         calendar: calendar.to_owned(),
         start,

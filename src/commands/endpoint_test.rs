@@ -33,7 +33,7 @@ use url::Url;
 use crate::config::Settings;
 use crate::nylas::{NylasClient, NylasError};
 use crate::store::StoreError;
-use crate::webhook_monitor::Assessment;
+use crate::subscription_monitor::Assessment;
 
 pub use follow::Synced;
 
@@ -65,7 +65,7 @@ pub struct TestArgs {
 
 /// Why the test could not run (as opposed to a test that ran and failed: [`TestReport`]).
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookTestError {
+pub enum EndpointTestError {
     #[error(
         "no webhook secret is configured (nylas.webhook_secrets, or NYLAS_WEBHOOK_SECRET): set the one calsync webhook create printed"
     )]
@@ -75,11 +75,11 @@ pub enum WebhookTestError {
     #[error(
         "no Nylas webhook delivers event notifications: pass --url https://<host>/webhooks/nylas"
     )]
-    NoWebhookUrl,
+    NoEndpointUrl,
     #[error(
         "several Nylas webhooks deliver event notifications ({0}): pass --url with the one to test"
     )]
-    SeveralWebhookUrls(String),
+    SeveralEndpointUrls(String),
     #[error("no grant of the application is valid: connect a calendar first")]
     NoGrant,
     #[error("grant {0} has no calendar")]
@@ -115,25 +115,25 @@ pub enum WebhookTestError {
     Output(#[source] std::io::Error),
 }
 
-impl WebhookTestError {
+impl EndpointTestError {
     /// True for a configuration or usage problem (the CLI exits 2).
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            WebhookTestError::NoSecret
-                | WebhookTestError::EventWithoutGrant
-                | WebhookTestError::NoWebhookUrl
-                | WebhookTestError::SeveralWebhookUrls(_)
+            EndpointTestError::NoSecret
+                | EndpointTestError::EventWithoutGrant
+                | EndpointTestError::NoEndpointUrl
+                | EndpointTestError::SeveralEndpointUrls(_)
         )
     }
 }
 
-fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> WebhookTestError {
-    move |source| WebhookTestError::Nylas { action, source }
+fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> EndpointTestError {
+    move |source| EndpointTestError::Nylas { action, source }
 }
 
-fn output(error: std::io::Error) -> WebhookTestError {
-    WebhookTestError::Output(error)
+fn output(error: std::io::Error) -> EndpointTestError {
+    EndpointTestError::Output(error)
 }
 
 /// The daemon's answer to the POST.
@@ -172,12 +172,12 @@ pub async fn run(
     nylas: &NylasClient,
     args: &TestArgs,
     out: &mut impl Write,
-) -> Result<TestReport, WebhookTestError> {
+) -> Result<TestReport, EndpointTestError> {
     let secret = settings
         .nylas
         .webhook_secrets
         .first()
-        .ok_or(WebhookTestError::NoSecret)?;
+        .ok_or(EndpointTestError::NoSecret)?;
     let url = match &args.url {
         Some(url) => url.clone(),
         None => webhook_url(nylas, out).await?,
@@ -228,9 +228,9 @@ pub async fn run(
 }
 
 /// The URL of the one webhook delivering event notifications.
-async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, WebhookTestError> {
+async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, EndpointTestError> {
     let webhooks = nylas
-        .list_webhooks()
+        .list_subscriptions()
         .await
         .map_err(self::nylas("list the webhooks"))?;
     let watched = Assessment::of(webhooks).watched;
@@ -241,9 +241,9 @@ async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, W
     urls.sort_unstable();
     urls.dedup_by(|a, b| a.0 == b.0);
     match urls[..] {
-        [] => Err(WebhookTestError::NoWebhookUrl),
+        [] => Err(EndpointTestError::NoEndpointUrl),
         [(url, id)] => {
-            let parsed = Url::parse(url).map_err(|_| WebhookTestError::NoWebhookUrl)?;
+            let parsed = Url::parse(url).map_err(|_| EndpointTestError::NoEndpointUrl)?;
             writeln!(
                 out,
                 "URL: {url}, where webhook {id} delivers event notifications."
@@ -253,7 +253,7 @@ async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, W
         }
         _ => {
             let listed: Vec<&str> = urls.iter().map(|(url, _)| *url).collect();
-            Err(WebhookTestError::SeveralWebhookUrls(listed.join(", ")))
+            Err(EndpointTestError::SeveralEndpointUrls(listed.join(", ")))
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret;
 
-use super::{WebhookTestError, output};
+use super::{EndpointTestError, output};
 use crate::config::Settings;
 use crate::crm::{self, CrmAdapter};
 use crate::store::{self, NotificationFilter, QueuedJob, Store, SyncState};
@@ -70,7 +70,7 @@ impl Follower {
     pub(super) async fn open(
         settings: &Settings,
         out: &mut impl Write,
-    ) -> Result<Option<Follower>, WebhookTestError> {
+    ) -> Result<Option<Follower>, EndpointTestError> {
         let url = store::redact_url(settings.store.url.expose_secret());
         let store = match store::open_existing(settings.store.url.expose_secret()).await {
             Ok(store) => store,
@@ -93,7 +93,7 @@ impl Follower {
             Ok(adapter) => adapter,
             Err(error) => {
                 store.close().await;
-                return Err(WebhookTestError::Crm(error));
+                return Err(EndpointTestError::Crm(error));
             }
         };
         Ok(Some(Follower {
@@ -112,14 +112,14 @@ impl Follower {
     pub(super) async fn state(
         &self,
         event_id: &str,
-    ) -> Result<Option<SyncState>, WebhookTestError> {
+    ) -> Result<Option<SyncState>, EndpointTestError> {
         let record_key = self.record_key(event_id).await?;
         Ok(self.store.load_state(&self.target, &record_key).await?)
     }
 
     /// The record key of the event's meeting: the event id of the meeting's first copy, which
     /// is this event's id unless another connected calendar's copy came first.
-    async fn record_key(&self, event_id: &str) -> Result<String, WebhookTestError> {
+    async fn record_key(&self, event_id: &str) -> Result<String, EndpointTestError> {
         let ledger = self.store.meetings();
         let copies = ledger.copies_of_event(event_id).await?;
         let Some(copy) = copies.first() else {
@@ -139,7 +139,7 @@ impl Follower {
         sent_at: Timestamp,
         wait: Duration,
         out: &mut impl Write,
-    ) -> Result<Synced, WebhookTestError> {
+    ) -> Result<Synced, EndpointTestError> {
         writeln!(
             out,
             "Following the job in the store {} (for up to {}s)…",
@@ -161,7 +161,7 @@ impl Follower {
         before: Option<SyncState>,
         sent_at: Timestamp,
         wait: Duration,
-    ) -> Result<Synced, WebhookTestError> {
+    ) -> Result<Synced, EndpointTestError> {
         let since = sent_at - CLOCK_SKEW;
         let deadline = tokio::time::Instant::now() + wait;
         let mut poll = tokio::time::interval(POLL_EVERY);
@@ -201,7 +201,7 @@ impl Follower {
         event_id: &str,
         id: &str,
         since: Timestamp,
-    ) -> Result<bool, WebhookTestError> {
+    ) -> Result<bool, EndpointTestError> {
         let filter = NotificationFilter {
             since: Some(since - SignedDuration::from_mins(5)),
             until: None,
@@ -213,7 +213,7 @@ impl Follower {
 }
 
 /// Where a job stands, in words.
-async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, WebhookTestError> {
+async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, EndpointTestError> {
     let grant = &job.request.grant_id;
     match store.grant_status(grant).await? {
         store::GrantStatus::Active => {}
