@@ -1,5 +1,6 @@
 //! Wiring: builds the store, clients, adapter and worker pool from [`Settings`], and runs the
-//! daemon (edge, workers, the reconciliation loop and the periodic maintenance tasks).
+//! daemon (edge, workers, and the background tasks of [`crate::background`]: reconciliation,
+//! the webhook-subscription monitor, pruning).
 //!
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
@@ -18,18 +19,18 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::background::pruning::{self, Pruner};
+use crate::background::subscription_monitor::{self, SubscriptionMonitor};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter, CrmError};
 use crate::http::server::{self, ServerLimits};
 use crate::http::{self, EdgeState};
-use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
 use crate::policy::{Policy, PolicySettings};
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, QueuePolicy, Store, StoreError};
-use crate::subscription_monitor::{self, SubscriptionMonitor};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::store_gauges;
 use crate::telemetry::throttle::LogThrottle;
@@ -262,7 +263,7 @@ impl App {
             self.clock,
             self.metrics.clone(),
             self.settings.store.keep_notifications,
-            maintenance::PRUNE_EVERY,
+            pruning::PRUNE_EVERY,
         )
     }
 
@@ -368,7 +369,12 @@ impl App {
             closing.force.cancel();
         }
         periodic.join_all().await;
-        crate::periodic::release_lock(self.store.as_ref(), store_gauges::LOCK, &self.owner).await;
+        crate::background::periodic::release_lock(
+            self.store.as_ref(),
+            store_gauges::LOCK,
+            &self.owner,
+        )
+        .await;
         ingest.close().await;
         tracing::info!("calsync stopped.");
         failed.map_or(Ok(()), |error| Err(AppError::Server(error)))

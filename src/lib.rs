@@ -40,16 +40,14 @@
 //! - [`telemetry`]: logging and metrics.
 //! - [`triggers`]: the Nylas notification types calsync handles (a leaf vocabulary).
 //! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
-//! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
 //! - [`sweep`]: what backfill and reconciliation share: Nylas listing, window, series in
 //!   listings, watermarks (below both; depends on neither).
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
 //! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
 //! - [`demo`]: `calsync demo`: the real daemon syncing sample meetings, with no account.
-//! - [`maintenance`]: notification-log pruning while serving.
-//! - [`subscription_monitor`]: the periodic check of the webhook subscriptions' status while
-//!   serving.
-//! - [`periodic`]: the run-now-then-every-interval loop of the maintenance tasks.
+//! - [`background`]: the background tasks of `serve`: reconciliation (the periodic re-read of
+//!   changed events), the webhook-subscription monitor, notification-log pruning, and their
+//!   periodic loop.
 //! - [`printable`]: outside text escaped (and cut) for terminals and text logs.
 //! - [`version`]: the version and git commit of the build.
 //!
@@ -64,9 +62,10 @@
 //! - **notification**: One Nylas message posted to the notification endpoint (a trigger type and an
 //!   object); identified by its notification id.
 //! - **webhook subscription, *subscription***: Nylas's object that delivers notifications to a URL
-//!   (`nylas::client::Subscription`, `commands::subscriptions`, the subscription monitor). Users
-//!   manage it with `calsync webhook …`; its signing secret is the *webhook secret*
-//!   (`nylas.webhook_secrets`); its status is the `calsync_webhooks` metric.
+//!   (`nylas::client::Subscription`, `commands::subscriptions`,
+//!   `background::subscription_monitor`). Users manage it with `calsync webhook …`; its signing
+//!   secret is the *webhook secret* (`nylas.webhook_secrets`); its status is the
+//!   `calsync_webhooks` metric.
 //! - **webhook**: Not used alone in Rust names; only in the user-facing names above.
 //! - **health**: The HTTP health endpoints only (`/healthz`, `/readyz`: `http::health`,
 //!   `http::readiness`). A *healthy answer* is an upstream answer that proves it is up.
@@ -93,6 +92,7 @@
 
 pub mod app;
 pub mod backfill;
+pub mod background;
 pub mod cause;
 pub mod clock;
 pub mod commands;
@@ -100,19 +100,15 @@ pub mod config;
 pub mod crm;
 pub mod demo;
 pub mod http;
-pub mod maintenance;
 pub mod mapping;
 pub mod meeting;
 pub mod nylas;
 pub mod outbound;
-pub mod periodic;
 pub mod policy;
 pub mod printable;
-pub mod reconcile;
 pub mod record;
 pub mod retry;
 pub mod store;
-pub mod subscription_monitor;
 pub mod sweep;
 pub mod telemetry;
 pub mod triggers;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use crate::app::{self, AppError};
+use crate::background::subscription_monitor::{Assessment, explain, status_of};
 use crate::cause::{Chain, chain};
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
@@ -25,7 +26,6 @@ use crate::crm::{self, CrmAdapter};
 use crate::nylas::NylasClient;
 use crate::retry::Retry;
 use crate::store;
-use crate::subscription_monitor::{Assessment, explain, status_of};
 use crate::telemetry::metrics::Metrics;
 
 /// A check's verdict.

@@ -30,10 +30,10 @@ use jiff::Timestamp;
 use secrecy::ExposeSecret;
 use url::Url;
 
+use crate::background::subscription_monitor::Assessment;
 use crate::config::Settings;
 use crate::nylas::{NylasClient, NylasError};
 use crate::store::StoreError;
-use crate::subscription_monitor::Assessment;
 
 pub use follow::Synced;
 

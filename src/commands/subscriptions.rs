@@ -142,14 +142,14 @@ fn print_list(out: &mut impl Write, webhooks: &[Subscription]) -> std::io::Resul
     }
     out.write_all(table.render().as_bytes())?;
     for webhook in webhooks {
-        let status = crate::subscription_monitor::status_of(webhook);
+        let status = crate::background::subscription_monitor::status_of(webhook);
         if status != "active" {
             writeln!(
                 out,
                 "note: {} is {}: {}",
                 printable::cell(&webhook.id, 80),
                 printable::escape(status),
-                crate::subscription_monitor::explain(status)
+                crate::background::subscription_monitor::explain(status)
             )?;
         }
     }

@@ -1,8 +1,8 @@
 //! Item 11: `calsync webhook create|list|rotate-secret|delete` against the fake Nylas, and the
 //! webhook status monitor.
 
+use calsync::background::subscription_monitor::{MonitorError, SubscriptionMonitor};
 use calsync::commands::subscriptions::{self, CreateArgs, SubscriptionCommandError, TRIGGERS};
-use calsync::subscription_monitor::{MonitorError, SubscriptionMonitor};
 use calsync::telemetry::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;

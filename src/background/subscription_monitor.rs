@@ -174,13 +174,13 @@ impl SubscriptionMonitor {
 
     /// Checks now, then every `every`, until `stop` is cancelled; then releases the lock.
     pub async fn run(self, stop: CancellationToken) {
-        crate::periodic::every(self.every, &stop, || async {
+        super::periodic::every(self.every, &stop, || async {
             if let Err(error) = self.check_once().await {
                 tracing::warn!(error = %crate::cause::Chain(&error), "Could not check the Nylas webhooks' status; trying again at the next check.");
             }
         })
         .await;
-        crate::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
+        super::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
     }
 }
 

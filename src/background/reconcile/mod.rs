@@ -158,7 +158,7 @@ impl Reconciler {
         schedule::run(&self, schedule, &stop).await;
         // The next process (a restart, a deploy) takes the lock at once rather than skipping
         // passes until it expires.
-        crate::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
+        super::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
         tracing::info!("Reconciliation stopped.");
     }
 }
