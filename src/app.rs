@@ -84,12 +84,16 @@ async fn stop_server(
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configured CRM adapter could not be built.
     #[error("the CRM adapter cannot be built")]
     Crm(#[from] CrmError),
+    /// The shared outbound HTTP client could not be built.
     #[error("the HTTP client cannot be built")]
     HttpClient(#[source] reqwest::Error),
+    /// The HTTP server failed while serving.
     #[error("the HTTP server failed")]
     Server(#[source] std::io::Error),
 }
