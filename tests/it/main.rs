@@ -18,6 +18,7 @@ mod fidelity;
 mod fuzz;
 mod hubspot;
 mod hygiene;
+mod latency;
 mod logs;
 mod meetings;
 mod operations;
