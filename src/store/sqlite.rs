@@ -34,6 +34,7 @@ mod grants;
 mod jobs;
 mod meetings;
 mod notifications;
+mod rows;
 mod series;
 mod state;
 mod stats;
