@@ -34,7 +34,6 @@ mod grants;
 mod jobs;
 mod meetings;
 mod notifications;
-mod rows;
 mod series;
 mod state;
 mod stats;

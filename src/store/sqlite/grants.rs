@@ -1,12 +1,9 @@
 //! Grant status on SQLite: which grants' jobs may run.
 //!
 //! Invariants: a grant without a row is active. A deleted grant has no jobs: deleting it drops
-//! them in the same transaction, and enqueueing for it is refused (see `enqueue::enqueue_one` and
-//! [`deleted_among`]).
+//! them in the same transaction, and enqueueing for it is refused (see `enqueue::enqueue_one`).
 //! Notifications never revive a deleted grant, and a repeated `grant.expired` keeps the time the
 //! pause began; [`set_status`] (an explicit decision) sets whatever it is given.
-
-use std::collections::HashSet;
 
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -50,30 +47,6 @@ pub(super) async fn is_deleted(
             .await
             .map_err(db_error)?;
     Ok(status.as_deref() == Some("deleted"))
-}
-
-/// Which of the given grants are deleted (one query, whatever their number).
-pub(super) async fn deleted_among<'a>(
-    conn: &mut SqliteConnection,
-    grant_ids: impl Iterator<Item = &'a str>,
-) -> Result<HashSet<String>, StoreError> {
-    let mut distinct: Vec<&str> = grant_ids.collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let ids = serde_json::to_string(&distinct)
-        .map_err(|error| StoreError::Corrupt(format!("encoding grant ids: {error}")))?;
-    let deleted: Vec<String> = sqlx::query_scalar(
-        "SELECT grant_id FROM grants
-         WHERE status = 'deleted' AND grant_id IN (SELECT value FROM json_each(?1))",
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    Ok(deleted.into_iter().collect())
 }
 
 /// Applies a grant change from a notification (inside the caller's transaction); true when the
