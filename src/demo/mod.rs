@@ -128,7 +128,7 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     calendar.set_webhook_url(&webhook_url);
     let rig = Rig {
         store: app.store().clone(),
-        target: app.crm().target().to_owned(),
+        target: app.crm().target().to_string(),
         webhook_url,
         secret,
         http: app::http_client().map_err(DemoError::Start)?,

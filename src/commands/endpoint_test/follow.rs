@@ -98,7 +98,7 @@ impl Follower {
         };
         Ok(Some(Follower {
             store,
-            target: adapter.target().to_owned(),
+            target: adapter.target().to_string(),
             url,
         }))
     }
