@@ -150,7 +150,7 @@ async fn list_rotate_and_delete() {
 }
 
 #[tokio::test]
-async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
+async fn the_monitor_counts_watched_subscriptions_by_status_on_one_replica() {
     let app = TestApp::spawn().await;
     let events = ["event.created", "event.updated", "event.deleted"];
     app.nylas
