@@ -31,12 +31,12 @@ const LOCK_POLL: Duration = Duration::from_millis(25);
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 impl Processor {
-    /// Writes the meeting `meeting_key` (bound to `record_key`) from all its copies; `owner`
-    /// names the lock's holder (the job's key).
+    /// Writes the meeting `meeting_key` (its record bound to the event id `record_key`) from all
+    /// its copies; `owner` names the lock's holder (the job's key).
     pub(super) async fn write_meeting(
         &self,
         meeting_key: &str,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
     ) -> Result<SyncOutcome, SyncError> {
         let lock = format!("meeting:{meeting_key}");
@@ -99,7 +99,7 @@ impl Processor {
     async fn write_locked(
         &self,
         meeting_key: &str,
-        record_key: &str,
+        record_key: &EventId,
         held: &HeldLock,
     ) -> Result<SyncOutcome, SyncError> {
         let mut copies = self.store.meetings().copies_of_meeting(meeting_key).await?;
@@ -107,7 +107,7 @@ impl Processor {
         let organizers = self.organizer_grants(&copies).await;
         let state = self
             .store
-            .load_state(self.crm.target().as_str(), record_key)
+            .load_state(self.crm.target().as_str(), record_key.as_str())
             .await?
             .unwrap_or_else(|| SyncState {
                 target: self.crm.target().to_string(),
@@ -141,7 +141,7 @@ impl Processor {
                 _ => return self.remove(state, version, held).await,
             },
         };
-        let record = record_of(copy, EventId::new(record_key), status)?;
+        let record = record_of(copy, record_key.clone(), status)?;
         self.upsert(record, state, version, copy, held).await
     }
 
