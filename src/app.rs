@@ -2,10 +2,10 @@
 //! daemon (edge, workers, and the background tasks of [`crate::background`]: reconciliation,
 //! the webhook-subscription monitor, pruning).
 //!
-//! `App` is not a service locator: it builds the shared [`Components`] once ([`components`])
-//! and hands each caller an explicit struct of what it uses: [`Components`] itself, or a
-//! narrower one ([`ReplayDeps`], `BackfillDeps`, the reconciler's and the background tasks'
-//! own). No function takes `&App`.
+//! `App` is not a service locator: it builds the shared [`Components`] once and hands each
+//! caller an explicit struct of what it uses: [`Components`] itself, or a narrower one
+//! ([`ReplayDeps`], `BackfillDeps`, the reconciler's and the background tasks' own). No function
+//! takes `&App`.
 //!
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
@@ -88,12 +88,16 @@ async fn stop_server(
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configured CRM adapter could not be built.
     #[error("the CRM adapter cannot be built")]
     Crm(#[from] CrmError),
+    /// The shared outbound HTTP client could not be built.
     #[error("the HTTP client cannot be built")]
     HttpClient(#[source] reqwest::Error),
+    /// The HTTP server failed while serving.
     #[error("the HTTP server failed")]
     Server(#[source] std::io::Error),
 }

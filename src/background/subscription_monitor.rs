@@ -43,8 +43,10 @@ pub fn lock_ttl(every: Duration) -> Duration {
 /// Why a check could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
+    /// The store lock that keeps the check on one replica could not be taken.
     #[error("could not take the {LOCK} lock")]
     Lock(#[source] StoreError),
+    /// Nylas could not list the webhooks.
     #[error("could not list the Nylas webhooks")]
     Nylas(#[source] NylasError),
 }

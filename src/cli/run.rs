@@ -19,6 +19,10 @@ use calsync::telemetry::{self, LogOutput};
 use super::Command;
 use super::args::{DemoCli, WebhookCli, WebhookTestCli};
 
+/// The binary's time source: every command, and the backfill window chosen before it starts,
+/// reads the operating system's clock through it (tests build the library with another).
+const CLOCK: Clock = Clock::System;
+
 /// A validated backfill: its window and how it shows progress.
 pub struct BackfillPlan {
     options: BackfillOptions,
@@ -31,7 +35,7 @@ pub fn backfill_plan(
     args: &BackfillArgs,
     settings: &mut Settings,
 ) -> Result<BackfillPlan, backfill::ArgsError> {
-    let options = args.options(jiff::Timestamp::now())?;
+    let options = args.options(CLOCK.now())?;
     let mode = ProgressMode::detect();
     if mode == ProgressMode::Bar {
         settings.log.level = backfill::progress::behind_bar_log_level(&settings.log.level);
@@ -100,12 +104,12 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                 until: cli.until,
                 event_id: cli.event,
             };
-            let app = App::build(settings, Clock::System).await?;
+            let app = App::build(settings, CLOCK).await?;
             let deps = app.replay_deps();
             replay::run(deps.store.as_ref(), deps.clock, &args, &mut out).await?;
         }
         Command::Webhook(cli) => {
-            let nylas = NylasClient::new(&settings.nylas, app::http_client()?);
+            let nylas = NylasClient::new(&settings.nylas, app::http_client()?).with_clock(CLOCK);
             match cli {
                 WebhookCli::Create {
                     url,
@@ -132,7 +136,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
             }
         }
         Command::Dlq(command) => {
-            dlq::run(&command, &settings, Clock::System, &mut out.lock()).await?;
+            dlq::run(&command, &settings, CLOCK, &mut out.lock()).await?;
         }
         Command::Check => {
             if !check::run(&settings, &mut out).await?.passed() {
@@ -171,7 +175,7 @@ async fn run_endpoint_test(
 /// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.
 pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal()?;
-    let app = App::build(settings, Clock::System).await?;
+    let app = App::build(settings, CLOCK).await?;
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
@@ -193,7 +197,7 @@ pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.server.listen;
     let shutdown = shutdown_signal()?;
-    let app = App::build(settings, Clock::System).await?;
+    let app = App::build(settings, CLOCK).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen} (server.listen): {error}"))?;

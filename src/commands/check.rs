@@ -31,9 +31,11 @@ use crate::telemetry::metrics::Metrics;
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// It works.
     Pass,
     /// Works, but something needs attention; does not fail the report.
     Warn,
+    /// It does not work; the report fails.
     Fail,
     /// Not run because a check it depends on failed.
     Skip,
@@ -55,6 +57,7 @@ impl fmt::Display for Verdict {
 pub struct CheckLine {
     /// `configuration`, `webhook secrets`, `nylas`, `webhooks`, `crm` or `store`.
     pub name: &'static str,
+    /// How the check went.
     pub verdict: Verdict,
     /// What was found, or why it failed.
     pub detail: String,
@@ -63,6 +66,7 @@ pub struct CheckLine {
 /// Every line of a check run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckReport {
+    /// The lines, in the order the checks ran.
     pub lines: Vec<CheckLine>,
 }
 
@@ -87,8 +91,10 @@ impl CheckReport {
 /// Why the checks could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// The clients could not be built from the settings.
     #[error("cannot build the HTTP client")]
     Setup(#[source] AppError),
+    /// The report could not be written.
     #[error("cannot write the check report")]
     Output(#[source] std::io::Error),
 }

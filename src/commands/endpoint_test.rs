@@ -66,51 +66,73 @@ pub struct TestArgs {
 /// Why the test could not run (as opposed to a test that ran and failed: [`TestReport`]).
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointTestError {
+    /// No webhook secret is configured to sign the notification with.
     #[error(
         "no webhook secret is configured (nylas.webhook_secrets, or NYLAS_WEBHOOK_SECRET): set the one calsync webhook create printed"
     )]
     NoSecret,
+    /// `--event` was given without `--grant`.
     #[error("--event needs --grant: an event id names an event only within its grant")]
     EventWithoutGrant,
+    /// No webhook delivers event notifications and no `--url` was given.
     #[error(
         "no Nylas webhook delivers event notifications: pass --url https://<host>/webhooks/nylas"
     )]
     NoEndpointUrl,
+    /// Several webhooks deliver event notifications (their URLs) and no `--url` was given.
     #[error(
         "several Nylas webhooks deliver event notifications ({0}): pass --url with the one to test"
     )]
     SeveralEndpointUrls(String),
+    /// The application has no valid grant to take an event from.
     #[error("no grant of the application is valid: connect a calendar first")]
     NoGrant,
+    /// The grant (its id) has no calendar.
     #[error("grant {0} has no calendar")]
     NoCalendar(String),
+    /// The calendar has no event in the window looked at.
     #[error(
         "calendar {calendar} of grant {grant} has no event from {start} to {end}: create one, or pass --event ID --grant ID"
     )]
     NoEvent {
+        /// The grant looked at.
         grant: String,
+        /// The calendar looked at.
         calendar: String,
+        /// The start of the window looked at.
         start: Timestamp,
+        /// The end of the window looked at.
         end: Timestamp,
     },
+    /// The event named by `--event` is not in the calendar.
     #[error("event {event} of grant {grant} is not in calendar {calendar} (pass its --calendar)")]
     EventNotFound {
+        /// The event id given.
         event: String,
+        /// The grant given.
         grant: String,
+        /// The calendar looked in.
         calendar: String,
     },
+    /// A Nylas call failed.
     #[error("could not {action}")]
     Nylas {
+        /// What was being done (`list the webhooks`, …).
         action: &'static str,
+        /// Nylas's error.
         #[source]
         source: NylasError,
     },
+    /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
+    /// The deployment's store could not be read.
     #[error("reading the store failed")]
     Store(#[from] StoreError),
+    /// The CRM adapter (for the target's name) could not be built.
     #[error("the CRM adapter cannot be built")]
     Crm(#[source] crate::crm::CrmError),
+    /// The output could not be written.
     #[error("cannot write the command's output")]
     Output(#[source] std::io::Error),
 }
@@ -152,6 +174,7 @@ pub struct TestReport {
     pub event_id: String,
     /// The notification id posted.
     pub notification_id: String,
+    /// The daemon's answer to the POST.
     pub delivery: Delivery,
     /// What became of the job, when the store could be read from here.
     pub synced: Option<Synced>,
@@ -183,19 +206,20 @@ pub async fn run(
         None => webhook_url(nylas, out).await?,
     };
     let event = event::choose_event(nylas, args, out).await?;
-    let follower = Follower::open(settings, out).await?;
+    let clock = nylas.clock();
+    let follower = Follower::open(settings, clock, out).await?;
     let before = match &follower {
         Some(follower) => follower.state(&event.id).await?,
         None => None,
     };
     let notification_id = format!("calsync-webhook-test-{}", uuid::Uuid::new_v4().simple());
-    let body = delivery::notification(&event, &notification_id)?;
+    let body = delivery::notification(&event, &notification_id, clock.now())?;
     writeln!(
         out,
         "Posting a signed event.updated notification ({notification_id}) to {url}."
     )
     .map_err(output)?;
-    let sent_at = Timestamp::now();
+    let sent_at = clock.now();
     let delivery = delivery::post(&url, secret.expose_secret(), body, out).await?;
     let mut report = TestReport {
         event_id: event.id.clone(),

@@ -32,6 +32,7 @@ pub struct CreateArgs {
     pub url: Url,
     /// Who Nylas emails when the webhook is failing.
     pub emails: Vec<String>,
+    /// A description shown in the Nylas dashboard.
     pub description: Option<String>,
 }
 
@@ -46,7 +47,9 @@ pub enum SubscriptionCommandError {
     /// Another call failed.
     #[error("could not {action}")]
     Nylas {
+        /// What was being done (`list the webhooks`, …).
         action: &'static str,
+        /// Nylas's error.
         #[source]
         source: NylasError,
     },

@@ -48,8 +48,11 @@ pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
 /// The answer to a request, whatever its status.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The response headers.
     pub headers: HeaderMap,
+    /// The body, read up to the cap of [`crate::outbound`].
     pub body: Bytes,
 }
 

@@ -31,16 +31,21 @@ use crate::telemetry::throttle::LogThrottle;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct EdgeState {
+    /// The group-commit writer notifications are handed to.
     pub ingest: Ingestor,
+    /// The store (for readiness probes).
     pub store: Arc<dyn Store>,
     /// The configured webhook secrets; empty means POSTs answer 503.
     pub secrets: Arc<[SecretString]>,
+    /// `server.max_body_bytes`.
     pub max_body_bytes: usize,
     /// How long a client may take to send a body (`server.request_timeout`).
     pub request_timeout: Duration,
+    /// The time source (received times, readiness probes).
     pub clock: Clock,
     /// Cancelled when the process starts draining: POSTs and `/readyz` answer 503.
     pub draining: CancellationToken,
+    /// Where the edge counts notifications and latencies.
     pub metrics: Arc<Metrics>,
     /// Whether the store commits (store trouble makes `/readyz` fail until it recovers).
     pub commits: Arc<readiness::CommitHealth>,

@@ -47,6 +47,7 @@ pub async fn request_span(
         http.status = Empty,
         latency_ms = Empty,
     );
+    // Latency for the log line only (a measurement, not a "when" decision: see `crate::clock`).
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

@@ -1,6 +1,6 @@
 //! The write path of one job (invariants 2–6 of `architecture.md`), in two steps.
 //!
-//! 1. **The grant's copy** ([`copies`]), under the job's lease (jobs are keyed by event id). For
+//! 1. **The grant's copy** (`copies`), under the job's lease (jobs are keyed by event id). For
 //!    an upsert: read the event (from the payload, or fetched from Nylas when the payload may be
 //!    incomplete, the policy says so, or the copy was deleted) → skip it if its version is older
 //!    than the copy's → map → record the copy (live or cancelled, with the record it maps to). An
@@ -74,20 +74,28 @@ impl SyncOutcome {
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// A Nylas read failed.
     #[error("reading the event from Nylas failed")]
     Nylas(#[source] NylasError),
+    /// The CRM write failed.
     #[error("writing to the CRM failed")]
     Crm(#[source] CrmError),
+    /// The event cannot be mapped to a record.
     #[error("the event cannot be mapped")]
     Mapping(#[source] MappingError),
+    /// The job's payload is not an event.
     #[error("the job's payload is not an event")]
     Payload(#[source] serde_json::Error),
+    /// The event names no calendar and is not in the grant's primary calendar.
     #[error("the event has no calendar id and is not in the grant's primary calendar")]
     CalendarUnknown,
+    /// Another worker held the meeting's lock for longer than a job waits.
     #[error("another worker held the meeting's lock for longer than a job waits")]
     MeetingBusy,
+    /// A recorded copy of the meeting is not a meeting record.
     #[error("a recorded copy of the meeting is not a meeting record")]
     CopyContent(#[source] serde_json::Error),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -41,6 +41,7 @@ pub struct RunnerConfig {
     pub lease_for: Duration,
     /// The longest wait between claims when nothing signals new work.
     pub poll_interval: Duration,
+    /// How failed jobs are retried and when they are dead-lettered.
     pub retry: RetryPolicy,
     /// This process's name in leases.
     pub owner: String,

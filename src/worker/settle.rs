@@ -30,6 +30,7 @@ use super::process::{Processor, SyncError, SyncOutcome};
 /// The retry policy.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// The delay between attempts of one event.
     pub backoff: Backoff,
     /// Failures of one event before it is dead-lettered.
     pub max_attempts: u32,

@@ -12,15 +12,19 @@ use super::{Delivery, EndpointTestError, POST_TIMEOUT, output};
 use crate::http::verify::sign;
 use crate::nylas::Event;
 
-/// The notification Nylas would send for an update of `event`, as bytes.
-pub(super) fn notification(event: &Event, id: &str) -> Result<Vec<u8>, EndpointTestError> {
+/// The notification Nylas would send for an update of `event` at `now`, as bytes.
+pub(super) fn notification(
+    event: &Event,
+    id: &str,
+    now: Timestamp,
+) -> Result<Vec<u8>, EndpointTestError> {
     let object = serde_json::to_value(event).map_err(|error| output(error.into()))?;
     let envelope = json!({
         "specversion": "1.0",
         "type": "event.updated",
         "source": "/calsync/webhook-test",
         "id": id,
-        "time": Timestamp::now().as_second(),
+        "time": now.as_second(),
         "webhook_delivery_attempt": 1,
         "data": {"application_id": "calsync-webhook-test", "object": object},
     });
@@ -45,6 +49,7 @@ pub(super) async fn post(
         .build()
         .map_err(EndpointTestError::HttpClient)?;
     let signature = sign(secret, &body);
+    // How long the daemon took to answer, for the operator (a measurement: see `crate::clock`).
     let started = Instant::now();
     let sent = client
         .post(url.clone())

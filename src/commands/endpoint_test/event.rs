@@ -114,7 +114,7 @@ async fn newest_event(
     grant: &str,
     calendar: &str,
 ) -> Result<Event, EndpointTestError> {
-    let now = Timestamp::now();
+    let now = client.clock().now();
     let days = |count: i64| jiff::SignedDuration::from_hours(24 * count);
     let start = now
         .checked_sub(days(LOOK_BACK_DAYS))
@@ -148,4 +148,50 @@ async fn newest_event(
         start,
         end,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::nylas::client::fake::{Canned, FakeNylas};
+
+    /// The window searched is around the client's clock, not the machine's: a clock set years
+    /// ahead of the wall clock asks Nylas for events around its own now.
+    #[tokio::test]
+    async fn the_newest_event_is_looked_for_around_the_clocks_now() {
+        let fake = FakeNylas::start().await;
+        fake.then(Canned::json(200, json!({"data": []})));
+        let set_to: Timestamp = "2031-03-01T12:00:00Z".parse().unwrap();
+        let clock = Clock::Tokio {
+            wall_base: set_to,
+            instant_base: tokio::time::Instant::now(),
+        };
+        let client = fake.client().with_clock(clock);
+
+        let error = newest_event(&client, "grant-1", "cal-1").await.unwrap_err();
+        let EndpointTestError::NoEvent { start, end, .. } = error else {
+            panic!("expected NoEvent, got {error:?}");
+        };
+        let day = 86_400;
+        // The clock has moved on by the test's run time (well under a second) since `set_to`.
+        let expected_start = set_to.as_second() - LOOK_BACK_DAYS * day;
+        let expected_end = set_to.as_second() + LOOK_AHEAD_DAYS * day;
+        assert!(
+            (0..=1).contains(&(start.as_second() - expected_start)),
+            "{start}"
+        );
+        assert!((0..=1).contains(&(end.as_second() - expected_end)), "{end}");
+        let query = fake.single().query();
+        assert!(
+            query.contains(&("start".to_owned(), start.as_second().to_string())),
+            "{query:?}"
+        );
+        assert!(
+            query.contains(&("end".to_owned(), end.as_second().to_string())),
+            "{query:?}"
+        );
+    }
 }

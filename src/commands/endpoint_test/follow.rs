@@ -16,6 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret;
 
 use super::{EndpointTestError, output};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::{self, CrmAdapter};
 use crate::store::{self, NotificationFilter, QueuedJob, Store, SyncState};
@@ -31,20 +32,35 @@ const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Synced {
     /// The record was created or changed in the CRM.
-    Written { crm_record_id: String },
+    Written {
+        /// The CRM's id of the record.
+        crm_record_id: String,
+    },
     /// The record already held this content: no CRM write was needed.
-    Unchanged { crm_record_id: String },
+    Unchanged {
+        /// The CRM's id of the record.
+        crm_record_id: String,
+    },
     /// Nylas no longer returns the event: its record (if any) is soft-deleted.
     Deleted,
     /// The job failed for good; the dead letter's error.
-    DeadLettered { error: String },
+    DeadLettered {
+        /// The dead letter's last error.
+        error: String,
+    },
     /// The job had not finished when the wait ended; its state then.
-    NotYet { state: String },
+    NotYet {
+        /// Where the job stood, in words.
+        state: String,
+    },
     /// The notification never showed up in this store: the daemon uses another one.
     NotInStore,
     /// The job finished, but this store holds no record of the event for the CRM configured
     /// here (the daemon writes to another target, or the event maps to no record).
-    NoRecord { target: String },
+    NoRecord {
+        /// The CRM target configured here.
+        target: String,
+    },
 }
 
 impl Synced {
@@ -59,6 +75,8 @@ impl Synced {
 
 /// The deployment's store, open read-only, and the CRM target whose state to read.
 pub(super) struct Follower {
+    /// The time source every "since" and "still leased" is read against.
+    clock: Clock,
     store: Arc<dyn Store>,
     target: String,
     url: String,
@@ -69,6 +87,7 @@ impl Follower {
     /// returns `None`: the test then ends with the daemon's answer).
     pub(super) async fn open(
         settings: &Settings,
+        clock: Clock,
         out: &mut impl Write,
     ) -> Result<Option<Follower>, EndpointTestError> {
         let url = store::redact_url(settings.store.url.expose_secret());
@@ -88,7 +107,8 @@ impl Follower {
             settings.crm.kind(),
             0,
             Arc::new(Metrics::new()),
-        );
+        )
+        .with_clock(clock);
         let adapter: Arc<dyn CrmAdapter> = match crm::build(settings, transport) {
             Ok(adapter) => adapter,
             Err(error) => {
@@ -97,6 +117,7 @@ impl Follower {
             }
         };
         Ok(Some(Follower {
+            clock,
             store,
             target: adapter.target().to_string(),
             url,
@@ -173,7 +194,9 @@ impl Follower {
             if logged {
                 let entry = self.store.queue_entry(event_id).await?;
                 match entry.job {
-                    Some(job) => waiting = job_state(&job, self.store.as_ref()).await?,
+                    Some(job) => {
+                        waiting = job_state(&job, self.store.as_ref(), self.clock.now()).await?
+                    }
                     None => {
                         if let Some(letter) = entry.dead_letter.filter(|l| l.dead_at >= since) {
                             return Ok(Synced::DeadLettered {
@@ -213,7 +236,11 @@ impl Follower {
 }
 
 /// Where a job stands, in words.
-async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, EndpointTestError> {
+async fn job_state(
+    job: &QueuedJob,
+    store: &dyn Store,
+    now: Timestamp,
+) -> Result<String, EndpointTestError> {
     let grant = &job.request.grant_id;
     match store.grant_status(grant).await? {
         store::GrantStatus::Active => {}
@@ -228,9 +255,7 @@ async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, Endpoin
             ));
         }
     }
-    let leased = job
-        .leased_until
-        .is_some_and(|until| until > Timestamp::now());
+    let leased = job.leased_until.is_some_and(|until| until > now);
     Ok(match (&job.last_error, leased) {
         (_, true) => "in flight: a worker holds it".to_owned(),
         (Some(error), false) => format!(

@@ -23,8 +23,11 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// An HTTP method the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
+    /// `GET`.
     Get,
+    /// `POST`.
     Post,
+    /// `DELETE`.
     Delete,
 }
 
@@ -52,6 +55,7 @@ impl Verb {
 /// parameters the client may send with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The HTTP method.
     pub verb: Verb,
     /// E.g. `/v3/grants/{grant_id}/events/{event_id}`.
     pub path: &'static str,

@@ -162,6 +162,11 @@ impl NylasClient {
         self
     }
 
+    /// The client's time source (callers that date what they ask Nylas for use the same).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
     /// Counts every request in `metrics` (by endpoint and status) and reports the pause in
     /// `calsync_target_paused{target="nylas"}`. Call it before cloning the client: it gives
     /// this client a fresh gate.

@@ -21,6 +21,7 @@ pub struct NewSubscription {
     pub trigger_types: Vec<String>,
     /// The HTTPS URL Nylas posts notifications to.
     pub webhook_url: String,
+    /// Shown in the Nylas dashboard.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Who Nylas emails when the webhook is failing.
@@ -31,6 +32,7 @@ pub struct NewSubscription {
 /// A subscription as listed (`GET /v3/webhooks`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Subscription {
+    /// The webhook's id.
     pub id: String,
     /// `webhook_url`.
     #[serde(rename = "webhook_url", default, deserialize_with = "lenient::string")]
@@ -38,10 +40,13 @@ pub struct Subscription {
     /// `active | pause | failing | failed`, or anything else.
     #[serde(default, deserialize_with = "lenient::string")]
     pub status: Option<String>,
+    /// The notification types it delivers.
     #[serde(default, deserialize_with = "lenient::list")]
     pub trigger_types: Vec<String>,
+    /// Shown in the Nylas dashboard.
     #[serde(default, deserialize_with = "lenient::string")]
     pub description: Option<String>,
+    /// Who Nylas emails when the webhook is failing.
     #[serde(default, deserialize_with = "lenient::list")]
     pub notification_email_addresses: Vec<String>,
 }
@@ -50,16 +55,20 @@ pub struct Subscription {
 /// the secret.
 #[derive(Debug, Deserialize)]
 pub struct CreatedSubscription {
+    /// The webhook's id.
     pub id: String,
     /// The HMAC key of `X-Nylas-Signature`. Store it now: Nylas never shows it again.
     pub webhook_secret: SecretString,
     /// `webhook_url`.
     #[serde(rename = "webhook_url", default, deserialize_with = "lenient::string")]
     pub url: Option<String>,
+    /// `active | pause | failing | failed`, or anything else.
     #[serde(default, deserialize_with = "lenient::string")]
     pub status: Option<String>,
+    /// The notification types it delivers.
     #[serde(default, deserialize_with = "lenient::list")]
     pub trigger_types: Vec<String>,
+    /// Shown in the Nylas dashboard.
     #[serde(default, deserialize_with = "lenient::string")]
     pub description: Option<String>,
 }
