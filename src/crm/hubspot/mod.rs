@@ -35,6 +35,7 @@ use super::transport::CrmTransport;
 use super::vendor::{NO_BODY, VendorClient, decode};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::{ContactLinking, HubSpotCrmSettings};
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 
 pub use properties::{OUTCOME_CANCELED, OUTCOME_SCHEDULED, meeting_properties};
@@ -57,7 +58,7 @@ pub struct HubSpotAdapter {
     internal_domains: Vec<String>,
     contacts: ContactCache,
     owners: OwnerDirectory,
-    target: String,
+    target: TargetId,
 }
 
 /// A created or read object: only its id matters.
@@ -82,7 +83,7 @@ impl HubSpotAdapter {
         let owners =
             OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         HubSpotAdapter {
-            target: format!("hubspot:{}", settings.base_url),
+            target: TargetId::new(format!("hubspot:{}", settings.base_url)),
             client: VendorClient::new(
                 transport,
                 HubSpotApi {
@@ -138,7 +139,7 @@ impl HubSpotAdapter {
             Err(error) => return Err(error),
         };
         Ok(UpsertOutcome {
-            crm_record_id: id,
+            crm_record_id: CrmRecordId::new(id),
             created: true,
         })
     }
@@ -212,7 +213,7 @@ impl HubSpotAdapter {
             self.sync_links(id, wanted).await?;
         }
         Ok(UpsertOutcome {
-            crm_record_id: id.to_owned(),
+            crm_record_id: CrmRecordId::new(id),
             created: false,
         })
     }
@@ -264,7 +265,7 @@ impl CrmAdapter for HubSpotAdapter {
         "hubspot"
     }
 
-    fn target(&self) -> &str {
+    fn target(&self) -> &TargetId {
         &self.target
     }
 
@@ -279,10 +280,11 @@ impl CrmAdapter for HubSpotAdapter {
         match existing {
             ExistingRecord::None => self.create(record, &owner, contact_ids).await,
             ExistingRecord::Known(id) => {
-                self.update_or_create(record, &owner, id, contact_ids).await
+                self.update_or_create(record, &owner, id.as_str(), contact_ids)
+                    .await
             }
             ExistingRecord::Uncertain => {
-                match self.find_by_event_id(&record.external_event_id).await? {
+                match self.find_by_event_id(record.event_id.as_str()).await? {
                     Some(id) => {
                         self.update_or_create(record, &owner, &id, contact_ids)
                             .await
@@ -295,11 +297,11 @@ impl CrmAdapter for HubSpotAdapter {
 
     async fn soft_delete(
         &self,
-        _external_event_id: &str,
-        crm_record_id: &str,
+        _event_id: &EventId,
+        crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "hubspot delete";
-        let url = self.meetings_url(&[crm_record_id]);
+        let url = self.meetings_url(&[crm_record_id.as_str()]);
         let sent = self
             .client
             .exchange(OPERATION, Method::DELETE, &url, NO_BODY)
