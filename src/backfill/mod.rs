@@ -20,6 +20,7 @@
 
 pub mod args;
 pub mod checkpoint;
+mod context;
 mod inline;
 mod page;
 pub mod progress;
@@ -40,9 +41,9 @@ use crate::store::{Store, StoreError};
 use crate::sweep::listing::{ListError, Lister};
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Series};
+use context::Context;
 use inline::Inline;
 use progress::Progress;
-use run::Context;
 
 /// Why a backfill could not run at all (anything narrower is counted in the [`Summary`]).
 #[derive(Debug, thiserror::Error)]

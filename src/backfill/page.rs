@@ -12,9 +12,9 @@
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
+use super::context::{Context, Stop};
 use super::inline::{InlineError, InlineResult};
 use super::progress::EventOutcome;
-use super::run::{Context, Stop};
 use crate::store::{JobRequest, JobSource, StoreError};
 use crate::sweep::listing;
 

@@ -17,68 +17,17 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use super::args::BackfillOptions;
-use super::checkpoint::{Checkpoint, calendar_key, run_prefix};
-use super::inline::Inline;
+use super::checkpoint::{Checkpoint, calendar_key};
+use super::context::{Context, Stop};
 use super::page::run_page;
-use super::progress::{Progress, SkipReason};
-use crate::clock::Clock;
+use super::progress::SkipReason;
 use crate::nylas::Event;
 use crate::nylas::client::Page;
 use crate::nylas::models::{Calendar, Grant};
-use crate::store::{GrantStatus, Store};
-use crate::sweep::listing::{self, ListError, Lister};
+use crate::store::GrantStatus;
+use crate::sweep::listing::{self, ListError};
 use crate::sweep::watermark;
-
-/// Everything the grant tasks share.
-pub(super) struct Context {
-    pub options: BackfillOptions,
-    pub run_prefix: String,
-    pub lister: Lister,
-    pub inline: Inline,
-    pub store: Arc<dyn Store>,
-    pub progress: Progress,
-    pub clock: Clock,
-    pub stop: CancellationToken,
-}
-
-/// Why a calendar stopped.
-pub(super) enum Stop {
-    /// Only this calendar failed.
-    Calendar(String),
-    /// The whole grant must stop.
-    Grant(String),
-    Interrupted,
-}
-
-impl From<crate::store::StoreError> for Stop {
-    fn from(error: crate::store::StoreError) -> Self {
-        Stop::Grant(crate::cause::chain(&error))
-    }
-}
-
-impl Context {
-    /// Builds the context of a run.
-    pub fn new(
-        options: BackfillOptions,
-        lister: Lister,
-        inline: Inline,
-        progress: Progress,
-    ) -> Context {
-        Context {
-            run_prefix: run_prefix(&options),
-            store: inline.store.clone(),
-            clock: inline.clock,
-            stop: inline.stop.clone(),
-            options,
-            lister,
-            inline,
-            progress,
-        }
-    }
-}
 
 /// Keeps the grants the options select; a selected grant Nylas does not list is a failure.
 pub(super) fn select_grants(ctx: &Context, grants: Vec<Grant>) -> Vec<Grant> {
