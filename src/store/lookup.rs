@@ -1,4 +1,4 @@
-//! One record key's place in the queue ([`Store::queue_entry`](super::Store::queue_entry)),
+//! One record key's place in the queue ([`JobQueue::queue_entry`](super::JobQueue::queue_entry)),
 //! written once for both backends: the SQL (which both accept as written), its execution and
 //! the decoding of its rows.
 //!

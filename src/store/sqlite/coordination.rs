@@ -1,96 +1,44 @@
-//! Cursors and named locks on SQLite: small shared facts that let periodic tasks resume where
-//! they stopped and run on one replica at a time.
-//!
-//! Invariants: a lock is held by one owner until its expiry; only that owner renews it before
-//! then, anyone may take it after. Taking or renewing is one conditional upsert, so two
-//! contenders cannot both succeed.
+//! Cursors and named locks on SQLite ([`Coordination`], SQL in [`crate::store::coordination`]):
+//! reads on the read pool, writes on the single write connection, checked against the database
+//! file (except releasing a lock, which a shutting-down process does even after losing it).
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::sqlite::SqlitePool;
 
-use super::db_error;
+use super::{SqliteStore, db_error};
 use crate::store::StoreError;
-use crate::store::codec::{millis, millis_after};
+use crate::store::coordination::{Coordination, exec};
 
-/// Reads a named cursor.
-pub(super) async fn get_cursor(
-    read: &SqlitePool,
-    name: &str,
-) -> Result<Option<String>, StoreError> {
-    sqlx::query_scalar("SELECT value FROM cursors WHERE name = ?1")
-        .bind(name)
-        .fetch_optional(read)
-        .await
-        .map_err(db_error)
-}
+#[async_trait]
+impl Coordination for SqliteStore {
+    async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        exec::get_cursor(&self.read, name, db_error).await
+    }
 
-/// Writes a named cursor.
-pub(super) async fn put_cursor(
-    write: &SqlitePool,
-    name: &str,
-    value: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cursors (name, value, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(name)
-    .bind(value)
-    .bind(millis(now))
-    .execute(write)
-    .await
-    .map_err(db_error)?;
-    Ok(())
-}
+    async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.checked(exec::put_cursor(&self.write, name, value, now, db_error))
+            .await
+    }
 
-/// Deletes the cursors whose name starts with `prefix` (compared literally, no wildcards).
-pub(super) async fn delete_cursors(write: &SqlitePool, prefix: &str) -> Result<u64, StoreError> {
-    let result = sqlx::query("DELETE FROM cursors WHERE substr(name, 1, length(?1)) = ?1")
-        .bind(prefix)
-        .execute(write)
-        .await
-        .map_err(db_error)?;
-    Ok(result.rows_affected())
-}
+    async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError> {
+        self.checked(exec::delete_cursors(&self.write, prefix, db_error))
+            .await
+    }
 
-/// Takes or renews a lock until `now + ttl`; false when another owner holds it unexpired.
-pub(super) async fn try_lock(
-    write: &SqlitePool,
-    name: &str,
-    owner: &str,
-    now: Timestamp,
-    ttl: Duration,
-) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "INSERT INTO locks (name, owner, leased_until) VALUES (?1, ?2, ?3)
-         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,
-             leased_until = excluded.leased_until
-         WHERE locks.owner = excluded.owner OR locks.leased_until <= ?4",
-    )
-    .bind(name)
-    .bind(owner)
-    .bind(millis_after(now, ttl))
-    .bind(millis(now))
-    .execute(write)
-    .await
-    .map_err(db_error)?;
-    Ok(result.rows_affected() > 0)
-}
+    async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.checked(exec::try_lock(&self.write, name, owner, now, ttl, db_error))
+            .await
+    }
 
-/// Releases a lock `owner` holds (deletes it); another owner's lock is left alone.
-pub(super) async fn release_lock(
-    write: &SqlitePool,
-    name: &str,
-    owner: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM locks WHERE name = ?1 AND owner = ?2")
-        .bind(name)
-        .bind(owner)
-        .execute(write)
-        .await
-        .map_err(db_error)?;
-    Ok(())
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        exec::release_lock(&self.write, name, owner, db_error).await
+    }
 }

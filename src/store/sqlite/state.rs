@@ -1,61 +1,23 @@
-//! Sync state on SQLite: what was last written to each target for each record.
-//!
-//! Invariant: one row per (target, record key); saving replaces every column, so the row is
-//! exactly the last state saved.
+//! Sync state on SQLite ([`SyncStates`], SQL in [`crate::store::states`]): reads on the read
+//! pool, writes on the single write connection, checked against the database file.
 
-use sqlx::sqlite::SqlitePool;
+use async_trait::async_trait;
 
-use super::db_error;
-use crate::store::codec::{self, millis};
+use super::{SqliteStore, db_error};
+use crate::store::states::{SyncStates, exec};
 use crate::store::{StoreError, SyncState};
 
-/// The sync state of a record in a target.
-pub(super) async fn load(
-    read: &SqlitePool,
-    target: &str,
-    record_key: &str,
-) -> Result<Option<SyncState>, StoreError> {
-    let row = sqlx::query(
-        "SELECT target, record_key, crm_record_id, version, content_hash, tombstone,
-                create_pending, grant_id, calendar_id, updated_at
-         FROM sync_state WHERE target = ?1 AND record_key = ?2",
-    )
-    .bind(target)
-    .bind(record_key)
-    .fetch_optional(read)
-    .await
-    .map_err(db_error)?;
-    row.as_ref().map(codec::state_from_row).transpose()
-}
+#[async_trait]
+impl SyncStates for SqliteStore {
+    async fn load_state(
+        &self,
+        target: &str,
+        record_key: &str,
+    ) -> Result<Option<SyncState>, StoreError> {
+        exec::load(&self.read, target, record_key, db_error).await
+    }
 
-/// Inserts or replaces a sync state.
-pub(super) async fn save(write: &SqlitePool, state: &SyncState) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO sync_state (target, record_key, crm_record_id, version, content_hash,
-             tombstone, create_pending, grant_id, calendar_id, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (target, record_key) DO UPDATE SET
-             crm_record_id = excluded.crm_record_id,
-             version = excluded.version,
-             content_hash = excluded.content_hash,
-             tombstone = excluded.tombstone,
-             create_pending = excluded.create_pending,
-             grant_id = excluded.grant_id,
-             calendar_id = excluded.calendar_id,
-             updated_at = excluded.updated_at",
-    )
-    .bind(&state.target)
-    .bind(&state.record_key)
-    .bind(&state.crm_record_id)
-    .bind(state.version)
-    .bind(&state.content_hash)
-    .bind(state.tombstone)
-    .bind(state.create_pending)
-    .bind(&state.grant_id)
-    .bind(&state.calendar_id)
-    .bind(state.updated_at.map(millis))
-    .execute(write)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+    async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
+        self.checked(exec::save(&self.write, state, db_error)).await
+    }
 }

@@ -1,0 +1,192 @@
+//! Cursors and named locks ([`Coordination`]): small shared facts that let periodic tasks resume
+//! where they stopped and run on one replica at a time (the reconciliation lock).
+//!
+//! Invariants every backend keeps (the conformance suite checks each): a lock is held by one
+//! owner until its expiry; only that owner renews it before then, anyone may take it after.
+//! Taking or renewing is one conditional upsert, so two contenders cannot both succeed (on
+//! PostgreSQL they serialize on the lock's row and the condition is re-evaluated against the
+//! committed row; on SQLite writes are serialized anyway).
+//!
+//! The SQL is written once ([`exec`]) for both backends, which accept it as written.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::StoreError;
+
+/// Named cursors and named locks.
+#[async_trait]
+pub trait Coordination: Send + Sync {
+    /// Reads a named cursor (backfill page tokens, reconciliation watermarks).
+    async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Writes a named cursor.
+    async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Deletes cursors whose name starts with `prefix`; returns how many.
+    async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError>;
+
+    /// Takes or renews a named lock for `owner` until `now + ttl`; false when another owner holds
+    /// it unexpired. Used so one replica runs periodic tasks (reconciliation).
+    async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases a named lock held by `owner` (clean shutdown), so the next process takes it at
+    /// once; does nothing when another owner holds it.
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+}
+
+/// The statements and their generic execution over a pool of either backend.
+pub(in crate::store) mod exec {
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+    use sqlx::{Encode, Type};
+
+    use crate::store::StoreError;
+    use crate::store::codec::{millis, millis_after};
+    use crate::store::portable::{Classify, RowsAffected};
+
+    /// The value of cursor `$1`.
+    const GET_CURSOR: &str = "SELECT value FROM cursors WHERE name = $1";
+
+    /// Sets cursor `$1` to `$2` at `$3` (ms).
+    const PUT_CURSOR: &str = "\
+INSERT INTO cursors (name, value, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+    /// Deletes the cursors whose name starts with `$1`, compared literally (no wildcards).
+    const DELETE_CURSORS: &str = "DELETE FROM cursors WHERE substr(name, 1, length($1)) = $1";
+
+    /// Lock `$1` for owner `$2` until `$3`, unless another owner holds it past `$4` (now).
+    const TRY_LOCK: &str = "\
+INSERT INTO locks (name, owner, leased_until) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, leased_until = excluded.leased_until
+WHERE locks.owner = excluded.owner OR locks.leased_until <= $4";
+
+    /// Releases lock `$1` if owner `$2` holds it.
+    const RELEASE_LOCK: &str = "DELETE FROM locks WHERE name = $1 AND owner = $2";
+
+    /// [`super::Coordination::get_cursor`].
+    pub async fn get_cursor<DB>(
+        pool: &sqlx::Pool<DB>,
+        name: &str,
+        classify: Classify,
+    ) -> Result<Option<String>, StoreError>
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+        (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        sqlx::query_scalar::<DB, String>(GET_CURSOR)
+            .bind(name)
+            .fetch_optional(pool)
+            .await
+            .map_err(classify)
+    }
+
+    /// [`super::Coordination::put_cursor`].
+    pub async fn put_cursor<DB>(
+        pool: &sqlx::Pool<DB>,
+        name: &str,
+        value: &str,
+        now: Timestamp,
+        classify: Classify,
+    ) -> Result<(), StoreError>
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+    {
+        sqlx::query::<DB>(PUT_CURSOR)
+            .bind(name)
+            .bind(value)
+            .bind(millis(now))
+            .execute(pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// [`super::Coordination::delete_cursors`]; the count of rows deleted.
+    pub async fn delete_cursors<DB>(
+        pool: &sqlx::Pool<DB>,
+        prefix: &str,
+        classify: Classify,
+    ) -> Result<u64, StoreError>
+    where
+        DB: sqlx::Database,
+        DB::QueryResult: RowsAffected,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    {
+        let result = sqlx::query::<DB>(DELETE_CURSORS)
+            .bind(prefix)
+            .execute(pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected())
+    }
+
+    /// [`super::Coordination::try_lock`].
+    pub async fn try_lock<DB>(
+        pool: &sqlx::Pool<DB>,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+        classify: Classify,
+    ) -> Result<bool, StoreError>
+    where
+        DB: sqlx::Database,
+        DB::QueryResult: RowsAffected,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+        for<'q> i64: Encode<'q, DB> + Type<DB>,
+    {
+        let result = sqlx::query::<DB>(TRY_LOCK)
+            .bind(name)
+            .bind(owner)
+            .bind(millis_after(now, ttl))
+            .bind(millis(now))
+            .execute(pool)
+            .await
+            .map_err(classify)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// [`super::Coordination::release_lock`].
+    pub async fn release_lock<DB>(
+        pool: &sqlx::Pool<DB>,
+        name: &str,
+        owner: &str,
+        classify: Classify,
+    ) -> Result<(), StoreError>
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    {
+        sqlx::query::<DB>(RELEASE_LOCK)
+            .bind(name)
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
