@@ -25,7 +25,8 @@
 //! - [`store`]: the durable store trait and its backends; group-commit ingest.
 //! - [`worker`]: the job runner (leases, wake-ups), series expansion and the idempotent write
 //!   path.
-//! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
+//! - [`nylas`]: the Nylas API client and lenient payload models.
+//! - [`intake`]: a verified notification's interpretation into store work.
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`meeting`]: what counts as one meeting across grants' copies, and its state.
 //! - [`policy`]: what reaches the CRM: privacy, relevance filters, calendar selection, rooms.
@@ -60,6 +61,7 @@ pub mod config;
 pub mod crm;
 pub mod demo;
 pub mod http;
+pub mod intake;
 pub mod maintenance;
 pub mod mapping;
 pub mod meeting;

@@ -1,5 +1,5 @@
 //! The Nylas notification types calsync handles: the one vocabulary shared by the notification
-//! interpreter (`nylas::notification`), the webhook subscription (`commands::webhook`) and the
+//! interpreter (`intake`), the webhook subscription (`commands::webhook`) and the
 //! bounded `trigger` metric label (`telemetry::metrics`).
 //!
 //! Invariant: a leaf module. It depends on nothing in the crate, so the metrics (a low layer)

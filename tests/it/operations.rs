@@ -8,8 +8,8 @@ mod replay;
 mod webhook_test;
 mod webhooks;
 
+use calsync::intake::{Interpretation, interpret};
 use calsync::nylas::Envelope;
-use calsync::nylas::notification::{Interpretation, interpret};
 use calsync::store::{IngestOutcome, Store};
 use jiff::Timestamp;
 use serde_json::Value;
