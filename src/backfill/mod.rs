@@ -21,6 +21,7 @@
 pub mod args;
 pub mod checkpoint;
 mod inline;
+mod page;
 pub mod progress;
 mod run;
 

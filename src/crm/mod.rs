@@ -149,6 +149,13 @@ pub trait CrmAdapter: Send + Sync + 'static {
     /// the adapter writes, changing nothing (no record, no file). A failure names the URL it
     /// tried; an endpoint that is not there (404, a redirect) is an error, never a pass.
     async fn check(&self) -> Result<(), CrmError>;
+
+    /// How many writes this adapter can send in one request: 1 for adapters that write one
+    /// record per request; a batching adapter returns its batch size, so callers keep enough
+    /// writes in flight to fill a batch.
+    fn batch_capacity(&self) -> usize {
+        1
+    }
 }
 
 /// Builds the adapter the settings describe; HTTP adapters send through `transport`, and every
