@@ -47,12 +47,10 @@ pub trait Coordination: Send + Sync {
 pub(in crate::store) mod exec {
     use std::time::Duration;
 
-    use jiff::Timestamp;
-    use sqlx::{Encode, Type};
-
     use crate::store::StoreError;
-    use crate::store::codec::{millis, millis_after};
-    use crate::store::portable::{Classify, RowsAffected};
+    use crate::store::codec::{get, millis, millis_after};
+    use crate::store::portable::{Classify, Param, Portable};
+    use jiff::Timestamp;
 
     /// The value of cursor `$1`.
     const GET_CURSOR: &str = "SELECT value FROM cursors WHERE name = $1";
@@ -75,118 +73,82 @@ WHERE locks.owner = excluded.owner OR locks.leased_until <= $4";
     const RELEASE_LOCK: &str = "DELETE FROM locks WHERE name = $1 AND owner = $2";
 
     /// [`super::Coordination::get_cursor`].
-    pub async fn get_cursor<DB>(
+    pub async fn get_cursor<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         name: &str,
         classify: Classify,
-    ) -> Result<Option<String>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
-    {
-        sqlx::query_scalar::<DB, String>(GET_CURSOR)
-            .bind(name)
-            .fetch_optional(pool)
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let row = DB::fetch_optional(&mut conn, GET_CURSOR, &[name.into()])
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        row.as_ref().map(|row| get(row, "value")).transpose()
     }
 
     /// [`super::Coordination::put_cursor`].
-    pub async fn put_cursor<DB>(
+    pub async fn put_cursor<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         name: &str,
         value: &str,
         now: Timestamp,
         classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
-        sqlx::query::<DB>(PUT_CURSOR)
-            .bind(name)
-            .bind(value)
-            .bind(millis(now))
-            .execute(pool)
-            .await
-            .map_err(classify)?;
+    ) -> Result<(), StoreError> {
+        changed(
+            pool,
+            PUT_CURSOR,
+            &[name.into(), value.into(), millis(now).into()],
+            classify,
+        )
+        .await?;
         Ok(())
     }
 
     /// [`super::Coordination::delete_cursors`]; the count of rows deleted.
-    pub async fn delete_cursors<DB>(
+    pub async fn delete_cursors<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         prefix: &str,
         classify: Classify,
-    ) -> Result<u64, StoreError>
-    where
-        DB: sqlx::Database,
-        DB::QueryResult: RowsAffected,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    {
-        let result = sqlx::query::<DB>(DELETE_CURSORS)
-            .bind(prefix)
-            .execute(pool)
-            .await
-            .map_err(classify)?;
-        Ok(result.rows_affected())
+    ) -> Result<u64, StoreError> {
+        changed(pool, DELETE_CURSORS, &[prefix.into()], classify).await
     }
 
     /// [`super::Coordination::try_lock`].
-    pub async fn try_lock<DB>(
+    pub async fn try_lock<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         name: &str,
         owner: &str,
         now: Timestamp,
         ttl: Duration,
         classify: Classify,
-    ) -> Result<bool, StoreError>
-    where
-        DB: sqlx::Database,
-        DB::QueryResult: RowsAffected,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
-        let result = sqlx::query::<DB>(TRY_LOCK)
-            .bind(name)
-            .bind(owner)
-            .bind(millis_after(now, ttl))
-            .bind(millis(now))
-            .execute(pool)
-            .await
-            .map_err(classify)?;
-        Ok(result.rows_affected() > 0)
+    ) -> Result<bool, StoreError> {
+        let values = [
+            Param::from(name),
+            owner.into(),
+            millis_after(now, ttl).into(),
+            millis(now).into(),
+        ];
+        Ok(changed(pool, TRY_LOCK, &values, classify).await? > 0)
     }
 
     /// [`super::Coordination::release_lock`].
-    pub async fn release_lock<DB>(
+    pub async fn release_lock<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         name: &str,
         owner: &str,
         classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    {
-        sqlx::query::<DB>(RELEASE_LOCK)
-            .bind(name)
-            .bind(owner)
-            .execute(pool)
-            .await
-            .map_err(classify)?;
+    ) -> Result<(), StoreError> {
+        changed(pool, RELEASE_LOCK, &[name.into(), owner.into()], classify).await?;
         Ok(())
+    }
+
+    /// Runs one write on a connection of `pool`; how many rows it changed.
+    async fn changed<DB: Portable>(
+        pool: &sqlx::Pool<DB>,
+        sql: &'static str,
+        values: &[Param<'_>],
+        classify: Classify,
+    ) -> Result<u64, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        DB::execute(&mut conn, sql, values).await.map_err(classify)
     }
 }

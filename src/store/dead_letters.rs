@@ -46,12 +46,10 @@ pub(in crate::store) use select_dead_letters;
 
 /// The statements and their generic execution over either backend.
 pub(in crate::store) mod exec {
-    use jiff::Timestamp;
-    use sqlx::{ColumnIndex, Decode, Encode, Type};
-
-    use crate::store::codec::{self, millis};
-    use crate::store::portable::Classify;
+    use crate::store::codec::{self, get, millis};
+    use crate::store::portable::{Classify, Param, Portable};
     use crate::store::{DeadLetter, StoreError};
+    use jiff::Timestamp;
 
     /// Copies the job of `$1` into the dead letters with error `$2` at `$3` (ms).
     const BURY: &str = "\
@@ -71,55 +69,33 @@ RETURNING id";
 
     /// Moves the job of `record_key` to the dead letters inside the caller's transaction,
     /// counting the failure that killed it as an attempt; returns the dead letter's id.
-    pub async fn bury<DB>(
+    pub async fn bury<DB: Portable>(
         conn: &mut DB::Connection,
         record_key: &str,
         error: &str,
         now: Timestamp,
         classify: Classify,
-    ) -> Result<i64, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-        (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-    {
-        let id = sqlx::query_scalar::<DB, i64>(BURY)
-            .bind(record_key)
-            .bind(error)
-            .bind(millis(now))
-            .fetch_one(&mut *conn)
+    ) -> Result<i64, StoreError> {
+        let values = [Param::from(record_key), error.into(), millis(now).into()];
+        let row = DB::fetch_optional(conn, BURY, &values)
+            .await
+            .and_then(|row| row.ok_or(sqlx::Error::RowNotFound))
+            .map_err(classify)?;
+        DB::execute(conn, DELETE_JOB, &[record_key.into()])
             .await
             .map_err(classify)?;
-        sqlx::query::<DB>(DELETE_JOB)
-            .bind(record_key)
-            .execute(&mut *conn)
-            .await
-            .map_err(classify)?;
-        Ok(id)
+        get(&row, "id")
     }
 
     /// [`super::DeadLetters::list_dead_letters`].
-    pub async fn list<DB>(
+    pub async fn list<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         limit: usize,
         classify: Classify,
-    ) -> Result<Vec<DeadLetter>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-        for<'r> bool: Decode<'r, DB> + Type<DB>,
-    {
-        let rows = sqlx::query::<DB>(LIST)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(pool)
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let rows = DB::fetch_all(&mut conn, LIST, &[limit.into()])
             .await
             .map_err(classify)?;
         rows.iter().map(codec::dead_letter_from_row).collect()

@@ -37,12 +37,10 @@ pub trait Grants: Send + Sync {
 
 /// The statements and their generic execution over either backend.
 pub(in crate::store) mod exec {
-    use jiff::Timestamp;
-    use sqlx::{ColumnIndex, Decode, Encode, Type};
-
-    use crate::store::codec::{self, millis};
-    use crate::store::portable::{Classify, RowsAffected};
+    use crate::store::codec::{self, get, millis};
+    use crate::store::portable::{Classify, Param, Portable};
     use crate::store::{GrantChange, GrantStatus, StoreError};
+    use jiff::Timestamp;
 
     /// `grant.expired`: pause active grant `$1` at `$2` (a paused one keeps its `since`).
     const PAUSE: &str = "\
@@ -74,135 +72,83 @@ ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.
     const STATUS: &str = "SELECT status, since FROM grants WHERE grant_id = $1";
 
     /// How many grants are paused.
-    const COUNT_PAUSED: &str = "SELECT COUNT(*) FROM grants WHERE status = 'paused'";
+    const COUNT_PAUSED: &str = "SELECT COUNT(*) AS paused FROM grants WHERE status = 'paused'";
 
     /// Applies a grant change from a notification inside the caller's transaction (which holds
     /// the PostgreSQL fence exclusively when the change is a deletion); true when the grant was
     /// resumed, so its jobs became claimable.
-    pub async fn apply_change<DB>(
+    pub async fn apply_change<DB: Portable>(
         conn: &mut DB::Connection,
         grant_id: &str,
         change: GrantChange,
         now: Timestamp,
         classify: Classify,
-    ) -> Result<bool, StoreError>
-    where
-        DB: sqlx::Database,
-        DB::QueryResult: RowsAffected,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
+    ) -> Result<bool, StoreError> {
         let statement = match change {
             GrantChange::Expired => PAUSE,
             GrantChange::Updated => RESUME,
             GrantChange::Deleted => DELETE,
         };
-        let result = sqlx::query::<DB>(statement)
-            .bind(grant_id)
-            .bind(millis(now))
-            .execute(&mut *conn)
+        let changed = DB::execute(conn, statement, &[grant_id.into(), millis(now).into()])
             .await
             .map_err(classify)?;
         if change == GrantChange::Deleted {
-            drop_jobs::<DB>(conn, grant_id, classify).await?;
+            DB::execute(conn, DROP_JOBS, &[grant_id.into()])
+                .await
+                .map_err(classify)?;
         }
-        Ok(change == GrantChange::Updated && result.rows_affected() > 0)
+        Ok(change == GrantChange::Updated && changed > 0)
     }
 
     /// Sets a grant's status inside the caller's transaction (holding the PostgreSQL fence
     /// exclusively for a deletion); `Deleted` also drops its jobs. True when the grant is now
     /// active (its jobs may have become claimable).
-    pub async fn set_status<DB>(
+    pub async fn set_status<DB: Portable>(
         conn: &mut DB::Connection,
         grant_id: &str,
         status: &GrantStatus,
         now: Timestamp,
         classify: Classify,
-    ) -> Result<bool, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
+    ) -> Result<bool, StoreError> {
         let (text, since) = match status {
             GrantStatus::Active => ("active", now),
             GrantStatus::Paused { since } => ("paused", *since),
             GrantStatus::Deleted { at } => ("deleted", *at),
         };
-        sqlx::query::<DB>(SET)
-            .bind(grant_id)
-            .bind(text)
-            .bind(millis(since))
-            .execute(&mut *conn)
-            .await
-            .map_err(classify)?;
+        let values = [Param::from(grant_id), text.into(), millis(since).into()];
+        DB::execute(conn, SET, &values).await.map_err(classify)?;
         if matches!(status, GrantStatus::Deleted { .. }) {
-            drop_jobs::<DB>(conn, grant_id, classify).await?;
+            DB::execute(conn, DROP_JOBS, &[grant_id.into()])
+                .await
+                .map_err(classify)?;
         }
         Ok(matches!(status, GrantStatus::Active))
     }
 
-    async fn drop_jobs<DB>(
-        conn: &mut DB::Connection,
-        grant_id: &str,
-        classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    {
-        sqlx::query::<DB>(DROP_JOBS)
-            .bind(grant_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(classify)?;
-        Ok(())
-    }
-
     /// [`super::Grants::grant_status`].
-    pub async fn status<DB>(
+    pub async fn status<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         grant_id: &str,
         classify: Classify,
-    ) -> Result<GrantStatus, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-    {
-        let row = sqlx::query::<DB>(STATUS)
-            .bind(grant_id)
-            .fetch_optional(pool)
+    ) -> Result<GrantStatus, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let row = DB::fetch_optional(&mut conn, STATUS, &[grant_id.into()])
             .await
             .map_err(classify)?;
         codec::grant_status_from_row(grant_id, row.as_ref())
     }
 
     /// [`super::Grants::paused_grants`].
-    pub async fn count_paused<DB>(
+    pub async fn count_paused<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         classify: Classify,
-    ) -> Result<u64, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-    {
-        let count: i64 = sqlx::query_scalar::<DB, i64>(COUNT_PAUSED)
-            .fetch_one(pool)
+    ) -> Result<u64, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let row = DB::fetch_optional(&mut conn, COUNT_PAUSED, &[])
             .await
+            .and_then(|row| row.ok_or(sqlx::Error::RowNotFound))
             .map_err(classify)?;
+        let count: i64 = get(&row, "paused")?;
         u64::try_from(count).map_err(|_| {
             StoreError::Corrupt(format!("the paused grant count is negative: {count}"))
         })

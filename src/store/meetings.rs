@@ -20,10 +20,10 @@ pub(in crate::store) mod exec;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::StoreError;
 use super::codec::{get, payload_text, timestamp};
+use super::portable::Cells;
 
 /// The state of one grant's copy of a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,13 +154,7 @@ pub(in crate::store) fn encoded(copy: &MeetingCopy) -> (&'static str, Option<Str
 }
 
 /// A `meeting_copies` row, decoded.
-pub(in crate::store) fn copy_from_row<R>(row: &R) -> Result<MeetingCopy, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(in crate::store) fn copy_from_row(row: &impl Cells) -> Result<MeetingCopy, StoreError> {
     let content: Option<String> = get(row, "content")?;
     let content = content
         .map(|text| {

@@ -51,12 +51,10 @@ macro_rules! select_notifications {
 
 /// The statements and their generic execution over either backend.
 pub(in crate::store) mod exec {
-    use jiff::Timestamp;
-    use sqlx::{ColumnIndex, Decode, Encode, Row, Type};
-
     use crate::store::codec::{self, get, millis};
-    use crate::store::portable::{Classify, RowsAffected};
+    use crate::store::portable::{Cells, Classify, Param, Portable};
     use crate::store::{NotificationFilter, StoreError, StoredNotification};
+    use jiff::Timestamp;
 
     /// Notifications matching (`$1` since, `$2` until, `$3` event id), in SQLite's arrival order
     /// (`rowid`).
@@ -71,41 +69,25 @@ pub(in crate::store) mod exec {
 
     /// [`super::NotificationLog::list_notifications`] by `query` ([`LIST_BY_ROWID`] or
     /// [`LIST_BY_SEQ`], the backend's arrival order).
-    pub async fn list<DB>(
+    pub async fn list<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         query: &'static str,
         filter: &NotificationFilter,
         classify: Classify,
-    ) -> Result<Vec<StoredNotification>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-        for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-        for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    {
-        let rows = sqlx::query::<DB>(query)
-            .bind(filter.since.map(millis))
-            .bind(filter.until.map(millis))
-            .bind(filter.event_id.as_deref())
-            .fetch_all(pool)
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        let values = [
+            Param::from(filter.since.map(millis)),
+            filter.until.map(millis).into(),
+            filter.event_id.as_deref().into(),
+        ];
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let rows = DB::fetch_all(&mut conn, query, &values)
             .await
             .map_err(classify)?;
         rows.iter().map(notification_from_row).collect()
     }
 
-    fn notification_from_row<R>(row: &R) -> Result<StoredNotification, StoreError>
-    where
-        R: Row,
-        for<'c> &'c str: ColumnIndex<R>,
-        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-    {
+    fn notification_from_row(row: &impl Cells) -> Result<StoredNotification, StoreError> {
         Ok(StoredNotification {
             id: get(row, "id")?,
             trigger: get(row, "trigger")?,
@@ -117,23 +99,14 @@ pub(in crate::store) mod exec {
     }
 
     /// [`super::NotificationLog::prune_notifications`].
-    pub async fn prune<DB>(
+    pub async fn prune<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         before: Timestamp,
         classify: Classify,
-    ) -> Result<u64, StoreError>
-    where
-        DB: sqlx::Database,
-        DB::QueryResult: RowsAffected,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
-        let result = sqlx::query::<DB>(PRUNE)
-            .bind(millis(before))
-            .execute(pool)
+    ) -> Result<u64, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        DB::execute(&mut conn, PRUNE, &[millis(before).into()])
             .await
-            .map_err(classify)?;
-        Ok(result.rows_affected())
+            .map_err(classify)
     }
 }

@@ -28,10 +28,8 @@ pub trait SyncStates: Send + Sync {
 
 /// The statements and their generic execution over a pool of either backend.
 pub(in crate::store) mod exec {
-    use sqlx::{ColumnIndex, Decode, Encode, Type};
-
     use crate::store::codec::{self, millis};
-    use crate::store::portable::Classify;
+    use crate::store::portable::{Classify, Param, Portable};
     use crate::store::{StoreError, SyncState};
 
     /// The state of (`$1` target, `$2` record key).
@@ -56,58 +54,39 @@ ON CONFLICT (target, record_key) DO UPDATE SET
     updated_at = excluded.updated_at";
 
     /// [`super::SyncStates::load_state`].
-    pub async fn load<DB>(
+    pub async fn load<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         target: &str,
         record_key: &str,
         classify: Classify,
-    ) -> Result<Option<SyncState>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-        for<'r> bool: Decode<'r, DB> + Type<DB>,
-    {
-        let row = sqlx::query::<DB>(LOAD)
-            .bind(target)
-            .bind(record_key)
-            .fetch_optional(pool)
+    ) -> Result<Option<SyncState>, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let row = DB::fetch_optional(&mut conn, LOAD, &[target.into(), record_key.into()])
             .await
             .map_err(classify)?;
         row.as_ref().map(codec::state_from_row).transpose()
     }
 
     /// [`super::SyncStates::save_state`].
-    pub async fn save<DB>(
+    pub async fn save<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         state: &SyncState,
         classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-        for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-        for<'q> bool: Encode<'q, DB> + Type<DB>,
-    {
-        sqlx::query::<DB>(SAVE)
-            .bind(state.target.as_str())
-            .bind(state.record_key.as_str())
-            .bind(state.crm_record_id.as_deref())
-            .bind(state.version)
-            .bind(state.content_hash.as_deref())
-            .bind(state.tombstone)
-            .bind(state.create_pending)
-            .bind(state.grant_id.as_deref())
-            .bind(state.calendar_id.as_deref())
-            .bind(state.updated_at.map(millis))
-            .execute(pool)
+    ) -> Result<(), StoreError> {
+        let values = [
+            Param::from(state.target.as_str()),
+            state.record_key.as_str().into(),
+            state.crm_record_id.as_deref().into(),
+            state.version.into(),
+            state.content_hash.as_deref().into(),
+            state.tombstone.into(),
+            state.create_pending.into(),
+            state.grant_id.as_deref().into(),
+            state.calendar_id.as_deref().into(),
+            state.updated_at.map(millis).into(),
+        ];
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        DB::execute(&mut conn, SAVE, &values)
             .await
             .map_err(classify)?;
         Ok(())

@@ -10,11 +10,10 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sqlx::{ColumnIndex, Decode, Encode, Row, Type};
 
 use crate::store::codec::{self, get, get_count, millis, millis_after};
 use crate::store::dead_letters;
-use crate::store::portable::{Classify, RowsAffected};
+use crate::store::portable::{Cells, Classify, Param, Portable};
 use crate::store::{ClaimedJob, Completion, JobStats, Lease, RetryPlan, StoreError};
 
 /// The generation and lease token of the job of `$1` (SQLite: the write lock is already held).
@@ -48,7 +47,7 @@ const EXTEND: &str = "UPDATE jobs SET leased_until = $3 WHERE record_key = $1 AN
 
 /// The earliest time a claimable job becomes due: `next_attempt_at` unleased, expiry leased.
 const NEXT_DUE: &str = "\
-SELECT MIN(COALESCE(j.leased_until, j.next_attempt_at)) FROM jobs j
+SELECT MIN(COALESCE(j.leased_until, j.next_attempt_at)) AS due FROM jobs j
 WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = j.grant_id AND g.status <> 'active')";
 
 /// Job counts at `$1`: a job whose lease expired counts as not leased.
@@ -75,24 +74,13 @@ enum Held {
 }
 
 /// Says whether `lease` holds, reading its row with `query` ([`HELD`] or [`HELD_FOR_UPDATE`]).
-async fn held<DB>(
+async fn held<DB: Portable>(
     conn: &mut DB::Connection,
     lease: &Lease,
     query: &'static str,
     classify: Classify,
-) -> Result<Held, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
-    let row = sqlx::query::<DB>(query)
-        .bind(lease.record_key.as_str())
-        .fetch_optional(&mut *conn)
+) -> Result<Held, StoreError> {
+    let row = DB::fetch_optional(conn, query, &[lease.record_key.as_str().into()])
         .await
         .map_err(classify)?;
     let Some(row) = row else {
@@ -110,21 +98,13 @@ where
 }
 
 /// Runs `statement` with the record key `$1` alone.
-async fn by_key<DB>(
+async fn by_key<DB: Portable>(
     conn: &mut DB::Connection,
     statement: &'static str,
     record_key: &str,
     classify: Classify,
-) -> Result<(), StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-{
-    sqlx::query::<DB>(statement)
-        .bind(record_key)
-        .execute(&mut *conn)
+) -> Result<(), StoreError> {
+    DB::execute(conn, statement, &[record_key.into()])
         .await
         .map_err(classify)?;
     Ok(())
@@ -132,21 +112,12 @@ where
 
 /// [`super::JobQueue::complete`] inside the caller's transaction. `Requeued` means work became
 /// claimable.
-pub async fn complete<DB>(
+pub async fn complete<DB: Portable>(
     conn: &mut DB::Connection,
     lease: &Lease,
     held_query: &'static str,
     classify: Classify,
-) -> Result<Completion, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
+) -> Result<Completion, StoreError> {
     let key = lease.record_key.as_str();
     Ok(match held::<DB>(conn, lease, held_query, classify).await? {
         Held::Lost => Completion::Finished,
@@ -163,24 +134,14 @@ where
 
 /// [`super::JobQueue::retry`] inside the caller's transaction; also whether the job's schedule
 /// changed (work may have become claimable).
-pub async fn retry<DB>(
+pub async fn retry<DB: Portable>(
     conn: &mut DB::Connection,
     lease: &Lease,
     plan: &RetryPlan,
     now: Timestamp,
     held_query: &'static str,
     classify: Classify,
-) -> Result<(Completion, bool), StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
+) -> Result<(Completion, bool), StoreError> {
     let key = lease.record_key.as_str();
     Ok(match held::<DB>(conn, lease, held_query, classify).await? {
         Held::Lost => (Completion::Finished, false),
@@ -189,13 +150,14 @@ where
             (Completion::Requeued, true)
         }
         Held::Current => {
-            sqlx::query::<DB>(RESCHEDULE)
-                .bind(key)
-                .bind(i64::from(plan.count_attempt))
-                .bind(plan.error.as_str())
-                .bind(millis(plan.at))
-                .bind(millis(now))
-                .execute(&mut *conn)
+            let values = [
+                Param::from(key),
+                i64::from(plan.count_attempt).into(),
+                plan.error.as_str().into(),
+                millis(plan.at).into(),
+                millis(now).into(),
+            ];
+            DB::execute(conn, RESCHEDULE, &values)
                 .await
                 .map_err(classify)?;
             (Completion::Finished, true)
@@ -205,25 +167,14 @@ where
 
 /// [`super::JobQueue::dead_letter`] inside the caller's transaction; also whether the job was
 /// released instead (work became claimable).
-pub async fn dead_letter<DB>(
+pub async fn dead_letter<DB: Portable>(
     conn: &mut DB::Connection,
     lease: &Lease,
     error: &str,
     now: Timestamp,
     held_query: &'static str,
     classify: Classify,
-) -> Result<(Option<i64>, bool), StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
+) -> Result<(Option<i64>, bool), StoreError> {
     let key = lease.record_key.as_str();
     Ok(match held::<DB>(conn, lease, held_query, classify).await? {
         Held::Lost => (None, false),
@@ -239,93 +190,59 @@ where
 }
 
 /// [`super::JobQueue::release`] on `conn`; true when the lease was held (the job is due now).
-pub async fn release<DB>(
+pub async fn release<DB: Portable>(
     conn: &mut DB::Connection,
     lease: &Lease,
     now: Timestamp,
     classify: Classify,
-) -> Result<bool, StoreError>
-where
-    DB: sqlx::Database,
-    DB::QueryResult: RowsAffected,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-{
-    let result = sqlx::query::<DB>(RELEASE)
-        .bind(lease.record_key.as_str())
-        .bind(lease.token.as_str())
-        .bind(millis(now))
-        .execute(&mut *conn)
+) -> Result<bool, StoreError> {
+    let values = [
+        Param::from(lease.record_key.as_str()),
+        lease.token.as_str().into(),
+        millis(now).into(),
+    ];
+    let released = DB::execute(conn, RELEASE, &values)
         .await
         .map_err(classify)?;
-    Ok(result.rows_affected() > 0)
+    Ok(released > 0)
 }
 
 /// [`super::JobQueue::extend_lease`].
-pub async fn extend_lease<DB>(
+pub async fn extend_lease<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     lease: &Lease,
     now: Timestamp,
     lease_for: Duration,
     classify: Classify,
-) -> Result<bool, StoreError>
-where
-    DB: sqlx::Database,
-    DB::QueryResult: RowsAffected,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-{
-    let result = sqlx::query::<DB>(EXTEND)
-        .bind(lease.record_key.as_str())
-        .bind(lease.token.as_str())
-        .bind(millis_after(now, lease_for))
-        .execute(pool)
+) -> Result<bool, StoreError> {
+    let values = [
+        Param::from(lease.record_key.as_str()),
+        lease.token.as_str().into(),
+        millis_after(now, lease_for).into(),
+    ];
+    let mut conn = pool.acquire().await.map_err(classify)?;
+    let extended = DB::execute(&mut conn, EXTEND, &values)
         .await
         .map_err(classify)?;
-    Ok(result.rows_affected() > 0)
+    Ok(extended > 0)
 }
 
 /// [`super::JobQueue::next_due_at`].
-pub async fn next_due_at<DB>(
+pub async fn next_due_at<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     classify: Classify,
-) -> Result<Option<Timestamp>, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    (Option<i64>,): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    let due = sqlx::query_scalar::<DB, Option<i64>>(NEXT_DUE)
-        .fetch_one(pool)
-        .await
-        .map_err(classify)?;
-    codec::opt_timestamp(due)
+) -> Result<Option<Timestamp>, StoreError> {
+    let row = one_row(pool, NEXT_DUE, &[], classify).await?;
+    codec::opt_timestamp(get(&row, "due")?)
 }
 
 /// [`super::JobQueue::job_stats`].
-pub async fn job_stats<DB>(
+pub async fn job_stats<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     now: Timestamp,
     classify: Classify,
-) -> Result<JobStats, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
-    let row = sqlx::query::<DB>(STATS)
-        .bind(millis(now))
-        .fetch_one(pool)
-        .await
-        .map_err(classify)?;
+) -> Result<JobStats, StoreError> {
+    let row = one_row(pool, STATS, &[millis(now).into()], classify).await?;
     let count = |column: &str| -> Result<u64, StoreError> {
         let value: i64 = get(&row, column)?;
         u64::try_from(value)
@@ -340,16 +257,23 @@ where
     })
 }
 
+/// The one row an aggregate query returns.
+async fn one_row<DB: Portable>(
+    pool: &sqlx::Pool<DB>,
+    sql: &'static str,
+    values: &[Param<'_>],
+    classify: Classify,
+) -> Result<DB::Row, StoreError> {
+    let mut conn = pool.acquire().await.map_err(classify)?;
+    DB::fetch_optional(&mut conn, sql, values)
+        .await
+        .and_then(|row| row.ok_or(sqlx::Error::RowNotFound))
+        .map_err(classify)
+}
+
 /// A claimed job from the row a claim returned (the job's columns, `generation` and
 /// `lease_token`).
-pub fn claimed_from_row<R>(row: &R) -> Result<ClaimedJob, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub fn claimed_from_row(row: &impl Cells) -> Result<ClaimedJob, StoreError> {
     let request = codec::request_from_row(row)?;
     let lease = Lease {
         record_key: request.record_key.clone(),
