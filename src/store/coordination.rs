@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoreError;
+use super::portable::Engine;
 
 /// Named cursors and named locks.
 #[async_trait]
@@ -41,6 +42,45 @@ pub trait Coordination: Send + Sync {
     /// Releases a named lock held by `owner` (clean shutdown), so the next process takes it at
     /// once; does nothing when another owner holds it.
     async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl<E: Engine> Coordination for E {
+    async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        exec::get_cursor(self.reads(), name, E::classify).await
+    }
+
+    async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.guarded(exec::put_cursor(
+            self.writes(),
+            name,
+            value,
+            now,
+            E::classify,
+        ))
+        .await
+    }
+
+    async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError> {
+        self.guarded(exec::delete_cursors(self.writes(), prefix, E::classify))
+            .await
+    }
+
+    async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let write = exec::try_lock(self.writes(), name, owner, now, ttl, E::classify);
+        self.guarded(write).await
+    }
+
+    /// Not guarded: a process shutting down releases its lock even after losing its file.
+    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        exec::release_lock(self.writes(), name, owner, E::classify).await
+    }
 }
 
 /// The statements and their generic execution over a pool of either backend.

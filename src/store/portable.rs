@@ -175,3 +175,31 @@ macro_rules! portable {
 
 portable!(sqlx::Sqlite);
 portable!(sqlx::Postgres);
+
+/// A store on one engine, as the concerns implemented once for both backends see it: where to
+/// read, where to write, how a write is guarded and how errors are classified.
+pub(in crate::store) trait Engine: Send + Sync + 'static {
+    /// The engine.
+    type Db: Portable;
+
+    /// The pool reads go to.
+    fn reads(&self) -> &sqlx::Pool<Self::Db>;
+
+    /// The pool writes go to.
+    fn writes(&self) -> &sqlx::Pool<Self::Db>;
+
+    /// The engine's classification of run-time errors.
+    fn classify(error: sqlx::Error) -> StoreError;
+
+    /// Starts a transaction that reads before it writes (SQLite: `BEGIN IMMEDIATE` on the write
+    /// connection, so the write lock is held from the start).
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, StoreError>> + Send;
+
+    /// Runs a write under the backend's guard (SQLite's check of its database file).
+    fn guarded<T: Send>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send;
+}

@@ -29,16 +29,13 @@
 //! `?options=-c%20search_path%3Dcalsync`).
 
 mod connection;
-mod coordination;
 mod dead_letters;
+mod engine;
 mod enqueue;
 mod grants;
 mod jobs;
 mod listener;
-mod meetings;
 mod notifications;
-mod series;
-mod state;
 
 use std::sync::Arc;
 

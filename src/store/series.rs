@@ -9,13 +9,15 @@
 //! - A series' `deleted_at` says that the master was deleted; it says nothing about the master's
 //!   own CRM record (an earlier calsync wrote one), which is sync state like any record.
 //!
-//! The SQL is written once ([`sql`]) for both backends, which accept it as written; the backends
-//! only choose the pools ([`super::sqlite`], [`super::postgres`]).
+//! The SQL and the trait's implementation are written once ([`sql`], [`exec`]) for both
+//! backends, which accept it as written; a backend only says where reads and writes go and how
+//! writes are guarded (`portable::Engine`).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoreError;
+use super::portable::Engine;
 
 /// Names one series: the grant whose calendar holds it and its master's event id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,6 +98,54 @@ pub trait SeriesStore: Send + Sync {
         through: i64,
         limit: usize,
     ) -> Result<Vec<SeriesRecord>, StoreError>;
+}
+
+#[async_trait]
+impl<E: Engine> SeriesStore for E {
+    async fn load_series(&self, key: &SeriesKey) -> Result<Option<SeriesRecord>, StoreError> {
+        exec::load(self.reads(), key, E::classify).await
+    }
+
+    async fn series_occurrences(&self, key: &SeriesKey) -> Result<Vec<Occurrence>, StoreError> {
+        exec::occurrences(self.reads(), key, E::classify).await
+    }
+
+    async fn add_occurrences(
+        &self,
+        key: &SeriesKey,
+        calendar_id: Option<&str>,
+        occurrences: &[Occurrence],
+    ) -> Result<(), StoreError> {
+        let write = exec::add(self.writes(), key, calendar_id, occurrences, E::classify);
+        self.guarded(write).await
+    }
+
+    async fn record_expansion(
+        &self,
+        key: &SeriesKey,
+        calendar_id: Option<&str>,
+        through: i64,
+        gone: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let pool = self.writes();
+        let write = exec::expanded(pool, key, calendar_id, through, gone, now, E::classify);
+        self.guarded(write).await
+    }
+
+    async fn mark_series_deleted(&self, key: &SeriesKey, now: Timestamp) -> Result<(), StoreError> {
+        self.guarded(exec::deleted(self.writes(), key, now, E::classify))
+            .await
+    }
+
+    async fn series_to_refresh(
+        &self,
+        grant_id: &str,
+        through: i64,
+        limit: usize,
+    ) -> Result<Vec<SeriesRecord>, StoreError> {
+        exec::to_refresh(self.reads(), grant_id, through, limit, E::classify).await
+    }
 }
 
 /// The statements, in SQL both backends accept.

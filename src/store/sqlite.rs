@@ -26,16 +26,13 @@
 //!
 //! Timestamps are stored at millisecond precision.
 mod connection;
-mod coordination;
 mod dead_letters;
+mod engine;
 mod enqueue;
 mod file;
 mod grants;
 mod jobs;
-mod meetings;
 mod notifications;
-mod series;
-mod state;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 
+use super::portable::Engine;
 use super::{StoreError, SyncState};
 
 /// The sync states of records in targets.
@@ -24,6 +25,22 @@ pub trait SyncStates: Send + Sync {
 
     /// Writes (inserts or replaces) a sync state.
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl<E: Engine> SyncStates for E {
+    async fn load_state(
+        &self,
+        target: &str,
+        record_key: &str,
+    ) -> Result<Option<SyncState>, StoreError> {
+        exec::load(self.reads(), target, record_key, E::classify).await
+    }
+
+    async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
+        self.guarded(exec::save(self.writes(), state, E::classify))
+            .await
+    }
 }
 
 /// The statements and their generic execution over a pool of either backend.
