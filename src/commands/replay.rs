@@ -4,7 +4,8 @@
 //! Invariants:
 //! - A stored body goes through the same interpretation as at the edge
 //!   ([`intake::interpret`]), so a replayed notification causes the job its delivery
-//!   caused, marked [`JobSource::Replay`] and enqueued with [`Store::enqueue`] (coalescing with
+//!   caused, marked [`JobSource::Replay`] and enqueued with
+//!   [`JobQueue::enqueue`](crate::store::JobQueue::enqueue) (coalescing with
 //!   pending work like any job). Processing is idempotent: replaying an unchanged event costs no
 //!   CRM write, a stale version is skipped, and a deleted event is not resurrected unless the
 //!   Events API still returns it.

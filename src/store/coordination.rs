@@ -7,7 +7,7 @@
 //! PostgreSQL they serialize on the lock's row and the condition is re-evaluated against the
 //! committed row; on SQLite writes are serialized anyway).
 //!
-//! The SQL is written once ([`exec`]) for both backends, which accept it as written.
+//! The SQL is written once (`exec`) for both backends, which accept it as written.
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 //!   retrying at once requeue each letter once; a dead letter whose grant was deleted stays where
 //!   it is, since it can never run.
 //!
-//! Listing and burying are written once ([`exec`]); retrying is each backend's (SQLite requeues
+//! Listing and burying are written once (`exec`); retrying is each backend's (SQLite requeues
 //! one by one on its single writer, PostgreSQL locks the letters and requeues them in one
 //! multi-row statement).
 

@@ -9,7 +9,7 @@
 //!   the pause began; [`Grants::set_grant_status`] (an explicit decision) sets whatever it is
 //!   given. Each change is one conditional upsert, so concurrent changes serialize on the row.
 //!
-//! The SQL is written once ([`exec`]); the backends choose the transaction (SQLite's
+//! The SQL is written once (`exec`); the backends choose the transaction (SQLite's
 //! `BEGIN IMMEDIATE`, PostgreSQL's fence and `NOTIFY`) and classify errors.
 
 use async_trait::async_trait;

@@ -1,6 +1,6 @@
 //! The meeting ledger: every connected grant's copy of a meeting, and the record key each
 //! meeting writes to (issue 9, "meeting identity across grants"). A narrow trait of its own,
-//! implemented once for both backends ([`exec`], SQL both engines accept): a backend only says
+//! implemented once for both backends (`exec`, SQL both engines accept): a backend only says
 //! how its write transaction begins (SQLite's `BEGIN IMMEDIATE` on the single write connection)
 //! and how writes are guarded.
 //!

@@ -9,7 +9,7 @@
 //!   and then its job (through the coalescing enqueue).
 //! - Listing returns notifications oldest first, ties in arrival order.
 //!
-//! Listing and pruning are written once ([`exec`]); ingest is each backend's (SQLite one row at a
+//! Listing and pruning are written once (`exec`); ingest is each backend's (SQLite one row at a
 //! time on its single writer, PostgreSQL a handful of multi-row statements).
 
 use async_trait::async_trait;

@@ -16,7 +16,7 @@
 //!
 //! Claiming and enqueueing are each backend's (`SKIP LOCKED` against `BEGIN IMMEDIATE`, multi-row
 //! against row-by-row upserts); the ends of a claim, the statistics and the lookups are written
-//! once ([`exec`]).
+//! once (`exec`).
 
 pub(in crate::store) mod exec;
 

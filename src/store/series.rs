@@ -9,7 +9,7 @@
 //! - A series' `deleted_at` says that the master was deleted; it says nothing about the master's
 //!   own CRM record (an earlier calsync wrote one), which is sync state like any record.
 //!
-//! The SQL and the trait's implementation are written once ([`sql`], [`exec`]) for both
+//! The SQL and the trait's implementation are written once (`sql`, `exec`) for both
 //! backends, which accept it as written; a backend only says where reads and writes go and how
 //! writes are guarded (`portable::Engine`).
 

@@ -5,7 +5,7 @@
 //! the holder of the key's job lease writes a key's state, so workers (and replicas) never race
 //! on one row.
 //!
-//! The SQL is written once ([`exec`]) for both backends, which accept it as written; the backends
+//! The SQL is written once (`exec`) for both backends, which accept it as written; the backends
 //! only choose the pool and classify errors.
 
 use async_trait::async_trait;

@@ -142,7 +142,7 @@ pub struct ClaimedJob {
     pub last_error: Option<String>,
 }
 
-/// What [`Store::complete`](super::Store::complete) did.
+/// What [`JobQueue::complete`](super::JobQueue::complete) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
     /// The job is gone.
