@@ -13,9 +13,9 @@
 //!   create only after a backoff, which keeps that window small.
 //! - soft-delete → `DELETE …/meetings/{id}` (archives to the recycle bin); 404 = already gone.
 //!
-//! Contact links ([`contacts`]) follow the attendees on every write; the owner
-//! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` ([`owners`]). Throttle signals and errors
-//! are classified in [`errors`]. The target is `hubspot:<base_url>`.
+//! Contact links (`contacts`) follow the attendees on every write; the owner
+//! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` (`owners`). Throttle signals and errors
+//! are classified in `errors`. The target is `hubspot:<base_url>`.
 
 mod contacts;
 mod errors;
