@@ -110,9 +110,6 @@ pub mod policy;
 pub mod printable;
 pub mod record;
 pub mod retry;
-// Temporary: removed when the store split lands (its public items get their docs there, and
-// its module docs stop linking to private items).
-#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod store;
 pub mod sweep;
 pub mod telemetry;

@@ -71,13 +71,17 @@ impl CopyStatus {
 /// One grant's copy of a meeting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeetingCopy {
+    /// The grant whose calendar holds this copy.
     pub grant_id: String,
+    /// The copy's event id in that grant's calendar.
     pub event_id: String,
     /// The meeting the copy belongs to (see `crate::meeting::meeting_key`).
     pub meeting_key: String,
+    /// Whether the copy is live, deleted or filtered out.
     pub status: CopyStatus,
     /// The copy's `updated_at` (Unix seconds) last recorded.
     pub version: Option<i64>,
+    /// The calendar holding the copy, when known.
     pub calendar_id: Option<String>,
     /// The CRM record the copy maps to (JSON), when it was ever read.
     pub content: Option<Value>,

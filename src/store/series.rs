@@ -22,7 +22,9 @@ use super::portable::Engine;
 /// Names one series: the grant whose calendar holds it and its master's event id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
+    /// The grant whose calendar holds the series.
     pub grant_id: String,
+    /// The event id of the series master.
     pub master_event_id: String,
 }
 
@@ -48,7 +50,9 @@ pub struct Occurrence {
 /// What the store knows of a series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesRecord {
+    /// Which series.
     pub key: SeriesKey,
+    /// The calendar holding the series, when known.
     pub calendar_id: Option<String>,
     /// The end (Unix seconds) of the window of the last complete listing of its occurrences.
     pub expanded_through: Option<i64>,
