@@ -26,8 +26,9 @@
 //! - [`store`]: the durable store trait and its backends; group-commit ingest.
 //! - [`worker`]: the job runner (leases, wake-ups), series expansion, the idempotent write path
 //!   and the circuit breaker over the upstreams.
-//! - [`nylas`]: the Nylas API client (events, grants, webhook subscriptions), lenient payload
-//!   models and notification interpretation.
+//! - [`nylas`]: the Nylas API client (events, grants, webhook subscriptions) and lenient payload
+//!   models.
+//! - [`intake`]: a verified notification's interpretation into store work.
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`meeting`]: what counts as one meeting across grants' copies, and its state.
 //! - [`policy`]: what reaches the CRM: privacy, relevance filters, calendar selection, rooms.
@@ -105,6 +106,7 @@ pub mod crm;
 pub mod demo;
 pub mod http;
 pub mod ids;
+pub mod intake;
 pub mod mapping;
 pub mod meeting;
 pub mod nylas;
@@ -113,9 +115,6 @@ pub mod policy;
 pub mod printable;
 pub mod record;
 pub mod retry;
-// Temporary: removed when the store split lands (its public items get their docs there, and
-// its module docs stop linking to private items).
-#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod store;
 pub mod sweep;
 pub mod telemetry;

@@ -1,6 +1,6 @@
 //! The Nylas notification types calsync handles: the one vocabulary shared by the notification
-//! interpreter (`nylas::notification`), the webhook subscription (`commands::subscriptions`) and
-//! the bounded `trigger` metric label (`telemetry::metrics`).
+//! interpreter (`intake`), the webhook subscription (`commands::subscriptions`) and the bounded
+//! `trigger` metric label (`telemetry::metrics`).
 //!
 //! Invariant: a leaf module. It depends on nothing in the crate, so the metrics (a low layer)
 //! can name the handled types without depending on the Nylas client (a higher one).

@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::nylas::Event;
 use crate::policy::{Decision, Source};
 use crate::retry::Retry;
+use crate::store::MeetingLedger;
 use crate::store::{ClaimedJob, CopyStatus, Store, StoreError};
 use crate::worker::settle::{RetryPolicy, Settled};
 use crate::worker::{Processor, Series, SyncError, SyncOutcome};
@@ -90,7 +91,7 @@ impl Inline {
         let Ok(Decision::Write(record)) = preview.await else {
             return Ok(false);
         };
-        let ledger = self.store.meetings();
+        let ledger: &dyn MeetingLedger = &*self.store;
         let Some(copy) = ledger.copy(grant_id, &event.id).await? else {
             return Ok(false);
         };

@@ -166,7 +166,14 @@ async fn run_calendar(ctx: &Context, grant_id: &str, calendar: &Calendar) -> Res
         let (Some(next), Some(prefetched)) = (next, prefetched) else {
             let done = Checkpoint::Done { listing_started };
             ctx.store.put_cursor(&key, &done.encode(), now).await?;
-            watermark::seed(&ctx.store, grant_id, &calendar.id, listing_started, now).await?;
+            watermark::seed(
+                ctx.store.as_ref(),
+                grant_id,
+                &calendar.id,
+                listing_started,
+                now,
+            )
+            .await?;
             return Ok(());
         };
         let checkpoint = Checkpoint::Next {

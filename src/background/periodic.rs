@@ -10,14 +10,14 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::store::Store;
+use crate::store::Coordination;
 
 /// The longest a task waits for the store to release its lock when it stops.
 pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Releases the store lock `name` held by `owner` (a task stopping cleanly), so the next process
 /// takes it at once instead of after its expiry. A failure is logged: the lock then expires.
-pub async fn release_lock(store: &dyn Store, name: &str, owner: &str) {
+pub async fn release_lock(store: &dyn Coordination, name: &str, owner: &str) {
     let outcome = tokio::time::timeout(RELEASE_TIMEOUT, store.release_lock(name, owner)).await;
     match outcome {
         Ok(Ok(())) => tracing::debug!(lock = name, "Released the store lock."),

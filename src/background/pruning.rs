@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::{NotificationLog, StoreError};
 use crate::telemetry::metrics::Metrics;
 
 /// How often the notification log is pruned.
@@ -29,7 +29,7 @@ pub fn prune_cutoff(now: Timestamp, keep: Duration) -> Timestamp {
 
 /// Prunes the notification log on a schedule.
 pub struct Pruner {
-    store: Arc<dyn Store>,
+    log: Arc<dyn NotificationLog>,
     clock: Clock,
     metrics: Arc<Metrics>,
     /// `store.keep_notifications`.
@@ -40,14 +40,14 @@ pub struct Pruner {
 impl Pruner {
     /// A pruner keeping notifications for `keep`, running every `every`.
     pub fn new(
-        store: Arc<dyn Store>,
+        log: Arc<dyn NotificationLog>,
         clock: Clock,
         metrics: Arc<Metrics>,
         keep: Duration,
         every: Duration,
     ) -> Self {
         Pruner {
-            store,
+            log,
             clock,
             metrics,
             keep,
@@ -58,7 +58,7 @@ impl Pruner {
     /// Deletes the notifications received more than `keep` ago; returns how many, and logs it.
     pub async fn prune_once(&self) -> Result<u64, StoreError> {
         let before = prune_cutoff(self.clock.now(), self.keep);
-        let pruned = self.store.prune_notifications(before).await?;
+        let pruned = self.log.prune_notifications(before).await?;
         self.metrics.notifications_pruned(pruned);
         if pruned > 0 {
             tracing::info!(

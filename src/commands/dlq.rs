@@ -23,7 +23,7 @@ use serde_json::json;
 use super::table::Table;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::store::{self, DeadLetter, DeadLetterSelection, JobAction, Store, StoreError};
+use crate::store::{self, DeadLetter, DeadLetterSelection, DeadLetters, JobAction, StoreError};
 
 /// The longest last-error text shown in the table (`--json` shows all of it).
 const MAX_ERROR_WIDTH: usize = 100;
@@ -120,7 +120,7 @@ pub async fn run(
 
 /// Requeues the selected dead letters and says what happened to each requested one.
 pub async fn retry(
-    store: &dyn Store,
+    store: &dyn DeadLetters,
     selection: &DeadLetterSelection,
     now: Timestamp,
 ) -> Result<RetryReport, StoreError> {
@@ -146,7 +146,7 @@ pub async fn retry(
     })
 }
 
-async fn dead_letter_ids(store: &dyn Store) -> Result<BTreeSet<i64>, StoreError> {
+async fn dead_letter_ids(store: &dyn DeadLetters) -> Result<BTreeSet<i64>, StoreError> {
     let letters = store.list_dead_letters(usize::MAX).await?;
     Ok(letters.iter().map(|letter| letter.id).collect())
 }

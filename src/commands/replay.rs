@@ -3,8 +3,9 @@
 //!
 //! Invariants:
 //! - A stored body goes through the same interpretation as at the edge
-//!   ([`notification::interpret`]), so a replayed notification causes the job its delivery
-//!   caused, marked [`JobSource::Replay`] and enqueued with [`Store::enqueue`] (coalescing with
+//!   ([`intake::interpret`]), so a replayed notification causes the job its delivery
+//!   caused, marked [`JobSource::Replay`] and enqueued with
+//!   [`JobQueue::enqueue`](crate::store::JobQueue::enqueue) (coalescing with
 //!   pending work like any job). Processing is idempotent: replaying an unchanged event costs no
 //!   CRM write, a stale version is skipped, and a deleted event is not resurrected unless the
 //!   Events API still returns it.
@@ -23,8 +24,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::clock::Clock;
+use crate::intake::{self, Interpretation};
 use crate::nylas::Envelope;
-use crate::nylas::notification::{self, Interpretation};
 use crate::printable;
 use crate::store::{
     JobRequest, JobSource, NotificationFilter, Store, StoreError, StoredNotification,
@@ -209,7 +210,7 @@ pub async fn run(
 fn replay_job(stored: &StoredNotification) -> Result<JobRequest, Skip> {
     let envelope: Envelope = serde_json::from_slice(&stored.body)
         .map_err(|error| Skip::Unreadable(format!("the body is not an envelope: {error}")))?;
-    let interpreted = notification::interpret(&envelope, stored.body.clone(), stored.received_at)
+    let interpreted = intake::interpret(&envelope, stored.body.clone(), stored.received_at)
         .map_err(|error| Skip::Unreadable(error.to_string()))?;
     let Interpretation::Store(incoming) = interpreted else {
         return Err(Skip::Unhandled);

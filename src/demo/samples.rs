@@ -48,8 +48,8 @@ pub fn load() -> Result<Vec<Step>, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::{Interpretation, interpret};
     use crate::nylas::Envelope;
-    use crate::nylas::notification::{Interpretation, interpret};
 
     #[test]
     fn every_sample_is_a_notification_calsync_stores() {

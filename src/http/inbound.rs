@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use super::body::{self, BodyError};
 use super::verify::{self, VerifyError};
 use super::{EdgeState, limits, trace};
-use crate::nylas::notification::{self, Interpretation};
+use crate::intake::{self, Interpretation};
 use crate::store::ingest::IngestError;
 use crate::store::{IncomingNotification, IngestOutcome};
 
@@ -120,23 +120,21 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Reply, Reply> {
     })?;
     let envelope = envelope.get();
     limits::check_ids(envelope).map_err(|error| id_failure(&error))?;
-    let interpretation =
-        notification::interpret(envelope, verified.into_inner(), state.clock.now()).map_err(
-            |error| {
-                tracing::warn!(
-                    notification.id = %envelope.id,
-                    notification.r#type = %envelope.trigger,
-                    error = %crate::cause::Chain(&error),
-                    "Rejected a signed notification that cannot be processed."
-                );
-                Reply::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    &envelope.trigger,
-                    &error.to_string(),
-                )
-            },
-        )?;
+    let interpretation = intake::interpret(envelope, verified.into_inner(), state.clock.now())
+        .map_err(|error| {
+            tracing::warn!(
+                notification.id = %envelope.id,
+                notification.r#type = %envelope.trigger,
+                error = %crate::cause::Chain(&error),
+                "Rejected a signed notification that cannot be processed."
+            );
+            Reply::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &envelope.trigger,
+                &error.to_string(),
+            )
+        })?;
     let incoming = match interpretation {
         Interpretation::Store(incoming) => *incoming,
         Interpretation::Ignored => {

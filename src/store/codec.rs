@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::store::portable::Cells;
 use crate::store::{
     DeadLetter, GrantStatus, JobAction, JobRequest, JobSource, PayloadOrigin, StoreError, SyncState,
 };
@@ -38,24 +38,69 @@ pub(in crate::store) fn opt_timestamp(ms: Option<i64>) -> Result<Option<Timestam
     ms.map(timestamp).transpose()
 }
 
+/// A column value of a type the schemas store, read from [`Cells`].
+pub(in crate::store) trait FromCell: Sized {
+    /// Reads `column`; `None` when it is NULL.
+    fn read(row: &(impl Cells + ?Sized), column: &str) -> Result<Option<Self>, sqlx::Error>;
+}
+
+impl FromCell for String {
+    fn read(row: &(impl Cells + ?Sized), column: &str) -> Result<Option<Self>, sqlx::Error> {
+        row.text(column)
+    }
+}
+
+impl FromCell for i64 {
+    fn read(row: &(impl Cells + ?Sized), column: &str) -> Result<Option<Self>, sqlx::Error> {
+        row.int(column)
+    }
+}
+
+impl FromCell for bool {
+    fn read(row: &(impl Cells + ?Sized), column: &str) -> Result<Option<Self>, sqlx::Error> {
+        row.flag(column)
+    }
+}
+
+impl FromCell for Vec<u8> {
+    fn read(row: &(impl Cells + ?Sized), column: &str) -> Result<Option<Self>, sqlx::Error> {
+        row.bytes(column)
+    }
+}
+
+/// A column that may be NULL.
+pub(in crate::store) trait Column: Sized {
+    /// Reads `column`, naming it when the stored value does not decode.
+    fn column(row: &(impl Cells + ?Sized), column: &str) -> Result<Self, StoreError>;
+}
+
+impl<T: FromCell> Column for Option<T> {
+    fn column(row: &(impl Cells + ?Sized), column: &str) -> Result<Self, StoreError> {
+        T::read(row, column)
+            .map_err(|error| StoreError::Corrupt(format!("column `{column}`: {error}")))
+    }
+}
+
+impl<T: FromCell> Column for T {
+    fn column(row: &(impl Cells + ?Sized), column: &str) -> Result<Self, StoreError> {
+        Option::<T>::column(row, column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column `{column}` is NULL")))
+    }
+}
+
 /// Reads a column, naming it when the stored value does not decode.
-pub(in crate::store) fn get<'r, R, T>(row: &'r R, column: &str) -> Result<T, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    T: Decode<'r, R::Database> + Type<R::Database>,
-{
-    row.try_get(column)
-        .map_err(|error| StoreError::Corrupt(format!("column `{column}`: {error}")))
+pub(in crate::store) fn get<T: Column>(
+    row: &(impl Cells + ?Sized),
+    column: &str,
+) -> Result<T, StoreError> {
+    T::column(row, column)
 }
 
 /// Reads a non-negative 64-bit integer column as a count.
-pub(in crate::store) fn get_count<R>(row: &R, column: &str) -> Result<u32, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(in crate::store) fn get_count(
+    row: &(impl Cells + ?Sized),
+    column: &str,
+) -> Result<u32, StoreError> {
     let value: i64 = get(row, column)?;
     u32::try_from(value)
         .map_err(|_| StoreError::Corrupt(format!("column `{column}` holds {value}, not a count")))
@@ -134,37 +179,27 @@ fn payload_from(text: Option<String>) -> Result<Option<Value>, StoreError> {
 }
 
 /// The job request columns shared by `jobs` and `dead_letters`, decoded.
-pub(in crate::store) fn request_from_row<R>(row: &R) -> Result<JobRequest, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(in crate::store) fn request_from_row(
+    row: &(impl Cells + ?Sized),
+) -> Result<JobRequest, StoreError> {
     Ok(JobRequest {
         record_key: get(row, "record_key")?,
         grant_id: get(row, "grant_id")?,
         calendar_id: get(row, "calendar_id")?,
-        action: action_from(&get::<_, String>(row, "action")?)?,
+        action: action_from(&get::<String>(row, "action")?)?,
         payload: payload_from(get(row, "payload")?)?,
-        origin: origin_from(&get::<_, String>(row, "origin")?)?,
+        origin: origin_from(&get::<String>(row, "origin")?)?,
         version: get(row, "version")?,
         force_fetch: get(row, "force_fetch")?,
-        source: source_from(&get::<_, String>(row, "source")?)?,
+        source: source_from(&get::<String>(row, "source")?)?,
         notification_id: get(row, "notification_id")?,
     })
 }
 
 /// A `sync_state` row, decoded.
-pub(in crate::store) fn state_from_row<R>(row: &R) -> Result<SyncState, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(in crate::store) fn state_from_row(
+    row: &(impl Cells + ?Sized),
+) -> Result<SyncState, StoreError> {
     Ok(SyncState {
         target: get(row, "target")?,
         record_key: get(row, "record_key")?,
@@ -180,14 +215,9 @@ where
 }
 
 /// A `dead_letters` row, decoded.
-pub(in crate::store) fn dead_letter_from_row<R>(row: &R) -> Result<DeadLetter, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(in crate::store) fn dead_letter_from_row(
+    row: &(impl Cells + ?Sized),
+) -> Result<DeadLetter, StoreError> {
     Ok(DeadLetter {
         id: get(row, "id")?,
         request: request_from_row(row)?,
@@ -199,21 +229,15 @@ where
 }
 
 /// A grant's status from its `grants` row (`Active` when there is none).
-pub(in crate::store) fn grant_status_from_row<R>(
+pub(in crate::store) fn grant_status_from_row<R: Cells>(
     grant_id: &str,
     row: Option<&R>,
-) -> Result<GrantStatus, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+) -> Result<GrantStatus, StoreError> {
     let Some(row) = row else {
         return Ok(GrantStatus::Active);
     };
     let since = timestamp(get(row, "since")?)?;
-    match get::<_, String>(row, "status")?.as_str() {
+    match get::<String>(row, "status")?.as_str() {
         "active" => Ok(GrantStatus::Active),
         "paused" => Ok(GrantStatus::Paused { since }),
         "deleted" => Ok(GrantStatus::Deleted { at: since }),

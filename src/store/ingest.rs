@@ -5,7 +5,7 @@
 //! it covers one notification or a hundred. One transaction per request would cap throughput at
 //! the disk's fsync rate and make concurrent requests contend for the single SQLite writer.
 //! Instead the writer takes the first queued notification, then everything else already waiting
-//! (up to `max_batch`), and commits them with one [`Store::ingest`] call: one fsync per batch.
+//! (up to `max_batch`), and commits them with one [`NotificationLog::ingest`] call: one fsync per batch.
 //! Batches grow with load by themselves: while one batch commits, the next one queues up. When
 //! idle, a lone notification commits at once, so there is no added latency.
 //!
@@ -16,7 +16,7 @@
 //!   next batch.
 //! - [`Ingestor::close`] stops accepting, commits what is already queued, and waits for the
 //!   writer, so nothing accepted into the queue is dropped at shutdown.
-//! - Backend-agnostic: only the [`Store`] trait is used.
+//! - Backend-agnostic: only the [`NotificationLog`] seam is used.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{IncomingNotification, IngestOutcome, Store, StoreError};
+use super::{IncomingNotification, IngestOutcome, NotificationLog, StoreError};
 use crate::clock::Clock;
 
 /// Why a notification was not stored.
@@ -100,12 +100,12 @@ impl std::fmt::Debug for Ingestor {
 impl Ingestor {
     /// Starts the writer task (on the current tokio runtime). It commits batches of at most
     /// `max_batch` notifications (at least one), stamping each commit with `clock`'s time.
-    pub fn spawn(store: Arc<dyn Store>, clock: Clock, max_batch: usize) -> Ingestor {
+    pub fn spawn(log: Arc<dyn NotificationLog>, clock: Clock, max_batch: usize) -> Ingestor {
         let max_batch = max_batch.max(1);
         let (sender, receiver) = mpsc::channel(max_batch.saturating_mul(2));
         let counters = Arc::new(Counters::default());
         let writer = tokio::spawn(write_batches(
-            store,
+            log,
             clock,
             max_batch,
             receiver,
@@ -174,7 +174,7 @@ impl Ingestor {
 
 /// The writer: commits batches until every sender is gone and the queue is empty.
 async fn write_batches(
-    store: Arc<dyn Store>,
+    log: Arc<dyn NotificationLog>,
     clock: Clock,
     max_batch: usize,
     mut receiver: mpsc::Receiver<Submission>,
@@ -190,21 +190,17 @@ async fn write_batches(
         counters
             .notifications
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let result = store
-            .ingest(&batch, clock.now())
-            .await
-            .and_then(|outcomes| {
-                if outcomes.len() == batch.len() {
-                    Ok(outcomes)
-                } else {
-                    Err(StoreError::Corrupt(format!(
-                        "the {} store answered {} outcomes for a batch of {}",
-                        store.backend(),
-                        outcomes.len(),
-                        batch.len()
-                    )))
-                }
-            });
+        let result = log.ingest(&batch, clock.now()).await.and_then(|outcomes| {
+            if outcomes.len() == batch.len() {
+                Ok(outcomes)
+            } else {
+                Err(StoreError::Corrupt(format!(
+                    "the store answered {} outcomes for a batch of {}",
+                    outcomes.len(),
+                    batch.len()
+                )))
+            }
+        });
         answer(replies, result, &counters);
     }
 }

@@ -1,13 +1,12 @@
-//! One record key's place in the queue ([`Store::queue_entry`](super::Store::queue_entry)),
+//! One record key's place in the queue ([`JobQueue::queue_entry`](super::JobQueue::queue_entry)),
 //! written once for both backends: the SQL (which both accept as written), its execution and
 //! the decoding of its rows.
 //!
 //! Invariant: these are plain reads by primary key or indexed column; they take no lock and
 //! change nothing, so an operator's command may run them beside busy workers.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
-
 use super::codec::{self, get, get_count, timestamp};
+use super::portable::{Cells, Classify, Param, Portable};
 use super::{QueueEntry, QueuedJob, StoreError};
 
 /// The job of a record key (`$1`), with its schedule and lease.
@@ -23,14 +22,7 @@ SELECT id, record_key, grant_id, calendar_id, action, payload, origin, version, 
 FROM dead_letters WHERE record_key = $1 ORDER BY id DESC LIMIT 1";
 
 /// A [`JOB_OF_KEY`] row, decoded.
-fn queued_job_from_row<R>(row: &R) -> Result<QueuedJob, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-{
+fn queued_job_from_row(row: &impl Cells) -> Result<QueuedJob, StoreError> {
     Ok(QueuedJob {
         request: codec::request_from_row(row)?,
         attempts: get_count(row, "attempts")?,
@@ -43,29 +35,17 @@ where
 
 /// The job and newest dead letter of `record_key`, read through `pool` of either backend;
 /// `classify` maps the backend's errors.
-pub(in crate::store) async fn queue_entry<DB>(
+pub(in crate::store) async fn queue_entry<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     record_key: &str,
-    classify: fn(sqlx::Error) -> StoreError,
-) -> Result<QueueEntry, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    for<'r> bool: Decode<'r, DB> + Type<DB>,
-{
-    let job = sqlx::query::<DB>(JOB_OF_KEY)
-        .bind(record_key)
-        .fetch_optional(pool)
+    classify: Classify,
+) -> Result<QueueEntry, StoreError> {
+    let mut conn = pool.acquire().await.map_err(classify)?;
+    let key = [Param::from(record_key)];
+    let job = DB::fetch_optional(&mut conn, JOB_OF_KEY, &key)
         .await
         .map_err(classify)?;
-    let dead_letter = sqlx::query::<DB>(DEAD_LETTER_OF_KEY)
-        .bind(record_key)
-        .fetch_optional(pool)
+    let dead_letter = DB::fetch_optional(&mut conn, DEAD_LETTER_OF_KEY, &key)
         .await
         .map_err(classify)?;
     Ok(QueueEntry {

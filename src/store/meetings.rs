@@ -1,7 +1,8 @@
 //! The meeting ledger: every connected grant's copy of a meeting, and the record key each
 //! meeting writes to (issue 9, "meeting identity across grants"). A narrow trait of its own,
-//! reached through [`Store::meetings`](super::Store::meetings), implemented by both backends with
-//! the SQL written once here (both engines accept it).
+//! implemented once for both backends (`exec`, SQL both engines accept): a backend only says
+//! how its write transaction begins (SQLite's `BEGIN IMMEDIATE` on the single write connection)
+//! and how writes are guarded.
 //!
 //! Invariants every backend keeps (the conformance suite checks each):
 //! - **One row per copy.** A copy is keyed by (grant id, event id); recording it replaces the
@@ -12,6 +13,9 @@
 //!   event's `sync_state`, so an upgraded deployment keeps its records); later copies, from any
 //!   grant, any replica, at the same moment or not, get that same key back. The binding and the
 //!   copy are committed together.
+//!   On PostgreSQL, two replicas binding one meeting at once both insert with `ON CONFLICT DO
+//!   NOTHING`: the second waits on the first's unique-index entry, inserts nothing, and its next
+//!   statement (READ COMMITTED) reads the first's binding.
 //! - **Deleted copies keep their content**, so a meeting whose copies are all gone can still be
 //!   written as cancelled.
 
@@ -20,10 +24,10 @@ pub(in crate::store) mod exec;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::StoreError;
 use super::codec::{get, payload_text, timestamp};
+use super::portable::{Cells, Engine};
 
 /// The state of one grant's copy of a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,13 +71,17 @@ impl CopyStatus {
 /// One grant's copy of a meeting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeetingCopy {
+    /// The grant whose calendar holds this copy.
     pub grant_id: String,
+    /// The copy's event id in that grant's calendar.
     pub event_id: String,
     /// The meeting the copy belongs to (see `crate::meeting::meeting_key`).
     pub meeting_key: String,
+    /// Whether the copy is live, deleted or filtered out.
     pub status: CopyStatus,
     /// The copy's `updated_at` (Unix seconds) last recorded.
     pub version: Option<i64>,
+    /// The calendar holding the copy, when known.
     pub calendar_id: Option<String>,
     /// The CRM record the copy maps to (JSON), when it was ever read.
     pub content: Option<Value>,
@@ -103,6 +111,40 @@ pub trait MeetingLedger: Send + Sync {
 
     /// The record key a meeting is bound to, if any copy of it was ever recorded.
     async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError>;
+}
+
+#[async_trait]
+impl<E: Engine> MeetingLedger for E {
+    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<String, StoreError> {
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            let record_key = exec::record::<E::Db>(&mut tx, copy, now, E::classify).await?;
+            tx.commit().await.map_err(E::classify)?;
+            Ok(record_key)
+        };
+        self.guarded(write).await
+    }
+
+    async fn copy(
+        &self,
+        grant_id: &str,
+        event_id: &str,
+    ) -> Result<Option<MeetingCopy>, StoreError> {
+        let copies = exec::copies(self.reads(), COPY, &[grant_id, event_id], E::classify).await?;
+        Ok(copies.into_iter().next())
+    }
+
+    async fn copies_of_event(&self, event_id: &str) -> Result<Vec<MeetingCopy>, StoreError> {
+        exec::copies(self.reads(), COPIES_OF_EVENT, &[event_id], E::classify).await
+    }
+
+    async fn copies_of_meeting(&self, meeting_key: &str) -> Result<Vec<MeetingCopy>, StoreError> {
+        exec::copies(self.reads(), COPIES_OF_MEETING, &[meeting_key], E::classify).await
+    }
+
+    async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError> {
+        exec::record_key(self.reads(), meeting_key, E::classify).await
+    }
 }
 
 /// A copy query with the given `WHERE` condition (one `$1` parameter), by grant and event id.
@@ -154,13 +196,7 @@ pub(in crate::store) fn encoded(copy: &MeetingCopy) -> (&'static str, Option<Str
 }
 
 /// A `meeting_copies` row, decoded.
-pub(in crate::store) fn copy_from_row<R>(row: &R) -> Result<MeetingCopy, StoreError>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(in crate::store) fn copy_from_row(row: &impl Cells) -> Result<MeetingCopy, StoreError> {
     let content: Option<String> = get(row, "content")?;
     let content = content
         .map(|text| {

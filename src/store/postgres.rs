@@ -1,6 +1,6 @@
 //! The PostgreSQL backend: one database shared by any number of calsync replicas (and by CLI
 //! commands such as `calsync dlq retry` running beside them), with the same behaviour as the
-//! SQLite backend — every invariant of the [`Store`] trait holds across replicas exactly as it
+//! SQLite backend — every invariant of the store's concerns holds across replicas exactly as it
 //! holds across the workers of one process.
 //!
 //! How replicas share the work:
@@ -29,33 +29,23 @@
 //! `?options=-c%20search_path%3Dcalsync`).
 
 mod connection;
-mod coordination;
 mod dead_letters;
+mod engine;
 mod enqueue;
 mod grants;
 mod jobs;
 mod listener;
-mod meetings;
 mod notifications;
-mod series;
-mod state;
-mod stats;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use sqlx::postgres::PgPool;
 use tokio::sync::Notify;
 
 use self::connection::{begin, commit, db_error, open_error};
 use self::listener::Listener;
-use super::{
-    ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, NotificationFilter, QueueEntry, QueuePolicy,
-    RetryPlan, Store, StoreError, StoredNotification, SyncState,
-};
+use super::{Lifecycle, QueuePolicy, StoreError};
 
 pub use self::listener::LISTENER_APPLICATION_NAME;
 
@@ -130,17 +120,9 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl Lifecycle for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
-    }
-
-    fn series(&self) -> &dyn crate::store::SeriesStore {
-        self
-    }
-
-    fn wakeups(&self) -> Arc<Notify> {
-        self.wakeups.clone()
     }
 
     async fn close(&self) {
@@ -153,185 +135,6 @@ impl Store for PostgresStore {
             .await
             .map(|_| ())
             .map_err(db_error)
-    }
-
-    async fn ingest(
-        &self,
-        batch: &[IncomingNotification],
-        now: Timestamp,
-    ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let (outcomes, changed) =
-            notifications::ingest(&self.pool, batch, now, &self.policy).await?;
-        self.wake(changed);
-        Ok(outcomes)
-    }
-
-    async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
-        let changed = jobs::enqueue(&self.pool, jobs, now, &self.policy).await?;
-        self.wake(changed);
-        Ok(())
-    }
-
-    async fn claim(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease_for: Duration,
-        limit: usize,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
-        jobs::claim(&self.pool, owner, now, lease_for, limit).await
-    }
-
-    async fn claim_key(
-        &self,
-        record_key: &str,
-        owner: &str,
-        now: Timestamp,
-        lease_for: Duration,
-    ) -> Result<Option<ClaimedJob>, StoreError> {
-        jobs::claim_key(&self.pool, record_key, owner, now, lease_for).await
-    }
-
-    async fn extend_lease(
-        &self,
-        lease: &Lease,
-        now: Timestamp,
-        lease_for: Duration,
-    ) -> Result<bool, StoreError> {
-        jobs::extend_lease(&self.pool, lease, now, lease_for).await
-    }
-
-    async fn complete(&self, lease: &Lease, _now: Timestamp) -> Result<Completion, StoreError> {
-        let completion = jobs::complete(&self.pool, lease).await?;
-        self.wake(completion == Completion::Requeued);
-        Ok(completion)
-    }
-
-    async fn retry(
-        &self,
-        lease: &Lease,
-        plan: &RetryPlan,
-        now: Timestamp,
-    ) -> Result<Completion, StoreError> {
-        let (completion, changed) = jobs::retry(&self.pool, lease, plan, now).await?;
-        self.wake(changed);
-        Ok(completion)
-    }
-
-    async fn dead_letter(
-        &self,
-        lease: &Lease,
-        error: &str,
-        now: Timestamp,
-    ) -> Result<Option<i64>, StoreError> {
-        let (id, released) = jobs::dead_letter(&self.pool, lease, error, now).await?;
-        self.wake(released);
-        Ok(id)
-    }
-
-    async fn release(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
-        let released = jobs::release(&self.pool, lease, now).await?;
-        self.wake(released);
-        Ok(())
-    }
-
-    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        stats::next_due_at(&self.pool).await
-    }
-
-    async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
-        stats::job_stats(&self.pool, now).await
-    }
-
-    async fn load_state(
-        &self,
-        target: &str,
-        record_key: &str,
-    ) -> Result<Option<SyncState>, StoreError> {
-        state::load(&self.pool, target, record_key).await
-    }
-
-    async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
-        state::save(&self.pool, state).await
-    }
-
-    fn meetings(&self) -> &dyn super::MeetingLedger {
-        self
-    }
-
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
-        crate::store::lookup::queue_entry(&self.pool, record_key, db_error).await
-    }
-
-    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        dead_letters::list(&self.pool, limit).await
-    }
-
-    async fn retry_dead_letters(
-        &self,
-        selection: &DeadLetterSelection,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let (requeued, changed) =
-            dead_letters::retry(&self.pool, selection, now, &self.policy).await?;
-        self.wake(changed);
-        Ok(requeued)
-    }
-
-    async fn list_notifications(
-        &self,
-        filter: &NotificationFilter,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        notifications::list(&self.pool, filter).await
-    }
-
-    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
-        notifications::prune(&self.pool, before).await
-    }
-
-    async fn set_grant_status(
-        &self,
-        grant_id: &str,
-        status: &GrantStatus,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let resumed = grants::set_status(&self.pool, grant_id, status, now).await?;
-        self.wake(resumed);
-        Ok(())
-    }
-
-    async fn paused_grants(&self) -> Result<u64, StoreError> {
-        grants::count_paused(&self.pool).await
-    }
-
-    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
-        grants::status(&self.pool, grant_id).await
-    }
-
-    async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        coordination::get_cursor(&self.pool, name).await
-    }
-
-    async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError> {
-        coordination::put_cursor(&self.pool, name, value, now).await
-    }
-
-    async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError> {
-        coordination::delete_cursors(&self.pool, prefix).await
-    }
-
-    async fn try_lock(
-        &self,
-        name: &str,
-        owner: &str,
-        now: Timestamp,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        coordination::try_lock(&self.pool, name, owner, now, ttl).await
-    }
-
-    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        coordination::release_lock(&self.pool, name, owner).await
     }
 }
 

@@ -9,18 +9,22 @@
 //! - A series' `deleted_at` says that the master was deleted; it says nothing about the master's
 //!   own CRM record (an earlier calsync wrote one), which is sync state like any record.
 //!
-//! The SQL is written once ([`sql`]) for both backends, which accept it as written; the backends
-//! only choose the pools ([`super::sqlite`], [`super::postgres`]).
+//! The SQL and the trait's implementation are written once (`sql`, `exec`) for both
+//! backends, which accept it as written; a backend only says where reads and writes go and how
+//! writes are guarded (`portable::Engine`).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoreError;
+use super::portable::Engine;
 
 /// Names one series: the grant whose calendar holds it and its master's event id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
+    /// The grant whose calendar holds the series.
     pub grant_id: String,
+    /// The event id of the series master.
     pub master_event_id: String,
 }
 
@@ -46,7 +50,9 @@ pub struct Occurrence {
 /// What the store knows of a series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesRecord {
+    /// Which series.
     pub key: SeriesKey,
+    /// The calendar holding the series, when known.
     pub calendar_id: Option<String>,
     /// The end (Unix seconds) of the window of the last complete listing of its occurrences.
     pub expanded_through: Option<i64>,
@@ -96,6 +102,54 @@ pub trait SeriesStore: Send + Sync {
         through: i64,
         limit: usize,
     ) -> Result<Vec<SeriesRecord>, StoreError>;
+}
+
+#[async_trait]
+impl<E: Engine> SeriesStore for E {
+    async fn load_series(&self, key: &SeriesKey) -> Result<Option<SeriesRecord>, StoreError> {
+        exec::load(self.reads(), key, E::classify).await
+    }
+
+    async fn series_occurrences(&self, key: &SeriesKey) -> Result<Vec<Occurrence>, StoreError> {
+        exec::occurrences(self.reads(), key, E::classify).await
+    }
+
+    async fn add_occurrences(
+        &self,
+        key: &SeriesKey,
+        calendar_id: Option<&str>,
+        occurrences: &[Occurrence],
+    ) -> Result<(), StoreError> {
+        let write = exec::add(self.writes(), key, calendar_id, occurrences, E::classify);
+        self.guarded(write).await
+    }
+
+    async fn record_expansion(
+        &self,
+        key: &SeriesKey,
+        calendar_id: Option<&str>,
+        through: i64,
+        gone: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let pool = self.writes();
+        let write = exec::expanded(pool, key, calendar_id, through, gone, now, E::classify);
+        self.guarded(write).await
+    }
+
+    async fn mark_series_deleted(&self, key: &SeriesKey, now: Timestamp) -> Result<(), StoreError> {
+        self.guarded(exec::deleted(self.writes(), key, now, E::classify))
+            .await
+    }
+
+    async fn series_to_refresh(
+        &self,
+        grant_id: &str,
+        through: i64,
+        limit: usize,
+    ) -> Result<Vec<SeriesRecord>, StoreError> {
+        exec::to_refresh(self.reads(), grant_id, through, limit, E::classify).await
+    }
 }
 
 /// The statements, in SQL both backends accept.
@@ -157,22 +211,14 @@ ORDER BY master_event_id LIMIT $3";
 /// The generic execution of [`sql`] over a pool of either backend.
 pub(in crate::store) mod exec {
     use jiff::Timestamp;
-    use sqlx::{ColumnIndex, Decode, Encode, Row, Type};
 
     use super::super::codec::{get, millis, opt_timestamp};
     use super::{Occurrence, SeriesKey, SeriesRecord, sql};
     use crate::store::StoreError;
-
-    type Classify = fn(sqlx::Error) -> StoreError;
+    use crate::store::portable::{Cells, Classify, Param, Portable};
 
     /// A series row, decoded.
-    fn record_from_row<R>(row: &R) -> Result<SeriesRecord, StoreError>
-    where
-        R: Row,
-        for<'c> &'c str: ColumnIndex<R>,
-        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    {
+    fn record_from_row(row: &impl Cells) -> Result<SeriesRecord, StoreError> {
         Ok(SeriesRecord {
             key: SeriesKey {
                 grant_id: get(row, "grant_id")?,
@@ -185,49 +231,35 @@ pub(in crate::store) mod exec {
         })
     }
 
+    /// The series' key as the first two parameters.
+    fn key_params(key: &SeriesKey) -> [Param<'_>; 2] {
+        [
+            key.grant_id.as_str().into(),
+            key.master_event_id.as_str().into(),
+        ]
+    }
+
     /// [`super::SeriesStore::load_series`].
-    pub async fn load<DB>(
+    pub async fn load<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         key: &SeriesKey,
         classify: Classify,
-    ) -> Result<Option<SeriesRecord>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-    {
-        let row = sqlx::query::<DB>(sql::LOAD)
-            .bind(key.grant_id.as_str())
-            .bind(key.master_event_id.as_str())
-            .fetch_optional(pool)
+    ) -> Result<Option<SeriesRecord>, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let row = DB::fetch_optional(&mut conn, sql::LOAD, &key_params(key))
             .await
             .map_err(classify)?;
         row.as_ref().map(record_from_row).transpose()
     }
 
     /// [`super::SeriesStore::series_occurrences`].
-    pub async fn occurrences<DB>(
+    pub async fn occurrences<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         key: &SeriesKey,
         classify: Classify,
-    ) -> Result<Vec<Occurrence>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-    {
-        let rows = sqlx::query::<DB>(sql::OCCURRENCES)
-            .bind(key.grant_id.as_str())
-            .bind(key.master_event_id.as_str())
-            .fetch_all(pool)
+    ) -> Result<Vec<Occurrence>, StoreError> {
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let rows = DB::fetch_all(&mut conn, sql::OCCURRENCES, &key_params(key))
             .await
             .map_err(classify)?;
         rows.iter()
@@ -241,36 +273,26 @@ pub(in crate::store) mod exec {
     }
 
     /// [`super::SeriesStore::add_occurrences`], in one transaction.
-    pub async fn add<DB>(
+    pub async fn add<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         key: &SeriesKey,
         calendar_id: Option<&str>,
         occurrences: &[Occurrence],
         classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-        for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    {
+    ) -> Result<(), StoreError> {
+        let [grant, master] = key_params(key);
         let mut tx = pool.begin().await.map_err(classify)?;
-        sqlx::query::<DB>(sql::TOUCH)
-            .bind(key.grant_id.as_str())
-            .bind(key.master_event_id.as_str())
-            .bind(calendar_id)
-            .execute(&mut *tx)
+        DB::execute(&mut tx, sql::TOUCH, &[grant, master, calendar_id.into()])
             .await
             .map_err(classify)?;
         for occurrence in occurrences {
-            sqlx::query::<DB>(sql::ADD_OCCURRENCE)
-                .bind(key.grant_id.as_str())
-                .bind(key.master_event_id.as_str())
-                .bind(occurrence.event_id.as_str())
-                .bind(occurrence.starts_at)
-                .execute(&mut *tx)
+            let values = [
+                grant,
+                master,
+                occurrence.event_id.as_str().into(),
+                occurrence.starts_at.into(),
+            ];
+            DB::execute(&mut tx, sql::ADD_OCCURRENCE, &values)
                 .await
                 .map_err(classify)?;
         }
@@ -278,7 +300,7 @@ pub(in crate::store) mod exec {
     }
 
     /// [`super::SeriesStore::record_expansion`], in one transaction.
-    pub async fn expanded<DB>(
+    pub async fn expanded<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         key: &SeriesKey,
         calendar_id: Option<&str>,
@@ -286,91 +308,61 @@ pub(in crate::store) mod exec {
         gone: &[String],
         now: Timestamp,
         classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
+    ) -> Result<(), StoreError> {
+        let [grant, master] = key_params(key);
         let mut tx = pool.begin().await.map_err(classify)?;
-        sqlx::query::<DB>(sql::EXPANDED)
-            .bind(key.grant_id.as_str())
-            .bind(key.master_event_id.as_str())
-            .bind(calendar_id)
-            .bind(through)
-            .bind(millis(now))
-            .execute(&mut *tx)
+        let values = [
+            grant,
+            master,
+            calendar_id.into(),
+            through.into(),
+            millis(now).into(),
+        ];
+        DB::execute(&mut tx, sql::EXPANDED, &values)
             .await
             .map_err(classify)?;
         for event_id in gone {
-            sqlx::query::<DB>(sql::FORGET_OCCURRENCE)
-                .bind(key.grant_id.as_str())
-                .bind(key.master_event_id.as_str())
-                .bind(event_id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
+            DB::execute(
+                &mut tx,
+                sql::FORGET_OCCURRENCE,
+                &[grant, master, event_id.as_str().into()],
+            )
+            .await
+            .map_err(classify)?;
         }
         tx.commit().await.map_err(classify)
     }
 
     /// [`super::SeriesStore::mark_series_deleted`], in one transaction.
-    pub async fn deleted<DB>(
+    pub async fn deleted<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         key: &SeriesKey,
         now: Timestamp,
         classify: Classify,
-    ) -> Result<(), StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-    {
+    ) -> Result<(), StoreError> {
+        let [grant, master] = key_params(key);
         let mut tx = pool.begin().await.map_err(classify)?;
-        sqlx::query::<DB>(sql::DELETED)
-            .bind(key.grant_id.as_str())
-            .bind(key.master_event_id.as_str())
-            .bind(millis(now))
-            .execute(&mut *tx)
+        DB::execute(&mut tx, sql::DELETED, &[grant, master, millis(now).into()])
             .await
             .map_err(classify)?;
-        sqlx::query::<DB>(sql::FORGET_ALL)
-            .bind(key.grant_id.as_str())
-            .bind(key.master_event_id.as_str())
-            .execute(&mut *tx)
+        DB::execute(&mut tx, sql::FORGET_ALL, &[grant, master])
             .await
             .map_err(classify)?;
         tx.commit().await.map_err(classify)
     }
 
     /// [`super::SeriesStore::series_to_refresh`].
-    pub async fn to_refresh<DB>(
+    pub async fn to_refresh<DB: Portable>(
         pool: &sqlx::Pool<DB>,
         grant_id: &str,
         through: i64,
         limit: usize,
         classify: Classify,
-    ) -> Result<Vec<SeriesRecord>, StoreError>
-    where
-        DB: sqlx::Database,
-        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-        DB::Arguments: sqlx::IntoArguments<DB>,
-        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-        for<'q> i64: Encode<'q, DB> + Type<DB>,
-        for<'c> &'c str: ColumnIndex<DB::Row>,
-        for<'r> String: Decode<'r, DB> + Type<DB>,
-        for<'r> i64: Decode<'r, DB> + Type<DB>,
-    {
-        let rows = sqlx::query::<DB>(sql::TO_REFRESH)
-            .bind(grant_id)
-            .bind(through)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(pool)
+    ) -> Result<Vec<SeriesRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let values = [Param::from(grant_id), through.into(), limit.into()];
+        let mut conn = pool.acquire().await.map_err(classify)?;
+        let rows = DB::fetch_all(&mut conn, sql::TO_REFRESH, &values)
             .await
             .map_err(classify)?;
         rows.iter().map(record_from_row).collect()

@@ -31,10 +31,15 @@ pub enum PayloadOrigin {
 /// Why a job exists (for logs, metrics and the backfill summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobSource {
+    /// A notification delivered to the webhook endpoint.
     Webhook,
+    /// A backfill listing.
     Backfill,
+    /// A reconciliation pass.
     Reconcile,
+    /// `calsync replay` of a logged notification.
     Replay,
+    /// `calsync dlq retry` of a dead letter.
     DeadLetterRetry,
 }
 
@@ -47,14 +52,17 @@ pub struct JobRequest {
     pub grant_id: String,
     /// The calendar to read the event from (required by the Events API; may be unknown).
     pub calendar_id: Option<String>,
+    /// Write or delete the record.
     pub action: JobAction,
     /// The event object as received, if any.
     pub payload: Option<Value>,
+    /// Where the payload came from, and so how far it can be trusted.
     pub origin: PayloadOrigin,
     /// The payload's `updated_at` (Unix seconds), if known.
     pub version: Option<i64>,
     /// Fetch the event even when the payload looks usable.
     pub force_fetch: bool,
+    /// What caused the request.
     pub source: JobSource,
     /// The notification that caused it, if any.
     pub notification_id: Option<String>,
@@ -78,8 +86,11 @@ pub struct IncomingNotification {
     pub id: String,
     /// The trigger type as sent (`event.updated.transformed`, …).
     pub trigger: String,
+    /// The grant the notification is about, when it names one.
     pub grant_id: Option<String>,
+    /// The event the notification is about, when it names one.
     pub event_id: Option<String>,
+    /// When calsync received it.
     pub received_at: Timestamp,
     /// The JSON body (decompressed), kept for replay.
     pub body: Vec<u8>,
@@ -101,11 +112,17 @@ pub enum IngestOutcome {
 /// A notification from the log (for replay).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredNotification {
+    /// The notification id (unique; redeliveries repeat it).
     pub id: String,
+    /// The notification type (`event.updated`, `grant.expired`, …).
     pub trigger: String,
+    /// The grant the notification is about, when it names one.
     pub grant_id: Option<String>,
+    /// The event the notification is about, when it names one.
     pub event_id: Option<String>,
+    /// When calsync received it.
     pub received_at: Timestamp,
+    /// The verified, decompressed body, kept for replay.
     pub body: Vec<u8>,
 }
 
@@ -116,12 +133,14 @@ pub struct NotificationFilter {
     pub since: Option<Timestamp>,
     /// Received before (exclusive).
     pub until: Option<Timestamp>,
+    /// Only notifications about this event.
     pub event_id: Option<String>,
 }
 
 /// Proof of holding a job: names the job and the claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
+    /// The claimed job's record key (the event id).
     pub record_key: String,
     /// Unique per claim.
     pub token: String,
@@ -132,7 +151,9 @@ pub struct Lease {
 /// A claimed job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedJob {
+    /// What to do.
     pub request: JobRequest,
+    /// The lease to finish the job with.
     pub lease: Lease,
     /// Failed attempts so far (of this generation).
     pub attempts: u32,
@@ -142,7 +163,7 @@ pub struct ClaimedJob {
     pub last_error: Option<String>,
 }
 
-/// What [`Store::complete`](super::Store::complete) did.
+/// What [`JobQueue::complete`](super::JobQueue::complete) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
     /// The job is gone.
@@ -168,6 +189,7 @@ pub struct RetryPlan {
 pub struct SyncState {
     /// The CRM target (adapter kind and endpoint).
     pub target: String,
+    /// The record's key (the event id).
     pub record_key: String,
     /// The CRM's id for the record, once created.
     pub crm_record_id: Option<String>,
@@ -179,25 +201,35 @@ pub struct SyncState {
     pub tombstone: bool,
     /// A create was sent whose answer was not recorded: the record may exist.
     pub create_pending: bool,
+    /// The grant whose event the record mirrors.
     pub grant_id: Option<String>,
+    /// The calendar holding the event.
     pub calendar_id: Option<String>,
+    /// When this state was last written.
     pub updated_at: Option<Timestamp>,
 }
 
 /// A job that failed for good.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
+    /// The dead letter's id (what `calsync dlq retry` names).
     pub id: i64,
+    /// The job as it was when it failed for good.
     pub request: JobRequest,
+    /// How many attempts failed, the last one included.
     pub attempts: u32,
+    /// The last failure.
     pub last_error: String,
+    /// When the job was first enqueued.
     pub enqueued_at: Timestamp,
+    /// When it was moved to the dead letters.
     pub dead_at: Timestamp,
 }
 
 /// A job as it stands in the queue, for operators' commands (`calsync webhook test`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedJob {
+    /// What the job does.
     pub request: JobRequest,
     /// Failed attempts so far (of this generation).
     pub attempts: u32,
@@ -223,20 +255,25 @@ pub struct QueueEntry {
 /// Which dead letters to requeue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadLetterSelection {
+    /// Every dead letter.
     All,
+    /// The dead letters with these ids.
     Ids(Vec<i64>),
 }
 
 /// A grant's sync status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantStatus {
+    /// Syncing (also a grant never recorded).
     Active,
     /// Paused since the given time (expired grant, or Nylas answered 401 for it).
     Paused {
+        /// When the pause began.
         since: Timestamp,
     },
     /// Deleted: never synced again.
     Deleted {
+        /// When the grant was deleted.
         at: Timestamp,
     },
 }
@@ -250,6 +287,7 @@ pub struct JobStats {
     pub in_flight: u64,
     /// Not leased, failed at least once, waiting for their next attempt.
     pub retrying: u64,
+    /// Dead letters.
     pub dead: u64,
     /// The oldest `enqueued_at` of jobs not in flight.
     pub oldest_pending: Option<Timestamp>,

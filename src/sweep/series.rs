@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::nylas::Event;
 use crate::store::{
-    JobAction, JobRequest, JobSource, Occurrence, PayloadOrigin, SeriesKey, Store, StoreError,
+    JobAction, JobRequest, JobSource, Occurrence, PayloadOrigin, SeriesKey, SeriesStore, StoreError,
 };
 use crate::worker::series::{is_master, starts_at};
 
@@ -34,7 +34,7 @@ pub struct SortedPage {
 /// Sorts a page listed from `calendar_id` of `grant_id` (see the module docs); `horizon_end` is
 /// `now + sync.series_horizon` in Unix seconds.
 pub async fn sort_page(
-    store: &dyn Store,
+    store: &dyn SeriesStore,
     events: &[Event],
     grant_id: &str,
     calendar_id: &str,
@@ -69,7 +69,6 @@ pub async fn sort_page(
     for (master, occurrences) in &members {
         let key = SeriesKey::new(grant_id, master);
         store
-            .series()
             .add_occurrences(&key, Some(calendar_id), occurrences)
             .await?;
         if !masters_listed.contains(master.as_str()) {

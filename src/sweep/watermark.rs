@@ -11,12 +11,10 @@
 //! Invariants: names are unambiguous (ids are escaped as backfill checkpoints are); a value that
 //! cannot be read is treated as absent, with a warning.
 
-use std::sync::Arc;
-
 use jiff::Timestamp;
 
 use super::name_component;
-use crate::store::{Store, StoreError};
+use crate::store::{Coordination, StoreError};
 
 /// The watermark name of a calendar.
 pub fn watermark_key(grant_id: &str, calendar_id: &str) -> String {
@@ -33,7 +31,7 @@ pub fn floor_key(grant_id: &str) -> String {
 }
 
 /// Reads a time cursor (Unix seconds).
-pub async fn read(store: &Arc<dyn Store>, name: &str) -> Result<Option<i64>, StoreError> {
+pub async fn read(store: &dyn Coordination, name: &str) -> Result<Option<i64>, StoreError> {
     let Some(value) = store.get_cursor(name).await? else {
         return Ok(None);
     };
@@ -48,7 +46,7 @@ pub async fn read(store: &Arc<dyn Store>, name: &str) -> Result<Option<i64>, Sto
 
 /// Writes a time cursor (Unix seconds).
 pub async fn write(
-    store: &Arc<dyn Store>,
+    store: &dyn Coordination,
     name: &str,
     seconds: i64,
     now: Timestamp,
@@ -59,7 +57,7 @@ pub async fn write(
 /// Gives a calendar without a watermark the watermark `seconds` (a backfill that listed the
 /// whole calendar from then); true when it was set. An existing watermark is left alone.
 pub async fn seed(
-    store: &Arc<dyn Store>,
+    store: &dyn Coordination,
     grant_id: &str,
     calendar_id: &str,
     seconds: i64,

@@ -127,7 +127,7 @@ async fn every_in_window_event_is_synced_once_and_a_second_run_writes_nothing() 
         None
     );
     assert!(
-        watermark::read(&app.store, &watermark_key(ALPHA, TEAM))
+        watermark::read(app.store.as_ref(), &watermark_key(ALPHA, TEAM))
             .await
             .unwrap()
             .is_some()

@@ -8,8 +8,8 @@ mod metrics;
 mod replay;
 mod subscriptions;
 
+use calsync::intake::{Interpretation, interpret};
 use calsync::nylas::Envelope;
-use calsync::nylas::notification::{Interpretation, interpret};
 use calsync::store::{IngestOutcome, Store};
 use jiff::Timestamp;
 use serde_json::Value;

@@ -109,7 +109,7 @@ async fn a_silent_change_and_a_never_notified_event_reach_the_crm_within_one_int
         "history is the backfill's job"
     );
     assert_eq!(
-        watermark::read(&app.store, &watermark_key(G1, CAL))
+        watermark::read(app.store.as_ref(), &watermark_key(G1, CAL))
             .await
             .unwrap(),
         Some(t0)
@@ -279,13 +279,13 @@ async fn a_failing_calendar_keeps_its_watermark_and_throttling_is_waited_out() {
         (1, 1)
     );
     assert_eq!(
-        watermark::read(&app.store, &watermark_key(G1, CAL))
+        watermark::read(app.store.as_ref(), &watermark_key(G1, CAL))
             .await
             .unwrap(),
         Some(t1)
     );
     assert_eq!(
-        watermark::read(&app.store, &watermark_key(G1, TEAM))
+        watermark::read(app.store.as_ref(), &watermark_key(G1, TEAM))
             .await
             .unwrap(),
         Some(t0)

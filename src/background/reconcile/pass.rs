@@ -146,7 +146,7 @@ impl Reconciler {
                 return Ok(result);
             }
         };
-        let floor = watermark::read(&self.store, &floor_key(grant_id)).await?;
+        let floor = watermark::read(self.store.as_ref(), &floor_key(grant_id)).await?;
         for calendar in &calendars.selected {
             match self
                 .reconcile_calendar(grant_id, calendar, floor, now)
@@ -179,7 +179,7 @@ impl Reconciler {
         now: Timestamp,
     ) -> Result<Result<u64, ListError>, StoreError> {
         let key = watermark_key(grant_id, &calendar.id);
-        let stored = watermark::read(&self.store, &key).await?;
+        let stored = watermark::read(self.store.as_ref(), &key).await?;
         let interval = i64::try_from(self.settings.interval.as_secs()).unwrap_or(i64::MAX);
         let margin = i64::try_from(self.settings.safety_margin.as_secs()).unwrap_or(i64::MAX);
         let start = now.as_second();
@@ -227,7 +227,7 @@ impl Reconciler {
             }
         }
         if stored.is_none_or(|stored| stored < start) {
-            watermark::write(&self.store, &key, start, self.clock.now()).await?;
+            watermark::write(self.store.as_ref(), &key, start, self.clock.now()).await?;
         }
         Ok(Ok(events))
     }
@@ -246,7 +246,6 @@ impl Reconciler {
             .saturating_sub(DAY);
         let due = self
             .store
-            .series()
             .series_to_refresh(grant_id, through, SERIES_PER_PASS)
             .await?;
         if due.is_empty() {
@@ -270,9 +269,9 @@ impl Reconciler {
     /// Makes the grant's floor no later than `at`.
     async fn lower_floor(&self, grant_id: &str, at: i64, now: Timestamp) -> Result<(), StoreError> {
         let key = floor_key(grant_id);
-        match watermark::read(&self.store, &key).await? {
+        match watermark::read(self.store.as_ref(), &key).await? {
             Some(floor) if floor <= at => Ok(()),
-            _ => watermark::write(&self.store, &key, at, now).await,
+            _ => watermark::write(self.store.as_ref(), &key, at, now).await,
         }
     }
 }

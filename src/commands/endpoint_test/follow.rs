@@ -19,6 +19,7 @@ use super::{EndpointTestError, output};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::{self, CrmAdapter};
+use crate::store::MeetingLedger;
 use crate::store::{self, NotificationFilter, QueuedJob, Store, SyncState};
 use crate::telemetry::metrics::Metrics;
 
@@ -141,7 +142,7 @@ impl Follower {
     /// The record key of the event's meeting: the event id of the meeting's first copy, which
     /// is this event's id unless another connected calendar's copy came first.
     async fn record_key(&self, event_id: &str) -> Result<String, EndpointTestError> {
-        let ledger = self.store.meetings();
+        let ledger: &dyn MeetingLedger = &*self.store;
         let copies = ledger.copies_of_event(event_id).await?;
         let Some(copy) = copies.first() else {
             return Ok(event_id.to_string());

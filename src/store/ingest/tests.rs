@@ -2,21 +2,17 @@
 //! can fail) `ingest` calls.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::*;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{
-    ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, JobRequest, JobStats,
-    Lease, NotificationFilter, QueueEntry, RetryPlan, StoredNotification, SyncState,
-};
+use crate::store::{NotificationFilter, StoredNotification};
 
-/// Delegates to a real store; counts `ingest` calls and fails the next one on request.
+/// Delegates to a real store's notification log; counts `ingest` calls and fails the next one on
+/// request.
 struct Observed {
     inner: SqliteStore,
     ingest_calls: AtomicUsize,
@@ -25,24 +21,7 @@ struct Observed {
 }
 
 #[async_trait]
-impl Store for Observed {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    /// Series operations go to the inner store unfaulted.
-    fn series(&self) -> &dyn crate::store::SeriesStore {
-        self.inner.series()
-    }
-    fn wakeups(&self) -> Arc<Notify> {
-        self.inner.wakeups()
-    }
-    async fn close(&self) {
-        self.inner.close().await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
+impl NotificationLog for Observed {
     async fn ingest(
         &self,
         batch: &[IncomingNotification],
@@ -55,130 +34,16 @@ impl Store for Observed {
         }
         self.inner.ingest(batch, now).await
     }
-    async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
-        self.inner.enqueue(jobs, now).await
-    }
-    async fn claim(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease_for: Duration,
-        limit: usize,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
-        self.inner.claim(owner, now, lease_for, limit).await
-    }
-    async fn claim_key(
-        &self,
-        record_key: &str,
-        owner: &str,
-        now: Timestamp,
-        lease_for: Duration,
-    ) -> Result<Option<ClaimedJob>, StoreError> {
-        self.inner
-            .claim_key(record_key, owner, now, lease_for)
-            .await
-    }
-    async fn extend_lease(
-        &self,
-        lease: &Lease,
-        now: Timestamp,
-        lease_for: Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.extend_lease(lease, now, lease_for).await
-    }
-    async fn complete(&self, lease: &Lease, now: Timestamp) -> Result<Completion, StoreError> {
-        self.inner.complete(lease, now).await
-    }
-    async fn retry(
-        &self,
-        lease: &Lease,
-        plan: &RetryPlan,
-        now: Timestamp,
-    ) -> Result<Completion, StoreError> {
-        self.inner.retry(lease, plan, now).await
-    }
-    async fn dead_letter(
-        &self,
-        lease: &Lease,
-        error: &str,
-        now: Timestamp,
-    ) -> Result<Option<i64>, StoreError> {
-        self.inner.dead_letter(lease, error, now).await
-    }
-    async fn release(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
-        self.inner.release(lease, now).await
-    }
-    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.inner.next_due_at().await
-    }
-    async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
-        self.inner.job_stats(now).await
-    }
-    async fn load_state(&self, target: &str, key: &str) -> Result<Option<SyncState>, StoreError> {
-        self.inner.load_state(target, key).await
-    }
-    async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
-        self.inner.save_state(state).await
-    }
-    fn meetings(&self) -> &dyn crate::store::MeetingLedger {
-        self.inner.meetings()
-    }
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
-        self.inner.queue_entry(record_key).await
-    }
-    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.inner.list_dead_letters(limit).await
-    }
-    async fn retry_dead_letters(
-        &self,
-        selection: &DeadLetterSelection,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.inner.retry_dead_letters(selection, now).await
-    }
+
     async fn list_notifications(
         &self,
         filter: &NotificationFilter,
     ) -> Result<Vec<StoredNotification>, StoreError> {
         self.inner.list_notifications(filter).await
     }
+
     async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.inner.prune_notifications(before).await
-    }
-    async fn set_grant_status(
-        &self,
-        grant_id: &str,
-        status: &GrantStatus,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.inner.set_grant_status(grant_id, status, now).await
-    }
-    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
-        self.inner.grant_status(grant_id).await
-    }
-    async fn paused_grants(&self) -> Result<u64, StoreError> {
-        self.inner.paused_grants().await
-    }
-    async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.inner.get_cursor(name).await
-    }
-    async fn put_cursor(&self, name: &str, value: &str, now: Timestamp) -> Result<(), StoreError> {
-        self.inner.put_cursor(name, value, now).await
-    }
-    async fn delete_cursors(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.inner.delete_cursors(prefix).await
-    }
-    async fn try_lock(
-        &self,
-        name: &str,
-        owner: &str,
-        now: Timestamp,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.try_lock(name, owner, now, ttl).await
-    }
-    async fn release_lock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        self.inner.release_lock(name, owner).await
     }
 }
 

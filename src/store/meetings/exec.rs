@@ -6,107 +6,74 @@
 //! caller's transaction, so the record key returned is the one committed with the copy.
 
 use jiff::Timestamp;
-use sqlx::{ColumnIndex, Decode, Encode, Type};
 
 use super::{BIND_MEETING, MeetingCopy, RECORD_KEY, UPSERT_COPY, copy_from_row, encoded};
 use crate::store::StoreError;
-use crate::store::codec::millis;
-
-type Classify = fn(sqlx::Error) -> StoreError;
+use crate::store::codec::{get, millis};
+use crate::store::portable::{Classify, Param, Portable};
 
 /// Records `copy` and binds its meeting (unless bound) inside `tx`; answers the meeting's
 /// record key.
-pub async fn record<DB>(
+pub async fn record<DB: Portable>(
     tx: &mut DB::Connection,
     copy: &MeetingCopy,
     now: Timestamp,
     classify: Classify,
-) -> Result<String, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-{
+) -> Result<String, StoreError> {
     let (status, content) = encoded(copy);
-    sqlx::query::<DB>(UPSERT_COPY)
-        .bind(copy.grant_id.as_str())
-        .bind(copy.event_id.as_str())
-        .bind(copy.meeting_key.as_str())
-        .bind(status)
-        .bind(copy.version)
-        .bind(copy.calendar_id.as_deref())
-        .bind(content)
-        .bind(copy.content_hash.as_deref())
-        .bind(millis(copy.updated_at))
-        .execute(&mut *tx)
+    let values = [
+        Param::from(copy.grant_id.as_str()),
+        copy.event_id.as_str().into(),
+        copy.meeting_key.as_str().into(),
+        status.into(),
+        copy.version.into(),
+        copy.calendar_id.as_deref().into(),
+        content.as_deref().into(),
+        copy.content_hash.as_deref().into(),
+        millis(copy.updated_at).into(),
+    ];
+    DB::execute(tx, UPSERT_COPY, &values)
         .await
         .map_err(classify)?;
-    sqlx::query::<DB>(BIND_MEETING)
-        .bind(copy.meeting_key.as_str())
-        .bind(copy.event_id.as_str())
-        .bind(millis(now))
-        .execute(&mut *tx)
+    let binding = [
+        Param::from(copy.meeting_key.as_str()),
+        copy.event_id.as_str().into(),
+        millis(now).into(),
+    ];
+    DB::execute(tx, BIND_MEETING, &binding)
         .await
         .map_err(classify)?;
-    let row = sqlx::query::<DB>(RECORD_KEY)
-        .bind(copy.meeting_key.as_str())
-        .fetch_one(&mut *tx)
+    let row = DB::fetch_optional(tx, RECORD_KEY, &[copy.meeting_key.as_str().into()])
         .await
+        .and_then(|row| row.ok_or(sqlx::Error::RowNotFound))
         .map_err(classify)?;
-    crate::store::codec::get(&row, "record_key")
+    get(&row, "record_key")
 }
 
 /// The copies `query` (one of the ledger's `SELECT`s) selects with `values` bound in order.
-pub async fn copies<DB>(
+pub async fn copies<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     query: &'static str,
     values: &[&str],
     classify: Classify,
-) -> Result<Vec<MeetingCopy>, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-{
-    let mut select = sqlx::query::<DB>(query);
-    for value in values {
-        select = select.bind(*value);
-    }
-    let rows = select.fetch_all(pool).await.map_err(classify)?;
+) -> Result<Vec<MeetingCopy>, StoreError> {
+    let params: Vec<Param<'_>> = values.iter().map(|&value| value.into()).collect();
+    let mut conn = pool.acquire().await.map_err(classify)?;
+    let rows = DB::fetch_all(&mut conn, query, &params)
+        .await
+        .map_err(classify)?;
     rows.iter().map(copy_from_row).collect()
 }
 
 /// The record key a meeting is bound to, if any.
-pub async fn record_key<DB>(
+pub async fn record_key<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     meeting_key: &str,
     classify: Classify,
-) -> Result<Option<String>, StoreError>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'c> &'c str: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-{
-    let row = sqlx::query::<DB>(RECORD_KEY)
-        .bind(meeting_key)
-        .fetch_optional(pool)
+) -> Result<Option<String>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(classify)?;
+    let row = DB::fetch_optional(&mut conn, RECORD_KEY, &[meeting_key.into()])
         .await
         .map_err(classify)?;
-    row.as_ref()
-        .map(|row| crate::store::codec::get(row, "record_key"))
-        .transpose()
+    row.as_ref().map(|row| get(row, "record_key")).transpose()
 }

@@ -1,4 +1,5 @@
-//! The notification log on PostgreSQL, and ingest: storing a batch of notifications and applying
+//! The notification log on PostgreSQL ([`NotificationLog`]; listing and pruning in
+//! [`crate::store::notifications`]), and ingest: storing a batch of notifications and applying
 //! what they cause, in one durable transaction with a handful of multi-row statements.
 //!
 //! Invariants:
@@ -17,15 +18,17 @@
 
 use std::collections::HashSet;
 
+use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::postgres::PgConnection;
 
 use super::enqueue::{self, Fence};
-use super::{begin, commit, db_error, grants};
-use crate::store::codec::{self, get, millis};
+use super::{PostgresStore, begin, commit, db_error, grants};
+use crate::store::codec::millis;
+use crate::store::notifications::{NotificationLog, exec};
 use crate::store::{
-    GrantChange, IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, QueuePolicy,
-    StoreError, StoredNotification,
+    GrantChange, IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, StoreError,
+    StoredNotification,
 };
 
 /// Numbers the rows in arrival order, then inserts them in id order.
@@ -42,57 +45,82 @@ SELECT id, seq, trigger, grant_id, event_id, received_at, body FROM input ORDER 
 ON CONFLICT (id) DO NOTHING
 RETURNING id";
 
-/// Stores a batch; returns one outcome per notification and whether any job became claimable.
-pub(super) async fn ingest(
-    pool: &PgPool,
-    batch: &[IncomingNotification],
-    now: Timestamp,
-    policy: &QueuePolicy,
-) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
-    if batch.is_empty() {
-        return Ok((Vec::new(), false));
-    }
-    let firsts = first_copies(batch);
-    let deletes_grant = firsts
-        .iter()
-        .any(|&index| batch[index].grant_change == Some(GrantChange::Deleted));
-    let mut tx = begin(pool).await?;
-    let fence = if deletes_grant {
-        Fence::DeleteGrant
-    } else {
-        Fence::Enqueue
-    };
-    enqueue::fence(&mut tx, fence).await?;
-    let stored = insert(&mut tx, batch, &firsts).await?;
-    let accepted: Vec<usize> = firsts
-        .into_iter()
-        .filter(|&index| stored.contains(batch[index].id.as_str()))
-        .collect();
-    let mut changed = false;
-    for &index in &accepted {
-        let notification = &batch[index];
-        if let (Some(change), Some(grant_id)) =
-            (notification.grant_change, notification.grant_id.as_deref())
-        {
-            changed |= grants::apply_change(&mut tx, grant_id, change, now).await?;
+impl PostgresStore {
+    /// Stores a batch; returns one outcome per notification and whether any job became claimable.
+    async fn ingest_now(
+        &self,
+        batch: &[IncomingNotification],
+        now: Timestamp,
+    ) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
+        if batch.is_empty() {
+            return Ok((Vec::new(), false));
         }
+        let firsts = first_copies(batch);
+        let deletes_grant = firsts
+            .iter()
+            .any(|&index| batch[index].grant_change == Some(GrantChange::Deleted));
+        let mut tx = begin(&self.pool).await?;
+        let fence = if deletes_grant {
+            Fence::DeleteGrant
+        } else {
+            Fence::Enqueue
+        };
+        enqueue::fence(&mut tx, fence).await?;
+        let stored = insert(&mut tx, batch, &firsts).await?;
+        let accepted: Vec<usize> = firsts
+            .into_iter()
+            .filter(|&index| stored.contains(batch[index].id.as_str()))
+            .collect();
+        let mut changed = false;
+        for &index in &accepted {
+            let notification = &batch[index];
+            if let (Some(change), Some(grant_id)) =
+                (notification.grant_change, notification.grant_id.as_deref())
+            {
+                changed |= grants::apply_change(&mut tx, grant_id, change, now).await?;
+            }
+        }
+        let jobs: Vec<&JobRequest> = accepted
+            .iter()
+            .filter_map(|&index| batch[index].job.as_ref())
+            .collect();
+        changed |= enqueue::enqueue_all(&mut tx, &jobs, now, &self.policy)
+            .await?
+            .contains(&true);
+        if changed {
+            enqueue::notify(&mut tx).await?;
+        }
+        commit(tx).await?;
+        let mut outcomes = vec![IngestOutcome::Duplicate; batch.len()];
+        for index in accepted {
+            outcomes[index] = IngestOutcome::Accepted;
+        }
+        Ok((outcomes, changed))
     }
-    let jobs: Vec<&JobRequest> = accepted
-        .iter()
-        .filter_map(|&index| batch[index].job.as_ref())
-        .collect();
-    changed |= enqueue::enqueue_all(&mut tx, &jobs, now, policy)
-        .await?
-        .contains(&true);
-    if changed {
-        enqueue::notify(&mut tx).await?;
+}
+
+#[async_trait]
+impl NotificationLog for PostgresStore {
+    async fn ingest(
+        &self,
+        batch: &[IncomingNotification],
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
+        let (outcomes, changed) = self.ingest_now(batch, now).await?;
+        self.wake(changed);
+        Ok(outcomes)
     }
-    commit(tx).await?;
-    let mut outcomes = vec![IngestOutcome::Duplicate; batch.len()];
-    for index in accepted {
-        outcomes[index] = IngestOutcome::Accepted;
+
+    async fn list_notifications(
+        &self,
+        filter: &NotificationFilter,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        exec::list(&self.pool, exec::LIST_BY_SEQ, filter, db_error).await
     }
-    Ok((outcomes, changed))
+
+    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
+        exec::prune(&self.pool, before, db_error).await
+    }
 }
 
 /// The index of the first copy of each id in the batch, in arrival order.
@@ -127,47 +155,4 @@ async fn insert(
         .await
         .map_err(db_error)?;
     Ok(stored.into_iter().collect())
-}
-
-/// Logged notifications with `since <= received_at < until` and the given event id, oldest first
-/// (ties in arrival order).
-pub(super) async fn list(
-    pool: &PgPool,
-    filter: &NotificationFilter,
-) -> Result<Vec<StoredNotification>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, trigger, grant_id, event_id, received_at, body FROM notifications
-         WHERE ($1::int8 IS NULL OR received_at >= $1)
-           AND ($2::int8 IS NULL OR received_at < $2)
-           AND ($3::text IS NULL OR event_id = $3)
-         ORDER BY received_at, seq",
-    )
-    .bind(filter.since.map(millis))
-    .bind(filter.until.map(millis))
-    .bind(&filter.event_id)
-    .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(notification_from_row).collect()
-}
-
-fn notification_from_row(row: &PgRow) -> Result<StoredNotification, StoreError> {
-    Ok(StoredNotification {
-        id: get(row, "id")?,
-        trigger: get(row, "trigger")?,
-        grant_id: get(row, "grant_id")?,
-        event_id: get(row, "event_id")?,
-        received_at: codec::timestamp(get(row, "received_at")?)?,
-        body: get(row, "body")?,
-    })
-}
-
-/// Deletes notifications received before `before`; returns how many.
-pub(super) async fn prune(pool: &PgPool, before: Timestamp) -> Result<u64, StoreError> {
-    let result = sqlx::query("DELETE FROM notifications WHERE received_at < $1")
-        .bind(millis(before))
-        .execute(pool)
-        .await
-        .map_err(db_error)?;
-    Ok(result.rows_affected())
 }

@@ -213,7 +213,7 @@ mod tests {
     use jiff::Timestamp;
 
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{Store, StoreError};
+    use crate::store::{Coordination, JobQueue, Lifecycle, StoreError};
 
     struct Opened {
         store: SqliteStore,

@@ -1,39 +1,17 @@
-//! Grant status on SQLite: which grants' jobs may run.
+//! Grant status on SQLite ([`Grants`], SQL in [`crate::store::grants`]). An explicit change is
+//! one `BEGIN IMMEDIATE` transaction on the write connection; a change from a notification runs
+//! inside ingest's transaction ([`apply_change`]).
 //!
-//! Invariants: a grant without a row is active. A deleted grant has no jobs: deleting it drops
-//! them in the same transaction, and enqueueing for it is refused (see `enqueue::enqueue_one`).
-//! Notifications never revive a deleted grant, and a repeated `grant.expired` keeps the time the
-//! pause began; [`set_status`] (an explicit decision) sets whatever it is given.
+//! Invariant: a request for a deleted grant makes no job ([`is_deleted`], asked by
+//! `enqueue::enqueue_one` on the same transaction as its upsert).
 
+use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::sqlite::SqliteConnection;
 
-use super::{begin_write, commit, db_error};
-use crate::store::codec::{self, millis};
+use super::{SqliteStore, begin_write, commit, db_error};
+use crate::store::grants::{Grants, exec};
 use crate::store::{GrantChange, GrantStatus, StoreError};
-
-/// `grant.expired`: pause an active grant (a paused one keeps its `since`).
-const PAUSE: &str = "\
-INSERT INTO grants (grant_id, status, since) VALUES (?1, 'paused', ?2)
-ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.since
-WHERE grants.status = 'active'";
-
-/// `grant.updated`: resume a paused grant.
-const RESUME: &str = "\
-INSERT INTO grants (grant_id, status, since) VALUES (?1, 'active', ?2)
-ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.since
-WHERE grants.status = 'paused'";
-
-/// `grant.deleted`: delete a grant not deleted yet.
-const DELETE: &str = "\
-INSERT INTO grants (grant_id, status, since) VALUES (?1, 'deleted', ?2)
-ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.since
-WHERE grants.status <> 'deleted'";
-
-/// An explicit status change.
-const SET: &str = "\
-INSERT INTO grants (grant_id, status, since) VALUES (?1, ?2, ?3)
-ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.since";
 
 /// Whether the grant is deleted.
 pub(super) async fn is_deleted(
@@ -41,7 +19,7 @@ pub(super) async fn is_deleted(
     grant_id: &str,
 ) -> Result<bool, StoreError> {
     let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM grants WHERE grant_id = ?1")
+        sqlx::query_scalar("SELECT status FROM grants WHERE grant_id = $1")
             .bind(grant_id)
             .fetch_optional(&mut *conn)
             .await
@@ -49,84 +27,53 @@ pub(super) async fn is_deleted(
     Ok(status.as_deref() == Some("deleted"))
 }
 
-/// Applies a grant change from a notification (inside the caller's transaction); true when the
-/// grant was resumed, so its jobs became claimable.
+/// Applies a grant change from a notification inside the caller's transaction; true when the
+/// grant was resumed.
 pub(super) async fn apply_change(
     conn: &mut SqliteConnection,
     grant_id: &str,
     change: GrantChange,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let sql = match change {
-        GrantChange::Expired => PAUSE,
-        GrantChange::Updated => RESUME,
-        GrantChange::Deleted => DELETE,
-    };
-    let result = sqlx::query(sql)
-        .bind(grant_id)
-        .bind(millis(now))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    if change == GrantChange::Deleted {
-        drop_jobs(conn, grant_id).await?;
+    exec::apply_change::<sqlx::Sqlite>(conn, grant_id, change, now, db_error).await
+}
+
+impl SqliteStore {
+    /// Sets a status in one transaction; true when the grant is now active.
+    async fn set_grant_status_now(
+        &self,
+        grant_id: &str,
+        status: &GrantStatus,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(&self.write).await?;
+        let resumed =
+            exec::set_status::<sqlx::Sqlite>(&mut tx, grant_id, status, now, db_error).await?;
+        commit(tx).await?;
+        Ok(resumed)
     }
-    Ok(change == GrantChange::Updated && result.rows_affected() > 0)
 }
 
-async fn drop_jobs(conn: &mut SqliteConnection, grant_id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM jobs WHERE grant_id = ?1")
-        .bind(grant_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    Ok(())
-}
-
-/// Sets a grant's status; `Deleted` also drops its jobs. True when the grant is now active (its
-/// jobs may have become claimable).
-pub(super) async fn set_status(
-    write: &SqlitePool,
-    grant_id: &str,
-    status: &GrantStatus,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let (text, since) = match status {
-        GrantStatus::Active => ("active", now),
-        GrantStatus::Paused { since } => ("paused", *since),
-        GrantStatus::Deleted { at } => ("deleted", *at),
-    };
-    let mut tx = begin_write(write).await?;
-    sqlx::query(SET)
-        .bind(grant_id)
-        .bind(text)
-        .bind(millis(since))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-    if matches!(status, GrantStatus::Deleted { .. }) {
-        drop_jobs(&mut tx, grant_id).await?;
+#[async_trait]
+impl Grants for SqliteStore {
+    async fn set_grant_status(
+        &self,
+        grant_id: &str,
+        status: &GrantStatus,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let resumed = self
+            .checked(self.set_grant_status_now(grant_id, status, now))
+            .await?;
+        self.wake(resumed);
+        Ok(())
     }
-    commit(tx).await?;
-    Ok(matches!(status, GrantStatus::Active))
-}
 
-/// How many grants are paused.
-pub(super) async fn count_paused(read: &SqlitePool) -> Result<u64, StoreError> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE status = 'paused'")
-        .fetch_one(read)
-        .await
-        .map_err(db_error)?;
-    u64::try_from(count)
-        .map_err(|_| StoreError::Corrupt(format!("the paused grant count is negative: {count}")))
-}
+    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
+        exec::status(&self.read, grant_id, db_error).await
+    }
 
-/// A grant's status (`Active` when never recorded).
-pub(super) async fn status(read: &SqlitePool, grant_id: &str) -> Result<GrantStatus, StoreError> {
-    let row = sqlx::query("SELECT status, since FROM grants WHERE grant_id = ?1")
-        .bind(grant_id)
-        .fetch_optional(read)
-        .await
-        .map_err(db_error)?;
-    codec::grant_status_from_row(grant_id, row.as_ref())
+    async fn paused_grants(&self) -> Result<u64, StoreError> {
+        exec::count_paused(&self.read, db_error).await
+    }
 }

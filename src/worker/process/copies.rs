@@ -77,7 +77,7 @@ impl Processor {
     /// Records a copy; answers its meeting key and the meeting's record key.
     pub(super) async fn record(&self, copy: MeetingCopy) -> Result<(String, String), SyncError> {
         let now = self.clock.now();
-        let record_key = self.store.meetings().record_copy(&copy, now).await?;
+        let record_key = self.store.record_copy(&copy, now).await?;
         Ok((copy.meeting_key, record_key))
     }
 
@@ -89,11 +89,7 @@ impl Processor {
         &self,
         request: &JobRequest,
     ) -> Result<Option<(String, String)>, SyncError> {
-        let copies = self
-            .store
-            .meetings()
-            .copies_of_event(&request.record_key)
-            .await?;
+        let copies = self.store.copies_of_event(&request.record_key).await?;
         let mut recorded = None;
         for sibling in copies {
             if sibling.grant_id == request.grant_id || sibling.status == CopyStatus::Deleted {
@@ -130,11 +126,7 @@ impl Processor {
     /// Reads what the store knows about the job's copy (or, for a deployment upgraded from
     /// before meetings were tracked, about the event's record).
     async fn known(&self, request: &JobRequest) -> Result<Known, SyncError> {
-        let copies = self
-            .store
-            .meetings()
-            .copies_of_event(&request.record_key)
-            .await?;
+        let copies = self.store.copies_of_event(&request.record_key).await?;
         if let Some(copy) = copies.iter().find(|copy| copy.grant_id == request.grant_id) {
             return Ok(Known {
                 deleted: copy.status == CopyStatus::Deleted,

@@ -102,7 +102,7 @@ impl Processor {
         record_key: &EventId,
         held: &HeldLock,
     ) -> Result<SyncOutcome, SyncError> {
-        let mut copies = self.store.meetings().copies_of_meeting(meeting_key).await?;
+        let mut copies = self.store.copies_of_meeting(meeting_key).await?;
         self.disconnected_count_as_deleted(&mut copies).await?;
         let organizers = self.organizer_grants(&copies).await;
         let state = self

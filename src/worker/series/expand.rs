@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::nylas::Event;
 use crate::nylas::client::EventQuery;
+use crate::store::SeriesStore;
 use crate::store::{ClaimedJob, JobAction, JobRequest, Occurrence, PayloadOrigin, SeriesKey};
 
 use super::{Series, as_delete, occurrence_delete};
@@ -39,7 +40,6 @@ impl Series {
             Some(calendar) => calendar,
             None => processor
                 .store
-                .series()
                 .load_series(key)
                 .await?
                 .and_then(|series| series.calendar_id)
@@ -55,7 +55,7 @@ impl Series {
             );
             return Ok(SyncOutcome::Unchanged);
         }
-        let known = processor.store.series().series_occurrences(key).await?;
+        let known = processor.store.series_occurrences(key).await?;
         let gone: Vec<String> = known
             .into_iter()
             .filter(|occurrence| !listing.listed.contains(&occurrence.event_id))
@@ -73,7 +73,6 @@ impl Series {
         processor.store.enqueue(&deletes, now).await?;
         processor
             .store
-            .series()
             .record_expansion(key, Some(&calendar), end, &gone, now)
             .await?;
         tracing::info!(
@@ -189,7 +188,6 @@ impl Series {
             .collect();
         processor
             .store
-            .series()
             .add_occurrences(key, Some(calendar), &members)
             .await
             .map_err(SyncError::Store)
@@ -204,7 +202,7 @@ impl Series {
         key: &SeriesKey,
     ) -> Result<SyncOutcome, SyncError> {
         let now = processor.clock.now();
-        let store = processor.store.series();
+        let store: &dyn SeriesStore = &*processor.store;
         let calendar = store
             .load_series(key)
             .await?

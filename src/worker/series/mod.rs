@@ -107,7 +107,7 @@ impl Series {
         processor: &Processor,
         key: &SeriesKey,
     ) -> Result<bool, SyncError> {
-        let series = processor.store.series().load_series(key).await?;
+        let series = processor.store.load_series(key).await?;
         Ok(series.is_some_and(|series| series.deleted_at.is_none()))
     }
 
@@ -138,7 +138,6 @@ impl Series {
                 Some(calendar) => Some(calendar),
                 None => processor
                     .store
-                    .series()
                     .load_series(key)
                     .await?
                     .and_then(|series| series.calendar_id),
@@ -193,7 +192,6 @@ async fn remember_occurrence(processor: &Processor, job: &ClaimedJob) -> Result<
     };
     processor
         .store
-        .series()
         .add_occurrences(&key, calendar, &[occurrence])
         .await?;
     Ok(())

@@ -5,7 +5,7 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use calsync::http::verify::{SIGNATURE_HEADER, parse_envelope, sign, verify};
-use calsync::nylas::notification::{Interpretation, TriggerKind, interpret, parse_trigger};
+use calsync::intake::{Interpretation, TriggerKind, interpret, parse_trigger};
 use calsync::store::JobAction;
 use calsync::telemetry::metrics::{KNOWN_TRIGGERS, OTHER_TRIGGER, UNKNOWN_TRIGGER, trigger_label};
 use jiff::Timestamp;

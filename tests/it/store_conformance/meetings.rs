@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use calsync::store::postgres::PostgresStore;
-use calsync::store::{self, CopyStatus, MeetingCopy, Store, SyncState};
+use calsync::store::{self, CopyStatus, MeetingCopy, MeetingLedger, Store, SyncState};
 use futures::future::join_all;
 use serde_json::json;
 use sqlx::migrate::Migrator;
@@ -29,7 +29,7 @@ fn copy(grant: &str, event: &str, meeting: &str, status: CopyStatus) -> MeetingC
 }
 
 pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backend) {
-    let ledger = backend.store.meetings();
+    let ledger: &dyn MeetingLedger = &*backend.store;
     assert_eq!(ledger.copy("a", "e1").await.unwrap(), None);
     assert_eq!(ledger.record_key("ical:m").await.unwrap(), None);
 
@@ -89,10 +89,7 @@ pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backe
     );
 
     let reopened = store::open(&backend.url).await.unwrap();
-    assert_eq!(
-        reopened.meetings().copy("a", "e1").await.unwrap(),
-        Some(deleted)
-    );
+    assert_eq!(reopened.copy("a", "e1").await.unwrap(), Some(deleted));
 }
 
 /// Opens `url` with only the first migration applied (as calsync before meetings wrote it) and
@@ -142,11 +139,7 @@ async fn upgrade_from_the_first_schema(url: &str, first: &Path) -> Arc<dyn Store
     );
     let legacy = copy("a", "evt-legacy", "ical:legacy", CopyStatus::Live);
     assert_eq!(
-        upgraded
-            .meetings()
-            .record_copy(&legacy, at(1))
-            .await
-            .unwrap(),
+        upgraded.record_copy(&legacy, at(1)).await.unwrap(),
         "evt-legacy",
         "the event's record becomes its meeting's record"
     );
@@ -224,7 +217,7 @@ async fn replicas_recording_two_copies_of_one_meeting_at_once_agree_on_its_recor
             replicas
                 .iter()
                 .zip(&copies)
-                .map(|(replica, copy)| replica.meetings().record_copy(copy, at(1))),
+                .map(|(replica, copy)| replica.record_copy(copy, at(1))),
         )
         .await;
         let bound: Vec<String> = bound.into_iter().map(Result::unwrap).collect();

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calsync::store::postgres::{LISTENER_APPLICATION_NAME, PostgresStore};
-use calsync::store::{GrantChange, IncomingNotification, IngestOutcome, Store, StoreError};
+use calsync::store::{
+    GrantChange, IncomingNotification, IngestOutcome, JobQueue, NotificationLog, Store, StoreError,
+};
 use futures::future::join_all;
 use sqlx::Connection;
 

@@ -1,7 +1,7 @@
 //! Recurring series: occurrences remembered per (grant, master), complete listings, deleted
 //! masters, and the series a reconciliation pass re-expands.
 
-use calsync::store::{Occurrence, SeriesKey, SeriesRecord};
+use calsync::store::{Occurrence, SeriesKey, SeriesRecord, SeriesStore};
 
 use super::{Backend, at};
 
@@ -13,7 +13,7 @@ fn occurrence(id: &str, starts_at: Option<i64>) -> Occurrence {
 }
 
 pub async fn series_occurrences_are_remembered_per_grant_and_master(backend: Backend) {
-    let series = backend.store.series();
+    let series: &dyn SeriesStore = &*backend.store;
     let key = SeriesKey::new("grant-1", "master-1");
     assert_eq!(series.load_series(&key).await.unwrap(), None);
     assert!(series.series_occurrences(&key).await.unwrap().is_empty());
@@ -61,7 +61,7 @@ pub async fn series_occurrences_are_remembered_per_grant_and_master(backend: Bac
 pub async fn a_complete_listing_forgets_what_is_gone_and_revives_a_deleted_series(
     backend: Backend,
 ) {
-    let series = backend.store.series();
+    let series: &dyn SeriesStore = &*backend.store;
     let key = SeriesKey::new("grant-1", "master-1");
     series
         .add_occurrences(
@@ -122,7 +122,7 @@ pub async fn a_complete_listing_forgets_what_is_gone_and_revives_a_deleted_serie
 }
 
 pub async fn series_behind_the_horizon_are_due_for_refresh(backend: Backend) {
-    let series = backend.store.series();
+    let series: &dyn SeriesStore = &*backend.store;
     let never = SeriesKey::new("grant-1", "a-never-listed");
     let behind = SeriesKey::new("grant-1", "b-behind");
     let current = SeriesKey::new("grant-1", "c-current");

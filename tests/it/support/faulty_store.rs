@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use calsync::store::{
-    ClaimedJob, Completion, DeadLetter, DeadLetterSelection, GrantStatus, IncomingNotification,
-    IngestOutcome, JobRequest, JobStats, Lease, MeetingCopy, MeetingLedger, NotificationFilter,
-    QueueEntry, RetryPlan, Store, StoreError, StoredNotification, SyncState,
+    ClaimedJob, Completion, Coordination, DeadLetter, DeadLetterSelection, DeadLetters,
+    GrantStatus, Grants, IncomingNotification, IngestOutcome, JobQueue, JobRequest, JobStats,
+    Lease, Lifecycle, MeetingCopy, MeetingLedger, NotificationFilter, NotificationLog, Occurrence,
+    QueueEntry, RetryPlan, SeriesKey, SeriesRecord, SeriesStore, Store, StoreError,
+    StoredNotification, SyncState, SyncStates,
 };
 use jiff::Timestamp;
 use tokio::sync::Notify;
@@ -55,17 +57,9 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl Lifecycle for FaultyStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
-    }
-    /// Series operations go to the inner store unfaulted.
-    fn series(&self) -> &dyn calsync::store::SeriesStore {
-        self.inner.series()
-    }
-
-    fn wakeups(&self) -> Arc<Notify> {
-        self.inner.wakeups()
     }
 
     async fn close(&self) {
@@ -75,7 +69,10 @@ impl Store for FaultyStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+}
 
+#[async_trait]
+impl NotificationLog for FaultyStore {
     async fn ingest(
         &self,
         batch: &[IncomingNotification],
@@ -83,6 +80,25 @@ impl Store for FaultyStore {
     ) -> Result<Vec<IngestOutcome>, StoreError> {
         self.write()?;
         self.inner.ingest(batch, now).await
+    }
+
+    async fn list_notifications(
+        &self,
+        filter: &NotificationFilter,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        self.inner.list_notifications(filter).await
+    }
+
+    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.write()?;
+        self.inner.prune_notifications(before).await
+    }
+}
+
+#[async_trait]
+impl JobQueue for FaultyStore {
+    fn wakeups(&self) -> Arc<Notify> {
+        self.inner.wakeups()
     }
 
     async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
@@ -162,6 +178,13 @@ impl Store for FaultyStore {
         self.inner.job_stats(now).await
     }
 
+    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+        self.inner.queue_entry(record_key).await
+    }
+}
+
+#[async_trait]
+impl SyncStates for FaultyStore {
     async fn load_state(
         &self,
         target: &str,
@@ -174,15 +197,10 @@ impl Store for FaultyStore {
         self.write()?;
         self.inner.save_state(state).await
     }
+}
 
-    fn meetings(&self) -> &dyn MeetingLedger {
-        self
-    }
-
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
-        self.inner.queue_entry(record_key).await
-    }
-
+#[async_trait]
+impl DeadLetters for FaultyStore {
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         self.inner.list_dead_letters(limit).await
     }
@@ -195,19 +213,10 @@ impl Store for FaultyStore {
         self.write()?;
         self.inner.retry_dead_letters(selection, now).await
     }
+}
 
-    async fn list_notifications(
-        &self,
-        filter: &NotificationFilter,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        self.inner.list_notifications(filter).await
-    }
-
-    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.write()?;
-        self.inner.prune_notifications(before).await
-    }
-
+#[async_trait]
+impl Grants for FaultyStore {
     async fn set_grant_status(
         &self,
         grant_id: &str,
@@ -225,7 +234,10 @@ impl Store for FaultyStore {
     async fn paused_grants(&self) -> Result<u64, StoreError> {
         self.inner.paused_grants().await
     }
+}
 
+#[async_trait]
+impl Coordination for FaultyStore {
     async fn get_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.inner.get_cursor(name).await
     }
@@ -257,12 +269,61 @@ impl Store for FaultyStore {
     }
 }
 
+/// Series operations go to the inner store unfaulted.
+#[async_trait]
+impl SeriesStore for FaultyStore {
+    async fn load_series(&self, key: &SeriesKey) -> Result<Option<SeriesRecord>, StoreError> {
+        self.inner.load_series(key).await
+    }
+
+    async fn series_occurrences(&self, key: &SeriesKey) -> Result<Vec<Occurrence>, StoreError> {
+        self.inner.series_occurrences(key).await
+    }
+
+    async fn add_occurrences(
+        &self,
+        key: &SeriesKey,
+        calendar_id: Option<&str>,
+        occurrences: &[Occurrence],
+    ) -> Result<(), StoreError> {
+        self.inner
+            .add_occurrences(key, calendar_id, occurrences)
+            .await
+    }
+
+    async fn record_expansion(
+        &self,
+        key: &SeriesKey,
+        calendar_id: Option<&str>,
+        through: i64,
+        gone: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .record_expansion(key, calendar_id, through, gone, now)
+            .await
+    }
+
+    async fn mark_series_deleted(&self, key: &SeriesKey, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.mark_series_deleted(key, now).await
+    }
+
+    async fn series_to_refresh(
+        &self,
+        grant_id: &str,
+        through: i64,
+        limit: usize,
+    ) -> Result<Vec<SeriesRecord>, StoreError> {
+        self.inner.series_to_refresh(grant_id, through, limit).await
+    }
+}
+
 /// The ledger's writes fail with the store's; reads keep working.
 #[async_trait]
 impl MeetingLedger for FaultyStore {
     async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<String, StoreError> {
         self.write()?;
-        self.inner.meetings().record_copy(copy, now).await
+        self.inner.record_copy(copy, now).await
     }
 
     async fn copy(
@@ -270,18 +331,18 @@ impl MeetingLedger for FaultyStore {
         grant_id: &str,
         event_id: &str,
     ) -> Result<Option<MeetingCopy>, StoreError> {
-        self.inner.meetings().copy(grant_id, event_id).await
+        self.inner.copy(grant_id, event_id).await
     }
 
     async fn copies_of_event(&self, event_id: &str) -> Result<Vec<MeetingCopy>, StoreError> {
-        self.inner.meetings().copies_of_event(event_id).await
+        self.inner.copies_of_event(event_id).await
     }
 
     async fn copies_of_meeting(&self, meeting_key: &str) -> Result<Vec<MeetingCopy>, StoreError> {
-        self.inner.meetings().copies_of_meeting(meeting_key).await
+        self.inner.copies_of_meeting(meeting_key).await
     }
 
     async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError> {
-        self.inner.meetings().record_key(meeting_key).await
+        self.inner.record_key(meeting_key).await
     }
 }

@@ -1,4 +1,7 @@
-//! Interpretation of a verified webhook envelope into store work.
+//! Intake: the interpretation of a verified Nylas notification envelope into store work (a
+//! notification to log, the job and grant change it causes). It sits between [`crate::nylas`]
+//! (the envelope's model) and [`crate::store`] (the work), so that `nylas` does not depend on
+//! the store; the webhook edge, `replay` and the demo use it.
 //!
 //! Routing is on the first two dot-separated segments of `type`; any further suffix
 //! (`.transformed`, `.truncated`, …) means "the object may be incomplete", so the job is marked
@@ -12,7 +15,7 @@ use crate::store::{
     GrantChange, IncomingNotification, JobAction, JobRequest, JobSource, PayloadOrigin,
 };
 
-use super::models::Envelope;
+use crate::nylas::models::Envelope;
 
 /// The notification types calsync acts on (and subscribes its webhooks to).
 pub const HANDLED_TRIGGERS: [&str; 6] = crate::triggers::HANDLED;
