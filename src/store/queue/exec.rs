@@ -46,9 +46,26 @@ WHERE record_key = $1 AND lease_token = $2";
 const EXTEND: &str = "UPDATE jobs SET leased_until = $3 WHERE record_key = $1 AND lease_token = $2";
 
 /// The earliest time a claimable job becomes due: `next_attempt_at` unleased, expiry leased.
+///
+/// The earlier of the first unleased job (due order, `jobs_claim`/`jobs_due`) and the first lease
+/// to expire (`jobs_leased`, migration 0005): each side stops at its first row, so the cost does
+/// not grow with the backlog. Same answer as `MIN(COALESCE(leased_until, next_attempt_at))`.
 const NEXT_DUE: &str = "\
-SELECT MIN(COALESCE(j.leased_until, j.next_attempt_at)) AS due FROM jobs j
-WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = j.grant_id AND g.status <> 'active')";
+SELECT MIN(due) AS due FROM (
+  SELECT due FROM (
+    SELECT j.next_attempt_at AS due FROM jobs j
+    WHERE j.leased_until IS NULL
+      AND NOT EXISTS (SELECT 1 FROM grants g
+                      WHERE g.grant_id = j.grant_id AND g.status <> 'active')
+    ORDER BY j.next_attempt_at LIMIT 1) unleased
+  UNION ALL
+  SELECT due FROM (
+    SELECT j.leased_until AS due FROM jobs j
+    WHERE j.leased_until IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM grants g
+                      WHERE g.grant_id = j.grant_id AND g.status <> 'active')
+    ORDER BY j.leased_until LIMIT 1) leased
+) due_times";
 
 /// Job counts at `$1`: a job whose lease expired counts as not leased.
 const STATS: &str = "\
