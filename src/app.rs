@@ -156,7 +156,8 @@ impl App {
                 health,
             )
             .with_meetings(settings.sync.deleted_meetings, settings.sync.lease)
-            .with_policy(Arc::new(policy)),
+            .with_policy(Arc::new(policy))
+            .with_fetch_limit(settings.sync.workers),
         );
         let owner = format!(
             "{}-{}",
@@ -246,7 +247,9 @@ impl App {
             self.processor.clone(),
             self.series(),
             RunnerConfig {
-                workers: sync.workers,
+                // A batching CRM needs as many jobs in flight as a batch holds for batches to
+                // fill; Nylas fetches stay bounded by `sync.workers` (`with_fetch_limit`).
+                workers: sync.workers.max(self.crm.batch_capacity()),
                 lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
                 retry: retry_policy(&self.settings),

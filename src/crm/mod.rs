@@ -6,6 +6,7 @@
 //! for duplicates on the hot path: the worker passes what it knows about the existing record.
 //! Every failure is classified ([`CrmError::retry`]) from status and headers.
 
+pub mod batch;
 pub mod contacts;
 pub mod hubspot;
 pub mod jsonl;
@@ -149,6 +150,13 @@ pub trait CrmAdapter: Send + Sync + 'static {
     /// the adapter writes, changing nothing (no record, no file). A failure names the URL it
     /// tried; an endpoint that is not there (404, a redirect) is an error, never a pass.
     async fn check(&self) -> Result<(), CrmError>;
+
+    /// How many writes this adapter can send in one request: 1 for adapters that write one
+    /// record per request; a batching adapter returns its batch size, so callers keep enough
+    /// writes in flight to fill a batch.
+    fn batch_capacity(&self) -> usize {
+        1
+    }
 }
 
 /// Builds the adapter the settings describe; HTTP adapters send through `transport`, and every
@@ -167,11 +175,11 @@ pub fn build(
             &settings.sync.internal_domains,
             transport,
         ))),
-        CrmSettings::HubSpot(hubspot) => Ok(Arc::new(hubspot::HubSpotAdapter::new(
+        CrmSettings::HubSpot(hubspot) => Ok(hubspot::HubSpotAdapter::shared(
             hubspot,
             &settings.sync.internal_domains,
             transport,
-        ))),
+        )),
         CrmSettings::Pipedrive(pipedrive) => Ok(Arc::new(pipedrive::PipedriveAdapter::new(
             pipedrive,
             &settings.sync.internal_domains,
