@@ -1,5 +1,6 @@
 //! Wiring: builds the store, clients, adapter and worker pool from [`Settings`], and runs the
-//! daemon (edge, workers, the reconciliation loop and the periodic maintenance tasks).
+//! daemon (edge, workers, and the background tasks of [`crate::background`]: reconciliation,
+//! the webhook-subscription monitor, pruning).
 //!
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
@@ -18,13 +19,14 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::background::pruning::{self, Pruner};
+use crate::background::subscription_monitor::{self, SubscriptionMonitor};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
 use crate::crm::{self, CrmAdapter, CrmError};
 use crate::http::server::{self, ServerLimits};
 use crate::http::{self, EdgeState};
-use crate::maintenance::{self, Pruner};
 use crate::nylas::NylasClient;
 use crate::policy::{Policy, PolicySettings};
 use crate::retry::Backoff;
@@ -32,8 +34,7 @@ use crate::store::{self, Ingestor, QueuePolicy, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::store_gauges;
 use crate::telemetry::throttle::LogThrottle;
-use crate::webhook_monitor::{self, WebhookMonitor};
-use crate::worker::health::Health;
+use crate::worker::breaker::Breaker;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
 use crate::worker::{Processor, Runner, Series, SeriesSettings};
@@ -83,12 +84,16 @@ async fn stop_server(
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configured CRM adapter could not be built.
     #[error("the CRM adapter cannot be built")]
     Crm(#[from] CrmError),
+    /// The shared outbound HTTP client could not be built.
     #[error("the HTTP client cannot be built")]
     HttpClient(#[source] reqwest::Error),
+    /// The HTTP server failed while serving.
     #[error("the HTTP server failed")]
     Server(#[source] std::io::Error),
 }
@@ -132,8 +137,8 @@ impl App {
             metrics.clone(),
         )
         .with_clock(clock);
-        metrics.prime_targets(transport.gate().label());
-        let health = Arc::new(Health::new(
+        metrics.prime_upstreams(transport.gate().label());
+        let breaker = Arc::new(Breaker::new(
             transport.gate().clone(),
             settings.crm.kind(),
             nylas.gate().clone(),
@@ -153,7 +158,7 @@ impl App {
                 settings.nylas.fetch,
                 clock,
                 metrics.clone(),
-                health,
+                breaker,
             )
             .with_meetings(settings.sync.deleted_meetings, settings.sync.lease)
             .with_policy(Arc::new(policy))
@@ -206,9 +211,9 @@ impl App {
         self.clock
     }
 
-    /// The health of the CRM and Nylas as the workers see it.
-    pub fn health(&self) -> &Arc<Health> {
-        self.processor.health()
+    /// The circuit breaker over the CRM and Nylas, as the workers see it.
+    pub fn breaker(&self) -> &Arc<Breaker> {
+        self.processor.breaker()
     }
 
     /// The write path (shared by the worker pool and the backfill).
@@ -265,27 +270,27 @@ impl App {
             self.clock,
             self.metrics.clone(),
             self.settings.store.keep_notifications,
-            maintenance::PRUNE_EVERY,
+            pruning::PRUNE_EVERY,
         )
     }
 
-    /// The webhook status monitor (every few minutes, on one replica).
-    pub fn webhook_monitor(&self) -> WebhookMonitor {
-        WebhookMonitor::new(
+    /// The webhook-subscription monitor (every few minutes, on one replica).
+    pub fn subscription_monitor(&self) -> SubscriptionMonitor {
+        SubscriptionMonitor::new(
             self.nylas.clone(),
             self.store.clone(),
             self.metrics.clone(),
             self.clock,
             self.owner.clone(),
-            webhook_monitor::CHECK_EVERY,
+            subscription_monitor::CHECK_EVERY,
         )
     }
 
-    /// Starts the periodic tasks of `serve` (pruning, webhook monitor) until `stop` is cancelled.
+    /// Starts the periodic tasks of `serve` (pruning, webhook-subscription monitor) until `stop` is cancelled.
     fn spawn_periodic(&self, stop: &CancellationToken) -> tokio::task::JoinSet<()> {
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.pruner().run(stop.clone()));
-        tasks.spawn(self.webhook_monitor().run(stop.clone()));
+        tasks.spawn(self.subscription_monitor().run(stop.clone()));
         tasks
     }
 
@@ -371,7 +376,12 @@ impl App {
             closing.force.cancel();
         }
         periodic.join_all().await;
-        crate::periodic::release_lock(self.store.as_ref(), store_gauges::LOCK, &self.owner).await;
+        crate::background::periodic::release_lock(
+            self.store.as_ref(),
+            store_gauges::LOCK,
+            &self.owner,
+        )
+        .await;
         ingest.close().await;
         tracing::info!("calsync stopped.");
         failed.map_or(Ok(()), |error| Err(AppError::Server(error)))

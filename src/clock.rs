@@ -4,6 +4,21 @@
 //! the operating system, and the store takes `now` as an argument. Production uses the wall
 //! clock; tests use [`Clock::tokio`], whose time advances with tokio's (pausable) clock, so
 //! backoff and lease expiry are tested with `tokio::time::pause`/`advance` instead of sleeps.
+//!
+//! Who holds the clock: [`crate::app::App`] is built with one and hands it to the worker, the
+//! webhook edge, the store calls, backfill and the background tasks; the CRM transport and the
+//! Nylas client carry it, so `Retry-After` dates and every adapter (the `jsonl` target's line
+//! stamps included) read it from there. The binary uses [`Clock::System`] (`cli::run`); the
+//! `demo` and `webhook test` commands take the clock of the app or client they drive.
+//!
+//! Intervals that only order events in one process (the target gate's pause, heartbeats,
+//! reconciliation's schedule, drain deadlines) use [`tokio::time::Instant`], which is monotonic
+//! and follows paused time too. The wall clock and [`std::time::Instant`] are read directly in
+//! one kind of place only: measuring or stamping for humans, where no decision depends on the
+//! value — request latency (`http::trace`, the webhook handler's ingest histogram), backfill
+//! progress rates, the webhook test's delivery time, a JSON log line's `timestamp`, and the log
+//! throttle (`telemetry::throttle`, which decides how many lines to print, never when work
+//! happens).
 
 use std::time::Duration;
 

@@ -21,11 +21,13 @@
 //!
 //! Modules:
 //! - [`config`]: typed settings from TOML and environment, validated at start-up.
-//! - [`http`]: the webhook edge (challenge, signature, envelope, ingest) and health endpoints.
+//! - [`http`]: the HTTP edge: the notification endpoint (challenge, signature, envelope, ingest)
+//!   and the health endpoints.
 //! - [`store`]: the durable store trait and its backends; group-commit ingest.
-//! - [`worker`]: the job runner (leases, wake-ups), series expansion and the idempotent write
-//!   path.
-//! - [`nylas`]: the Nylas API client, lenient payload models and notification interpretation.
+//! - [`worker`]: the job runner (leases, wake-ups), series expansion, the idempotent write path
+//!   and the circuit breaker over the upstreams.
+//! - [`nylas`]: the Nylas API client (events, grants, webhook subscriptions), lenient payload
+//!   models and notification interpretation.
 //! - [`mapping`]: the pure event → meeting record mapping.
 //! - [`meeting`]: what counts as one meeting across grants' copies, and its state.
 //! - [`policy`]: what reaches the CRM: privacy, relevance filters, calendar selection, rooms.
@@ -38,21 +40,59 @@
 //! - [`telemetry`]: logging and metrics.
 //! - [`triggers`]: the Nylas notification types calsync handles (a leaf vocabulary).
 //! - [`backfill`]: `calsync backfill`: history from the Events API through the write path.
-//! - [`reconcile`]: the periodic re-read of changed events inside `serve`.
 //! - [`sweep`]: what backfill and reconciliation share: Nylas listing, window, series in
 //!   listings, watermarks (below both; depends on neither).
 //! - [`app`]: wiring of all of the above for `serve` and the other commands.
 //! - [`commands`]: the operator commands other than `serve` (`dlq`, `replay`, `webhook`, `check`).
 //! - [`demo`]: `calsync demo`: the real daemon syncing sample meetings, with no account.
-//! - [`maintenance`]: notification-log pruning while serving.
-//! - [`webhook_monitor`]: the periodic check of the Nylas webhooks' status while serving.
-//! - [`periodic`]: the run-now-then-every-interval loop of the maintenance tasks.
+//! - [`background`]: the background tasks of `serve`: reconciliation (the periodic re-read of
+//!   changed events), the webhook-subscription monitor, notification-log pruning, and their
+//!   periodic loop.
 //! - [`printable`]: outside text escaped (and cut) for terminals and text logs.
 //! - [`version`]: the version and git commit of the build.
+//!
+//! # Glossary
+//!
+//! One meaning per word in Rust names (types, functions, modules, fields). What users see
+//! (configuration keys, CLI commands, metric and label names, log fields, HTTP paths, database
+//! columns) keeps its established wording, noted below where it differs.
+//!
+//! - **notification endpoint, *inbound***: The HTTP route Nylas sends notifications to
+//!   (`http::inbound`; the path is `server.webhook_path`).
+//! - **notification**: One Nylas message posted to the notification endpoint (a trigger type and an
+//!   object); identified by its notification id.
+//! - **webhook subscription, *subscription***: Nylas's object that delivers notifications to a URL
+//!   (`nylas::client::Subscription`, `commands::subscriptions`,
+//!   `background::subscription_monitor`). Users manage it with `calsync webhook …`; its signing
+//!   secret is the *webhook secret* (`nylas.webhook_secrets`); its status is the
+//!   `calsync_webhooks` metric.
+//! - **webhook**: Not used alone in Rust names; only in the user-facing names above.
+//! - **health**: The HTTP health endpoints only (`/healthz`, `/readyz`: `http::health`,
+//!   `http::readiness`). A *healthy answer* is an upstream answer that proves it is up.
+//! - **upstream**: A remote service calsync calls: the CRM API or the Nylas API
+//!   (`worker::breaker::Upstream`, `retry::gate::UpstreamGate`). The metrics label it `target`
+//!   (`calsync_target_paused{target}`).
+//! - **breaker**: The worker's per-upstream circuit breaker: tells an upstream's outage from one
+//!   event's failure, pauses and probes the upstream (`worker::breaker`).
+//! - **target**: The configured CRM destination whose identity (`CrmAdapter::target`, e.g.
+//!   `hubspot:<base URL>`) scopes the sync state; not the CRM API as a service (that is the
+//!   upstream).
+//! - **throttled**: An upstream asked calsync to slow down (a 429 or a vendor's throttle:
+//!   `breaker::Signal::Throttled`).
+//! - **held back**: calsync did not send a request because its upstream is paused
+//!   (`CrmError::HeldBack`, `NylasError::HeldBack`, `Signal::HeldBack`).
+//! - **answer**: What an upstream sent back to calsync (`crm::transport::Answer`, the Nylas
+//!   client's answer).
+//! - **reply**: What calsync sends back to Nylas at the notification endpoint (`http::inbound`'s
+//!   `Reply`).
+//! - **event id**: The Nylas event id, the key of a job and of the sync state. The store still
+//!   calls it `record_key` (its database column name); the CRM record serializes it as
+//!   `external_event_id` (the record contract).
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod backfill;
+pub mod background;
 pub mod cause;
 pub mod clock;
 pub mod commands;
@@ -60,21 +100,20 @@ pub mod config;
 pub mod crm;
 pub mod demo;
 pub mod http;
-pub mod maintenance;
 pub mod mapping;
 pub mod meeting;
 pub mod nylas;
 pub mod outbound;
-pub mod periodic;
 pub mod policy;
 pub mod printable;
-pub mod reconcile;
 pub mod record;
 pub mod retry;
+// Temporary: removed when the store split lands (its public items get their docs there, and
+// its module docs stop linking to private items).
+#[allow(missing_docs, rustdoc::private_intra_doc_links)]
 pub mod store;
 pub mod sweep;
 pub mod telemetry;
 pub mod triggers;
 pub mod version;
-pub mod webhook_monitor;
 pub mod worker;

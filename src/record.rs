@@ -71,8 +71,11 @@ pub struct MeetingRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MeetingStatus {
+    /// The meeting takes place.
     Confirmed,
+    /// The meeting is not confirmed yet.
     Tentative,
+    /// The meeting was cancelled (or deleted, with `sync.deleted_meetings = "cancel"`).
     Cancelled,
 }
 
@@ -81,7 +84,9 @@ pub enum MeetingStatus {
 pub struct Attendee {
     /// Trimmed, lowercased.
     pub email: String,
+    /// The display name, when the calendar has one.
     pub name: Option<String>,
+    /// The attendee's answer.
     pub rsvp_status: RsvpStatus,
 }
 
@@ -89,9 +94,13 @@ pub struct Attendee {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RsvpStatus {
+    /// Accepted.
     Yes,
+    /// Declined.
     No,
+    /// Tentatively accepted.
     Maybe,
+    /// Not answered.
     Noreply,
 }
 

@@ -6,9 +6,9 @@
 //! to do from that alone. Vendor-specific signals (HubSpot's `policyName`, Salesforce's 403
 //! `REQUEST_LIMIT_EXCEEDED`) are classified by their adapters on top of [`classify_status`].
 //!
-//! Whether a failure is the *event's* or the whole *target's* (an outage, a throttle) is decided
-//! by the worker's health tracker (`worker::health`) from the same data; [`gate`] is the shared
-//! switch that holds back every request to a target while it is paused.
+//! Whether a failure is the *event's* or the whole *upstream's* (an outage, a throttle) is decided
+//! by the worker's circuit breaker (`worker::breaker`) from the same data; [`gate`] is the shared
+//! switch that holds back every request to an upstream while it is paused.
 
 pub mod gate;
 
@@ -54,12 +54,12 @@ pub fn classify_transport(error: &reqwest::Error) -> Retry {
 }
 
 /// True when nothing answered at all (connection refused or reset, DNS failure, TLS handshake):
-/// the request's content cannot have caused it, so it is the target's trouble.
+/// the request's content cannot have caused it, so it is the upstream's trouble.
 pub fn is_unreachable(error: &reqwest::Error) -> bool {
     error.is_connect()
 }
 
-/// True when an answer shows the target up and accepting calsync's requests: a success, or a
+/// True when an answer shows the upstream up and accepting calsync's requests: a success, or a
 /// client error about the request itself (400, 404, 409, 422, …). Throttling (429), timeouts
 /// (408), server errors and rejected credentials are not healthy answers.
 pub fn is_healthy_status(status: u16) -> bool {

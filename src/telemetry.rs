@@ -45,6 +45,7 @@ pub enum TelemetryError {
     InvalidLevel {
         /// The configured directive.
         level: String,
+        /// Why the directive is invalid.
         #[source]
         source: LevelError,
     },
@@ -80,7 +81,9 @@ pub fn init_logging(settings: &LogSettings, output: LogOutput) -> Result<(), Tel
 /// around the progress bar a backfill may show there ([`console`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogOutput {
+    /// Standard output.
     Stdout,
+    /// Standard error.
     Stderr,
 }
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::App;
 use crate::backfill::BackfillDeps;
-use crate::reconcile::{Reconciler, ReconcilerDeps};
+use crate::background::reconcile::{Reconciler, ReconcilerDeps};
 use crate::sweep::listing::Lister;
 
 impl App {

@@ -54,7 +54,12 @@ pub struct BackfillArgs {
 pub enum ArgsError {
     /// `--start` is not before `--end`.
     #[error("--start ({start}) must be before --end ({end})")]
-    EmptyWindow { start: String, end: String },
+    EmptyWindow {
+        /// The window's start, as given.
+        start: String,
+        /// The window's end, as given.
+        end: String,
+    },
     /// A time outside what calsync can represent.
     #[error("the window reaches beyond the representable time range")]
     OutOfRange,
@@ -66,6 +71,7 @@ pub enum ArgsError {
 /// A validated backfill request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackfillOptions {
+    /// The window to read, `[start, end)` in Unix seconds.
     pub window: Window,
     /// Sorted and de-duplicated; empty means every grant of the application.
     pub grants: Vec<String>,

@@ -23,12 +23,16 @@ use crate::sweep::name_component;
 pub enum Checkpoint {
     /// Pages before `page_token` are done.
     Next {
+        /// Nylas's token for the next page to read.
         page_token: String,
         /// When the calendar's first page was requested (Unix seconds).
         listing_started: i64,
     },
     /// Every page is done.
-    Done { listing_started: i64 },
+    Done {
+        /// When the calendar's first page was requested (Unix seconds).
+        listing_started: i64,
+    },
 }
 
 impl Checkpoint {

@@ -73,6 +73,12 @@ pub struct Inline {
 }
 
 impl Inline {
+    /// How many jobs of one page run at once: enough to fill one of the CRM's batches, and one
+    /// for a CRM that writes one record per request (the order of a sequential run).
+    pub fn jobs_in_flight(&self) -> usize {
+        self.processor.crm.batch_capacity().max(1)
+    }
+
     /// True when this grant's copy of the event is recorded with this exact content and its
     /// meeting's record exists: the job would change nothing.
     pub async fn already_current(&self, event: &Event, grant_id: &str) -> Result<bool, StoreError> {

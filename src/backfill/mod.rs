@@ -5,7 +5,7 @@
 //! `exclude_read_only_calendars`) → pages of events in the window (`limit=200`, occurrences of
 //! recurring events expanded, cancelled events included). Each page is enqueued as jobs
 //! (source `Backfill`, payload trusted as current) and each job is then run in this process when
-//! no other process holds it ([`inline`]), so the outcome can be counted; a job held by `serve`
+//! no other process holds it (`inline`), so the outcome can be counted; a job held by `serve`
 //! is left to it. The version check and content hash of the write path make a re-run over
 //! unchanged events cost zero CRM writes.
 //!
@@ -21,6 +21,7 @@
 pub mod args;
 pub mod checkpoint;
 mod inline;
+mod page;
 pub mod progress;
 mod run;
 
@@ -58,6 +59,7 @@ pub enum BackfillError {
 pub struct BackfillDeps {
     /// Where jobs, checkpoints, watermarks and grants are kept.
     pub store: Arc<dyn Store>,
+    /// Lists grants, calendars and events.
     pub nylas: NylasClient,
     /// The write path (shared with the worker pool).
     pub processor: Arc<Processor>,
@@ -71,6 +73,7 @@ pub struct BackfillDeps {
     pub calendars: CalendarSelection,
     /// `sync.exclude_read_only_calendars`.
     pub exclude_read_only_calendars: bool,
+    /// The time source of schedules, leases and checkpoints.
     pub clock: Clock,
 }
 

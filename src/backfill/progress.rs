@@ -19,6 +19,7 @@
 use std::fmt;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+// `std` Instant: the elapsed time only feeds the rates shown to the operator (see `crate::clock`).
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -88,19 +89,31 @@ pub enum SkipReason {
 pub struct Summary {
     /// The window read (Unix seconds).
     pub window: Option<Window>,
+    /// Grants the application lists.
     pub grants_found: u64,
+    /// Grants whose calendars were all read.
     pub grants_done: u64,
+    /// Grants skipped because Nylas does not report them valid.
     pub grants_skipped_not_valid: u64,
+    /// Grants skipped because calsync paused them (expired credentials).
     pub grants_skipped_paused: u64,
+    /// Grants whose listing failed.
     pub grants_failed: u64,
+    /// Calendars selected for reading (those left out are `calendars_excluded`).
     pub calendars_found: u64,
+    /// Calendars left out by `sync.calendars` or `exclude_read_only_calendars`.
     pub calendars_excluded: u64,
+    /// Calendars read to the end of the window.
     pub calendars_done: u64,
+    /// Calendars whose listing failed.
     pub calendars_failed: u64,
     /// Pages of events read and processed.
     pub pages_done: u64,
+    /// Events listed in the window.
     pub events_seen: u64,
+    /// Records created in the CRM.
     pub created: u64,
+    /// Records updated in the CRM.
     pub updated: u64,
     /// Already current in the CRM (same content, or a newer version written): no CRM call.
     pub unchanged: u64,
@@ -108,6 +121,7 @@ pub struct Summary {
     pub deleted: u64,
     /// Dead-lettered, or still failing after the backfill's retries (left queued for `serve`).
     pub failed: u64,
+    /// Jobs left to a `serve` process that held (or would take) the event's key.
     pub handed_to_serve: u64,
     /// The run was stopped (signal) before it finished.
     pub interrupted: bool,

@@ -21,16 +21,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::BackfillOptions;
 use super::checkpoint::{Checkpoint, calendar_key, run_prefix};
-use super::inline::{Inline, InlineError};
-use super::progress::{EventOutcome, Progress, SkipReason};
+use super::inline::Inline;
+use super::page::run_page;
+use super::progress::{Progress, SkipReason};
 use crate::clock::Clock;
+use crate::nylas::Event;
+use crate::nylas::client::Page;
 use crate::nylas::models::{Calendar, Grant};
-use crate::store::{GrantStatus, JobSource, Store};
+use crate::store::{GrantStatus, Store};
 use crate::sweep::listing::{self, ListError, Lister};
 use crate::sweep::watermark;
-
-/// Events in a row still failing after retries before a grant is stopped (the CRM is down).
-const MAX_CONSECUTIVE_RETRYING: u32 = 3;
 
 /// Everything the grant tasks share.
 pub(super) struct Context {
@@ -45,21 +45,12 @@ pub(super) struct Context {
 }
 
 /// Why a calendar stopped.
-enum Stop {
+pub(super) enum Stop {
     /// Only this calendar failed.
     Calendar(String),
     /// The whole grant must stop.
     Grant(String),
     Interrupted,
-}
-
-impl From<InlineError> for Stop {
-    fn from(error: InlineError) -> Self {
-        match error {
-            InlineError::Interrupted => Stop::Interrupted,
-            other => Stop::Grant(crate::cause::chain(&other)),
-        }
-    }
 }
 
 impl From<crate::store::StoreError> for Stop {
@@ -185,12 +176,13 @@ async fn run_grant(ctx: &Context, grant: &Grant) {
     }
 }
 
-/// Reads one calendar from its checkpoint to its end.
+/// Reads one calendar from its checkpoint to its end. The next page is fetched while the
+/// current one is written, so listing and writing overlap; at most two pages are held.
 async fn run_calendar(ctx: &Context, grant_id: &str, calendar: &Calendar) -> Result<(), Stop> {
     let key = calendar_key(&ctx.run_prefix, grant_id, &calendar.id);
     let saved = ctx.store.get_cursor(&key).await?;
     let now = ctx.clock.now().as_second();
-    let (mut token, mut listing_started) = match saved.as_deref().and_then(Checkpoint::decode) {
+    let (token, mut listing_started) = match saved.as_deref().and_then(Checkpoint::decode) {
         Some(Checkpoint::Done { .. }) => return Ok(()),
         Some(Checkpoint::Next {
             page_token,
@@ -198,105 +190,66 @@ async fn run_calendar(ctx: &Context, grant_id: &str, calendar: &Calendar) -> Res
         }) => (Some(page_token), listing_started),
         None => (None, now),
     };
-    let mut resumed = token.is_some();
-    loop {
-        if ctx.stop.is_cancelled() {
-            return Err(Stop::Interrupted);
+    let resumed = token.is_some();
+    let mut page = match fetch_page(ctx, grant_id, &calendar.id, token).await {
+        Err(error) if resumed && error.is_permanent() => {
+            tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %crate::cause::Chain(&error), "Nylas refused the saved page token; reading the calendar from its first page.");
+            listing_started = ctx.clock.now().as_second();
+            fetch_page(ctx, grant_id, &calendar.id, None).await
         }
-        let query = listing::event_query(&calendar.id, ctx.options.window, None, token.clone());
-        let page = match ctx.lister.events(grant_id, &query).await {
-            Ok(page) => page,
-            Err(error) if resumed && error.is_permanent() => {
-                tracing::warn!(grant.id = %grant_id, calendar.id = %calendar.id, error = %crate::cause::Chain(&error), "Nylas refused the saved page token; reading the calendar from its first page.");
-                (token, resumed, listing_started) = (None, false, ctx.clock.now().as_second());
-                continue;
+        fetched => fetched,
+    }
+    .map_err(list_stop)?;
+    loop {
+        let next = page.next_cursor.clone();
+        let prefetch = async {
+            match &next {
+                Some(token) => {
+                    Some(fetch_page(ctx, grant_id, &calendar.id, Some(token.clone())).await)
+                }
+                None => None,
             }
-            Err(ListError::Interrupted) => return Err(Stop::Interrupted),
-            Err(error) if error.is_grant_auth() => {
-                return Err(Stop::Grant(crate::cause::chain(&error)));
-            }
-            Err(error) => return Err(Stop::Calendar(crate::cause::chain(&error))),
         };
-        resumed = false;
-        run_page(ctx, grant_id, &calendar.id, &page.data).await?;
+        let (written, prefetched) =
+            tokio::join!(run_page(ctx, grant_id, &calendar.id, &page.data), prefetch);
+        written?;
         let now = ctx.clock.now();
-        let Some(next) = page.next_cursor else {
+        let (Some(next), Some(prefetched)) = (next, prefetched) else {
             let done = Checkpoint::Done { listing_started };
             ctx.store.put_cursor(&key, &done.encode(), now).await?;
             watermark::seed(&ctx.store, grant_id, &calendar.id, listing_started, now).await?;
             return Ok(());
         };
         let checkpoint = Checkpoint::Next {
-            page_token: next.clone(),
+            page_token: next,
             listing_started,
         };
         ctx.store
             .put_cursor(&key, &checkpoint.encode(), now)
             .await?;
-        token = Some(next);
+        page = prefetched.map_err(list_stop)?;
     }
 }
 
-/// Counts the page's events the CRM already holds as unchanged, enqueues the others, then runs
-/// each of them inline.
-async fn run_page(
+/// Fetches one page of a calendar's events in the run's window, unless the run was stopped.
+async fn fetch_page(
     ctx: &Context,
     grant_id: &str,
     calendar_id: &str,
-    events: &[crate::nylas::Event],
-) -> Result<(), Stop> {
-    let horizon = ctx.inline.series.settings().horizon.as_secs();
-    let horizon_end = ctx
-        .clock
-        .now()
-        .as_second()
-        .saturating_add(i64::try_from(horizon).unwrap_or(i64::MAX));
-    let sorted = crate::sweep::series::sort_page(
-        ctx.store.as_ref(),
-        events,
-        grant_id,
-        calendar_id,
-        horizon_end,
-        JobSource::Backfill,
-    )
-    .await?;
-    // Series masters' jobs are left to `serve`'s workers, which expand them.
-    ctx.store.enqueue(&sorted.refresh, ctx.clock.now()).await?;
-    let mut changed = Vec::with_capacity(sorted.events.len());
-    for event in &sorted.events {
-        // A master is never "already current": its job expands the series.
-        if !crate::worker::series::is_master(event)
-            && ctx.inline.already_current(event, grant_id).await?
-        {
-            ctx.progress
-                .event(EventOutcome::Synced(crate::worker::SyncOutcome::Unchanged));
-        } else {
-            changed.push(event.clone());
-        }
+    token: Option<String>,
+) -> Result<Page<Event>, ListError> {
+    if ctx.stop.is_cancelled() {
+        return Err(ListError::Interrupted);
     }
-    let jobs = listing::jobs_for_page(&changed, grant_id, calendar_id, JobSource::Backfill);
-    ctx.store.enqueue(&jobs, ctx.clock.now()).await?;
-    let mut retrying_in_a_row = 0u32;
-    for job in &jobs {
-        if ctx.stop.is_cancelled() {
-            return Err(Stop::Interrupted);
-        }
-        let (outcome, fatal) = ctx.inline.run(&job.record_key).await?;
-        ctx.progress.event(outcome);
-        if let Some(fatal) = fatal {
-            return Err(fatal.into());
-        }
-        if outcome == EventOutcome::Retrying {
-            retrying_in_a_row += 1;
-            if retrying_in_a_row >= MAX_CONSECUTIVE_RETRYING {
-                return Err(Stop::Grant(format!(
-                    "{retrying_in_a_row} events in a row still failed after retries (is the CRM down?); run the backfill again later to resume"
-                )));
-            }
-        } else {
-            retrying_in_a_row = 0;
-        }
+    let query = listing::event_query(calendar_id, ctx.options.window, None, token);
+    ctx.lister.events(grant_id, &query).await
+}
+
+/// What a failed listing stops: the grant when its credentials were refused, else the calendar.
+fn list_stop(error: ListError) -> Stop {
+    match error {
+        ListError::Interrupted => Stop::Interrupted,
+        error if error.is_grant_auth() => Stop::Grant(crate::cause::chain(&error)),
+        error => Stop::Calendar(crate::cause::chain(&error)),
     }
-    ctx.progress.page_done(grant_id, calendar_id, events.len());
-    Ok(())
 }

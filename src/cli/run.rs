@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 use calsync::app::{self, App};
 use calsync::backfill::{self, BackfillArgs, BackfillOptions, ProgressMode};
 use calsync::clock::Clock;
+use calsync::commands::endpoint_test::{self, TestArgs};
 use calsync::commands::replay::ReplayArgs;
-use calsync::commands::webhook_test::{self, TestArgs};
-use calsync::commands::{check, dlq, replay, webhook};
+use calsync::commands::{check, dlq, replay, subscriptions};
 use calsync::config::{LogFormat, LogSettings, Settings};
 use calsync::demo::DemoOptions;
 use calsync::nylas::NylasClient;
@@ -18,6 +18,10 @@ use calsync::telemetry::{self, LogOutput};
 
 use super::Command;
 use super::args::{DemoCli, WebhookCli, WebhookTestCli};
+
+/// The binary's time source: every command, and the backfill window chosen before it starts,
+/// reads the operating system's clock through it (tests build the library with another).
+const CLOCK: Clock = Clock::System;
 
 /// A validated backfill: its window and how it shows progress.
 pub struct BackfillPlan {
@@ -31,7 +35,7 @@ pub fn backfill_plan(
     args: &BackfillArgs,
     settings: &mut Settings,
 ) -> Result<BackfillPlan, backfill::ArgsError> {
-    let options = args.options(jiff::Timestamp::now())?;
+    let options = args.options(CLOCK.now())?;
     let mode = ProgressMode::detect();
     if mode == ProgressMode::Bar {
         settings.log.level = backfill::progress::behind_bar_log_level(&settings.log.level);
@@ -100,38 +104,38 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                 until: cli.until,
                 event_id: cli.event,
             };
-            let app = App::build(settings, Clock::System).await?;
+            let app = App::build(settings, CLOCK).await?;
             replay::run(app.store().as_ref(), app.clock(), &args, &mut out).await?;
         }
         Command::Webhook(cli) => {
-            let nylas = NylasClient::new(&settings.nylas, app::http_client()?);
+            let nylas = NylasClient::new(&settings.nylas, app::http_client()?).with_clock(CLOCK);
             match cli {
                 WebhookCli::Create {
                     url,
                     emails,
                     description,
                 } => {
-                    let args = webhook::CreateArgs {
+                    let args = subscriptions::CreateArgs {
                         url,
                         emails,
                         description,
                     };
-                    webhook::create(&nylas, &args, &mut out).await?;
+                    subscriptions::create(&nylas, &args, &mut out).await?;
                 }
                 WebhookCli::List => {
-                    webhook::list(&nylas, &mut out).await?;
+                    subscriptions::list(&nylas, &mut out).await?;
                 }
                 WebhookCli::RotateSecret { id } => {
-                    webhook::rotate_secret(&nylas, &id, &mut out).await?;
+                    subscriptions::rotate_secret(&nylas, &id, &mut out).await?;
                 }
                 WebhookCli::Delete { id } => {
-                    webhook::delete(&nylas, &id, &mut out).await?;
+                    subscriptions::delete(&nylas, &id, &mut out).await?;
                 }
-                WebhookCli::Test(test) => return webhook_test(&settings, &nylas, test).await,
+                WebhookCli::Test(test) => return run_endpoint_test(&settings, &nylas, test).await,
             }
         }
         Command::Dlq(command) => {
-            dlq::run(&command, &settings, Clock::System, &mut out.lock()).await?;
+            dlq::run(&command, &settings, CLOCK, &mut out.lock()).await?;
         }
         Command::Check => {
             if !check::run(&settings, &mut out).await?.passed() {
@@ -144,7 +148,7 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
 
 /// Runs `webhook test`: exit 0 when the notification was stored and (where it could be
 /// followed) synced, 1 otherwise, 2 for a configuration or usage problem.
-async fn webhook_test(
+async fn run_endpoint_test(
     settings: &Settings,
     nylas: &NylasClient,
     cli: WebhookTestCli,
@@ -156,7 +160,7 @@ async fn webhook_test(
         url: cli.url,
         wait: cli.wait,
     };
-    match webhook_test::run(settings, nylas, &args, &mut std::io::stdout()).await {
+    match endpoint_test::run(settings, nylas, &args, &mut std::io::stdout()).await {
         Ok(report) if report.passed() => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::FAILURE),
         Err(error) if error.is_usage() => {
@@ -170,7 +174,7 @@ async fn webhook_test(
 /// Runs a backfill; prints its summary; exits 1 when anything failed or it was interrupted.
 pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal()?;
-    let app = App::build(settings, Clock::System).await?;
+    let app = App::build(settings, CLOCK).await?;
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
@@ -192,7 +196,7 @@ pub async fn backfill(settings: Settings, plan: BackfillPlan) -> anyhow::Result<
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.server.listen;
     let shutdown = shutdown_signal()?;
-    let app = App::build(settings, Clock::System).await?;
+    let app = App::build(settings, CLOCK).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen} (server.listen): {error}"))?;

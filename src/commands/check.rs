@@ -18,6 +18,7 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use crate::app::{self, AppError};
+use crate::background::subscription_monitor::{Assessment, explain, status_of};
 use crate::cause::{Chain, chain};
 use crate::config::Settings;
 use crate::crm::transport::CrmTransport;
@@ -26,14 +27,15 @@ use crate::nylas::NylasClient;
 use crate::retry::Retry;
 use crate::store;
 use crate::telemetry::metrics::Metrics;
-use crate::webhook_monitor::{Assessment, explain, status_of};
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// It works.
     Pass,
     /// Works, but something needs attention; does not fail the report.
     Warn,
+    /// It does not work; the report fails.
     Fail,
     /// Not run because a check it depends on failed.
     Skip,
@@ -55,6 +57,7 @@ impl fmt::Display for Verdict {
 pub struct CheckLine {
     /// `configuration`, `webhook secrets`, `nylas`, `webhooks`, `crm` or `store`.
     pub name: &'static str,
+    /// How the check went.
     pub verdict: Verdict,
     /// What was found, or why it failed.
     pub detail: String,
@@ -63,6 +66,7 @@ pub struct CheckLine {
 /// Every line of a check run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckReport {
+    /// The lines, in the order the checks ran.
     pub lines: Vec<CheckLine>,
 }
 
@@ -87,8 +91,10 @@ impl CheckReport {
 /// Why the checks could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
+    /// The clients could not be built from the settings.
     #[error("cannot build the HTTP client")]
     Setup(#[source] AppError),
+    /// The report could not be written.
     #[error("cannot write the check report")]
     Output(#[source] std::io::Error),
 }
@@ -139,7 +145,7 @@ pub async fn run(settings: &Settings, out: &mut impl Write) -> Result<CheckRepor
     let (verdict, detail) = if verdict == Verdict::Fail {
         (Verdict::Skip, "Nylas cannot be reached".to_string())
     } else {
-        check_webhooks(&nylas).await
+        check_subscriptions(&nylas).await
     };
     reporter.add("webhooks", verdict, detail)?;
     let (verdict, detail) = check_crm(settings, http).await;
@@ -204,8 +210,8 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
     }
 }
 
-async fn check_webhooks(nylas: &NylasClient) -> (Verdict, String) {
-    let webhooks = match nylas.list_webhooks().await {
+async fn check_subscriptions(nylas: &NylasClient) -> (Verdict, String) {
+    let webhooks = match nylas.list_subscriptions().await {
         Ok(webhooks) => webhooks,
         Err(error) => return (Verdict::Fail, chain(&error)),
     };

@@ -60,10 +60,13 @@ pub enum DlqCommand {
 /// Why a `dlq` command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
+    /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The output could not be written.
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
+    /// Dead letter ids that do not exist.
     #[error("no such dead letter: {} (see `calsync dlq list`)", join(.0))]
     UnknownIds(Vec<i64>),
 }

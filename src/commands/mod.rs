@@ -5,9 +5,10 @@
 //! - [`check`]: validate the configuration and reach Nylas, the CRM and the store.
 //! - [`dlq`]: list and requeue dead letters.
 //! - [`replay`]: re-enqueue logged notifications.
-//! - [`webhook`]: manage the Nylas webhook subscription.
-//! - [`webhook_test`]: sign and post a notification for a real event to the deployment, and
-//!   follow its job.
+//! - [`subscriptions`]: manage the Nylas webhook subscription (`calsync webhook
+//!   create|list|rotate-secret|delete`).
+//! - [`endpoint_test`]: `calsync webhook test`: sign and post a notification for a real event to
+//!   the deployment's notification endpoint, and follow its job.
 //! - [`table`]: the tables they print (cells escaped and bounded).
 //!
 //! Invariants: each command writes its human-readable report to the `Write` it is given and
@@ -18,7 +19,7 @@
 
 pub mod check;
 pub mod dlq;
+pub mod endpoint_test;
 pub mod replay;
+pub mod subscriptions;
 pub mod table;
-pub mod webhook;
-pub mod webhook_test;

@@ -41,7 +41,9 @@ const MAX_REASON_WIDTH: usize = 300;
 /// (`1782896400`), or a duration before now (`2h`, `90m`, `7d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeArg {
+    /// This instant.
     At(Timestamp),
+    /// This long before now.
     Ago(Duration),
 }
 
@@ -112,7 +114,12 @@ pub struct ReplaySummary {
 pub enum ReplayError {
     /// `--until` is not after `--since`.
     #[error("--until ({until}) must be after --since ({since})")]
-    EmptyWindow { since: Timestamp, until: Timestamp },
+    EmptyWindow {
+        /// `--since`.
+        since: Timestamp,
+        /// `--until`.
+        until: Timestamp,
+    },
     /// The store could not be read or written; nothing, or only part, was enqueued.
     #[error("the store failed during the replay")]
     Store(#[source] StoreError),

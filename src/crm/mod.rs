@@ -54,16 +54,21 @@ pub enum CrmError {
     /// The CRM answered with a non-success status.
     #[error("{operation} answered HTTP {status}: {message}")]
     Status {
+        /// What was attempted (`rest create`, `hubspot search`, …).
         operation: &'static str,
+        /// The HTTP status.
         status: u16,
         /// A short description from the response body (never request data or secrets).
         message: String,
+        /// How to retry, from the status, headers and the vendor's signals.
         retry: Retry,
     },
     /// The request did not get an answer (timeout, connection refused, TLS).
     #[error("{operation} failed")]
     Transport {
+        /// What was attempted.
         operation: &'static str,
+        /// Why no answer came.
         #[source]
         source: reqwest::Error,
     },
@@ -71,28 +76,37 @@ pub enum CrmError {
     /// performed. Permanent for a write, retried for a read ([`crate::outbound::redirect_retry`]).
     #[error("{operation} {redirect}")]
     Redirected {
+        /// What was attempted.
         operation: &'static str,
+        /// The redirect and where it pointed.
         redirect: crate::outbound::Redirect,
+        /// Permanent for a write, retried for a read.
         retry: Retry,
     },
     /// The CRM answered success with a body over [`crate::outbound::MAX_BODY_BYTES`] (read no
     /// further than the cap): retried.
     #[error("{operation} answered with {oversize}")]
     TooLarge {
+        /// What was attempted.
         operation: &'static str,
+        /// How large the body was (at least).
         oversize: crate::outbound::Oversize,
     },
     /// The CRM answered success with a body calsync cannot use.
     #[error("{operation} answered with an unexpected body: {message}")]
     Protocol {
+        /// What was attempted.
         operation: &'static str,
+        /// What is wrong with the body.
         message: String,
     },
     /// The target is paused (throttled, or failing for everyone) for longer than a request
     /// should wait in place: nothing was sent.
     #[error("{operation} held back: calsync is pausing its requests to the CRM for another {}s", wait.as_secs())]
-    Throttled {
+    HeldBack {
+        /// What was held back.
         operation: &'static str,
+        /// How much longer the target is paused.
         wait: std::time::Duration,
     },
     /// A failure shared by concurrent callers (e.g. one contact lookup awaited by several jobs).
@@ -101,7 +115,9 @@ pub enum CrmError {
     /// A local target (the JSONL dry run) failed.
     #[error("{operation} failed")]
     Io {
+        /// What was attempted.
         operation: &'static str,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -115,7 +131,7 @@ impl CrmError {
             CrmError::TooLarge { .. } => Retry::After(None),
             CrmError::Transport { source, .. } => crate::retry::classify_transport(source),
             CrmError::Protocol { .. } => Retry::After(None),
-            CrmError::Throttled { wait, .. } => Retry::After(Some(*wait)),
+            CrmError::HeldBack { wait, .. } => Retry::After(Some(*wait)),
             CrmError::Io { .. } => Retry::After(None),
             CrmError::Shared(error) => error.retry(),
         }

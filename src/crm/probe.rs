@@ -148,7 +148,7 @@ mod tests {
             "hubspot check answered HTTP 401: GET https://api.example.com/crm/meetings?limit=1: token expired"
         );
         assert_eq!(named.retry(), Retry::Auth);
-        let throttled = CrmError::Throttled {
+        let throttled = CrmError::HeldBack {
             operation: "hubspot check",
             wait: std::time::Duration::from_secs(60),
         };

@@ -1,19 +1,20 @@
 //! The CRM request transport: every HTTP request an adapter sends goes through
-//! [`CrmTransport::send`], which applies what must hold across all workers for one target:
+//! [`CrmTransport::send`], which applies what must hold across all workers for the CRM upstream:
 //!
 //! - **Rate cap.** `sync.crm_requests_per_second` (0 = none) as a token bucket (`governor`),
 //!   shared by every worker of the process and by every other caller of the adapter (backfill,
 //!   commands): one transport per process.
-//! - **Target pause.** The target's [`TargetGate`]. A 429 pauses *every* request to the target
+//! - **Upstream pause.** The CRM's [`UpstreamGate`]. A 429 pauses *every* request to the CRM
 //!   for the time the CRM asked (`Retry-After`), or [`DEFAULT_THROTTLE_PAUSE`] when it did not
 //!   say; adapters whose vendor signals throttling differently (Salesforce's 403
 //!   `REQUEST_LIMIT_EXCEEDED`, a HubSpot daily cap) call [`CrmTransport::pause_for`]; the
-//!   worker's health tracker pauses the same gate when the CRM fails for every event (an
-//!   outage). A request that finds the target paused waits when the pause is short, and
-//!   otherwise fails at once with [`CrmError::Throttled`] (nothing sent) so the worker
+//!   worker's circuit breaker ([`crate::worker::breaker`]) pauses the same gate when the CRM
+//!   fails for every event (an outage). A request that finds the CRM paused waits when the
+//!   pause is short, and
+//!   otherwise fails at once with [`CrmError::HeldBack`] (nothing sent) so the worker
 //!   reschedules the job without holding a slot for minutes.
-//! - **Health.** Every healthy answer ([`crate::retry::is_healthy_status`]) is recorded on the
-//!   gate, which is how the worker learns that the CRM works again after an outage.
+//! - **Healthy answers.** Every healthy answer ([`crate::retry::is_healthy_status`]) is recorded
+//!   on the gate, which is how the worker learns that the CRM works again after an outage.
 //! - **Metrics.** Requests by kind, operation and status, and their latency.
 //! - **Strict answers** ([`crate::outbound`]): a redirect is never followed but returned as
 //!   [`CrmError::Redirected`] naming its `Location`; bodies are read by streaming with a cap
@@ -34,7 +35,7 @@ use tokio::time::Instant;
 use super::CrmError;
 use crate::clock::Clock;
 use crate::outbound::{self, BodyError};
-use crate::retry::gate::TargetGate;
+use crate::retry::gate::UpstreamGate;
 use crate::telemetry::metrics::Metrics;
 
 /// How long a 429 without `Retry-After` pauses the target.
@@ -47,8 +48,11 @@ pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
 /// The answer to a request, whatever its status.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The response headers.
     pub headers: HeaderMap,
+    /// The body, read up to the cap of [`crate::outbound`].
     pub body: Bytes,
 }
 
@@ -58,7 +62,7 @@ pub struct CrmTransport {
     http: reqwest::Client,
     kind: &'static str,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
-    gate: TargetGate,
+    gate: UpstreamGate,
     metrics: Arc<Metrics>,
     clock: Clock,
 }
@@ -77,7 +81,7 @@ impl CrmTransport {
             http,
             kind,
             limiter,
-            gate: TargetGate::new(format!("crm:{kind}"), Some(metrics.clone())),
+            gate: UpstreamGate::new(format!("crm:{kind}"), Some(metrics.clone())),
             metrics,
             clock: Clock::System,
         }
@@ -105,8 +109,8 @@ impl CrmTransport {
         &self.metrics
     }
 
-    /// The target's gate (its pause and health), shared with the worker's health tracker.
-    pub fn gate(&self) -> &TargetGate {
+    /// The CRM upstream's gate (its pause and healthy answers), shared with the worker's breaker.
+    pub fn gate(&self) -> &UpstreamGate {
         &self.gate
     }
 
@@ -145,7 +149,7 @@ impl CrmTransport {
         self.gate
             .admit(MAX_INLINE_WAIT)
             .await
-            .map_err(|wait| CrmError::Throttled { operation, wait })?;
+            .map_err(|wait| CrmError::HeldBack { operation, wait })?;
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
@@ -295,10 +299,10 @@ mod tests {
         transport.pause_for(Duration::from_secs(3600));
         let request = transport.http().get("http://127.0.0.1:9/");
         match transport.send("create", request).await {
-            Err(CrmError::Throttled { wait, .. }) => {
+            Err(CrmError::HeldBack { wait, .. }) => {
                 assert!(wait > Duration::from_secs(3500));
             }
-            other => panic!("expected Throttled, got {other:?}"),
+            other => panic!("expected HeldBack, got {other:?}"),
         }
         // A shorter pause never shortens a longer one.
         transport.pause_for(Duration::from_secs(5));

@@ -102,7 +102,9 @@ pub fn status_error<V: Vendor>(
 /// An answer and the pause its throttle signals asked for (already applied to the target).
 #[derive(Debug)]
 pub struct Sent {
+    /// The answer (any status).
     pub answer: Answer,
+    /// The pause the vendor's throttle signals asked for, if any.
     pub pause: Option<Duration>,
 }
 

@@ -23,7 +23,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::loopback::{self, Served, lock};
-use crate::commands::webhook::TRIGGERS;
+use crate::commands::subscriptions::TRIGGERS;
 
 /// The API key the daemon is configured with and the calendar requires.
 pub const API_KEY: &str = "demo-nylas-api-key";

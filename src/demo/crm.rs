@@ -55,9 +55,11 @@ impl CrmRecord {
 /// One request the CRM answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrmRequest {
+    /// The HTTP method.
     pub method: String,
     /// Path and query.
     pub target: String,
+    /// The status the demo CRM answered.
     pub status: u16,
     /// The record it created, changed or deleted.
     pub record_id: Option<String>,

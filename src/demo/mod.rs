@@ -25,7 +25,6 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -66,37 +65,56 @@ pub struct DemoSummary {
 /// Why the demo could not run to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// The bundled sample notifications do not parse.
     #[error("the sample notifications do not parse")]
     Samples(#[source] serde_json::Error),
+    /// The temporary directory for the store could not be created.
     #[error("cannot create the demo's temporary directory")]
     TempDir(#[source] std::io::Error),
+    /// A loopback port could not be bound.
     #[error("cannot listen on a loopback port")]
     Listen(#[source] std::io::Error),
+    /// The demo's settings were refused by the loader.
     #[error("calsync refused the demo's settings")]
     Settings(#[source] ConfigErrors),
+    /// The daemon could not be built.
     #[error("calsync could not start")]
     Start(#[source] AppError),
+    /// The daemon failed while serving.
     #[error("the daemon failed")]
     Serve(#[source] AppError),
+    /// A notification could not be posted to the daemon.
     #[error("could not post notification {id} to the daemon")]
     Post {
+        /// The notification's id.
         id: String,
+        /// Why the POST failed.
         #[source]
         source: reqwest::Error,
     },
+    /// A notification's job did not finish within the step's time limit.
     #[error(
         "notification {id}'s job did not finish within {}s (pending {}, in flight {}, retrying {})",
         STEP_LIMIT.as_secs(), .stats.pending, .stats.in_flight, .stats.retrying
     )]
-    Stuck { id: String, stats: JobStats },
+    Stuck {
+        /// The notification's id.
+        id: String,
+        /// The queue's counts when the demo gave up.
+        stats: JobStats,
+    },
+    /// The demo's store could not be read.
     #[error("reading the demo's store failed")]
     Store(#[from] StoreError),
+    /// The report could not be written.
     #[error("cannot write the demo's report")]
     Output(#[source] std::io::Error),
 }
 
 /// The daemon under demonstration and what the demo reads from it.
 struct Rig {
+    /// The daemon's clock: the demo dates and polls its store by the same time as the daemon.
+    clock: Clock,
     store: Arc<dyn Store>,
     target: String,
     webhook_url: String,
@@ -127,6 +145,7 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     let webhook_url = format!("http://{address}{}", app.settings().server.webhook_path);
     calendar.set_webhook_url(&webhook_url);
     let rig = Rig {
+        clock: app.clock(),
         store: app.store().clone(),
         target: app.crm().target().to_owned(),
         webhook_url,
@@ -215,7 +234,7 @@ async fn play_step(rig: &Rig, step: &Step) -> Result<StepReport, DemoError> {
     let id = step.notification_id().to_owned();
     let event_id = step.event_id().to_owned();
     let already_stored = logged(rig.store.as_ref(), &event_id, &id).await?;
-    let started = Timestamp::now();
+    let started = rig.clock.now();
     let crm_mark = rig.crm.request_count();
     rig.calendar.apply(&step.notification);
     let body = serde_json::to_vec(&step.notification).map_err(DemoError::Samples)?;
@@ -231,7 +250,7 @@ async fn play_step(rig: &Rig, step: &Step) -> Result<StepReport, DemoError> {
             id: id.clone(),
             source,
         })?;
-    drained(rig.store.as_ref(), &id).await?;
+    drained(rig.store.as_ref(), rig.clock, &id).await?;
     let entry = rig.store.queue_entry(&event_id).await?;
     let dead = entry
         .dead_letter
@@ -266,12 +285,12 @@ async fn logged(store: &dyn Store, event_id: &str, id: &str) -> Result<bool, Sto
 }
 
 /// Watches the store's job counts until nothing is pending, in flight or retrying.
-async fn drained(store: &dyn Store, id: &str) -> Result<(), DemoError> {
+async fn drained(store: &dyn Store, clock: Clock, id: &str) -> Result<(), DemoError> {
     let deadline = tokio::time::Instant::now() + STEP_LIMIT;
     let mut watch = tokio::time::interval(WATCH_EVERY);
     loop {
         watch.tick().await;
-        let stats = store.job_stats(Timestamp::now()).await?;
+        let stats = store.job_stats(clock.now()).await?;
         if stats.pending + stats.in_flight + stats.retrying == 0 {
             return Ok(());
         }

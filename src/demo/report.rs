@@ -74,13 +74,17 @@ impl Outcome {
 /// What the demo observed for one notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepReport {
+    /// The notification's id.
     pub notification_id: String,
+    /// The notification's type (`event.created`, …).
     pub trigger: String,
+    /// The event it is about.
     pub event_id: String,
     /// The daemon's HTTP status for the POST.
     pub answer: u16,
     /// The requests the CRM answered while the notification was processed.
     pub crm_requests: Vec<CrmRequest>,
+    /// What calsync did, derived from the observations.
     pub outcome: Outcome,
     /// The `meeting_status` of the record the CRM holds for the event afterwards, if any.
     pub record_status: Option<String>,

@@ -19,7 +19,10 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 pub enum BodyError {
     /// The body (announced or received) exceeds the limit.
     #[error("the body exceeds {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// `server.max_body_bytes`.
+        limit: usize,
+    },
     /// The body did not arrive in time.
     #[error("the body did not arrive within {}s", .0.as_secs_f64())]
     TimedOut(Duration),

@@ -39,8 +39,10 @@ pub const PROBE_CURSOR: &str = "calsync.readiness_probe";
 /// Why the store is not ready.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
+    /// The probe did not finish within its timeout.
     #[error("the store did not answer within {}s", PROBE_TIMEOUT.as_secs())]
     Timeout,
+    /// The probe write failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A probe failed less than [`PROOF_TTL`] ago (its error), and nothing has committed since.

@@ -4,7 +4,7 @@
 //! the answer is sent: a warning for 5xx, info for 4xx (at most a few per second: a scanner's
 //! 404s must not flood the log; each line counts the ones suppressed before it), debug otherwise
 //! (probes of `/healthz`, `/readyz`, `/metrics` would flood the logs) — unless the handler marked
-//! the response [`Logged`] (the webhook handler logs one line per notification itself).
+//! the response [`Logged`] (the notification endpoint logs one line per notification itself).
 //!
 //! Invariant: nothing from the request but its method and route is recorded — never headers
 //! (the signature, authorization), the query (the challenge) or the body.
@@ -47,6 +47,7 @@ pub async fn request_span(
         http.status = Empty,
         latency_ms = Empty,
     );
+    // Latency for the log line only (a measurement, not a "when" decision: see `crate::clock`).
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

@@ -37,20 +37,30 @@ impl<T> Verified<T> {
 /// Why a request was not accepted as authentic and readable.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// No secret is configured, so nothing can be verified.
     #[error("no webhook secret is configured")]
     NoSecretConfigured,
+    /// The request has no `X-Nylas-Signature` header.
     #[error("the X-Nylas-Signature header is missing")]
     MissingSignature,
+    /// The signature header is not 64 hex characters.
     #[error("the X-Nylas-Signature header is not 64 hex characters")]
     MalformedSignature,
+    /// The signature matches no configured secret.
     #[error("the X-Nylas-Signature does not match any configured secret")]
     BadSignature,
+    /// The body's `Content-Encoding` (as sent) is not one calsync reads.
     #[error("unsupported Content-Encoding {0:?}")]
     UnsupportedEncoding(String),
+    /// The gzip body does not decompress.
     #[error("the gzip body cannot be decompressed")]
     Decompress(#[source] std::io::Error),
+    /// The decompressed body is larger than the limit.
     #[error("the decompressed body exceeds {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// `server.max_body_bytes`.
+        limit: usize,
+    },
 }
 
 /// Checks the signature of `body` against every secret; returns the body's JSON bytes

@@ -40,28 +40,41 @@ pub enum MappingError {
     /// `when` of a known kind lacks a field that kind requires.
     #[error("`when` of kind `{kind}` has no `{field}`")]
     IncompleteWhen {
+        /// The `when.object` kind.
         kind: &'static str,
+        /// The missing field.
         field: &'static str,
     },
     /// A `date`/`datespan` field is not a valid `YYYY-MM-DD` date (or is out of range).
     #[error("`when.{field}` is not a valid YYYY-MM-DD date: {value:?}")]
     InvalidDate {
+        /// The field.
         field: &'static str,
+        /// Its value, as sent.
         value: String,
+        /// Why it does not parse.
         #[source]
         source: jiff::Error,
     },
     /// A Unix-seconds field is outside the representable time range.
     #[error("`{field}` is not a valid Unix time: {value}")]
     InvalidTimestamp {
+        /// The field.
         field: &'static str,
+        /// Its value.
         value: i64,
+        /// Why it is out of range.
         #[source]
         source: jiff::Error,
     },
     /// The event ends before it starts.
     #[error("the event ends ({end}) before it starts ({start})")]
-    EndBeforeStart { start: String, end: String },
+    EndBeforeStart {
+        /// The start, as interpreted.
+        start: String,
+        /// The end, as interpreted.
+        end: String,
+    },
 }
 
 /// Maps an event to its meeting record. `fallback_grant_id` is used when the event does not

@@ -33,6 +33,7 @@ pub enum TriggerKind {
 /// A parsed trigger type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trigger {
+    /// What the trigger is about.
     pub kind: TriggerKind,
     /// The type carried a suffix after the first two segments.
     pub suffixed: bool,
@@ -58,14 +59,27 @@ pub fn parse_trigger(trigger: &str) -> Trigger {
 /// Why a signed notification cannot be used (the edge answers 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotificationError {
+    /// The envelope has no `id`.
     #[error("the notification has no id")]
     MissingId,
+    /// The envelope has no `data.object`.
     #[error("the {trigger} notification has no data.object")]
-    MissingObject { trigger: String },
+    MissingObject {
+        /// The notification's type.
+        trigger: String,
+    },
+    /// The event object has no `id`.
     #[error("the {trigger} notification's object has no id")]
-    MissingEventId { trigger: String },
+    MissingEventId {
+        /// The notification's type.
+        trigger: String,
+    },
+    /// The object has no `grant_id`.
     #[error("the {trigger} notification's object has no grant_id")]
-    MissingGrantId { trigger: String },
+    MissingGrantId {
+        /// The notification's type.
+        trigger: String,
+    },
 }
 
 /// The result of interpreting an envelope.

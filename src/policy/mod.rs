@@ -123,11 +123,17 @@ impl PolicyError {
 /// The settings the policy follows (from `[sync]` and `[filter]`).
 #[derive(Debug, Clone)]
 pub struct PolicySettings {
+    /// `sync.private_events`: what a private event's record keeps.
     pub private_events: PrivateEvents,
+    /// `sync.calendars`: which calendars are synced.
     pub calendars: CalendarSelection,
+    /// `sync.exclude_read_only_calendars`.
     pub exclude_read_only_calendars: bool,
+    /// `sync.internal_domains`: the company's own email domains.
     pub internal_domains: Vec<String>,
+    /// `[filter]`: the relevance filters.
     pub filter: FilterSettings,
+    /// `crm.owner`: whose meeting it is.
     pub owner: OwnerRule,
 }
 

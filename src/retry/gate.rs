@@ -1,16 +1,16 @@
-//! [`TargetGate`]: the switch that holds back every request to one outbound target (the CRM, or
+//! [`UpstreamGate`]: the switch that holds back every request to one upstream (the CRM, or
 //! Nylas) while it is throttling calsync or failing for everyone, and the count of healthy
-//! answers that tells the worker the target works again.
+//! answers that tells the worker the upstream works again.
 //!
-//! One gate per target, shared by every clone of the client that talks to it (all workers,
+//! One gate per upstream, shared by every clone of the client that talks to it (all workers,
 //! backfill, commands), so a pause set by any caller holds back all of them.
 //!
 //! Invariants:
-//! - A pause only ever grows: [`TargetGate::pause_for`] extends the current pause, never
+//! - A pause only ever grows: [`UpstreamGate::pause_for`] extends the current pause, never
 //!   shortens it (a short `Retry-After` cannot cut short a longer back-off).
 //! - Time is tokio's ([`tokio::time::Instant`]), so pauses are testable with paused time.
 //! - `calsync_target_paused{target}` is 1 from the moment a pause is set until a caller
-//!   observes that it has ended (any [`TargetGate::remaining`] or [`TargetGate::admit`] call).
+//!   observes that it has ended (any [`UpstreamGate::remaining`] or [`UpstreamGate::admit`] call).
 //! - The success count only grows; it is a version number, not a statistic: the worker compares
 //!   it with the value it saw last to learn that *some* request got a healthy answer meanwhile.
 
@@ -25,9 +25,9 @@ use tokio::time::Instant;
 use super::{is_healthy_status, retry_after};
 use crate::telemetry::metrics::Metrics;
 
-/// Shared by every request to one target. Cheap to clone; clones share the pause.
+/// Shared by every request to one upstream. Cheap to clone; clones share the pause.
 #[derive(Clone)]
-pub struct TargetGate {
+pub struct UpstreamGate {
     inner: Arc<Inner>,
 }
 
@@ -39,20 +39,20 @@ struct Inner {
     metrics: Option<Arc<Metrics>>,
 }
 
-impl std::fmt::Debug for TargetGate {
+impl std::fmt::Debug for UpstreamGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TargetGate")
-            .field("target", &self.inner.label)
+        f.debug_struct("UpstreamGate")
+            .field("upstream", &self.inner.label)
             .field("remaining", &self.peek_remaining())
             .finish()
     }
 }
 
-impl TargetGate {
-    /// An open gate for the target named `label` (`crm:<kind>`, `nylas`), reporting its state
+impl UpstreamGate {
+    /// An open gate for the upstream named `label` (`crm:<kind>`, `nylas`), reporting its state
     /// in `calsync_target_paused` when `metrics` is given.
     pub fn new(label: impl Into<String>, metrics: Option<Arc<Metrics>>) -> Self {
-        TargetGate {
+        UpstreamGate {
             inner: Arc::new(Inner {
                 label: label.into(),
                 paused_until: Mutex::new(None),
@@ -62,13 +62,13 @@ impl TargetGate {
         }
     }
 
-    /// The target's name (`crm:<kind>`, `nylas`).
+    /// The upstream's name (`crm:<kind>`, `nylas`).
     pub fn label(&self) -> &str {
         &self.inner.label
     }
 
-    /// Holds back every request to the target for `pause` from now, unless it is already
-    /// paused for longer. Returns how long the target is now paused.
+    /// Holds back every request to the upstream for `pause` from now, unless it is already
+    /// paused for longer. Returns how long the upstream is now paused.
     pub fn pause_for(&self, pause: Duration) -> Duration {
         let now = Instant::now();
         let until = now + pause;
@@ -87,7 +87,7 @@ impl TargetGate {
         until.saturating_duration_since(now)
     }
 
-    /// How long the target stays paused (zero when it is not). Observing the end of a pause
+    /// How long the upstream stays paused (zero when it is not). Observing the end of a pause
     /// clears it and resets the gauge.
     pub fn remaining(&self) -> Duration {
         let now = Instant::now();
@@ -104,7 +104,7 @@ impl TargetGate {
         }
     }
 
-    /// Waits for the target to be open when the pause ends within `max_wait`; otherwise
+    /// Waits for the upstream to be open when the pause ends within `max_wait`; otherwise
     /// returns at once with the time left (the caller fails the request without sending it).
     pub async fn admit(&self, max_wait: Duration) -> Result<(), Duration> {
         loop {
@@ -120,12 +120,12 @@ impl TargetGate {
         }
     }
 
-    /// Records that the target answered healthily (it is up and accepts calsync's requests).
+    /// Records that the upstream answered healthily (it is up and accepts calsync's requests).
     pub fn record_success(&self) {
         self.inner.successes.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Takes note of an answer: a 429 pauses the target for its `Retry-After` (read at `now`),
+    /// Takes note of an answer: a 429 pauses the upstream for its `Retry-After` (read at `now`),
     /// else for `default_pause`, and returns that pause; a healthy answer is recorded.
     pub fn observe(
         &self,
@@ -145,7 +145,7 @@ impl TargetGate {
         None
     }
 
-    /// How many healthy answers the target has given so far (see the module docs).
+    /// How many healthy answers the upstream has given so far (see the module docs).
     pub fn successes(&self) -> u64 {
         self.inner.successes.load(Ordering::Relaxed)
     }
@@ -158,7 +158,7 @@ impl TargetGate {
 
     fn set_gauge(&self, paused: bool) {
         if let Some(metrics) = &self.inner.metrics {
-            metrics.set_target_paused(&self.inner.label, paused);
+            metrics.set_upstream_paused(&self.inner.label, paused);
         }
     }
 
@@ -179,7 +179,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_until_it_ends_and_never_shrinks() {
         let metrics = Arc::new(Metrics::new());
-        let gate = TargetGate::new("crm:rest", Some(metrics.clone()));
+        let gate = UpstreamGate::new("crm:rest", Some(metrics.clone()));
         assert_eq!(gate.remaining(), Duration::ZERO);
         assert_eq!(
             gate.pause_for(Duration::from_secs(10)),
@@ -212,7 +212,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn admit_waits_out_a_pause_extended_while_waiting() {
-        let gate = TargetGate::new("nylas", None);
+        let gate = UpstreamGate::new("nylas", None);
         gate.pause_for(Duration::from_secs(1));
         let extender = {
             let gate = gate.clone();
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn successes_count_up() {
-        let gate = TargetGate::new("nylas", None);
+        let gate = UpstreamGate::new("nylas", None);
         let seen = gate.successes();
         gate.clone().record_success();
         assert_eq!(gate.successes(), seen + 1);

@@ -43,13 +43,18 @@ pub enum ListError {
     /// Nylas refused or failed, and retrying did not help (or cannot).
     #[error("Nylas failed after {attempts} attempt(s)")]
     Nylas {
+        /// How many times the call was tried.
         attempts: u32,
+        /// The last error.
         #[source]
         source: NylasError,
     },
     /// Nylas kept answering the same page cursor.
     #[error("Nylas answered the same page cursor twice while listing {what}")]
-    CursorLoop { what: &'static str },
+    CursorLoop {
+        /// What was being listed (`calendars`, `events`).
+        what: &'static str,
+    },
     /// The stop token was cancelled while waiting to retry.
     #[error("interrupted")]
     Interrupted,
@@ -71,7 +76,9 @@ impl ListError {
 /// The calendars of a grant that are read, and how many were left out by configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Calendars {
+    /// The calendars to read.
     pub selected: Vec<Calendar>,
+    /// How many calendars `sync.calendars` and `exclude_read_only_calendars` left out.
     pub excluded: usize,
 }
 

@@ -3,9 +3,9 @@
 //! ([`series`]), the reconciliation watermarks a backfill also seeds ([`watermark`]) and the
 //! escaping of ids inside store cursor names ([`name_component`]).
 //!
-//! Layering: this module sits below `backfill` and `reconcile` (both use it) and never depends on
-//! either, nor on the application wiring; its inputs are the Nylas client, the store and settings
-//! passed in explicitly.
+//! Layering: this module sits below `backfill` and `background::reconcile` (both use it) and
+//! never depends on either, nor on the application wiring; its inputs are the Nylas client, the
+//! store and settings passed in explicitly.
 //!
 //! Invariants: cursor names built from ids are unambiguous (`/` and `%` inside ids are
 //! percent-encoded, so the grant `a/b` with calendar `c` never collides with grant `a` and

@@ -10,7 +10,9 @@ use jiff::Timestamp;
 /// The time window of a sweep, Unix seconds, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// The first second in the window.
     pub start: i64,
+    /// The first second after the window.
     pub end: i64,
 }
 

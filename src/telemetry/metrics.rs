@@ -7,7 +7,7 @@
 //!
 //! Invariants:
 //! - **Present from the start.** Every family whose label values are a known set has each of
-//!   its series from the start, at zero ([`Metrics::new`], [`Metrics::prime_targets`]), so
+//!   its series from the start, at zero ([`Metrics::new`], [`Metrics::prime_upstreams`]), so
 //!   alerts and dashboards work on a fresh process. The per-request families
 //!   (`crm_requests`, `crm_request_seconds`, `nylas_requests`, `crm_quota`), whose labels are an
 //!   endpoint or operation and an HTTP status, appear with the first request.
@@ -31,8 +31,8 @@ mod record;
 pub use labels::{
     BuildLabels, CrmOperationLabels, CrmRequestLabels, FILTER_REASONS, FailureLabels, FilterLabels,
     JobStateLabels, KNOWN_TRIGGERS, NotificationLabels, NylasRequestLabels, OTHER_TRIGGER,
-    OutcomeLabels, QuotaLabels, ReconcileLabels, TargetLabels, UNKNOWN_TRIGGER, WebhookLabels,
-    trigger_label,
+    OutcomeLabels, QuotaLabels, ReconcileLabels, SubscriptionLabels, UNKNOWN_TRIGGER,
+    UpstreamLabels, trigger_label,
 };
 
 /// The metrics of one calsync process. Share it as `Arc<Metrics>`.
@@ -53,10 +53,10 @@ pub struct Metrics {
     events_filtered: Family<FilterLabels, Counter>,
     owner_unmapped: Counter,
     job_failures: Family<FailureLabels, Counter>,
-    auth_failures: Family<TargetLabels, Counter>,
-    target_paused: Family<TargetLabels, Gauge>,
+    auth_failures: Family<UpstreamLabels, Counter>,
+    upstream_paused: Family<UpstreamLabels, Gauge>,
     grants_paused: Gauge,
-    webhooks: Family<WebhookLabels, Gauge>,
+    webhooks: Family<SubscriptionLabels, Gauge>,
     crm_quota: Family<QuotaLabels, Gauge>,
     notifications_pruned: Counter,
     series_master_records_removed: Counter,
@@ -94,7 +94,7 @@ impl Metrics {
             owner_unmapped: Counter::default(),
             job_failures: Family::default(),
             auth_failures: Family::default(),
-            target_paused: Family::default(),
+            upstream_paused: Family::default(),
             grants_paused: Gauge::default(),
             webhooks: Family::default(),
             crm_quota: Family::default(),
@@ -188,7 +188,7 @@ impl Metrics {
         registry.register(
             "target_paused",
             "1 while calsync holds back all requests to a target (outage, throttle)",
-            self.target_paused.clone(),
+            self.upstream_paused.clone(),
         );
         registry.register(
             "crm_quota",

@@ -9,6 +9,8 @@
 //! the metrics count every occurrence at once.)
 
 use std::sync::Mutex;
+// `std` time: the throttle only decides how many log lines to print, not when work happens, so
+// it is outside the `Clock` rule (see `crate::clock`); callers pass the instant, tests fix it.
 use std::time::{Duration, Instant};
 
 /// Admits at most `per_window` occurrences per `window`.

@@ -9,11 +9,11 @@
 //!   record the grant's copy of the meeting → under the meeting's lock, resolve the meeting from
 //!   all its copies → hash check → CRM adapter → sync state. Safe to run any number of times.
 //! - [`settle`]: records a job's result in the store: done, retry later (persisted schedule),
-//!   deferred while its target is down, grant paused, or dead letter.
-//! - [`health`]: per-target health (the CRM, Nylas): tells an outage from one bad event, backs a
-//!   failing target off, and tells the runner when to hold back or probe.
+//!   deferred while its upstream is down, grant paused, or dead letter.
+//! - [`breaker`]: the circuit breaker over the upstreams (the CRM, Nylas): tells an outage from one
+//!   bad event, backs a failing upstream off, and tells the runner when to hold back or probe.
 
-pub mod health;
+pub mod breaker;
 pub mod process;
 pub mod runner;
 pub mod series;

@@ -1,6 +1,6 @@
 //! The write path of one job (invariants 2–6 of `architecture.md`), in two steps.
 //!
-//! 1. **The grant's copy** ([`copies`]), under the job's lease (jobs are keyed by event id). For
+//! 1. **The grant's copy** (`copies`), under the job's lease (jobs are keyed by event id). For
 //!    an upsert: read the event (from the payload, or fetched from Nylas when the payload may be
 //!    incomplete, the policy says so, or the copy was deleted) → skip it if its version is older
 //!    than the copy's → map → record the copy (live or cancelled, with the record it maps to). An
@@ -37,7 +37,7 @@ use crate::retry::Retry;
 use crate::store::{ClaimedJob, JobRequest, PayloadOrigin, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 
-use super::health::{self, Health, Signal, Target};
+use super::breaker::{self, Breaker, Signal, Upstream};
 
 /// What a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,20 +73,28 @@ impl SyncOutcome {
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// A Nylas read failed.
     #[error("reading the event from Nylas failed")]
     Nylas(#[source] NylasError),
+    /// The CRM write failed.
     #[error("writing to the CRM failed")]
     Crm(#[source] CrmError),
+    /// The event cannot be mapped to a record.
     #[error("the event cannot be mapped")]
     Mapping(#[source] MappingError),
+    /// The job's payload is not an event.
     #[error("the job's payload is not an event")]
     Payload(#[source] serde_json::Error),
+    /// The event names no calendar and is not in the grant's primary calendar.
     #[error("the event has no calendar id and is not in the grant's primary calendar")]
     CalendarUnknown,
+    /// Another worker held the meeting's lock for longer than a job waits.
     #[error("another worker held the meeting's lock for longer than a job waits")]
     MeetingBusy,
+    /// A recorded copy of the meeting is not a meeting record.
     #[error("a recorded copy of the meeting is not a meeting record")]
     CopyContent(#[source] serde_json::Error),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -105,13 +113,15 @@ impl SyncError {
         }
     }
 
-    /// The target and signal of a failure, when it is target-level (see `health`'s module
-    /// docs). An expired Nylas grant is target-level too here; the caller handles it first.
-    pub fn health_signal(&self) -> Option<(Target, Signal)> {
+    /// The upstream and signal of a failure, when it is upstream-level (see `breaker`'s module
+    /// docs). An expired Nylas grant is upstream-level too here; the caller handles it first.
+    pub fn breaker_signal(&self) -> Option<(Upstream, Signal)> {
         match self {
-            SyncError::Crm(error) => health::crm_signal(error).map(|signal| (Target::Crm, signal)),
+            SyncError::Crm(error) => {
+                breaker::crm_signal(error).map(|signal| (Upstream::Crm, signal))
+            }
             SyncError::Nylas(error) => {
-                health::nylas_signal(error).map(|signal| (Target::Nylas, signal))
+                breaker::nylas_signal(error).map(|signal| (Upstream::Nylas, signal))
             }
             SyncError::Mapping(_)
             | SyncError::Payload(_)
@@ -192,7 +202,7 @@ pub struct Processor {
     fetch: FetchPolicy,
     pub(crate) clock: Clock,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) health: Arc<Health>,
+    pub(crate) breaker: Arc<Breaker>,
     deleted_meetings: DeletedMeetings,
     meeting_lock: Duration,
     /// What reaches the CRM; its grant directory also tells whose calendar each grant is
@@ -204,7 +214,7 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// A processor writing to `crm`; `health` tracks the CRM's and Nylas's health (it must
+    /// A processor writing to `crm`; `breaker` tracks the CRM's and Nylas's outages (it must
     /// watch the gates of this `nylas` client and of `crm`'s transport).
     pub fn new(
         store: Arc<dyn Store>,
@@ -213,7 +223,7 @@ impl Processor {
         fetch: FetchPolicy,
         clock: Clock,
         metrics: Arc<Metrics>,
-        health: Arc<Health>,
+        breaker: Arc<Breaker>,
     ) -> Self {
         let policy = Policy::new(PolicySettings::default(), nylas.clone(), metrics.clone());
         Processor {
@@ -223,7 +233,7 @@ impl Processor {
             fetch,
             clock,
             metrics,
-            health,
+            breaker,
             deleted_meetings: DeletedMeetings::default(),
             meeting_lock: DEFAULT_MEETING_LOCK,
             policy: Arc::new(policy),
@@ -257,9 +267,9 @@ impl Processor {
         &self.policy
     }
 
-    /// The health of the targets the processor writes to and reads from.
-    pub fn health(&self) -> &Arc<Health> {
-        &self.health
+    /// The circuit breaker over the upstreams the processor writes to and reads from.
+    pub fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
     }
 
     /// Brings the job's meeting up to date: records the grant's copy, then writes the meeting.

@@ -8,10 +8,10 @@
 //! third of its length, so a long CRM call does not let another worker take the same key; a
 //! crashed process's leases simply expire and its jobs are claimed again.
 //!
-//! Target health ([`super::health`]): while the CRM or Nylas is paused (an outage back-off, a
+//! Upstream outages ([`super::breaker`]): while the CRM or Nylas is paused (an outage back-off, a
 //! throttle, rejected credentials) the loop claims nothing and waits for the pause to end,
-//! instead of claiming jobs just to fail them; while a target recovers from a back-off, it runs
-//! one job at a time (a probe) until the target answers healthily.
+//! instead of claiming jobs just to fail them; while an upstream recovers from a back-off, it runs
+//! one job at a time (a probe) until the upstream answers healthily.
 //!
 //! Shutdown: stop claiming, let running jobs finish until the deadline, then cancel the rest and
 //! release their leases so they are due again at once (nothing acknowledged is lost: the jobs
@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 use crate::store::{ClaimedJob, Store, StoreError};
 
-use super::health::Admission;
+use super::breaker::Admission;
 use super::process::Processor;
 use super::series::Series;
 use super::settle::{RetryPolicy, Settled};
@@ -41,6 +41,7 @@ pub struct RunnerConfig {
     pub lease_for: Duration,
     /// The longest wait between claims when nothing signals new work.
     pub poll_interval: Duration,
+    /// How failed jobs are retried and when they are dead-lettered.
     pub retry: RetryPolicy,
     /// This process's name in leases.
     pub owner: String,
@@ -82,7 +83,7 @@ impl Runner {
             while tasks.try_join_next().is_some() {}
 
             let free = slots.available_permits();
-            let admission = self.processor.health.admission();
+            let admission = self.processor.breaker.admission();
             let limit = match admission {
                 Admission::Open => free,
                 Admission::Probe if tasks.is_empty() => free.min(1),
@@ -232,13 +233,13 @@ impl Runner {
         .await
     }
 
-    /// Runs every job that is due now, one at a time, until none is left or a target is paused
+    /// Runs every job that is due now, one at a time, until none is left or an upstream is paused
     /// (see the module docs); returns what happened to each.
     /// For tests and one-shot commands: deterministic, no background tasks.
     pub async fn run_until_idle(&self) -> Result<Vec<Settled>, StoreError> {
         let mut settled = Vec::new();
         loop {
-            if let Admission::Hold(_) = self.processor.health.admission() {
+            if let Admission::Hold(_) = self.processor.breaker.admission() {
                 return Ok(settled);
             }
             let jobs = self.claim(1).await?;
@@ -266,7 +267,7 @@ impl Runner {
     pub async fn run_rounds_until_idle(&self) -> Result<Vec<Settled>, StoreError> {
         let mut settled = Vec::new();
         loop {
-            if let Admission::Hold(_) = self.processor.health.admission() {
+            if let Admission::Hold(_) = self.processor.breaker.admission() {
                 return Ok(settled);
             }
             let jobs = self.claim(self.config.workers.max(1)).await?;

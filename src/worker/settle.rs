@@ -6,10 +6,10 @@
 //! - An expired or revoked Nylas grant (a grant-scoped 401) pauses that grant: its jobs are not
 //!   claimed until a `grant.updated` notification resumes it; other grants keep syncing. The
 //!   job waits without counting an attempt.
-//! - A target-level failure (see [`super::health`]) that the health tracker judges target-wide
-//!   (an outage, a throttle, rejected credentials) waits for the target to resume without
+//! - A upstream-level failure (see [`super::breaker`]) that the breaker judges upstream-wide
+//!   (an outage, a throttle, rejected credentials) waits for the upstream to resume without
 //!   counting an attempt; rejected credentials are also counted in
-//!   `calsync_auth_failures_total` and logged as an error naming the target.
+//!   `calsync_auth_failures_total` and logged as an error naming the upstream.
 //! - Anything else retryable is the event's own failure: it retries at the time the server asked
 //!   for, else after exponential backoff with jitter, and dead-letters once `max_attempts`
 //!   failures are reached.
@@ -24,12 +24,13 @@ use crate::clock;
 use crate::retry::{Backoff, Retry};
 use crate::store::{ClaimedJob, Completion, GrantStatus, RetryPlan, StoreError};
 
-use super::health::{Signal, Verdict};
+use super::breaker::{Signal, Verdict};
 use super::process::{Processor, SyncError, SyncOutcome};
 
 /// The retry policy.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// The delay between attempts of one event.
     pub backoff: Backoff,
     /// Failures of one event before it is dead-lettered.
     pub max_attempts: u32,
@@ -46,7 +47,7 @@ pub enum Settled {
     Superseded,
     /// It failed (counting an attempt) and will be retried after the delay.
     RetryLater(Duration),
-    /// It failed because its target is failing for everyone, throttling, or rejecting
+    /// It failed because its upstream is failing for everyone, throttling, or rejecting
     /// calsync's credentials: retried after the delay, without counting an attempt.
     Deferred(Duration),
     /// Nylas rejected its grant: the grant is paused, and the job waits for it to resume.
@@ -74,7 +75,7 @@ impl Processor {
         let now = self.clock.now();
         let error = match result {
             Ok(outcome) => {
-                self.health.job_succeeded();
+                self.breaker.job_succeeded();
                 self.metrics.record_outcome(outcome.as_str());
                 tracing::info!(
                     crm.kind = self.crm.kind(),
@@ -127,12 +128,14 @@ impl Processor {
         if retry == Retry::Permanent {
             return Plan::Bury("a permanent error");
         }
-        if let Some((target, signal)) = error.health_signal() {
+        if let Some((upstream, signal)) = error.breaker_signal() {
             if signal == Signal::Auth {
-                self.metrics.auth_failure(self.health.label(target));
+                self.metrics.auth_failure(self.breaker.label(upstream));
             }
-            let verdict = self.health.failure(target, &job.request.record_key, signal);
-            if let Verdict::TargetWide { resume_in, .. } = verdict {
+            let verdict = self
+                .breaker
+                .failure(upstream, &job.request.record_key, signal);
+            if let Verdict::UpstreamWide { resume_in, .. } = verdict {
                 return Plan::Retry {
                     delay: resume_in,
                     counted: false,
@@ -152,8 +155,8 @@ impl Processor {
                 delay: asked.unwrap_or_else(|| policy.backoff.delay(failures)),
                 counted: true,
             },
-            // Rejected credentials are target-wide (above); this is only reached by a
-            // classification outside the health tracker's: wait without counting.
+            // Rejected credentials are upstream-wide (above); this is only reached by a
+            // classification outside the breaker's: wait without counting.
             (_, Retry::Auth | Retry::Permanent) => Plan::Retry {
                 delay: policy.backoff.max,
                 counted: false,

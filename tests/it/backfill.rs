@@ -2,6 +2,7 @@
 //! retries, and running beside the worker.
 
 mod cli;
+mod overlap;
 mod world;
 
 use std::time::Duration;

@@ -65,7 +65,7 @@ async fn a_realistic_session_logs_json_with_fixed_fields_and_no_secret() {
         log_notification(store.as_ref(), &old, hours_ago(24 * 30)).await;
     }
     let failing_events = ["event.created", "event.updated", "event.deleted"];
-    nylas.add_webhook(
+    nylas.add_subscription(
         "wh-failing",
         "https://old.example.com/hook",
         "failing",

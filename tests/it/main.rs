@@ -1,6 +1,9 @@
 //! calsync's integration tests: one binary, one module per area. Tests drive the real router or
 //! the real binary against fake Nylas and CRM servers bound to `127.0.0.1:0`.
 
+// Test code: a failed unwrap is a failed test with its message (the lints deny it elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[allow(dead_code)] // Shared helpers: not every test module uses every one.
 mod support;
 
@@ -18,6 +21,7 @@ mod fidelity;
 mod fuzz;
 mod hubspot;
 mod hygiene;
+mod inbound;
 mod logs;
 mod meetings;
 mod operations;
@@ -31,4 +35,3 @@ mod salesforce;
 mod series;
 mod shutdown;
 mod store_conformance;
-mod webhook;

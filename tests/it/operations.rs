@@ -3,10 +3,10 @@
 //! monitor, and `check` — in process and through the real binary.
 
 mod check;
+mod endpoint_test;
 mod metrics;
 mod replay;
-mod webhook_test;
-mod webhooks;
+mod subscriptions;
 
 use calsync::nylas::Envelope;
 use calsync::nylas::notification::{Interpretation, interpret};

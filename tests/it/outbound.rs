@@ -12,7 +12,7 @@ use std::sync::Arc;
 use calsync::config::{self, LoadOptions, Settings};
 use calsync::crm::transport::CrmTransport;
 use calsync::crm::{self, CrmAdapter, CrmError, ExistingRecord};
-use calsync::nylas::client::NewWebhook;
+use calsync::nylas::client::NewSubscription;
 use calsync::nylas::{NylasClient, NylasError};
 use calsync::retry::Retry;
 use calsync::telemetry::metrics::Metrics;
@@ -220,13 +220,13 @@ async fn the_nylas_client_follows_no_redirect() {
             "{text}"
         );
 
-        let webhook = NewWebhook {
+        let webhook = NewSubscription {
             trigger_types: vec!["event.created".into()],
             webhook_url: "https://calsync.example.com/webhooks/nylas".into(),
             description: None,
             notification_email_addresses: Vec::new(),
         };
-        let error = nylas.create_webhook(&webhook).await.unwrap_err();
+        let error = nylas.create_subscription(&webhook).await.unwrap_err();
         assert!(matches!(error, NylasError::Redirected { .. }), "{error:?}");
         assert_eq!(error.retry(), Retry::Permanent, "a write: {status}");
 

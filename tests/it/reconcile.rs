@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use calsync::reconcile::LOCK;
+use calsync::background::reconcile::LOCK;
 use calsync::sweep::watermark::{self, watermark_key};
 use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;

@@ -5,10 +5,10 @@
 //!   [`MAX_BATCH`] inputs. HubSpot matches the meeting by our id, so a write is idempotent
 //!   whatever calsync knows of the record (a lost answer or a crash mid-batch is repaired by
 //!   writing again, never duplicated; no search-before-create). It needs the property to have
-//!   unique values ([`HubSpotAdapter::batch_upserts_usable`]); without that every write takes
+//!   unique values (module `setup`); without that every write takes
 //!   the single-request path (module `hubspot`), with a warning.
 //! - Contact links of the meetings written: a few batch requests per batch
-//!   ([`super::batch_links`]).
+//!   (`batch_links`).
 //! - Archive: `POST …/meetings/batch/archive` (204).
 //!
 //! Per-item results: a 200/207 answer's `results[]` settle their items (matched by the event id

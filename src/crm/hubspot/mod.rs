@@ -14,15 +14,15 @@
 //! - soft-delete → `DELETE …/meetings/{id}` (archives to the recycle bin); 404 = already gone.
 //!
 //! Batching (`crm.batch_size` > 1, the default): writes from concurrent jobs are gathered into
-//! batch requests ([`batch`]): upserts by the event id property, which make every write
+//! batch requests (`batch`): upserts by the event id property, which make every write
 //! idempotent, and archives. Batch upserts need the property to have unique values; the adapter
 //! asks HubSpot once (`GET /crm/v3/properties/meetings/<property>`) and, when it is missing or not
 //! unique, warns and writes every meeting with the single requests above instead (`calsync check`
 //! fails and says how to create the property). Archives are batched either way.
 //!
-//! Contact links ([`contacts`]) follow the attendees on every write; the owner
-//! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` ([`owners`]). Throttle signals and errors
-//! are classified in [`errors`]. The target is `hubspot:<base_url>`.
+//! Contact links (`contacts`) follow the attendees on every write; the owner
+//! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` (`owners`). Throttle signals and errors
+//! are classified in `errors`. The target is `hubspot:<base_url>`.
 
 mod batch;
 mod batch_links;

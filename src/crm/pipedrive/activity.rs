@@ -37,6 +37,7 @@ pub const ACTIVITY_TYPE: &str = "meeting";
 pub struct Person {
     /// Trimmed, lowercased.
     pub email: String,
+    /// The person's Pipedrive id.
     pub id: i64,
 }
 

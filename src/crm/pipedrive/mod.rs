@@ -6,14 +6,14 @@
 //! - never created → `POST /api/v2/activities`;
 //! - known id → `PATCH /api/v2/activities/{id}`; a 404 means the activity was deleted in
 //!   Pipedrive, and it is created again;
-//! - uncertain (a create whose answer was lost) → [`recover`]: the recently updated activities
+//! - uncertain (a create whose answer was lost) → `recover`: the recently updated activities
 //!   are scanned for the note's marker line; found → PATCH it, not found → create (with a
 //!   warning: a duplicate is possible if the lost create is older than the scanned window);
 //! - soft-delete → `DELETE /api/v2/activities/{id}` (Pipedrive marks it deleted and purges it
 //!   after 30 days); 404 = already gone.
 //!
-//! Persons are linked as `participants` ([`persons`]); the body is built by [`activity`];
-//! throttling and errors are classified in [`errors`]. The target is `pipedrive:<base_url>`.
+//! Persons are linked as `participants` (`persons`); the body is built by `activity`;
+//! throttling and errors are classified in `errors`. The target is `pipedrive:<base_url>`.
 
 mod activity;
 mod errors;

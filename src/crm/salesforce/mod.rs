@@ -13,7 +13,7 @@
 //!
 //! Invariants: the upsert is keyed by our id, so a retried, duplicated or uncertain create can
 //! never make a second Event (when the field is Unique) and [`ExistingRecord`] only supplies the
-//! id for a 204; the body is [`fields::event_body`]; links come from [`who::Directory`]. When
+//! id for a 204; the body is `fields::event_body`; links come from `who::Directory`. When
 //! the org answers `INVALID_FIELD` for `EventWhoIds` (Shared Activities off), the write is sent
 //! again with `WhoId` only and the adapter remembers it for the life of the process (logged
 //! once). A write refused because a linked contact or lead no longer exists (deleted or merged

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use serde_yaml_ng::Value;
 
 use super::endpoint::*;
-use super::webhooks::NewWebhook;
+use super::subscriptions::NewSubscription;
 
 /// The response fields the client reads from each endpoint's success answer (dotted paths;
 /// arrays are looked through).
@@ -47,7 +47,7 @@ const READS: &[(&Endpoint, &[&str])] = &[
     ),
     (GET_GRANT, &["data.id", "data.grant_status", "data.email"]),
     (
-        CREATE_WEBHOOK,
+        CREATE_SUBSCRIPTION,
         &[
             "data.id",
             "data.webhook_secret",
@@ -56,7 +56,7 @@ const READS: &[(&Endpoint, &[&str])] = &[
         ],
     ),
     (
-        LIST_WEBHOOKS,
+        LIST_SUBSCRIPTIONS,
         &[
             "data.id",
             "data.webhook_url",
@@ -67,10 +67,10 @@ const READS: &[(&Endpoint, &[&str])] = &[
         ],
     ),
     (
-        ROTATE_WEBHOOK_SECRET,
+        ROTATE_SUBSCRIPTION_SECRET,
         &["data.id", "data.webhook_secret", "data.webhook_url"],
     ),
-    (DELETE_WEBHOOK, &[]),
+    (DELETE_SUBSCRIPTION, &[]),
 ];
 
 /// Where the specs are found (`CALSYNC_SPECS_DIR`, else `../shared/specs`), shared with the
@@ -217,7 +217,7 @@ fn the_webhook_body_uses_only_documented_fields() {
     let Some(spec) = spec() else {
         return;
     };
-    let (_, operation) = operation(spec, CREATE_WEBHOOK);
+    let (_, operation) = operation(spec, CREATE_SUBSCRIPTION);
     let schema = operation
         .get("requestBody")
         .map(|body| resolve(spec, body))
@@ -225,7 +225,7 @@ fn the_webhook_body_uses_only_documented_fields() {
         .and_then(|content| content.get("application/json"))
         .and_then(|json| json.get("schema"))
         .expect("a JSON request body");
-    let full = NewWebhook {
+    let full = NewSubscription {
         trigger_types: vec!["event.created".into()],
         webhook_url: "https://h/w".into(),
         description: Some("d".into()),

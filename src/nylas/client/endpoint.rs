@@ -23,8 +23,11 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// An HTTP method the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
+    /// `GET`.
     Get,
+    /// `POST`.
     Post,
+    /// `DELETE`.
     Delete,
 }
 
@@ -52,6 +55,7 @@ impl Verb {
 /// parameters the client may send with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The HTTP method.
     pub verb: Verb,
     /// E.g. `/v3/grants/{grant_id}/events/{event_id}`.
     pub path: &'static str,
@@ -154,28 +158,28 @@ pub const GET_GRANT: &Endpoint = &Endpoint {
 };
 
 /// `POST /v3/webhooks`
-pub const CREATE_WEBHOOK: &Endpoint = &Endpoint {
+pub const CREATE_SUBSCRIPTION: &Endpoint = &Endpoint {
     verb: Verb::Post,
     path: "/v3/webhooks",
     query: &[],
 };
 
 /// `GET /v3/webhooks`
-pub const LIST_WEBHOOKS: &Endpoint = &Endpoint {
+pub const LIST_SUBSCRIPTIONS: &Endpoint = &Endpoint {
     verb: Verb::Get,
     path: "/v3/webhooks",
     query: &[],
 };
 
 /// `POST /v3/webhooks/rotate-secret/{id}` (exactly this path: one official SDK calls another).
-pub const ROTATE_WEBHOOK_SECRET: &Endpoint = &Endpoint {
+pub const ROTATE_SUBSCRIPTION_SECRET: &Endpoint = &Endpoint {
     verb: Verb::Post,
     path: "/v3/webhooks/rotate-secret/{id}",
     query: &[],
 };
 
 /// `DELETE /v3/webhooks/{id}`
-pub const DELETE_WEBHOOK: &Endpoint = &Endpoint {
+pub const DELETE_SUBSCRIPTION: &Endpoint = &Endpoint {
     verb: Verb::Delete,
     path: "/v3/webhooks/{id}",
     query: &[],
@@ -188,10 +192,10 @@ pub const ALL: &[&Endpoint] = &[
     LIST_CALENDARS,
     LIST_GRANTS,
     GET_GRANT,
-    CREATE_WEBHOOK,
-    LIST_WEBHOOKS,
-    ROTATE_WEBHOOK_SECRET,
-    DELETE_WEBHOOK,
+    CREATE_SUBSCRIPTION,
+    LIST_SUBSCRIPTIONS,
+    ROTATE_SUBSCRIPTION_SECRET,
+    DELETE_SUBSCRIPTION,
 ];
 
 #[cfg(test)]
@@ -229,10 +233,10 @@ mod tests {
     #[test]
     fn dot_segments_and_empty_ids_are_refused() {
         for id in ["", ".", ".."] {
-            let result = DELETE_WEBHOOK.url(&base("http://h"), &[id]);
+            let result = DELETE_SUBSCRIPTION.url(&base("http://h"), &[id]);
             assert_eq!(result, Err(UnaddressableId(id.to_owned())), "{id:?}");
         }
-        assert!(DELETE_WEBHOOK.url(&base("http://h"), &["..."]).is_ok());
+        assert!(DELETE_SUBSCRIPTION.url(&base("http://h"), &["..."]).is_ok());
     }
 
     #[test]
@@ -240,7 +244,7 @@ mod tests {
         assert!(GET_EVENT.is_grant_scoped());
         assert!(LIST_CALENDARS.is_grant_scoped());
         assert!(!LIST_GRANTS.is_grant_scoped());
-        assert!(!DELETE_WEBHOOK.is_grant_scoped());
+        assert!(!DELETE_SUBSCRIPTION.is_grant_scoped());
         assert_eq!(
             GET_EVENT.to_string(),
             "GET /v3/grants/{grant_id}/events/{event_id}"

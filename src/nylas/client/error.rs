@@ -26,17 +26,24 @@ const MAX_TEXT: usize = 200;
 pub enum NylasError {
     /// No API key is configured: nothing was sent.
     #[error("{endpoint}: no Nylas API key is configured (set nylas.api_key or NYLAS_API_KEY)")]
-    MissingApiKey { endpoint: &'static Endpoint },
+    MissingApiKey {
+        /// The operation that was not sent.
+        endpoint: &'static Endpoint,
+    },
     /// An id that cannot be placed in a URL path (empty, `.` or `..`): nothing was sent.
     #[error("{endpoint}: the id {id:?} cannot be addressed in a URL path")]
     InvalidId {
+        /// The operation that was not sent.
         endpoint: &'static Endpoint,
+        /// The id, as given.
         id: String,
     },
     /// Nylas answered with a non-success status.
     #[error("{endpoint} answered HTTP {status}{}", Detail(.error_type, .message))]
     Status {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// The HTTP status.
         status: u16,
         /// `error.type`, e.g. `api.authentication_error`, when the body had one.
         error_type: Option<String>,
@@ -45,41 +52,53 @@ pub enum NylasError {
         /// `error.provider_error` as compact JSON, truncated: present when the provider
         /// (Google, Microsoft, …) rejected the request on the grant's behalf.
         provider_error: Option<String>,
+        /// How to retry, from the status and `Retry-After`.
         retry: Retry,
     },
     /// No answer: timeout, connection refused, TLS failure, or a body cut short.
     #[error("{endpoint} failed")]
     Transport {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// Why no answer came.
         #[source]
         source: reqwest::Error,
     },
     /// Every Nylas request is held back (throttled, or Nylas is failing for everyone) for longer
     /// than a request waits in place: nothing was sent.
     #[error("{endpoint} held back: calsync is pausing its Nylas requests for another {}s", wait.as_secs())]
-    Throttled {
+    HeldBack {
+        /// The operation held back.
         endpoint: &'static Endpoint,
+        /// How much longer Nylas requests are paused.
         wait: std::time::Duration,
     },
     /// Nylas answered with a redirect, which calsync never follows: the request was not
     /// performed. Permanent for a write, retried for a read ([`crate::outbound::redirect_retry`]).
     #[error("{endpoint} {redirect}")]
     Redirected {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// The redirect and where it pointed.
         redirect: crate::outbound::Redirect,
+        /// Permanent for a write, retried for a read.
         retry: Retry,
     },
     /// A success answer with a body over [`crate::outbound::MAX_BODY_BYTES`] (read no further
     /// than the cap): retried.
     #[error("{endpoint} answered with {oversize}")]
     TooLarge {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// How large the body was (at least).
         oversize: crate::outbound::Oversize,
     },
     /// A success answer whose body does not have the documented shape.
     #[error("{endpoint} answered with a body calsync cannot read")]
     Decode {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// Why the body does not decode.
         #[source]
         source: serde_json::Error,
     },
@@ -109,7 +128,7 @@ impl NylasError {
             NylasError::TooLarge { .. } => Retry::After(None),
             NylasError::Transport { source, .. } => classify_transport(source),
             NylasError::Decode { .. } => Retry::After(None),
-            NylasError::Throttled { wait, .. } => Retry::After(Some(*wait)),
+            NylasError::HeldBack { wait, .. } => Retry::After(Some(*wait)),
         }
     }
 

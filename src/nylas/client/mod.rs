@@ -10,10 +10,10 @@
 //!   would make a client built with gzip off receive bodies it cannot decode.
 //! - With `nylas.requests_per_second > 0`, requests are spaced to at most that rate (one limiter
 //!   per client, shared by its clones: every worker, backfill and command of the process).
-//! - Nylas-wide pause: one [`TargetGate`] per client, shared by its clones. A 429 pauses every
+//! - Nylas-wide pause: one [`UpstreamGate`] per client, shared by its clones. A 429 pauses every
 //!   request for the `Retry-After` Nylas gave (else [`DEFAULT_THROTTLE_PAUSE`]); the worker's
 //!   health tracker pauses the same gate while Nylas fails for everyone. A request that finds
-//!   the gate paused waits a short pause out, and fails at once with [`NylasError::Throttled`]
+//!   the gate paused waits a short pause out, and fails at once with [`NylasError::HeldBack`]
 //!   (nothing sent) on a long one. Healthy answers are recorded on the gate.
 //! - Every failure is a [`NylasError`] classified from status and headers; the API key never
 //!   appears in an error, a log or a `Debug` output.
@@ -26,7 +26,7 @@
 pub mod endpoint;
 mod error;
 mod events;
-mod webhooks;
+mod subscriptions;
 
 #[cfg(test)]
 mod contract;
@@ -52,19 +52,19 @@ use url::Url;
 use crate::clock::Clock;
 use crate::config::NylasSettings;
 use crate::outbound::{self, BodyError};
-use crate::retry::gate::TargetGate;
+use crate::retry::gate::UpstreamGate;
 use crate::telemetry::metrics::Metrics;
 use endpoint::Endpoint;
 
 pub use error::NylasError;
 pub use events::{EventQuery, MAX_PAGE_SIZE, Page};
-pub use webhooks::{CreatedWebhook, NewWebhook, Webhook};
+pub use subscriptions::{CreatedSubscription, NewSubscription, Subscription};
 
 /// How long a 429 without `Retry-After` pauses every Nylas request.
 pub const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 
 /// The longest pause a request waits out in place; longer pauses fail it with
-/// [`NylasError::Throttled`].
+/// [`NylasError::HeldBack`].
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(30);
 
 /// The gate's target name (metric label, logs).
@@ -79,7 +79,7 @@ pub struct NylasClient {
     api_key: Option<SecretString>,
     timeout: Duration,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
-    gate: TargetGate,
+    gate: UpstreamGate,
     metrics: Option<Arc<Metrics>>,
     clock: Clock,
 }
@@ -150,7 +150,7 @@ impl NylasClient {
             api_key: settings.api_key.clone(),
             timeout: settings.timeout,
             limiter,
-            gate: TargetGate::new(TARGET, None),
+            gate: UpstreamGate::new(TARGET, None),
             metrics: None,
             clock: Clock::System,
         }
@@ -162,18 +162,23 @@ impl NylasClient {
         self
     }
 
+    /// The client's time source (callers that date what they ask Nylas for use the same).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
     /// Counts every request in `metrics` (by endpoint and status) and reports the pause in
     /// `calsync_target_paused{target="nylas"}`. Call it before cloning the client: it gives
     /// this client a fresh gate.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.gate = TargetGate::new(TARGET, Some(metrics.clone()));
+        self.gate = UpstreamGate::new(TARGET, Some(metrics.clone()));
         self.metrics = Some(metrics);
         self
     }
 
     /// The gate every request to Nylas passes (its pause and health), shared with the worker's
     /// health tracker.
-    pub fn gate(&self) -> &TargetGate {
+    pub fn gate(&self) -> &UpstreamGate {
         &self.gate
     }
 
@@ -203,7 +208,7 @@ impl NylasClient {
         self.gate
             .admit(MAX_INLINE_WAIT)
             .await
-            .map_err(|wait| NylasError::Throttled { endpoint, wait })?;
+            .map_err(|wait| NylasError::HeldBack { endpoint, wait })?;
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }

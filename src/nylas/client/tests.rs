@@ -98,7 +98,7 @@ async fn the_per_request_timeout_applies() {
     let mut settings = fake.settings();
     settings.timeout = Duration::from_millis(100);
     let client = NylasClient::new(&settings, crate::outbound::client().unwrap());
-    let error = client.list_webhooks().await.unwrap_err();
+    let error = client.list_subscriptions().await.unwrap_err();
     let NylasError::Transport { source, .. } = &error else {
         panic!("{error:?}");
     };
@@ -124,7 +124,7 @@ async fn without_a_key_nothing_is_sent() {
     let mut settings = fake.settings();
     settings.api_key = None;
     let client = NylasClient::new(&settings, crate::outbound::client().unwrap());
-    let error = client.list_webhooks().await.unwrap_err();
+    let error = client.list_subscriptions().await.unwrap_err();
     assert!(
         matches!(error, NylasError::MissingApiKey { .. }),
         "{error:?}"
@@ -155,7 +155,7 @@ async fn the_key_never_shows_in_debug_or_errors() {
         401,
         json!({"error": {"type": "x", "message": echo}}),
     ));
-    let error = client.delete_webhook("wh_1").await.unwrap_err();
+    let error = client.delete_subscription("wh_1").await.unwrap_err();
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(KEY), "{shown}");
 }
@@ -178,7 +178,7 @@ async fn requests_are_spaced_to_the_configured_rate() {
         }
     }
     for _ in 0..2 {
-        client.list_webhooks().await.unwrap();
+        client.list_subscriptions().await.unwrap();
     }
     // Two requests beyond the burst wait at least one full interval, whatever the scheduling.
     assert!(
@@ -202,12 +202,12 @@ async fn a_429_pauses_every_request_and_long_pauses_fail_fast() {
         .header("retry-after", "2"),
     );
     fake.then(Canned::json(200, json!({"data": []})));
-    let error = client.list_webhooks().await.unwrap_err();
+    let error = client.list_subscriptions().await.unwrap_err();
     assert_eq!(error.retry(), Retry::After(Some(Duration::from_secs(2))));
 
     // A clone shares the pause: its next request waits the two seconds out before sending.
     let started = tokio::time::Instant::now();
-    client.clone().list_webhooks().await.unwrap();
+    client.clone().list_subscriptions().await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "{:?}",
@@ -217,9 +217,9 @@ async fn a_429_pauses_every_request_and_long_pauses_fail_fast() {
 
     // A pause longer than a request waits in place fails at once, sending nothing.
     client.gate().pause_for(Duration::from_secs(600));
-    let error = client.list_webhooks().await.unwrap_err();
-    let NylasError::Throttled { wait, .. } = &error else {
-        panic!("expected Throttled, got {error:?}");
+    let error = client.list_subscriptions().await.unwrap_err();
+    let NylasError::HeldBack { wait, .. } = &error else {
+        panic!("expected HeldBack, got {error:?}");
     };
     assert!(*wait > Duration::from_secs(590), "{wait:?}");
     assert_eq!(error.retry(), Retry::After(Some(*wait)));

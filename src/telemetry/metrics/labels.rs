@@ -21,7 +21,9 @@ pub struct JobStateLabels {
 /// `kind`, `operation`, `status` of a CRM request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CrmRequestLabels {
+    /// `crm.kind`.
     pub kind: String,
+    /// The adapter's operation (`create`, `update`, `search`, …).
     pub operation: String,
     /// The HTTP status, or `error` when no answer came.
     pub status: String,
@@ -30,7 +32,9 @@ pub struct CrmRequestLabels {
 /// `kind`, `operation` of a CRM request (latency).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CrmOperationLabels {
+    /// `crm.kind`.
     pub kind: String,
+    /// The adapter's operation (`create`, `update`, `search`, …).
     pub operation: String,
 }
 
@@ -39,6 +43,7 @@ pub struct CrmOperationLabels {
 pub struct NylasRequestLabels {
     /// The endpoint, e.g. `GET /v3/grants/{grant_id}/events/{event_id}`.
     pub operation: String,
+    /// The HTTP status, or `error` when no answer came.
     pub status: String,
 }
 
@@ -70,9 +75,11 @@ pub const FILTER_REASONS: [&str; 10] = [
     "unknown",
 ];
 
-/// `target` of an outbound dependency (`crm:<kind>`, `nylas`).
+/// The upstream an outbound request went to (`crm:<kind>`, `nylas`, `nylas_grant`); the label is
+/// named `target` for users (a metric label), while Rust names call this an upstream.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetLabels {
+pub struct UpstreamLabels {
+    /// `crm:<kind>` or `nylas`.
     pub target: String,
 }
 
@@ -86,6 +93,7 @@ pub struct FailureLabels {
 /// `kind`, `quota` of a CRM's reported API allowance.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QuotaLabels {
+    /// `crm.kind`.
     pub kind: String,
     /// E.g. `daily_used`, `daily_limit`, `daily_remaining`.
     pub quota: String,
@@ -93,7 +101,7 @@ pub struct QuotaLabels {
 
 /// `status` of the Nylas webhook subscription.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WebhookLabels {
+pub struct SubscriptionLabels {
     /// `active | pause | failing | failed | …`.
     pub status: String,
 }
@@ -110,7 +118,9 @@ pub struct ReconcileLabels {
 /// `version`, `git_sha` of the running build.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
+    /// The crate version.
     pub version: String,
+    /// The git commit the build was made from.
     pub git_sha: String,
 }
 

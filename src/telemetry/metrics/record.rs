@@ -56,7 +56,7 @@ impl Metrics {
                 })
                 .inc_by(0);
         }
-        self.set_webhooks([]);
+        self.set_subscriptions([]);
         for pass in RECONCILE_PASSES {
             for result in RECONCILE_RESULTS {
                 self.reconcile_passes
@@ -69,20 +69,20 @@ impl Metrics {
         }
     }
 
-    /// Sets the per-target series to zero: `target_paused` for the CRM (`crm:<kind>`) and
-    /// Nylas, `auth_failures` for those and `nylas_grant` (the targets are known once the CRM
+    /// Sets the per-upstream series to zero: `target_paused` for the CRM (`crm:<kind>`) and
+    /// Nylas, `auth_failures` for those and `nylas_grant` (the upstreams are known once the CRM
     /// kind is).
-    pub fn prime_targets(&self, crm_target: &str) {
-        for target in [crm_target, "nylas"] {
-            self.target_paused
-                .get_or_create(&TargetLabels {
+    pub fn prime_upstreams(&self, crm_upstream: &str) {
+        for target in [crm_upstream, "nylas"] {
+            self.upstream_paused
+                .get_or_create(&UpstreamLabels {
                     target: target.to_owned(),
                 })
                 .set(0);
         }
-        for target in [crm_target, "nylas", "nylas_grant"] {
+        for target in [crm_upstream, "nylas", "nylas_grant"] {
             self.auth_failures
-                .get_or_create(&TargetLabels {
+                .get_or_create(&UpstreamLabels {
                     target: target.to_owned(),
                 })
                 .inc_by(0);
@@ -206,20 +206,20 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a credential rejection by a target.
-    pub fn auth_failure(&self, target: &str) {
+    /// Counts a credential rejection by an upstream.
+    pub fn auth_failure(&self, upstream: &str) {
         self.auth_failures
-            .get_or_create(&TargetLabels {
-                target: target.to_string(),
+            .get_or_create(&UpstreamLabels {
+                target: upstream.to_string(),
             })
             .inc();
     }
 
-    /// Marks a target paused (true) or flowing (false).
-    pub fn set_target_paused(&self, target: &str, paused: bool) {
-        self.target_paused
-            .get_or_create(&TargetLabels {
-                target: target.to_string(),
+    /// Marks an upstream paused (true) or flowing (false).
+    pub fn set_upstream_paused(&self, upstream: &str, paused: bool) {
+        self.upstream_paused
+            .get_or_create(&UpstreamLabels {
+                target: upstream.to_string(),
             })
             .set(i64::from(paused));
     }
@@ -232,18 +232,18 @@ impl Metrics {
 
     /// Sets the number of webhook subscriptions per status (the known statuses not given are
     /// zero; other statuses only appear while counted).
-    pub fn set_webhooks<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
+    pub fn set_subscriptions<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
         self.webhooks.clear();
         for status in WEBHOOK_STATUSES {
             self.webhooks
-                .get_or_create(&WebhookLabels {
+                .get_or_create(&SubscriptionLabels {
                     status: status.to_owned(),
                 })
                 .set(0);
         }
         for (status, count) in counts {
             self.webhooks
-                .get_or_create(&WebhookLabels {
+                .get_or_create(&SubscriptionLabels {
                     status: status.to_string(),
                 })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));

@@ -84,7 +84,7 @@ fn samples(text: &str) -> std::collections::BTreeMap<String, usize> {
 #[test]
 fn a_fresh_registry_has_every_bounded_series_at_zero() {
     let metrics = Metrics::new();
-    metrics.prime_targets("crm:rest");
+    metrics.prime_upstreams("crm:rest");
     let text = metrics.render();
     let families = samples(&text);
     for family in [

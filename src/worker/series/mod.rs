@@ -2,7 +2,7 @@
 //! CRM record; its occurrences are the meetings.
 //!
 //! [`Series::sync`] runs every claimed job. A job whose event turns out to be a master (it has a
-//! `recurrence`) is expanded ([`expand`]): its occurrences in the window (`now -
+//! `recurrence`) is expanded (`expand`): its occurrences in the window (`now -
 //! reconcile.window_days.back` .. `now + sync.series_horizon`) are listed through
 //! `master_event_id` and each becomes an ordinary upsert job with the listed event as payload, so
 //! the write path's version and hash checks make unchanged occurrences free. Every other job goes

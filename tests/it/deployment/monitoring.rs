@@ -18,7 +18,7 @@ const REGISTRY_SOURCE: &str = include_str!("../../../src/telemetry/metrics.rs");
 /// request) have samples.
 fn exported_families() -> BTreeMap<String, String> {
     let metrics = Metrics::new();
-    metrics.prime_targets("crm:rest");
+    metrics.prime_upstreams("crm:rest");
     metrics.crm_request("rest", "rest create", Some(201), Duration::from_millis(5));
     metrics.nylas_request("GET /v3/grants/{grant_id}/events/{event_id}", Some(200));
     metrics.set_crm_quota("hubspot", "daily_remaining", 1);

@@ -22,7 +22,7 @@ struct Checked {
 async fn fakes() -> (FakeNylas, FakeCrm) {
     let nylas = FakeNylas::start().await;
     nylas.put_grant("grant-1", "valid");
-    nylas.add_webhook(
+    nylas.add_subscription(
         "wh-1",
         "https://calsync.example.com/webhooks/nylas",
         "active",

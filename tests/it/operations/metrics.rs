@@ -165,13 +165,13 @@ async fn a_realistic_run_exports_every_documented_metric() {
     // A rejected CRM key is the target's fault: the job waits without counting an attempt.
     assert!(matches!(app.drain().await[..], [Settled::Deferred(_)]));
 
-    app.nylas.add_webhook(
+    app.nylas.add_subscription(
         "wh-1",
         "https://calsync.example.com/webhooks/nylas",
         "failing",
         &["event.created", "event.updated", "event.deleted"],
     );
-    let checked = app.app.webhook_monitor().check_once().await.unwrap();
+    let checked = app.app.subscription_monitor().check_once().await.unwrap();
     assert!(checked.is_some(), "the only replica holds the monitor lock");
     assert_eq!(app.app.pruner().prune_once().await.unwrap(), 0);
 

@@ -219,7 +219,7 @@ async fn request_limit_exceeded_pauses_the_target_instead_of_failing_for_good() 
         .upsert(&record("e2", &[]), ExistingRecord::None)
         .await
         .unwrap_err();
-    assert!(matches!(held, CrmError::Throttled { .. }), "{held:?}");
+    assert!(matches!(held, CrmError::HeldBack { .. }), "{held:?}");
     assert!(matches!(held.retry(), Retry::After(Some(wait)) if wait > Duration::from_secs(240)));
     assert_eq!(org.requests().len(), seen);
 }

@@ -12,7 +12,7 @@ mod lists;
 
 pub use lists::PageFailure;
 
-pub mod webhooks;
+pub mod subscriptions;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -40,10 +40,10 @@ pub struct NylasState {
     pub requests: Vec<String>,
     pub scripted: VecDeque<Scripted>,
     /// Webhook subscriptions, in creation order.
-    pub webhooks: Vec<webhooks::FakeWebhook>,
+    pub webhooks: Vec<subscriptions::FakeSubscription>,
     /// Bodies of every `POST /v3/webhooks` received.
     pub created_bodies: Vec<Value>,
-    pub next_webhook: u64,
+    pub next_subscription: u64,
     /// Answer every request with this status.
     pub outage: Option<u16>,
     /// Answer every request 401 as for an invalid API key.
@@ -83,12 +83,15 @@ impl FakeNylas {
             .route("/v3/grants/{grant}/calendars", get(lists::list_calendars))
             .route("/v3/grants/{grant}/events", get(lists::list_events))
             .route("/v3/grants/{grant}/events/{event}", get(get_event))
-            .route("/v3/webhooks", get(webhooks::list).post(webhooks::create))
+            .route(
+                "/v3/webhooks",
+                get(subscriptions::list).post(subscriptions::create),
+            )
             .route(
                 "/v3/webhooks/rotate-secret/{id}",
-                post(webhooks::rotate_secret),
+                post(subscriptions::rotate_secret),
             )
-            .route("/v3/webhooks/{id}", delete(webhooks::delete))
+            .route("/v3/webhooks/{id}", delete(subscriptions::delete))
             .with_state(state.clone());
         let address = server::spawn(router).await;
         FakeNylas { address, state }
@@ -128,13 +131,13 @@ impl FakeNylas {
     }
 
     /// Adds a webhook subscription (as if created earlier); returns its secret.
-    pub fn add_webhook(&self, id: &str, url: &str, status: &str, triggers: &[&str]) -> String {
-        let secret = webhooks::new_secret();
+    pub fn add_subscription(&self, id: &str, url: &str, status: &str, triggers: &[&str]) -> String {
+        let secret = subscriptions::new_secret();
         self.state
             .lock()
             .unwrap()
             .webhooks
-            .push(webhooks::FakeWebhook {
+            .push(subscriptions::FakeSubscription {
                 id: id.to_string(),
                 url: url.to_string(),
                 status: status.to_string(),
@@ -147,14 +150,14 @@ impl FakeNylas {
     }
 
     /// Sets a webhook's status (as Nylas does when deliveries fail).
-    pub fn set_webhook_status(&self, id: &str, status: &str) {
+    pub fn set_subscription_status(&self, id: &str, status: &str) {
         let mut state = self.state.lock().unwrap();
         let webhook = state.webhooks.iter_mut().find(|w| w.id == id).unwrap();
         webhook.status = status.to_string();
     }
 
     /// The subscriptions held now.
-    pub fn webhooks(&self) -> Vec<webhooks::FakeWebhook> {
+    pub fn webhooks(&self) -> Vec<subscriptions::FakeSubscription> {
         self.state.lock().unwrap().webhooks.clone()
     }
 

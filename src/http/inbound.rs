@@ -1,6 +1,7 @@
-//! The webhook handlers: the challenge echo and the notification POST.
+//! The notification endpoint (`inbound`): the challenge echo and the notification POST that Nylas
+//! sends to `server.webhook_path`.
 //!
-//! Answers follow the contract table of `architecture.md`: 401 for any signature problem
+//! Replies follow the contract table of `architecture.md`: 401 for any signature problem
 //! (nothing stored), 413 for oversized bodies, 408 for a body not received within
 //! `server.request_timeout`, 400 for signed bodies that are not usable notifications (ids over
 //! [`limits::MAX_ID_BYTES`] included), 200 for ignored triggers, 503 when the store cannot
@@ -11,7 +12,7 @@
 //! secrets are never logged.
 //!
 //! Store trouble: a commit that fails, or does not finish within [`INGEST_DEADLINE`] (well
-//! inside Nylas's 10 s), is answered 503 and reported to the readiness tracker. A notification
+//! inside Nylas's 10 s), is replied 503 and reported to the readiness tracker. A notification
 //! whose commit outlived the deadline may still land; Nylas redelivers it and the copy is a
 //! duplicate (deduplicated by notification id), so nothing acknowledged is lost and nothing is
 //! stored twice.
@@ -30,7 +31,7 @@ use crate::nylas::notification::{self, Interpretation};
 use crate::store::ingest::IngestError;
 use crate::store::{IncomingNotification, IngestOutcome};
 
-/// The longest a POST waits for its notification's commit before answering 503.
+/// The longest a POST waits for its notification's commit before replying 503.
 pub const INGEST_DEADLINE: Duration = Duration::from_secs(8);
 
 /// `GET {webhook_path}?challenge=X`: echo `X` as plain text (no signature: Nylas sends this
@@ -52,20 +53,20 @@ pub async fn challenge(Query(query): Query<HashMap<String, String>>) -> Response
     }
 }
 
-/// `POST {webhook_path}`: read (bounded), verify, parse, interpret, store durably, then answer.
-/// The answer is logged here (one line per POST, rejections of unauthenticated requests
+/// `POST {webhook_path}`: read (bounded), verify, parse, interpret, store durably, then reply.
+/// The reply is logged here (one line per POST, rejections of unauthenticated requests
 /// throttled), so the request span does not log it again.
 pub async fn receive(State(state): State<EdgeState>, request: Request) -> Response {
     let started = Instant::now();
-    let answer = match accept(&state, request).await {
-        Ok(answer) | Err(answer) => answer,
+    let reply = match accept(&state, request).await {
+        Ok(reply) | Err(reply) => reply,
     };
-    state.metrics.notification(&answer.trigger, answer.result);
-    if answer.status == StatusCode::OK && answer.result != "ignored" {
+    state.metrics.notification(&reply.trigger, reply.result);
+    if reply.status == StatusCode::OK && reply.result != "ignored" {
         state.metrics.observe_ingest(started.elapsed());
     }
-    let mut response = plain(answer.status, &answer.message);
-    if answer.status == StatusCode::REQUEST_TIMEOUT {
+    let mut response = plain(reply.status, &reply.message);
+    if reply.status == StatusCode::REQUEST_TIMEOUT {
         // The rest of the body may still come: the connection cannot carry another request.
         response
             .headers_mut()
@@ -75,8 +76,9 @@ pub async fn receive(State(state): State<EdgeState>, request: Request) -> Respon
     response
 }
 
-/// What to answer, and how to count it.
-struct Answer {
+/// What the endpoint replies to Nylas, and how to count it ("reply" is what calsync sends back;
+/// "answer" is what an upstream sends calsync).
+struct Reply {
     status: StatusCode,
     /// The metric's `result` label.
     result: &'static str,
@@ -85,9 +87,9 @@ struct Answer {
     message: String,
 }
 
-impl Answer {
+impl Reply {
     fn new(status: StatusCode, result: &'static str, trigger: &str, message: &str) -> Self {
-        Answer {
+        Reply {
             status,
             result,
             trigger: trigger.to_string(),
@@ -96,10 +98,10 @@ impl Answer {
     }
 }
 
-/// The steps of a POST; `Err` carries an early answer.
-async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
+/// The steps of a POST; `Err` carries an early reply.
+async fn accept(state: &EdgeState, request: Request) -> Result<Reply, Reply> {
     if state.draining.is_cancelled() {
-        return Err(Answer::new(
+        return Err(Reply::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "",
@@ -114,7 +116,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
         .map_err(|error| verify_failure(state, &error))?;
     let envelope = verify::parse_envelope(&verified).map_err(|error| {
         tracing::warn!(error = %crate::cause::Chain(&error), "Rejected a signed notification: not a notification envelope.");
-        Answer::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
+        Reply::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
     })?;
     let envelope = envelope.get();
     limits::check_ids(envelope).map_err(|error| id_failure(&error))?;
@@ -127,7 +129,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
                     error = %crate::cause::Chain(&error),
                     "Rejected a signed notification that cannot be processed."
                 );
-                Answer::new(
+                Reply::new(
                     StatusCode::BAD_REQUEST,
                     "bad_request",
                     &envelope.trigger,
@@ -143,7 +145,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
                 notification.r#type = %envelope.trigger,
                 "Ignored a notification of a trigger calsync does not handle."
             );
-            return Ok(Answer::new(
+            return Ok(Reply::new(
                 StatusCode::OK,
                 "ignored",
                 &envelope.trigger,
@@ -155,7 +157,7 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Answer, Answer> {
 }
 
 /// Hands a notification to the ingest writer and waits for the durable commit.
-async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answer, Answer> {
+async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Reply, Reply> {
     let (id, trigger) = (incoming.id.clone(), incoming.trigger.clone());
     let (grant_id, event_id) = (incoming.grant_id.clone(), incoming.event_id.clone());
     let submitted = tokio::time::timeout(INGEST_DEADLINE, state.ingest.submit(incoming)).await;
@@ -184,7 +186,7 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answ
                 result,
                 "Received a notification."
             );
-            Ok(Answer::new(StatusCode::OK, result, &trigger, result))
+            Ok(Reply::new(StatusCode::OK, result, &trigger, result))
         }
         Err(error) => {
             tracing::error!(
@@ -193,7 +195,7 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answ
                 error = %error,
                 "Could not store a notification; answering 503 so Nylas retries."
             );
-            Err(Answer::new(
+            Err(Reply::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 &trigger,
@@ -203,9 +205,9 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Answ
     }
 }
 
-/// The answer for a body that could not be read (in time, or within the size limit); logged
+/// The reply for a body that could not be read (in time, or within the size limit); logged
 /// through the rejection throttle, since nothing about the request is authenticated yet.
-fn body_failure(state: &EdgeState, error: &BodyError) -> Answer {
+fn body_failure(state: &EdgeState, error: &BodyError) -> Reply {
     let (status, result, message) = match error {
         BodyError::TooLarge { .. } => {
             (StatusCode::PAYLOAD_TOO_LARGE, "too_large", "body too large")
@@ -225,18 +227,18 @@ fn body_failure(state: &EdgeState, error: &BodyError) -> Answer {
             "Rejected a notification: its body could not be read."
         );
     }
-    Answer::new(status, result, "", message)
+    Reply::new(status, result, "", message)
 }
 
-/// The answer and log line for a signed notification with an id over the limit (the id itself
+/// The reply and log line for a signed notification with an id over the limit (the id itself
 /// is not logged).
-fn id_failure(error: &limits::TooLong) -> Answer {
+fn id_failure(error: &limits::TooLong) -> Reply {
     tracing::warn!(
         field = error.field,
         length = error.length,
         "Rejected a signed notification: an id is too long."
     );
-    Answer::new(
+    Reply::new(
         StatusCode::BAD_REQUEST,
         "bad_request",
         "",
@@ -244,9 +246,9 @@ fn id_failure(error: &limits::TooLong) -> Answer {
     )
 }
 
-/// The answer and log line for a request that failed verification (throttled: anyone can send
+/// The reply and log line for a request that failed verification (throttled: anyone can send
 /// these).
-fn verify_failure(state: &EdgeState, error: &VerifyError) -> Answer {
+fn verify_failure(state: &EdgeState, error: &VerifyError) -> Reply {
     let (status, result) = match error {
         VerifyError::NoSecretConfigured => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         VerifyError::MissingSignature
@@ -272,10 +274,10 @@ fn verify_failure(state: &EdgeState, error: &VerifyError) -> Answer {
             );
         }
     }
-    Answer::new(status, result, "", &error.to_string())
+    Reply::new(status, result, "", &error.to_string())
 }
 
-/// A short plain-text answer.
+/// A short plain-text reply.
 fn plain(status: StatusCode, message: &str) -> Response {
     (
         status,

@@ -1,4 +1,4 @@
-//! Housekeeping while serving: pruning the notification log.
+//! Pruning the notification log while serving (a background task of `serve`).
 //!
 //! Every accepted notification is kept (raw body, id, type, received time) so that
 //! `calsync replay` can re-enqueue it; after `store.keep_notifications` it is deleted. The
@@ -74,7 +74,7 @@ impl Pruner {
 
     /// Prunes now, then every `every`, until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        crate::periodic::every(self.every, &stop, || async {
+        super::periodic::every(self.every, &stop, || async {
             if let Err(error) = self.prune_once().await {
                 tracing::warn!(error = %crate::cause::Chain(&error), "Could not prune the notification log; trying again at the next run.");
             }

@@ -1,42 +1,43 @@
-//! Per-target health: telling an outage from one bad event.
+//! The per-upstream circuit breaker (`Breaker`): telling an outage of an upstream (the CRM or
+//! Nylas) from one bad event.
 //!
-//! The worker talks to two targets, the CRM and Nylas. When one of them is down, throttling or
+//! The worker talks to two upstreams, the CRM and Nylas. When one of them is down, throttling or
 //! rejecting calsync's credentials, every job fails the same way. Counting those failures
 //! against each job's `max_attempts` would dead-letter healthy events during a long outage, and
-//! retrying each job on its own schedule would hammer a target that is already struggling.
-//! [`Health`] decides, for each failure, whether it belongs to the *target* or to the *event*.
+//! retrying each job on its own schedule would hammer an upstream that is already struggling.
+//! [`Breaker`] decides, for each failure, whether it belongs to the *upstream* or to the *event*.
 //!
 //! # The rule
-//! - **Target-level signals** ([`Signal`]) are failures that say nothing about the event: no
+//! - **Upstream-level signals** ([`Signal`]) are failures that say nothing about the event: no
 //!   answer (connection refused, DNS, TLS: *unreachable*; a timeout or a body cut short), 408,
-//!   425, 429, 5xx, a request held back by the target's pause, a vendor's throttle signal, and
+//!   425, 429, 5xx, a request held back by the upstream's pause, a vendor's throttle signal, and
 //!   rejected credentials (401/403, a missing key). An expired Nylas *grant* is not one: the
 //!   worker pauses that grant alone. Everything else (400, 404, 409, 422, an unusable answer, a
 //!   mapping error) belongs to the event.
-//! - A target-level failure is **target-wide** when
-//!   1. the target throttles (429 or a vendor's throttle) or rejects the credentials: it says
+//! - An upstream-level failure is **upstream-wide** when
+//!   1. the upstream throttles (429 or a vendor's throttle) or rejects the credentials: it says
 //!      so for every request;
 //!   2. or nothing answered at all (unreachable): the event cannot cause that;
-//!   3. or the target is already backed off: the request was held back by the pause, was in
+//!   3. or the upstream is already backed off: the request was held back by the pause, was in
 //!      flight when the back-off began, or is the probe after a back-off;
-//!   4. or target-level failures of **two different events** happened within `retry_max` of
-//!      each other with no healthy answer from the target in between.
+//!   4. or upstream-level failures of **two different events** happened within `retry_max` of
+//!      each other with no healthy answer from the upstream in between.
 //!
-//!   Otherwise (only this event has seen the target fail since it last answered healthily) the
+//!   Otherwise (only this event has seen the upstream fail since it last answered healthily) the
 //!   failure is the **event's**: it counts against `max_attempts`, with the event's own backoff
 //!   or the `Retry-After` it was given.
-//! - A target-wide failure never counts against the job. Unless the target is already backed
-//!   off, it backs the whole target off: its [`TargetGate`] is paused for the time the target
+//! - An upstream-wide failure never counts against the job. Unless the upstream is already backed
+//!   off, it backs the whole upstream off: its [`UpstreamGate`] is paused for the time the upstream
 //!   asked (`Retry-After`), else for an exponential back-off with jitter that doubles with each
 //!   consecutive back-off, from `retry_initial` up to `retry_max`. The job is rescheduled for
 //!   the end of the pause.
-//! - While a target is paused, workers claim nothing ([`Admission::Hold`]: every job may need
-//!   both targets), and requests already under way wait a short pause out or fail fast without
-//!   being sent (the gate). After a back-off the target is *recovering*: one job at a time is let
-//!   through ([`Admission::Probe`]) until the target gives a healthy answer (or a job succeeds
+//! - While an upstream is paused, workers claim nothing ([`Admission::Hold`]: every job may need
+//!   both upstreams), and requests already under way wait a short pause out or fail fast without
+//!   being sent (the gate). After a back-off the upstream is *recovering*: one job at a time is let
+//!   through ([`Admission::Probe`]) until the upstream gives a healthy answer (or a job succeeds
 //!   without needing it).
 //! - A **healthy answer** is a success or a client error about the request itself (a 404 or a
-//!   422 proves the target is up), recorded on the gate by the client that got it (any job,
+//!   422 proves the upstream is up), recorded on the gate by the client that got it (any job,
 //!   backfill, a contact lookup). The first one clears everything: the back-off level, the
 //!   failing events and the recovering state.
 //!
@@ -60,36 +61,36 @@ use tokio::time::Instant;
 
 use crate::crm::CrmError;
 use crate::nylas::NylasError;
-use crate::retry::gate::TargetGate;
+use crate::retry::gate::UpstreamGate;
 use crate::retry::{Backoff, Retry, classify_transport, is_unreachable};
 
-/// An outbound target.
+/// An outbound upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub enum Upstream {
     /// The CRM the adapter writes to.
     Crm,
     /// The Nylas API.
     Nylas,
 }
 
-/// A target-level failure (see the module docs).
+/// An upstream-level failure (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
-    /// The target asked calsync to slow down (429, a vendor's throttle), for this long if it
+    /// The upstream asked calsync to slow down (429, a vendor's throttle), for this long if it
     /// said.
     Throttled(Option<Duration>),
-    /// The request was not sent: the target is paused for this long.
+    /// The request was not sent: the upstream is paused for this long.
     HeldBack(Duration),
     /// Nothing answered (connection refused or reset, DNS, TLS).
     Unreachable,
     /// A server error, 408 or 425, a timeout or a body cut short; with `Retry-After` if given.
     Failing(Option<Duration>),
-    /// The target rejected calsync's credentials.
+    /// The upstream rejected calsync's credentials.
     Auth,
 }
 
 impl Signal {
-    /// The time the target asked for, if any.
+    /// The time the upstream asked for, if any.
     fn asked(self) -> Option<Duration> {
         match self {
             Signal::Throttled(asked) | Signal::Failing(asked) => asked,
@@ -101,11 +102,11 @@ impl Signal {
 /// The decision about one failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// The target is failing for everyone: do not count the attempt; retry when it resumes.
-    TargetWide {
-        /// How long until the target is let through again.
+    /// The upstream is failing for everyone: do not count the attempt; retry when it resumes.
+    UpstreamWide {
+        /// How long until the upstream is let through again.
         resume_in: Duration,
-        /// True when this failure backed the target off (further); false when the target was
+        /// True when this failure backed the upstream off (further); false when the upstream was
         /// already backed off.
         backed_off: bool,
     },
@@ -118,32 +119,33 @@ pub enum Verdict {
 pub enum Admission {
     /// Claim freely.
     Open,
-    /// A target is recovering from a back-off: one job at a time until it answers healthily.
+    /// An upstream is recovering from a back-off: one job at a time until it answers healthily.
     Probe,
-    /// A target is paused for this long: claim nothing.
+    /// An upstream is paused for this long: claim nothing.
     Hold(Duration),
 }
 
-/// The health of the CRM and of Nylas, shared by every worker of the process.
-pub struct Health {
-    crm: TargetHealth,
-    nylas: TargetHealth,
+/// The circuit breaker over the CRM and Nylas (the upstreams), shared by every worker of the
+/// process.
+pub struct Breaker {
+    crm: UpstreamState,
+    nylas: UpstreamState,
     backoff: Backoff,
 }
 
-struct TargetHealth {
-    gate: TargetGate,
+struct UpstreamState {
+    gate: UpstreamGate,
     /// `Some(kind)` for the CRM (the `crm.kind` log field).
     crm_kind: Option<&'static str>,
     track: Mutex<Track>,
 }
 
-/// What the tracker knows about a target since its last healthy answer.
+/// What the tracker knows about an upstream since its last healthy answer.
 #[derive(Debug, Default)]
 struct Track {
     /// The gate's success count when last looked at.
     seen: u64,
-    /// Events that hit a target-level failure, with when (the latest per event; two suffice).
+    /// Events that hit an upstream-level failure, with when (the latest per event; two suffice).
     failing: Vec<(String, Instant)>,
     /// Consecutive back-offs.
     level: u32,
@@ -166,35 +168,35 @@ impl Track {
     }
 }
 
-impl Health {
+impl Breaker {
     /// Tracks the CRM (of adapter kind `crm_kind`) through `crm` and Nylas through `nylas`,
-    /// backing a failing target off with `backoff`.
+    /// backing a failing upstream off with `backoff`.
     pub fn new(
-        crm: TargetGate,
+        crm: UpstreamGate,
         crm_kind: &'static str,
-        nylas: TargetGate,
+        nylas: UpstreamGate,
         backoff: Backoff,
     ) -> Self {
-        Health {
-            crm: TargetHealth::new(crm, Some(crm_kind)),
-            nylas: TargetHealth::new(nylas, None),
+        Breaker {
+            crm: UpstreamState::new(crm, Some(crm_kind)),
+            nylas: UpstreamState::new(nylas, None),
             backoff,
         }
     }
 
-    /// The target's name (`crm:<kind>`, `nylas`), as in metrics.
-    pub fn label(&self, target: Target) -> &str {
-        self.target(target).gate.label()
+    /// The upstream's name (`crm:<kind>`, `nylas`), as in metrics.
+    pub fn label(&self, upstream: Upstream) -> &str {
+        self.upstream(upstream).gate.label()
     }
 
     /// Whether workers may claim jobs now.
     pub fn admission(&self) -> Admission {
         let mut hold = Duration::ZERO;
         let mut probe = false;
-        for health in [&self.crm, &self.nylas] {
-            let mut track = health.lock();
-            health.refresh(&mut track);
-            hold = hold.max(health.gate.remaining());
+        for state in [&self.crm, &self.nylas] {
+            let mut track = state.lock();
+            state.refresh(&mut track);
+            hold = hold.max(state.gate.remaining());
             probe |= track.recovering;
         }
         if !hold.is_zero() {
@@ -206,77 +208,77 @@ impl Health {
         }
     }
 
-    /// Records that a job succeeded. A job that did not need a recovering target (an unchanged
+    /// Records that a job succeeded. A job that did not need a recovering upstream (an unchanged
     /// record, a payload trusted without fetching) proves nothing about it, but must not keep
-    /// the pool at one job at a time forever: the target stops *recovering* once its pause is
+    /// the pool at one job at a time forever: the upstream stops *recovering* once its pause is
     /// over (its back-off level stays until it answers healthily).
     pub fn job_succeeded(&self) {
-        for health in [&self.crm, &self.nylas] {
-            let mut track = health.lock();
-            health.refresh(&mut track);
-            if track.recovering && health.gate.remaining().is_zero() {
+        for state in [&self.crm, &self.nylas] {
+            let mut track = state.lock();
+            state.refresh(&mut track);
+            if track.recovering && state.gate.remaining().is_zero() {
                 track.recovering = false;
             }
         }
     }
 
-    /// Decides about a target-level failure of the job of `key` (see the module docs), backing
-    /// the target off when it fails for everyone.
-    pub fn failure(&self, target: Target, key: &str, signal: Signal) -> Verdict {
-        let health = self.target(target);
+    /// Decides about an upstream-level failure of the job of `key` (see the module docs), backing
+    /// the upstream off when it fails for everyone.
+    pub fn failure(&self, upstream: Upstream, key: &str, signal: Signal) -> Verdict {
+        let state = self.upstream(upstream);
         let now = Instant::now();
-        let mut track = health.lock();
-        health.refresh(&mut track);
+        let mut track = state.lock();
+        state.refresh(&mut track);
         let in_backoff = track.backed_off_until.is_some_and(|until| until > now);
         if in_backoff || matches!(signal, Signal::HeldBack(_)) {
             if let Some(asked) = signal.asked() {
-                health.gate.pause_for(asked);
+                state.gate.pause_for(asked);
             }
             track.recovering = true;
             let held = match signal {
                 Signal::HeldBack(wait) => wait,
                 _ => Duration::ZERO,
             };
-            return Verdict::TargetWide {
-                resume_in: health.gate.remaining().max(held),
+            return Verdict::UpstreamWide {
+                resume_in: state.gate.remaining().max(held),
                 backed_off: false,
             };
         }
-        let target_wide = match signal {
+        let upstream_wide = match signal {
             Signal::Throttled(_) | Signal::Unreachable | Signal::Auth => true,
             Signal::Failing(_) => track.recovering || track.note(key, now, self.backoff.max) >= 2,
             Signal::HeldBack(_) => true,
         };
-        if !target_wide {
+        if !upstream_wide {
             return Verdict::ThisEvent;
         }
         track.level = track.level.saturating_add(1);
         let pause = signal
             .asked()
             .unwrap_or_else(|| self.backoff.delay(track.level));
-        let resume_in = health.gate.pause_for(pause);
+        let resume_in = state.gate.pause_for(pause);
         track.backed_off_until = Some(now + resume_in);
         track.recovering = true;
         track.failing.clear();
-        health.log_back_off(signal, resume_in, track.level);
-        Verdict::TargetWide {
+        state.log_back_off(signal, resume_in, track.level);
+        Verdict::UpstreamWide {
             resume_in,
             backed_off: true,
         }
     }
 
-    fn target(&self, target: Target) -> &TargetHealth {
-        match target {
-            Target::Crm => &self.crm,
-            Target::Nylas => &self.nylas,
+    fn upstream(&self, upstream: Upstream) -> &UpstreamState {
+        match upstream {
+            Upstream::Crm => &self.crm,
+            Upstream::Nylas => &self.nylas,
         }
     }
 }
 
-impl TargetHealth {
-    fn new(gate: TargetGate, crm_kind: Option<&'static str>) -> Self {
+impl UpstreamState {
+    fn new(gate: UpstreamGate, crm_kind: Option<&'static str>) -> Self {
         let seen = gate.successes();
-        TargetHealth {
+        UpstreamState {
             gate,
             crm_kind,
             track: Mutex::new(Track {
@@ -292,7 +294,7 @@ impl TargetHealth {
         self.track.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Forgets every failure once the target answered healthily since the last look.
+    /// Forgets every failure once the upstream answered healthily since the last look.
     fn refresh(&self, track: &mut Track) {
         let successes = self.gate.successes();
         if successes == track.seen {
@@ -317,7 +319,7 @@ impl TargetHealth {
             Some(kind) => ("The CRM", kind),
             None => ("Nylas", ""),
         };
-        // `crm.kind` only on the CRM's lines (conventions.md); `service` names the target.
+        // `crm.kind` only on the CRM's lines (conventions.md); `service` names the upstream.
         macro_rules! log {
             ($level:ident, $($message:tt)+) => {
                 if self.crm_kind.is_some() {
@@ -344,12 +346,12 @@ impl TargetHealth {
     }
 }
 
-/// The target-level signal of a CRM failure, if it is one (see the module docs).
+/// The upstream-level signal of a CRM failure, if it is one (see the module docs).
 pub fn crm_signal(error: &CrmError) -> Option<Signal> {
     match error {
         CrmError::Status { status, retry, .. } => status_signal(*status, *retry),
         CrmError::Transport { source, .. } => transport_signal(source),
-        CrmError::Throttled { wait, .. } => Some(Signal::HeldBack(*wait)),
+        CrmError::HeldBack { wait, .. } => Some(Signal::HeldBack(*wait)),
         CrmError::Shared(inner) => crm_signal(inner),
         CrmError::Redirected {
             redirect, retry, ..
@@ -358,13 +360,13 @@ pub fn crm_signal(error: &CrmError) -> Option<Signal> {
     }
 }
 
-/// The target-level signal of a Nylas failure, if it is one (see the module docs).
+/// The upstream-level signal of a Nylas failure, if it is one (see the module docs).
 pub fn nylas_signal(error: &NylasError) -> Option<Signal> {
     match error {
         NylasError::MissingApiKey { .. } => Some(Signal::Auth),
         NylasError::Status { status, retry, .. } => status_signal(*status, *retry),
         NylasError::Transport { source, .. } => transport_signal(source),
-        NylasError::Throttled { wait, .. } => Some(Signal::HeldBack(*wait)),
+        NylasError::HeldBack { wait, .. } => Some(Signal::HeldBack(*wait)),
         NylasError::Redirected {
             redirect, retry, ..
         } => status_signal(redirect.status, *retry),

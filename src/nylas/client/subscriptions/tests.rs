@@ -28,13 +28,13 @@ fn destination(with_secret: bool) -> serde_json::Value {
 async fn create_posts_the_subscription_and_returns_the_secret() {
     let fake = FakeNylas::start().await;
     fake.then(Canned::json(200, destination(true)));
-    let new = NewWebhook {
+    let new = NewSubscription {
         trigger_types: vec!["event.created".into(), "event.updated".into()],
         webhook_url: "https://calsync.example.com/webhooks/nylas".into(),
         description: Some("calsync".into()),
         notification_email_addresses: vec!["ops@example.com".into()],
     };
-    let created = fake.client().create_webhook(&new).await.unwrap();
+    let created = fake.client().create_subscription(&new).await.unwrap();
     assert_eq!(created.id, "wh_1");
     assert_eq!(created.webhook_secret.expose_secret(), SECRET);
     assert_eq!(created.status.as_deref(), Some("active"));
@@ -62,13 +62,13 @@ async fn create_posts_the_subscription_and_returns_the_secret() {
 async fn create_leaves_unset_optional_fields_out() {
     let fake = FakeNylas::start().await;
     fake.then(Canned::json(200, destination(true)));
-    let new = NewWebhook {
+    let new = NewSubscription {
         trigger_types: vec!["event.deleted".into()],
         webhook_url: "https://h/w".into(),
         description: None,
         notification_email_addresses: Vec::new(),
     };
-    fake.client().create_webhook(&new).await.unwrap();
+    fake.client().create_subscription(&new).await.unwrap();
     assert_eq!(
         fake.single().json(),
         json!({"trigger_types": ["event.deleted"], "webhook_url": "https://h/w"})
@@ -81,13 +81,13 @@ async fn a_refused_url_is_a_permanent_error_with_the_reason() {
     let refusal = json!({"request_id": "r", "error": {"type": "70005",
         "message": "unable.verify.webhook_url : status is not ok, got 404"}});
     fake.then(Canned::json(400, refusal));
-    let new = NewWebhook {
+    let new = NewSubscription {
         trigger_types: vec!["event.created".into()],
         webhook_url: "https://h/w".into(),
         description: None,
         notification_email_addresses: Vec::new(),
     };
-    let error = fake.client().create_webhook(&new).await.unwrap_err();
+    let error = fake.client().create_subscription(&new).await.unwrap_err();
     assert_eq!(error.retry(), Retry::Permanent);
     assert!(
         error.to_string().contains("unable.verify.webhook_url"),
@@ -102,7 +102,7 @@ async fn list_reads_destinations_and_skips_broken_ones() {
     let good = answer["data"].clone();
     answer["data"] = json!([good, {"description": "no id"}, {"id": "wh_2", "status": "failed"}]);
     fake.then(Canned::json(200, answer));
-    let webhooks = fake.client().list_webhooks().await.unwrap();
+    let webhooks = fake.client().list_subscriptions().await.unwrap();
     assert_eq!(webhooks.len(), 2);
     assert_eq!(
         webhooks[0].url.as_deref(),
@@ -127,7 +127,11 @@ async fn list_reads_destinations_and_skips_broken_ones() {
 async fn rotate_posts_to_the_rotate_secret_path() {
     let fake = FakeNylas::start().await;
     fake.then(Canned::json(200, destination(true)));
-    let rotated = fake.client().rotate_webhook_secret("wh/1+").await.unwrap();
+    let rotated = fake
+        .client()
+        .rotate_subscription_secret("wh/1+")
+        .await
+        .unwrap();
     assert_eq!(rotated.webhook_secret.expose_secret(), SECRET);
     let request = fake.single();
     assert_eq!(request.method, "POST");
@@ -141,7 +145,7 @@ async fn delete_sends_delete_to_the_webhook() {
         200,
         json!({"request_id": "r", "data": {"status": "success"}}),
     ));
-    fake.client().delete_webhook("wh_1").await.unwrap();
+    fake.client().delete_subscription("wh_1").await.unwrap();
     let request = fake.single();
     assert_eq!(
         (request.method.as_str(), request.path.as_str()),

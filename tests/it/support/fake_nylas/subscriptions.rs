@@ -16,7 +16,7 @@ use super::{NylasState, error, gate};
 
 /// A subscription held by the fake.
 #[derive(Debug, Clone)]
-pub struct FakeWebhook {
+pub struct FakeSubscription {
     pub id: String,
     pub url: String,
     pub status: String,
@@ -26,7 +26,7 @@ pub struct FakeWebhook {
     pub secret: String,
 }
 
-impl FakeWebhook {
+impl FakeSubscription {
     /// The listed form (no secret, like the real list).
     fn listed(&self) -> Value {
         json!({
@@ -63,7 +63,11 @@ pub async fn list(State(state): State<Shared>, uri: Uri, headers: HeaderMap) -> 
     if let Some(response) = gate(&mut state, &uri, &headers) {
         return response;
     }
-    let data: Vec<Value> = state.webhooks.iter().map(FakeWebhook::listed).collect();
+    let data: Vec<Value> = state
+        .webhooks
+        .iter()
+        .map(FakeSubscription::listed)
+        .collect();
     Json(json!({"request_id": "req-fake", "data": data})).into_response()
 }
 
@@ -99,9 +103,9 @@ pub async fn create(
         return error(400, "webhook_url did not answer the challenge");
     }
     let mut state = state.lock().unwrap();
-    state.next_webhook += 1;
-    let webhook = FakeWebhook {
-        id: format!("wh-{}", state.next_webhook),
+    state.next_subscription += 1;
+    let webhook = FakeSubscription {
+        id: format!("wh-{}", state.next_subscription),
         url,
         status: "active".to_string(),
         triggers,

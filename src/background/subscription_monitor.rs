@@ -1,6 +1,6 @@
-//! The webhook status monitor: while serving, calsync asks Nylas every few minutes for the
-//! status of the webhook subscriptions that deliver event notifications, because a webhook that
-//! Nylas marks `failed` silently stops all notifications (nylas.md, "Webhook status").
+//! The webhook-subscription monitor: while serving, calsync asks Nylas every few minutes for the
+//! status of the webhook subscriptions that deliver event notifications, because a subscription
+//! that Nylas marks `failed` silently stops all notifications (nylas.md, "Webhook status").
 //!
 //! A subscription is *watched* when it has at least one `event.*` trigger calsync handles. Each
 //! check sets the `calsync_webhooks{status}` gauge from the watched subscriptions and logs:
@@ -11,7 +11,7 @@
 //! the holder at each check, released when it stops cleanly and expiring after [`lock_ttl`]
 //! when it dies); a replica that does not hold the lock reports zero for every status, so the
 //! sum over replicas is the holder's count; a failed check is logged and retried at the next
-//! tick, never fatal; the monitor only reads (it never re-activates a webhook).
+//! tick, never fatal; the monitor only reads (it never re-activates a subscription).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::nylas::NylasClient;
-use crate::nylas::client::{NylasError, Webhook};
+use crate::nylas::client::{NylasError, Subscription};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 
@@ -43,8 +43,10 @@ pub fn lock_ttl(every: Duration) -> Duration {
 /// Why a check could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
+    /// The store lock that keeps the check on one replica could not be taken.
     #[error("could not take the {LOCK} lock")]
     Lock(#[source] StoreError),
+    /// Nylas could not list the webhooks.
     #[error("could not list the Nylas webhooks")]
     Nylas(#[source] NylasError),
 }
@@ -53,15 +55,15 @@ pub enum MonitorError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
     /// The watched subscriptions (those delivering event notifications).
-    pub watched: Vec<Webhook>,
+    pub watched: Vec<Subscription>,
     /// Watched subscriptions per status (`unknown` when Nylas gave none).
     pub counts: BTreeMap<String, u64>,
 }
 
 impl Assessment {
     /// Sorts the listed subscriptions into watched ones and counts them by status.
-    pub fn of(webhooks: Vec<Webhook>) -> Self {
-        let watched: Vec<Webhook> = webhooks.into_iter().filter(is_watched).collect();
+    pub fn of(webhooks: Vec<Subscription>) -> Self {
+        let watched: Vec<Subscription> = webhooks.into_iter().filter(is_watched).collect();
         let mut counts = BTreeMap::new();
         for webhook in &watched {
             *counts.entry(status_of(webhook).to_string()).or_insert(0) += 1;
@@ -70,7 +72,7 @@ impl Assessment {
     }
 
     /// Watched subscriptions that are `failing` or `failed`.
-    pub fn unhealthy(&self) -> impl Iterator<Item = &Webhook> {
+    pub fn unhealthy(&self) -> impl Iterator<Item = &Subscription> {
         self.watched
             .iter()
             .filter(|webhook| matches!(status_of(webhook), "failing" | "failed"))
@@ -83,7 +85,7 @@ impl Assessment {
 }
 
 /// Whether a subscription delivers event notifications calsync handles.
-pub fn is_watched(webhook: &Webhook) -> bool {
+pub fn is_watched(webhook: &Subscription) -> bool {
     webhook
         .trigger_types
         .iter()
@@ -91,7 +93,7 @@ pub fn is_watched(webhook: &Webhook) -> bool {
 }
 
 /// A subscription's status, `unknown` when absent.
-pub fn status_of(webhook: &Webhook) -> &str {
+pub fn status_of(webhook: &Subscription) -> &str {
     webhook.status.as_deref().unwrap_or("unknown")
 }
 
@@ -112,7 +114,7 @@ pub fn explain(status: &str) -> &'static str {
 }
 
 /// Checks the webhooks' status on a schedule.
-pub struct WebhookMonitor {
+pub struct SubscriptionMonitor {
     nylas: NylasClient,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
@@ -122,7 +124,7 @@ pub struct WebhookMonitor {
     every: Duration,
 }
 
-impl WebhookMonitor {
+impl SubscriptionMonitor {
     /// A monitor checking every `every`, as lock owner `owner`.
     pub fn new(
         nylas: NylasClient,
@@ -132,7 +134,7 @@ impl WebhookMonitor {
         owner: String,
         every: Duration,
     ) -> Self {
-        WebhookMonitor {
+        SubscriptionMonitor {
             nylas,
             store,
             metrics,
@@ -153,16 +155,16 @@ impl WebhookMonitor {
             .map_err(MonitorError::Lock)?;
         if !held {
             tracing::debug!("Another replica checks the Nylas webhooks' status.");
-            self.metrics.set_webhooks([]);
+            self.metrics.set_subscriptions([]);
             return Ok(None);
         }
         let webhooks = self
             .nylas
-            .list_webhooks()
+            .list_subscriptions()
             .await
             .map_err(MonitorError::Nylas)?;
         let assessment = Assessment::of(webhooks);
-        self.metrics.set_webhooks(
+        self.metrics.set_subscriptions(
             assessment
                 .counts
                 .iter()
@@ -174,13 +176,13 @@ impl WebhookMonitor {
 
     /// Checks now, then every `every`, until `stop` is cancelled; then releases the lock.
     pub async fn run(self, stop: CancellationToken) {
-        crate::periodic::every(self.every, &stop, || async {
+        super::periodic::every(self.every, &stop, || async {
             if let Err(error) = self.check_once().await {
                 tracing::warn!(error = %crate::cause::Chain(&error), "Could not check the Nylas webhooks' status; trying again at the next check.");
             }
         })
         .await;
-        crate::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
+        super::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
     }
 }
 
@@ -223,8 +225,8 @@ fn report(assessment: &Assessment) {
 mod tests {
     use super::*;
 
-    fn webhook(id: &str, status: Option<&str>, triggers: &[&str]) -> Webhook {
-        Webhook {
+    fn webhook(id: &str, status: Option<&str>, triggers: &[&str]) -> Subscription {
+        Subscription {
             id: id.to_string(),
             url: Some(format!("https://calsync.example.com/{id}")),
             status: status.map(str::to_string),

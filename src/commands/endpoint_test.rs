@@ -30,10 +30,10 @@ use jiff::Timestamp;
 use secrecy::ExposeSecret;
 use url::Url;
 
+use crate::background::subscription_monitor::Assessment;
 use crate::config::Settings;
 use crate::nylas::{NylasClient, NylasError};
 use crate::store::StoreError;
-use crate::webhook_monitor::Assessment;
 
 pub use follow::Synced;
 
@@ -65,75 +65,97 @@ pub struct TestArgs {
 
 /// Why the test could not run (as opposed to a test that ran and failed: [`TestReport`]).
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookTestError {
+pub enum EndpointTestError {
+    /// No webhook secret is configured to sign the notification with.
     #[error(
         "no webhook secret is configured (nylas.webhook_secrets, or NYLAS_WEBHOOK_SECRET): set the one calsync webhook create printed"
     )]
     NoSecret,
+    /// `--event` was given without `--grant`.
     #[error("--event needs --grant: an event id names an event only within its grant")]
     EventWithoutGrant,
+    /// No webhook delivers event notifications and no `--url` was given.
     #[error(
         "no Nylas webhook delivers event notifications: pass --url https://<host>/webhooks/nylas"
     )]
-    NoWebhookUrl,
+    NoEndpointUrl,
+    /// Several webhooks deliver event notifications (their URLs) and no `--url` was given.
     #[error(
         "several Nylas webhooks deliver event notifications ({0}): pass --url with the one to test"
     )]
-    SeveralWebhookUrls(String),
+    SeveralEndpointUrls(String),
+    /// The application has no valid grant to take an event from.
     #[error("no grant of the application is valid: connect a calendar first")]
     NoGrant,
+    /// The grant (its id) has no calendar.
     #[error("grant {0} has no calendar")]
     NoCalendar(String),
+    /// The calendar has no event in the window looked at.
     #[error(
         "calendar {calendar} of grant {grant} has no event from {start} to {end}: create one, or pass --event ID --grant ID"
     )]
     NoEvent {
+        /// The grant looked at.
         grant: String,
+        /// The calendar looked at.
         calendar: String,
+        /// The start of the window looked at.
         start: Timestamp,
+        /// The end of the window looked at.
         end: Timestamp,
     },
+    /// The event named by `--event` is not in the calendar.
     #[error("event {event} of grant {grant} is not in calendar {calendar} (pass its --calendar)")]
     EventNotFound {
+        /// The event id given.
         event: String,
+        /// The grant given.
         grant: String,
+        /// The calendar looked in.
         calendar: String,
     },
+    /// A Nylas call failed.
     #[error("could not {action}")]
     Nylas {
+        /// What was being done (`list the webhooks`, …).
         action: &'static str,
+        /// Nylas's error.
         #[source]
         source: NylasError,
     },
+    /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
+    /// The deployment's store could not be read.
     #[error("reading the store failed")]
     Store(#[from] StoreError),
+    /// The CRM adapter (for the target's name) could not be built.
     #[error("the CRM adapter cannot be built")]
     Crm(#[source] crate::crm::CrmError),
+    /// The output could not be written.
     #[error("cannot write the command's output")]
     Output(#[source] std::io::Error),
 }
 
-impl WebhookTestError {
+impl EndpointTestError {
     /// True for a configuration or usage problem (the CLI exits 2).
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            WebhookTestError::NoSecret
-                | WebhookTestError::EventWithoutGrant
-                | WebhookTestError::NoWebhookUrl
-                | WebhookTestError::SeveralWebhookUrls(_)
+            EndpointTestError::NoSecret
+                | EndpointTestError::EventWithoutGrant
+                | EndpointTestError::NoEndpointUrl
+                | EndpointTestError::SeveralEndpointUrls(_)
         )
     }
 }
 
-fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> WebhookTestError {
-    move |source| WebhookTestError::Nylas { action, source }
+fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> EndpointTestError {
+    move |source| EndpointTestError::Nylas { action, source }
 }
 
-fn output(error: std::io::Error) -> WebhookTestError {
-    WebhookTestError::Output(error)
+fn output(error: std::io::Error) -> EndpointTestError {
+    EndpointTestError::Output(error)
 }
 
 /// The daemon's answer to the POST.
@@ -152,6 +174,7 @@ pub struct TestReport {
     pub event_id: String,
     /// The notification id posted.
     pub notification_id: String,
+    /// The daemon's answer to the POST.
     pub delivery: Delivery,
     /// What became of the job, when the store could be read from here.
     pub synced: Option<Synced>,
@@ -172,30 +195,31 @@ pub async fn run(
     nylas: &NylasClient,
     args: &TestArgs,
     out: &mut impl Write,
-) -> Result<TestReport, WebhookTestError> {
+) -> Result<TestReport, EndpointTestError> {
     let secret = settings
         .nylas
         .webhook_secrets
         .first()
-        .ok_or(WebhookTestError::NoSecret)?;
+        .ok_or(EndpointTestError::NoSecret)?;
     let url = match &args.url {
         Some(url) => url.clone(),
         None => webhook_url(nylas, out).await?,
     };
     let event = event::choose_event(nylas, args, out).await?;
-    let follower = Follower::open(settings, out).await?;
+    let clock = nylas.clock();
+    let follower = Follower::open(settings, clock, out).await?;
     let before = match &follower {
         Some(follower) => follower.state(&event.id).await?,
         None => None,
     };
     let notification_id = format!("calsync-webhook-test-{}", uuid::Uuid::new_v4().simple());
-    let body = delivery::notification(&event, &notification_id)?;
+    let body = delivery::notification(&event, &notification_id, clock.now())?;
     writeln!(
         out,
         "Posting a signed event.updated notification ({notification_id}) to {url}."
     )
     .map_err(output)?;
-    let sent_at = Timestamp::now();
+    let sent_at = clock.now();
     let delivery = delivery::post(&url, secret.expose_secret(), body, out).await?;
     let mut report = TestReport {
         event_id: event.id.clone(),
@@ -228,9 +252,9 @@ pub async fn run(
 }
 
 /// The URL of the one webhook delivering event notifications.
-async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, WebhookTestError> {
+async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, EndpointTestError> {
     let webhooks = nylas
-        .list_webhooks()
+        .list_subscriptions()
         .await
         .map_err(self::nylas("list the webhooks"))?;
     let watched = Assessment::of(webhooks).watched;
@@ -241,9 +265,9 @@ async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, W
     urls.sort_unstable();
     urls.dedup_by(|a, b| a.0 == b.0);
     match urls[..] {
-        [] => Err(WebhookTestError::NoWebhookUrl),
+        [] => Err(EndpointTestError::NoEndpointUrl),
         [(url, id)] => {
-            let parsed = Url::parse(url).map_err(|_| WebhookTestError::NoWebhookUrl)?;
+            let parsed = Url::parse(url).map_err(|_| EndpointTestError::NoEndpointUrl)?;
             writeln!(
                 out,
                 "URL: {url}, where webhook {id} delivers event notifications."
@@ -253,7 +277,7 @@ async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, W
         }
         _ => {
             let listed: Vec<&str> = urls.iter().map(|(url, _)| *url).collect();
-            Err(WebhookTestError::SeveralWebhookUrls(listed.join(", ")))
+            Err(EndpointTestError::SeveralEndpointUrls(listed.join(", ")))
         }
     }
 }

@@ -45,20 +45,26 @@ pub const LOCK: &str = "reconcile";
 pub struct PassReport {
     /// False when another replica holds the lock (or, for a resume check, nothing resumed).
     pub ran: bool,
+    /// Grants whose calendars were listed (a calendar of theirs may still have failed).
     pub grants_reconciled: u64,
     /// Not valid in Nylas, or paused or deleted in calsync.
     pub grants_skipped: u64,
     /// Grants calsync has paused (`grant.expired`), seen by this pass.
     pub grants_paused: u64,
+    /// Grants whose calendars could not be listed.
     pub grants_failed: u64,
+    /// Calendars listed completely (their watermark advanced).
     pub calendars_reconciled: u64,
+    /// Calendars whose listing failed.
     pub calendars_failed: u64,
+    /// Events enqueued for the workers.
     pub events_enqueued: u64,
 }
 
 /// Why a pass could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
+    /// The store failed (taking the lock, reading grants or watermarks).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The grants could not be listed.
@@ -99,7 +105,9 @@ pub struct ReconcilerDeps {
     pub series_horizon: Duration,
     /// This process's name in the store's locks.
     pub owner: String,
+    /// The time source of the window, watermarks and locks.
     pub clock: Clock,
+    /// Where passes are counted.
     pub metrics: Arc<Metrics>,
 }
 
@@ -158,7 +166,7 @@ impl Reconciler {
         schedule::run(&self, schedule, &stop).await;
         // The next process (a restart, a deploy) takes the lock at once rather than skipping
         // passes until it expires.
-        crate::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
+        super::periodic::release_lock(self.store.as_ref(), LOCK, &self.owner).await;
         tracing::info!("Reconciliation stopped.");
     }
 }

@@ -1,9 +1,9 @@
 //! Item 11: `calsync webhook create|list|rotate-secret|delete` against the fake Nylas, and the
 //! webhook status monitor.
 
-use calsync::commands::webhook::{self, CreateArgs, TRIGGERS, WebhookCommandError};
+use calsync::background::subscription_monitor::{MonitorError, SubscriptionMonitor};
+use calsync::commands::subscriptions::{self, CreateArgs, SubscriptionCommandError, TRIGGERS};
 use calsync::telemetry::metrics::Metrics;
-use calsync::webhook_monitor::{MonitorError, WebhookMonitor};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -27,7 +27,7 @@ async fn create_passes_the_challenge_and_prints_the_secret_once() {
         description: None,
     };
     let mut out = Vec::new();
-    let created = webhook::create(app.app.nylas(), &args, &mut out)
+    let created = subscriptions::create(app.app.nylas(), &args, &mut out)
         .await
         .unwrap();
     let out = output(out);
@@ -60,10 +60,13 @@ async fn create_fails_clearly_when_nothing_answers_the_challenge() {
         emails: Vec::new(),
         description: Some("staging".to_string()),
     };
-    let error = webhook::create(app.app.nylas(), &args, &mut Vec::new())
+    let error = subscriptions::create(app.app.nylas(), &args, &mut Vec::new())
         .await
         .unwrap_err();
-    assert!(matches!(error, WebhookCommandError::Create(_)), "{error:?}");
+    assert!(
+        matches!(error, SubscriptionCommandError::Create(_)),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("challenge"), "{error}");
     let cause = std::error::Error::source(&error).unwrap().to_string();
     assert!(cause.contains("400"), "{cause}");
@@ -73,13 +76,13 @@ async fn create_fails_clearly_when_nothing_answers_the_challenge() {
 #[tokio::test]
 async fn list_rotate_and_delete() {
     let app = TestApp::spawn().await;
-    let old_secret = app.nylas.add_webhook(
+    let old_secret = app.nylas.add_subscription(
         "wh-1",
         "https://calsync.example.com/webhooks/nylas",
         "active",
         &TRIGGERS,
     );
-    app.nylas.add_webhook(
+    app.nylas.add_subscription(
         "wh-2",
         "https://old.example.com/hook",
         "failed",
@@ -87,7 +90,9 @@ async fn list_rotate_and_delete() {
     );
 
     let mut out = Vec::new();
-    let listed = webhook::list(app.app.nylas(), &mut out).await.unwrap();
+    let listed = subscriptions::list(app.app.nylas(), &mut out)
+        .await
+        .unwrap();
     let out = output(out);
     assert_eq!(listed.len(), 2);
     let lines: Vec<&str> = out.lines().collect();
@@ -111,7 +116,7 @@ async fn list_rotate_and_delete() {
     );
 
     let mut out = Vec::new();
-    webhook::rotate_secret(app.app.nylas(), "wh-1", &mut out)
+    subscriptions::rotate_secret(app.app.nylas(), "wh-1", &mut out)
         .await
         .unwrap();
     let out = output(out);
@@ -131,13 +136,13 @@ async fn list_rotate_and_delete() {
     );
 
     let mut out = Vec::new();
-    webhook::delete(app.app.nylas(), "wh-2", &mut out)
+    subscriptions::delete(app.app.nylas(), "wh-2", &mut out)
         .await
         .unwrap();
     assert!(output(out).contains("Deleted webhook wh-2"));
     let ids: Vec<String> = app.nylas.webhooks().into_iter().map(|w| w.id).collect();
     assert_eq!(ids, ["wh-1"]);
-    let missing = webhook::delete(app.app.nylas(), "wh-2", &mut Vec::new())
+    let missing = subscriptions::delete(app.app.nylas(), "wh-2", &mut Vec::new())
         .await
         .unwrap_err();
     let cause = std::error::Error::source(&missing).unwrap().to_string();
@@ -149,17 +154,17 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
     let app = TestApp::spawn().await;
     let events = ["event.created", "event.updated", "event.deleted"];
     app.nylas
-        .add_webhook("wh-1", "https://a.example.com/hook", "active", &events);
+        .add_subscription("wh-1", "https://a.example.com/hook", "active", &events);
     app.nylas
-        .add_webhook("wh-2", "https://b.example.com/hook", "failing", &events);
-    app.nylas.add_webhook(
+        .add_subscription("wh-2", "https://b.example.com/hook", "failing", &events);
+    app.nylas.add_subscription(
         "wh-3",
         "https://c.example.com/hook",
         "failed",
         &["message.created"],
     );
 
-    let monitor = app.app.webhook_monitor();
+    let monitor = app.app.subscription_monitor();
     let assessment = monitor.check_once().await.unwrap().expect("lock taken");
     let unhealthy: Vec<&str> = assessment.unhealthy().map(|w| w.id.as_str()).collect();
     assert_eq!(unhealthy, ["wh-2"], "wh-3 delivers no event notifications");
@@ -180,8 +185,8 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
     // Another replica (its own metrics) does not check, and reports zero for every status, so
     // a sum over replicas counts each webhook once.
     let other_metrics = Arc::new(Metrics::new());
-    other_metrics.set_webhooks([("failing", 1)]);
-    let other_replica = WebhookMonitor::new(
+    other_metrics.set_subscriptions([("failing", 1)]);
+    let other_replica = SubscriptionMonitor::new(
         app.app.nylas().clone(),
         app.store.clone(),
         other_metrics.clone(),
@@ -204,7 +209,7 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
     };
     assert_eq!(lists(&app), 1, "the other replica did not ask Nylas");
 
-    app.nylas.set_webhook_status("wh-2", "active");
+    app.nylas.set_subscription_status("wh-2", "active");
     let assessment = monitor.check_once().await.unwrap().expect("lock renewed");
     assert!(assessment.healthy());
     let text = app.app.metrics().render();
@@ -223,8 +228,8 @@ async fn a_failed_check_is_an_error_and_keeps_the_last_known_gauge() {
     let app = TestApp::spawn().await;
     let events = ["event.created", "event.updated", "event.deleted"];
     app.nylas
-        .add_webhook("wh-1", "https://a.example.com/hook", "failed", &events);
-    let monitor = app.app.webhook_monitor();
+        .add_subscription("wh-1", "https://a.example.com/hook", "failed", &events);
+    let monitor = app.app.subscription_monitor();
     monitor.check_once().await.unwrap();
     app.nylas.script([Scripted {
         status: 503,

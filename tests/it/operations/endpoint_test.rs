@@ -41,8 +41,8 @@ impl Deployment {
         let dir = tempfile::tempdir().unwrap();
         let daemon = Daemon::start(dir.path(), &nylas, &crm, &[]).await;
         let url = format!("{}/webhooks/nylas", daemon.base);
-        nylas.add_webhook("wh-1", &url, "active", &["event.created", "event.updated"]);
-        nylas.add_webhook(
+        nylas.add_subscription("wh-1", &url, "active", &["event.created", "event.updated"]);
+        nylas.add_subscription(
             "wh-grants",
             "https://elsewhere.example/hook",
             "active",
@@ -221,7 +221,7 @@ async fn no_secret_or_no_single_url_is_a_usage_error() {
     );
 
     let url = format!("{}/webhooks/nylas", deployment.daemon.base);
-    deployment.nylas.add_webhook(
+    deployment.nylas.add_subscription(
         "wh-2",
         "https://other.example/webhooks/nylas",
         "active",

@@ -8,19 +8,23 @@ use jiff::Timestamp;
 use serde_json::json;
 use url::Url;
 
-use super::{Delivery, POST_TIMEOUT, WebhookTestError, output};
+use super::{Delivery, EndpointTestError, POST_TIMEOUT, output};
 use crate::http::verify::sign;
 use crate::nylas::Event;
 
-/// The notification Nylas would send for an update of `event`, as bytes.
-pub(super) fn notification(event: &Event, id: &str) -> Result<Vec<u8>, WebhookTestError> {
+/// The notification Nylas would send for an update of `event` at `now`, as bytes.
+pub(super) fn notification(
+    event: &Event,
+    id: &str,
+    now: Timestamp,
+) -> Result<Vec<u8>, EndpointTestError> {
     let object = serde_json::to_value(event).map_err(|error| output(error.into()))?;
     let envelope = json!({
         "specversion": "1.0",
         "type": "event.updated",
         "source": "/calsync/webhook-test",
         "id": id,
-        "time": Timestamp::now().as_second(),
+        "time": now.as_second(),
         "webhook_delivery_attempt": 1,
         "data": {"application_id": "calsync-webhook-test", "object": object},
     });
@@ -33,7 +37,7 @@ pub(super) async fn post(
     secret: &str,
     body: Vec<u8>,
     out: &mut impl Write,
-) -> Result<Delivery, WebhookTestError> {
+) -> Result<Delivery, EndpointTestError> {
     let client = reqwest::Client::builder()
         .user_agent(concat!(
             "calsync/",
@@ -43,8 +47,9 @@ pub(super) async fn post(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(POST_TIMEOUT)
         .build()
-        .map_err(WebhookTestError::HttpClient)?;
+        .map_err(EndpointTestError::HttpClient)?;
     let signature = sign(secret, &body);
+    // How long the daemon took to answer, for the operator (a measurement: see `crate::clock`).
     let started = Instant::now();
     let sent = client
         .post(url.clone())
@@ -116,13 +121,13 @@ fn meaning(status: u16, location: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::webhook_test::WebhookTestError;
+    use crate::commands::endpoint_test::EndpointTestError;
 
     #[test]
     fn causes_are_listed_once_each() {
         let inner =
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        let outer = WebhookTestError::Output(inner);
+        let outer = EndpointTestError::Output(inner);
         assert_eq!(
             causes(&outer),
             "cannot write the command's output: connection refused"

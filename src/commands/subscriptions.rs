@@ -16,7 +16,7 @@ use url::Url;
 
 use super::table::Table;
 use crate::nylas::NylasClient;
-use crate::nylas::client::{CreatedWebhook, NewWebhook, NylasError, Webhook};
+use crate::nylas::client::{CreatedSubscription, NewSubscription, NylasError, Subscription};
 use crate::printable;
 
 /// The triggers calsync subscribes to.
@@ -32,12 +32,13 @@ pub struct CreateArgs {
     pub url: Url,
     /// Who Nylas emails when the webhook is failing.
     pub emails: Vec<String>,
+    /// A description shown in the Nylas dashboard.
     pub description: Option<String>,
 }
 
 /// Why a webhook command failed.
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookCommandError {
+pub enum SubscriptionCommandError {
     /// Nylas refused or failed the create. The usual cause is the challenge.
     #[error(
         "Nylas did not create the webhook (before creating it, Nylas sends a challenge GET to the URL: calsync serve must be running there, reachable over HTTPS)"
@@ -46,7 +47,9 @@ pub enum WebhookCommandError {
     /// Another call failed.
     #[error("could not {action}")]
     Nylas {
+        /// What was being done (`list the webhooks`, …).
         action: &'static str,
+        /// Nylas's error.
         #[source]
         source: NylasError,
     },
@@ -55,8 +58,8 @@ pub enum WebhookCommandError {
     Output(#[source] std::io::Error),
 }
 
-fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> WebhookCommandError {
-    move |source| WebhookCommandError::Nylas { action, source }
+fn nylas(action: &'static str) -> impl FnOnce(NylasError) -> SubscriptionCommandError {
+    move |source| SubscriptionCommandError::Nylas { action, source }
 }
 
 /// Creates the subscription and prints its secret once, with how to configure it.
@@ -64,14 +67,14 @@ pub async fn create(
     client: &NylasClient,
     args: &CreateArgs,
     out: &mut impl Write,
-) -> Result<CreatedWebhook, WebhookCommandError> {
+) -> Result<CreatedSubscription, SubscriptionCommandError> {
     writeln!(
         out,
         "Creating the webhook: Nylas first sends a challenge GET to {}, which calsync serve must be running to answer.",
         args.url
     )
-    .map_err(WebhookCommandError::Output)?;
-    let request = NewWebhook {
+    .map_err(SubscriptionCommandError::Output)?;
+    let request = NewSubscription {
         trigger_types: TRIGGERS.iter().map(|trigger| trigger.to_string()).collect(),
         webhook_url: args.url.to_string(),
         description: Some(
@@ -82,14 +85,14 @@ pub async fn create(
         notification_email_addresses: args.emails.clone(),
     };
     let created = client
-        .create_webhook(&request)
+        .create_subscription(&request)
         .await
-        .map_err(WebhookCommandError::Create)?;
-    print_created(out, &created).map_err(WebhookCommandError::Output)?;
+        .map_err(SubscriptionCommandError::Create)?;
+    print_created(out, &created).map_err(SubscriptionCommandError::Output)?;
     Ok(created)
 }
 
-fn print_created(out: &mut impl Write, created: &CreatedWebhook) -> std::io::Result<()> {
+fn print_created(out: &mut impl Write, created: &CreatedSubscription) -> std::io::Result<()> {
     writeln!(
         out,
         "Created webhook {} ({}) for {}.",
@@ -115,16 +118,16 @@ fn print_created(out: &mut impl Write, created: &CreatedWebhook) -> std::io::Res
 pub async fn list(
     client: &NylasClient,
     out: &mut impl Write,
-) -> Result<Vec<Webhook>, WebhookCommandError> {
+) -> Result<Vec<Subscription>, SubscriptionCommandError> {
     let webhooks = client
-        .list_webhooks()
+        .list_subscriptions()
         .await
         .map_err(nylas("list the webhooks"))?;
-    print_list(out, &webhooks).map_err(WebhookCommandError::Output)?;
+    print_list(out, &webhooks).map_err(SubscriptionCommandError::Output)?;
     Ok(webhooks)
 }
 
-fn print_list(out: &mut impl Write, webhooks: &[Webhook]) -> std::io::Result<()> {
+fn print_list(out: &mut impl Write, webhooks: &[Subscription]) -> std::io::Result<()> {
     if webhooks.is_empty() {
         return writeln!(
             out,
@@ -142,14 +145,14 @@ fn print_list(out: &mut impl Write, webhooks: &[Webhook]) -> std::io::Result<()>
     }
     out.write_all(table.render().as_bytes())?;
     for webhook in webhooks {
-        let status = crate::webhook_monitor::status_of(webhook);
+        let status = crate::background::subscription_monitor::status_of(webhook);
         if status != "active" {
             writeln!(
                 out,
                 "note: {} is {}: {}",
                 printable::cell(&webhook.id, 80),
                 printable::escape(status),
-                crate::webhook_monitor::explain(status)
+                crate::background::subscription_monitor::explain(status)
             )?;
         }
     }
@@ -161,16 +164,16 @@ pub async fn rotate_secret(
     client: &NylasClient,
     id: &str,
     out: &mut impl Write,
-) -> Result<CreatedWebhook, WebhookCommandError> {
+) -> Result<CreatedSubscription, SubscriptionCommandError> {
     let rotated = client
-        .rotate_webhook_secret(id)
+        .rotate_subscription_secret(id)
         .await
         .map_err(nylas("rotate the webhook's secret"))?;
-    print_rotated(out, &rotated).map_err(WebhookCommandError::Output)?;
+    print_rotated(out, &rotated).map_err(SubscriptionCommandError::Output)?;
     Ok(rotated)
 }
 
-fn print_rotated(out: &mut impl Write, rotated: &CreatedWebhook) -> std::io::Result<()> {
+fn print_rotated(out: &mut impl Write, rotated: &CreatedSubscription) -> std::io::Result<()> {
     writeln!(
         out,
         "Rotated the secret of webhook {}. New secret (shown only this once):",
@@ -193,14 +196,14 @@ pub async fn delete(
     client: &NylasClient,
     id: &str,
     out: &mut impl Write,
-) -> Result<(), WebhookCommandError> {
+) -> Result<(), SubscriptionCommandError> {
     client
-        .delete_webhook(id)
+        .delete_subscription(id)
         .await
         .map_err(nylas("delete the webhook"))?;
     writeln!(
         out,
         "Deleted webhook {id}. Nylas no longer sends its notifications; remove its secret from nylas.webhook_secrets once no other webhook uses it."
     )
-    .map_err(WebhookCommandError::Output)
+    .map_err(SubscriptionCommandError::Output)
 }

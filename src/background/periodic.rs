@@ -1,5 +1,5 @@
 //! Running a task now and then every interval until cancelled: the loop shared by `serve`'s
-//! periodic maintenance (notification pruning, the webhook monitor); and the release of the
+//! background tasks (notification pruning, the webhook-subscription monitor); and the release of the
 //! store lock such a task holds when it stops ([`release_lock`]).
 //!
 //! Invariants: a run is never cut short by a tick (runs do not overlap); a run that takes longer

@@ -15,7 +15,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use secrecy::ExposeSecret;
 
-use super::{WebhookTestError, output};
+use super::{EndpointTestError, output};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::{self, CrmAdapter};
 use crate::store::{self, NotificationFilter, QueuedJob, Store, SyncState};
@@ -31,20 +32,35 @@ const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Synced {
     /// The record was created or changed in the CRM.
-    Written { crm_record_id: String },
+    Written {
+        /// The CRM's id of the record.
+        crm_record_id: String,
+    },
     /// The record already held this content: no CRM write was needed.
-    Unchanged { crm_record_id: String },
+    Unchanged {
+        /// The CRM's id of the record.
+        crm_record_id: String,
+    },
     /// Nylas no longer returns the event: its record (if any) is soft-deleted.
     Deleted,
     /// The job failed for good; the dead letter's error.
-    DeadLettered { error: String },
+    DeadLettered {
+        /// The dead letter's last error.
+        error: String,
+    },
     /// The job had not finished when the wait ended; its state then.
-    NotYet { state: String },
+    NotYet {
+        /// Where the job stood, in words.
+        state: String,
+    },
     /// The notification never showed up in this store: the daemon uses another one.
     NotInStore,
     /// The job finished, but this store holds no record of the event for the CRM configured
     /// here (the daemon writes to another target, or the event maps to no record).
-    NoRecord { target: String },
+    NoRecord {
+        /// The CRM target configured here.
+        target: String,
+    },
 }
 
 impl Synced {
@@ -59,6 +75,8 @@ impl Synced {
 
 /// The deployment's store, open read-only, and the CRM target whose state to read.
 pub(super) struct Follower {
+    /// The time source every "since" and "still leased" is read against.
+    clock: Clock,
     store: Arc<dyn Store>,
     target: String,
     url: String,
@@ -69,8 +87,9 @@ impl Follower {
     /// returns `None`: the test then ends with the daemon's answer).
     pub(super) async fn open(
         settings: &Settings,
+        clock: Clock,
         out: &mut impl Write,
-    ) -> Result<Option<Follower>, WebhookTestError> {
+    ) -> Result<Option<Follower>, EndpointTestError> {
         let url = store::redact_url(settings.store.url.expose_secret());
         let store = match store::open_existing(settings.store.url.expose_secret()).await {
             Ok(store) => store,
@@ -88,15 +107,17 @@ impl Follower {
             settings.crm.kind(),
             0,
             Arc::new(Metrics::new()),
-        );
+        )
+        .with_clock(clock);
         let adapter: Arc<dyn CrmAdapter> = match crm::build(settings, transport) {
             Ok(adapter) => adapter,
             Err(error) => {
                 store.close().await;
-                return Err(WebhookTestError::Crm(error));
+                return Err(EndpointTestError::Crm(error));
             }
         };
         Ok(Some(Follower {
+            clock,
             store,
             target: adapter.target().to_owned(),
             url,
@@ -112,14 +133,14 @@ impl Follower {
     pub(super) async fn state(
         &self,
         event_id: &str,
-    ) -> Result<Option<SyncState>, WebhookTestError> {
+    ) -> Result<Option<SyncState>, EndpointTestError> {
         let record_key = self.record_key(event_id).await?;
         Ok(self.store.load_state(&self.target, &record_key).await?)
     }
 
     /// The record key of the event's meeting: the event id of the meeting's first copy, which
     /// is this event's id unless another connected calendar's copy came first.
-    async fn record_key(&self, event_id: &str) -> Result<String, WebhookTestError> {
+    async fn record_key(&self, event_id: &str) -> Result<String, EndpointTestError> {
         let ledger = self.store.meetings();
         let copies = ledger.copies_of_event(event_id).await?;
         let Some(copy) = copies.first() else {
@@ -139,7 +160,7 @@ impl Follower {
         sent_at: Timestamp,
         wait: Duration,
         out: &mut impl Write,
-    ) -> Result<Synced, WebhookTestError> {
+    ) -> Result<Synced, EndpointTestError> {
         writeln!(
             out,
             "Following the job in the store {} (for up to {}s)…",
@@ -161,7 +182,7 @@ impl Follower {
         before: Option<SyncState>,
         sent_at: Timestamp,
         wait: Duration,
-    ) -> Result<Synced, WebhookTestError> {
+    ) -> Result<Synced, EndpointTestError> {
         let since = sent_at - CLOCK_SKEW;
         let deadline = tokio::time::Instant::now() + wait;
         let mut poll = tokio::time::interval(POLL_EVERY);
@@ -173,7 +194,9 @@ impl Follower {
             if logged {
                 let entry = self.store.queue_entry(event_id).await?;
                 match entry.job {
-                    Some(job) => waiting = job_state(&job, self.store.as_ref()).await?,
+                    Some(job) => {
+                        waiting = job_state(&job, self.store.as_ref(), self.clock.now()).await?
+                    }
                     None => {
                         if let Some(letter) = entry.dead_letter.filter(|l| l.dead_at >= since) {
                             return Ok(Synced::DeadLettered {
@@ -201,7 +224,7 @@ impl Follower {
         event_id: &str,
         id: &str,
         since: Timestamp,
-    ) -> Result<bool, WebhookTestError> {
+    ) -> Result<bool, EndpointTestError> {
         let filter = NotificationFilter {
             since: Some(since - SignedDuration::from_mins(5)),
             until: None,
@@ -213,7 +236,11 @@ impl Follower {
 }
 
 /// Where a job stands, in words.
-async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, WebhookTestError> {
+async fn job_state(
+    job: &QueuedJob,
+    store: &dyn Store,
+    now: Timestamp,
+) -> Result<String, EndpointTestError> {
     let grant = &job.request.grant_id;
     match store.grant_status(grant).await? {
         store::GrantStatus::Active => {}
@@ -228,9 +255,7 @@ async fn job_state(job: &QueuedJob, store: &dyn Store) -> Result<String, Webhook
             ));
         }
     }
-    let leased = job
-        .leased_until
-        .is_some_and(|until| until > Timestamp::now());
+    let leased = job.leased_until.is_some_and(|until| until > now);
     Ok(match (&job.last_error, leased) {
         (_, true) => "in flight: a worker holds it".to_owned(),
         (Some(error), false) => format!(

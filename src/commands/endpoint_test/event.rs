@@ -6,7 +6,7 @@ use std::io::Write;
 use jiff::Timestamp;
 
 use super::{
-    LOOK_AHEAD_DAYS, LOOK_BACK_DAYS, MAX_PAGES, TestArgs, WebhookTestError, nylas, output,
+    EndpointTestError, LOOK_AHEAD_DAYS, LOOK_BACK_DAYS, MAX_PAGES, TestArgs, nylas, output,
 };
 use crate::nylas::client::{EventQuery, MAX_PAGE_SIZE};
 use crate::nylas::{Event, NylasClient};
@@ -16,16 +16,16 @@ pub(super) async fn choose_event(
     client: &NylasClient,
     args: &TestArgs,
     out: &mut impl Write,
-) -> Result<Event, WebhookTestError> {
+) -> Result<Event, EndpointTestError> {
     let event = match (&args.event, &args.grant) {
-        (Some(_), None) => return Err(WebhookTestError::EventWithoutGrant),
+        (Some(_), None) => return Err(EndpointTestError::EventWithoutGrant),
         (Some(event), Some(grant)) => {
             let calendar = args.calendar.as_deref().unwrap_or("primary");
             let found = client
                 .get_event(grant, event, calendar)
                 .await
                 .map_err(nylas("read the event"))?;
-            let found = found.ok_or_else(|| WebhookTestError::EventNotFound {
+            let found = found.ok_or_else(|| EndpointTestError::EventNotFound {
                 event: event.clone(),
                 grant: grant.clone(),
                 calendar: calendar.to_owned(),
@@ -70,7 +70,7 @@ fn with_ids(mut event: Event, grant: &str, calendar: &str) -> Event {
     event
 }
 
-async fn first_valid_grant(client: &NylasClient) -> Result<String, WebhookTestError> {
+async fn first_valid_grant(client: &NylasClient) -> Result<String, EndpointTestError> {
     const PAGE: u32 = 100;
     let mut offset = 0;
     loop {
@@ -82,13 +82,13 @@ async fn first_valid_grant(client: &NylasClient) -> Result<String, WebhookTestEr
             return Ok(grant.id.clone());
         }
         if page.received() < PAGE as usize {
-            return Err(WebhookTestError::NoGrant);
+            return Err(EndpointTestError::NoGrant);
         }
         offset += PAGE;
     }
 }
 
-async fn primary_calendar(client: &NylasClient, grant: &str) -> Result<String, WebhookTestError> {
+async fn primary_calendar(client: &NylasClient, grant: &str) -> Result<String, EndpointTestError> {
     let mut first = None;
     let mut cursor: Option<String> = None;
     loop {
@@ -102,7 +102,7 @@ async fn primary_calendar(client: &NylasClient, grant: &str) -> Result<String, W
         first = first.or_else(|| page.data.first().map(|calendar| calendar.id.clone()));
         cursor = page.next_cursor;
         if cursor.is_none() {
-            return first.ok_or_else(|| WebhookTestError::NoCalendar(grant.to_owned()));
+            return first.ok_or_else(|| EndpointTestError::NoCalendar(grant.to_owned()));
         }
     }
 }
@@ -113,8 +113,8 @@ async fn newest_event(
     client: &NylasClient,
     grant: &str,
     calendar: &str,
-) -> Result<Event, WebhookTestError> {
-    let now = Timestamp::now();
+) -> Result<Event, EndpointTestError> {
+    let now = client.clock().now();
     let days = |count: i64| jiff::SignedDuration::from_hours(24 * count);
     let start = now
         .checked_sub(days(LOOK_BACK_DAYS))
@@ -142,10 +142,56 @@ async fn newest_event(
             break;
         }
     }
-    newest.ok_or_else(|| WebhookTestError::NoEvent {
+    newest.ok_or_else(|| EndpointTestError::NoEvent {
         grant: grant.to_owned(),
         calendar: calendar.to_owned(),
         start,
         end,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::nylas::client::fake::{Canned, FakeNylas};
+
+    /// The window searched is around the client's clock, not the machine's: a clock set years
+    /// ahead of the wall clock asks Nylas for events around its own now.
+    #[tokio::test]
+    async fn the_newest_event_is_looked_for_around_the_clocks_now() {
+        let fake = FakeNylas::start().await;
+        fake.then(Canned::json(200, json!({"data": []})));
+        let set_to: Timestamp = "2031-03-01T12:00:00Z".parse().unwrap();
+        let clock = Clock::Tokio {
+            wall_base: set_to,
+            instant_base: tokio::time::Instant::now(),
+        };
+        let client = fake.client().with_clock(clock);
+
+        let error = newest_event(&client, "grant-1", "cal-1").await.unwrap_err();
+        let EndpointTestError::NoEvent { start, end, .. } = error else {
+            panic!("expected NoEvent, got {error:?}");
+        };
+        let day = 86_400;
+        // The clock has moved on by the test's run time (well under a second) since `set_to`.
+        let expected_start = set_to.as_second() - LOOK_BACK_DAYS * day;
+        let expected_end = set_to.as_second() + LOOK_AHEAD_DAYS * day;
+        assert!(
+            (0..=1).contains(&(start.as_second() - expected_start)),
+            "{start}"
+        );
+        assert!((0..=1).contains(&(end.as_second() - expected_end)), "{end}");
+        let query = fake.single().query();
+        assert!(
+            query.contains(&("start".to_owned(), start.as_second().to_string())),
+            "{query:?}"
+        );
+        assert!(
+            query.contains(&("end".to_owned(), end.as_second().to_string())),
+            "{query:?}"
+        );
+    }
 }
