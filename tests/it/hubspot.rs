@@ -6,6 +6,7 @@
 mod batch;
 mod contract;
 mod links;
+mod measure;
 
 use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;
