@@ -2,6 +2,11 @@
 //! daemon (edge, workers, and the background tasks of [`crate::background`]: reconciliation,
 //! the webhook-subscription monitor, pruning).
 //!
+//! `App` is not a service locator: it builds the shared [`Components`] once and hands each
+//! caller an explicit struct of what it uses: [`Components`] itself, or a narrower one
+//! ([`ReplayDeps`], `BackfillDeps`, the reconciler's and the background tasks' own). No function
+//! takes `&App`.
+//!
 //! The caller owns the listener and the shutdown signal ([`App::serve`]), so tests bind
 //! `127.0.0.1:0` and stop the daemon at will. Shutdown order keeps invariant 1: the edge starts
 //! answering 503 (and `/readyz` fails) → workers stop claiming and drain until the deadline →
@@ -23,23 +28,22 @@ use crate::background::pruning::{self, Pruner};
 use crate::background::subscription_monitor::{self, SubscriptionMonitor};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::crm::transport::CrmTransport;
-use crate::crm::{self, CrmAdapter, CrmError};
+use crate::crm::CrmError;
 use crate::http::server::{self, ServerLimits};
 use crate::http::{self, EdgeState};
-use crate::nylas::NylasClient;
-use crate::policy::{Policy, PolicySettings};
 use crate::retry::Backoff;
 use crate::store::{self, Ingestor, QueuePolicy, Store, StoreError};
-use crate::telemetry::metrics::Metrics;
 use crate::telemetry::store_gauges;
 use crate::telemetry::throttle::LogThrottle;
-use crate::worker::breaker::Breaker;
 use crate::worker::runner::RunnerConfig;
 use crate::worker::settle::RetryPolicy;
-use crate::worker::{Processor, Runner, Series, SeriesSettings};
+use crate::worker::{Runner, Series, SeriesSettings};
 
+mod components;
 mod deps;
+
+pub use components::Components;
+pub use deps::ReplayDeps;
 
 /// The longest wait between claims without a wake-up (work from other processes).
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -47,7 +51,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(5);
 const MAX_INGEST_BATCH: usize = 512;
 
 /// The retry policy of `[sync]`.
-fn retry_policy(settings: &Settings) -> RetryPolicy {
+pub fn retry_policy(settings: &Settings) -> RetryPolicy {
     RetryPolicy {
         backoff: Backoff {
             initial: settings.sync.retry_initial,
@@ -98,16 +102,11 @@ pub enum AppError {
     Server(#[source] std::io::Error),
 }
 
-/// Everything the commands need, built once from the settings.
+/// The daemon's wiring: the settings and the [`Components`] built once from them; it builds the
+/// worker pool, the router and the background tasks, and runs `serve`.
 pub struct App {
     settings: Settings,
-    clock: Clock,
-    store: Arc<dyn Store>,
-    nylas: NylasClient,
-    crm: Arc<dyn CrmAdapter>,
-    processor: Arc<Processor>,
-    metrics: Arc<Metrics>,
-    owner: String,
+    parts: Components,
 }
 
 impl App {
@@ -125,116 +124,20 @@ impl App {
         clock: Clock,
         store: Arc<dyn Store>,
     ) -> Result<App, AppError> {
-        let http = http_client()?;
-        let metrics = Arc::new(Metrics::new());
-        let nylas = NylasClient::new(&settings.nylas, http.clone())
-            .with_metrics(metrics.clone())
-            .with_clock(clock);
-        let transport = CrmTransport::new(
-            http,
-            settings.crm.kind(),
-            settings.sync.crm_requests_per_second,
-            metrics.clone(),
-        )
-        .with_clock(clock);
-        metrics.prime_upstreams(transport.gate().label());
-        let breaker = Arc::new(Breaker::new(
-            transport.gate().clone(),
-            settings.crm.kind(),
-            nylas.gate().clone(),
-            retry_policy(&settings).backoff,
-        ));
-        let crm = crm::build(&settings, transport)?;
-        let policy = Policy::new(
-            PolicySettings::from_settings(&settings),
-            nylas.clone(),
-            metrics.clone(),
-        );
-        let processor = Arc::new(
-            Processor::new(
-                store.clone(),
-                nylas.clone(),
-                crm.clone(),
-                settings.nylas.fetch,
-                clock,
-                metrics.clone(),
-                breaker,
-            )
-            .with_meetings(settings.sync.deleted_meetings, settings.sync.lease)
-            .with_policy(Arc::new(policy))
-            .with_fetch_limit(settings.sync.workers),
-        );
-        let owner = format!(
-            "{}-{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        Ok(App {
-            settings,
-            clock,
-            store,
-            nylas,
-            crm,
-            processor,
-            metrics,
-            owner,
-        })
+        let parts = Components::build(&settings, clock, store)?;
+        Ok(App { settings, parts })
     }
 
-    /// The settings the app was built from.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    /// The Nylas client.
-    pub fn nylas(&self) -> &NylasClient {
-        &self.nylas
-    }
-
-    /// The CRM adapter.
-    pub fn crm(&self) -> &Arc<dyn CrmAdapter> {
-        &self.crm
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
-
-    /// The circuit breaker over the CRM and Nylas, as the workers see it.
-    pub fn breaker(&self) -> &Arc<Breaker> {
-        self.processor.breaker()
-    }
-
-    /// The write path (shared by the worker pool and the backfill).
-    pub fn processor(&self) -> &Arc<Processor> {
-        &self.processor
-    }
-
-    /// This process's name in leases and locks.
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    /// The retry policy of `[sync]`.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        retry_policy(&self.settings)
+    /// The shared components, handed out as one explicit struct (cheap clones of shared
+    /// handles); commands and tests take what they use from it, never the `App`.
+    pub fn components(&self) -> Components {
+        self.parts.clone()
     }
 
     /// What runs each job ahead of the write path: series masters are expanded, never written.
     pub fn series(&self) -> Series {
         Series::new(
-            self.nylas.clone(),
+            self.parts.nylas.clone(),
             SeriesSettings {
                 horizon: self.settings.sync.series_horizon,
                 reach_back: Duration::from_secs(
@@ -249,16 +152,16 @@ impl App {
     pub fn runner(&self) -> Runner {
         let sync = &self.settings.sync;
         Runner::new(
-            self.processor.clone(),
+            self.parts.processor.clone(),
             self.series(),
             RunnerConfig {
                 // A batching CRM needs as many jobs in flight as a batch holds for batches to
                 // fill; Nylas fetches stay bounded by `sync.workers` (`with_fetch_limit`).
-                workers: sync.workers.max(self.crm.batch_capacity()),
+                workers: sync.workers.max(self.parts.crm.batch_capacity()),
                 lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
                 retry: retry_policy(&self.settings),
-                owner: self.owner.clone(),
+                owner: self.parts.owner.clone(),
             },
         )
     }
@@ -266,9 +169,9 @@ impl App {
     /// The notification-log pruner (`store.keep_notifications`, hourly).
     pub fn pruner(&self) -> Pruner {
         Pruner::new(
-            self.store.clone(),
-            self.clock,
-            self.metrics.clone(),
+            self.parts.store.clone(),
+            self.parts.clock,
+            self.parts.metrics.clone(),
             self.settings.store.keep_notifications,
             pruning::PRUNE_EVERY,
         )
@@ -277,11 +180,11 @@ impl App {
     /// The webhook-subscription monitor (every few minutes, on one replica).
     pub fn subscription_monitor(&self) -> SubscriptionMonitor {
         SubscriptionMonitor::new(
-            self.nylas.clone(),
-            self.store.clone(),
-            self.metrics.clone(),
-            self.clock,
-            self.owner.clone(),
+            self.parts.nylas.clone(),
+            self.parts.store.clone(),
+            self.parts.metrics.clone(),
+            self.parts.clock,
+            self.parts.owner.clone(),
             subscription_monitor::CHECK_EVERY,
         )
     }
@@ -296,7 +199,7 @@ impl App {
 
     /// Starts the group-commit ingest writer.
     pub fn ingestor(&self) -> Ingestor {
-        Ingestor::spawn(self.store.clone(), self.clock, MAX_INGEST_BATCH)
+        Ingestor::spawn(self.parts.store.clone(), self.parts.clock, MAX_INGEST_BATCH)
     }
 
     /// The HTTP router, handing notifications to `ingest`; it answers 503 once `draining` is
@@ -304,16 +207,16 @@ impl App {
     pub fn router(&self, ingest: Ingestor, draining: CancellationToken) -> Router {
         let state = EdgeState {
             ingest,
-            store: self.store.clone(),
+            store: self.parts.store.clone(),
             secrets: self.settings.nylas.webhook_secrets.clone().into(),
             max_body_bytes: self.settings.server.max_body_bytes,
             request_timeout: self.settings.server.request_timeout,
-            clock: self.clock,
+            clock: self.parts.clock,
             draining,
-            metrics: self.metrics.clone(),
+            metrics: self.parts.metrics.clone(),
             commits: Arc::default(),
             rejections: Arc::new(LogThrottle::rejections()),
-            owner: self.owner.as_str().into(),
+            owner: self.parts.owner.as_str().into(),
         };
         http::router(state, &self.settings.server.webhook_path)
     }
@@ -377,9 +280,9 @@ impl App {
         }
         periodic.join_all().await;
         crate::background::periodic::release_lock(
-            self.store.as_ref(),
+            self.parts.store.as_ref(),
             store_gauges::LOCK,
-            &self.owner,
+            &self.parts.owner,
         )
         .await;
         ingest.close().await;
@@ -399,8 +302,8 @@ impl App {
             git_sha = crate::version::GIT_SHA,
             listen = %address,
             webhook_path = %self.settings.server.webhook_path,
-            store = self.store.backend(),
-            crm.kind = self.crm.kind(),
+            store = self.parts.store.backend(),
+            crm.kind = self.parts.crm.kind(),
             "calsync is serving."
         );
     }

@@ -32,6 +32,8 @@
 //! - [`meeting`]: what counts as one meeting across grants' copies, and its state.
 //! - [`policy`]: what reaches the CRM: privacy, relevance filters, calendar selection, rooms.
 //! - [`record`]: the CRM meeting record and its content hash.
+//! - [`ids`]: the identifier types (`EventId`, `GrantId`, `NotificationId`, `CrmRecordId`,
+//!   `TargetId`), so one id cannot be passed for another.
 //! - [`crm`]: the CRM adapter trait and its implementations.
 //! - [`outbound`]: the shared outbound HTTP client (no redirects) and capped body reading.
 //! - [`retry`]: classification of outbound failures and backoff.
@@ -85,9 +87,11 @@
 //!   client's answer).
 //! - **reply**: What calsync sends back to Nylas at the notification endpoint (`http::inbound`'s
 //!   `Reply`).
-//! - **event id**: The Nylas event id, the key of a job and of the sync state. The store still
-//!   calls it `record_key` (its database column name); the CRM record serializes it as
-//!   `external_event_id` (the record contract).
+//! - **event id**: The Nylas event id ([`ids::EventId`]), the key of a job, of the sync state and
+//!   of the CRM record (`MeetingRecord::event_id`). The store's types still call it `record_key`
+//!   (its database column name, until the store seams take the id types); the CRM record
+//!   serializes it as `external_event_id` (the record contract).
+//! - **target id**: see *target* ([`ids::TargetId`]).
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -100,6 +104,7 @@ pub mod config;
 pub mod crm;
 pub mod demo;
 pub mod http;
+pub mod ids;
 pub mod mapping;
 pub mod meeting;
 pub mod nylas;

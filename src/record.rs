@@ -14,13 +14,16 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ids::{EventId, GrantId};
+
 /// One meeting as the CRM should hold it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingRecord {
-    /// The Nylas event id: the record key.
-    pub external_event_id: String,
+    /// The Nylas event id: the record's key (`external_event_id` in the record contract).
+    #[serde(rename = "external_event_id")]
+    pub event_id: EventId,
     /// The grant (connected account) the event was read through.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The provider's calendar id, when known.
     pub provider_calendar_id: Option<String>,
     /// The title, or `"Untitled meeting"`.
@@ -157,7 +160,7 @@ impl MeetingRecord {
     /// Lowercase hex SHA-256 of the record's content (see the module docs for what is covered).
     pub fn content_hash(&self) -> String {
         let content = HashedContent {
-            external_event_id: &self.external_event_id,
+            external_event_id: self.event_id.as_str(),
             meeting_subject: &self.meeting_subject,
             meeting_status: self.meeting_status,
             meeting_date: self.meeting_date,
@@ -189,7 +192,7 @@ mod tests {
 
     fn sample() -> MeetingRecord {
         MeetingRecord {
-            external_event_id: "evt_1".into(),
+            event_id: "evt_1".into(),
             grant_id: "grant_a".into(),
             provider_calendar_id: Some("primary".into()),
             meeting_subject: "Demo".into(),

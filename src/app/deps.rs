@@ -1,16 +1,20 @@
-//! The explicit dependencies [`App`] builds for the components that sweep Nylas (reconciliation
-//! and backfill): each takes exactly the store, clients, settings and metrics it uses, never the
-//! whole [`App`].
+//! The explicit dependencies [`App`] builds for its narrower callers: the components that sweep
+//! Nylas (reconciliation and backfill) and `calsync replay`. Each takes exactly the store,
+//! clients, settings and metrics it uses, never the whole [`App`].
 //!
 //! Invariant: these are built from the same settings, clients and store as the worker pool, so
 //! a backfill or reconciliation pass writes through the same write path with the same retry
 //! policy, series horizon and calendar selection as `serve`.
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
-use super::App;
+use super::{App, retry_policy};
 use crate::backfill::BackfillDeps;
 use crate::background::reconcile::{Reconciler, ReconcilerDeps};
+use crate::clock::Clock;
+use crate::store::Store;
 use crate::sweep::listing::Lister;
 
 impl App {
@@ -19,8 +23,8 @@ impl App {
     fn lister(&self, stop: CancellationToken) -> Lister {
         let sync = &self.settings.sync;
         Lister::new(
-            self.nylas.clone(),
-            self.retry_policy().backoff,
+            self.parts.nylas.clone(),
+            retry_policy(&self.settings).backoff,
             sync.calendars,
             sync.exclude_read_only_calendars,
             stop,
@@ -31,13 +35,13 @@ impl App {
     /// cancelled.
     pub fn reconciler(&self, stop: CancellationToken) -> Reconciler {
         Reconciler::new(ReconcilerDeps {
-            store: self.store.clone(),
+            store: self.parts.store.clone(),
             lister: self.lister(stop),
             settings: self.settings.reconcile.clone(),
             series_horizon: self.settings.sync.series_horizon,
-            owner: self.owner.clone(),
-            clock: self.clock,
-            metrics: self.metrics.clone(),
+            owner: self.parts.owner.clone(),
+            clock: self.parts.clock,
+            metrics: self.parts.metrics.clone(),
         })
     }
 
@@ -45,15 +49,33 @@ impl App {
     pub fn backfill_deps(&self) -> BackfillDeps {
         let sync = &self.settings.sync;
         BackfillDeps {
-            store: self.store.clone(),
-            nylas: self.nylas.clone(),
-            processor: self.processor.clone(),
+            store: self.parts.store.clone(),
+            nylas: self.parts.nylas.clone(),
+            processor: self.parts.processor.clone(),
             series: self.series(),
-            policy: self.retry_policy(),
+            policy: retry_policy(&self.settings),
             lease_for: sync.lease,
             calendars: sync.calendars,
             exclude_read_only_calendars: sync.exclude_read_only_calendars,
-            clock: self.clock,
+            clock: self.parts.clock,
+        }
+    }
+}
+
+/// What `calsync replay` runs with: the store holding the notification log, and the clock.
+pub struct ReplayDeps {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The time source (when the replayed jobs are due).
+    pub clock: Clock,
+}
+
+impl App {
+    /// What `calsync replay` runs with.
+    pub fn replay_deps(&self) -> ReplayDeps {
+        ReplayDeps {
+            store: self.parts.store.clone(),
+            clock: self.parts.clock,
         }
     }
 }

@@ -104,7 +104,7 @@ impl Inline {
         };
         let state = self
             .store
-            .load_state(self.processor.crm.target(), &record_key)
+            .load_state(self.processor.crm.target().as_str(), &record_key)
             .await?;
         Ok(state.is_some_and(|state| {
             !state.tombstone && !state.create_pending && state.crm_record_id.is_some()

@@ -62,11 +62,13 @@ pub struct Assessment {
 
 impl Assessment {
     /// Sorts the listed subscriptions into watched ones and counts them by status.
-    pub fn of(webhooks: Vec<Subscription>) -> Self {
-        let watched: Vec<Subscription> = webhooks.into_iter().filter(is_watched).collect();
+    pub fn of(subscriptions: Vec<Subscription>) -> Self {
+        let watched: Vec<Subscription> = subscriptions.into_iter().filter(is_watched).collect();
         let mut counts = BTreeMap::new();
-        for webhook in &watched {
-            *counts.entry(status_of(webhook).to_string()).or_insert(0) += 1;
+        for subscription in &watched {
+            *counts
+                .entry(status_of(subscription).to_string())
+                .or_insert(0) += 1;
         }
         Assessment { watched, counts }
     }
@@ -75,7 +77,7 @@ impl Assessment {
     pub fn unhealthy(&self) -> impl Iterator<Item = &Subscription> {
         self.watched
             .iter()
-            .filter(|webhook| matches!(status_of(webhook), "failing" | "failed"))
+            .filter(|subscription| matches!(status_of(subscription), "failing" | "failed"))
     }
 
     /// True when at least one watched subscription is `active` and none is failing or failed.
@@ -85,16 +87,16 @@ impl Assessment {
 }
 
 /// Whether a subscription delivers event notifications calsync handles.
-pub fn is_watched(webhook: &Subscription) -> bool {
-    webhook
+pub fn is_watched(subscription: &Subscription) -> bool {
+    subscription
         .trigger_types
         .iter()
         .any(|trigger| EVENT_TRIGGERS.contains(&trigger.as_str()))
 }
 
 /// A subscription's status, `unknown` when absent.
-pub fn status_of(webhook: &Subscription) -> &str {
-    webhook.status.as_deref().unwrap_or("unknown")
+pub fn status_of(subscription: &Subscription) -> &str {
+    subscription.status.as_deref().unwrap_or("unknown")
 }
 
 /// What an unhealthy status means for calsync and what the operator does about it.
@@ -158,12 +160,12 @@ impl SubscriptionMonitor {
             self.metrics.set_subscriptions([]);
             return Ok(None);
         }
-        let webhooks = self
+        let subscriptions = self
             .nylas
             .list_subscriptions()
             .await
             .map_err(MonitorError::Nylas)?;
-        let assessment = Assessment::of(webhooks);
+        let assessment = Assessment::of(subscriptions);
         self.metrics.set_subscriptions(
             assessment
                 .counts
@@ -194,24 +196,24 @@ fn report(assessment: &Assessment) {
         );
         return;
     }
-    for webhook in &assessment.watched {
-        let status = status_of(webhook);
-        let url = webhook.url.as_deref().unwrap_or("");
+    for subscription in &assessment.watched {
+        let status = status_of(subscription);
+        let url = subscription.url.as_deref().unwrap_or("");
         match status {
             "active" => tracing::debug!(
-                webhook.id = %webhook.id,
+                webhook.id = %subscription.id,
                 webhook.url = url,
                 "The Nylas webhook is active."
             ),
             "failing" | "failed" => tracing::error!(
-                webhook.id = %webhook.id,
+                webhook.id = %subscription.id,
                 webhook.url = url,
                 webhook.status = status,
                 "The Nylas webhook is {status}: {}",
                 explain(status)
             ),
             _ => tracing::warn!(
-                webhook.id = %webhook.id,
+                webhook.id = %subscription.id,
                 webhook.url = url,
                 webhook.status = status,
                 "The Nylas webhook is not active ({status}): {}",
@@ -225,7 +227,7 @@ fn report(assessment: &Assessment) {
 mod tests {
     use super::*;
 
-    fn webhook(id: &str, status: Option<&str>, triggers: &[&str]) -> Subscription {
+    fn subscription(id: &str, status: Option<&str>, triggers: &[&str]) -> Subscription {
         Subscription {
             id: id.to_string(),
             url: Some(format!("https://calsync.example.com/{id}")),
@@ -239,10 +241,10 @@ mod tests {
     #[test]
     fn only_subscriptions_with_event_triggers_are_watched_and_counted() {
         let assessment = Assessment::of(vec![
-            webhook("a", Some("active"), &["event.created", "grant.expired"]),
-            webhook("b", Some("failing"), &["event.deleted"]),
-            webhook("c", Some("failed"), &["message.created"]),
-            webhook("d", None, &["event.updated"]),
+            subscription("a", Some("active"), &["event.created", "grant.expired"]),
+            subscription("b", Some("failing"), &["event.deleted"]),
+            subscription("c", Some("failed"), &["message.created"]),
+            subscription("d", None, &["event.updated"]),
         ]);
         let ids: Vec<&str> = assessment.watched.iter().map(|w| w.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "d"]);
@@ -261,9 +263,13 @@ mod tests {
 
     #[test]
     fn healthy_needs_an_active_subscription_and_none_failing() {
-        assert!(Assessment::of(vec![webhook("a", Some("active"), &["event.updated"])]).healthy());
+        assert!(
+            Assessment::of(vec![subscription("a", Some("active"), &["event.updated"])]).healthy()
+        );
         assert!(!Assessment::of(vec![]).healthy());
-        assert!(!Assessment::of(vec![webhook("a", Some("pause"), &["event.updated"])]).healthy());
+        assert!(
+            !Assessment::of(vec![subscription("a", Some("pause"), &["event.updated"])]).healthy()
+        );
     }
 
     #[test]

@@ -105,7 +105,8 @@ pub async fn command(command: Command, settings: Settings) -> anyhow::Result<Exi
                 event_id: cli.event,
             };
             let app = App::build(settings, CLOCK).await?;
-            replay::run(app.store().as_ref(), app.clock(), &args, &mut out).await?;
+            let deps = app.replay_deps();
+            replay::run(deps.store.as_ref(), deps.clock, &args, &mut out).await?;
         }
         Command::Webhook(cli) => {
             let nylas = NylasClient::new(&settings.nylas, app::http_client()?).with_clock(CLOCK);

@@ -211,11 +211,11 @@ async fn check_nylas(settings: &Settings, nylas: &NylasClient) -> (Verdict, Stri
 }
 
 async fn check_subscriptions(nylas: &NylasClient) -> (Verdict, String) {
-    let webhooks = match nylas.list_subscriptions().await {
-        Ok(webhooks) => webhooks,
+    let subscriptions = match nylas.list_subscriptions().await {
+        Ok(subscriptions) => subscriptions,
         Err(error) => return (Verdict::Fail, chain(&error)),
     };
-    let assessment = Assessment::of(webhooks);
+    let assessment = Assessment::of(subscriptions);
     if let Some(bad) = assessment.unhealthy().next() {
         let status = status_of(bad);
         return (

@@ -253,14 +253,14 @@ pub async fn run(
 
 /// The URL of the one webhook delivering event notifications.
 async fn webhook_url(nylas: &NylasClient, out: &mut impl Write) -> Result<Url, EndpointTestError> {
-    let webhooks = nylas
+    let subscriptions = nylas
         .list_subscriptions()
         .await
         .map_err(self::nylas("list the webhooks"))?;
-    let watched = Assessment::of(webhooks).watched;
+    let watched = Assessment::of(subscriptions).watched;
     let mut urls: Vec<(&str, &str)> = watched
         .iter()
-        .filter_map(|webhook| Some((webhook.url.as_deref()?, webhook.id.as_str())))
+        .filter_map(|subscription| Some((subscription.url.as_deref()?, subscription.id.as_str())))
         .collect();
     urls.sort_unstable();
     urls.dedup_by(|a, b| a.0 == b.0);

@@ -119,38 +119,38 @@ pub async fn list(
     client: &NylasClient,
     out: &mut impl Write,
 ) -> Result<Vec<Subscription>, SubscriptionCommandError> {
-    let webhooks = client
+    let subscriptions = client
         .list_subscriptions()
         .await
         .map_err(nylas("list the webhooks"))?;
-    print_list(out, &webhooks).map_err(SubscriptionCommandError::Output)?;
-    Ok(webhooks)
+    print_list(out, &subscriptions).map_err(SubscriptionCommandError::Output)?;
+    Ok(subscriptions)
 }
 
-fn print_list(out: &mut impl Write, webhooks: &[Subscription]) -> std::io::Result<()> {
-    if webhooks.is_empty() {
+fn print_list(out: &mut impl Write, subscriptions: &[Subscription]) -> std::io::Result<()> {
+    if subscriptions.is_empty() {
         return writeln!(
             out,
             "No webhook subscription. Create one with: calsync webhook create --url https://<host>/webhooks/nylas"
         );
     }
     let mut table = Table::new(&[("ID", 80), ("STATUS", 20), ("URL", 200), ("TRIGGERS", 400)]);
-    for webhook in webhooks {
+    for subscription in subscriptions {
         table.row([
-            webhook.id.as_str(),
-            webhook.status.as_deref().unwrap_or("unknown"),
-            webhook.url.as_deref().unwrap_or("-"),
-            &webhook.trigger_types.join(","),
+            subscription.id.as_str(),
+            subscription.status.as_deref().unwrap_or("unknown"),
+            subscription.url.as_deref().unwrap_or("-"),
+            &subscription.trigger_types.join(","),
         ]);
     }
     out.write_all(table.render().as_bytes())?;
-    for webhook in webhooks {
-        let status = crate::background::subscription_monitor::status_of(webhook);
+    for subscription in subscriptions {
+        let status = crate::background::subscription_monitor::status_of(subscription);
         if status != "active" {
             writeln!(
                 out,
                 "note: {} is {}: {}",
-                printable::cell(&webhook.id, 80),
+                printable::cell(&subscription.id, 80),
                 printable::escape(status),
                 crate::background::subscription_monitor::explain(status)
             )?;

@@ -114,7 +114,7 @@ mod tests {
 
     fn record(organizer: &str, emails: &[&str]) -> MeetingRecord {
         MeetingRecord {
-            external_event_id: "e".into(),
+            event_id: "e".into(),
             grant_id: "g".into(),
             provider_calendar_id: None,
             meeting_subject: "s".into(),

@@ -26,12 +26,13 @@ use tokio::sync::Mutex;
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
 use crate::clock::Clock;
 use crate::config::JsonlCrmSettings;
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 
 /// The JSONL dry run.
 pub struct JsonlAdapter {
     path: PathBuf,
-    target: String,
+    target: TargetId,
     /// Held while a line is written: one writer at a time.
     writer: Mutex<()>,
     /// Where the lines' `at` comes from.
@@ -58,7 +59,7 @@ impl JsonlAdapter {
     /// or [`CrmAdapter::check`].
     pub fn new(settings: &JsonlCrmSettings) -> Self {
         JsonlAdapter {
-            target: format!("jsonl:{}", settings.path.display()),
+            target: TargetId::new(format!("jsonl:{}", settings.path.display())),
             path: settings.path.clone(),
             writer: Mutex::new(()),
             clock: Clock::System,
@@ -151,7 +152,7 @@ impl CrmAdapter for JsonlAdapter {
         "jsonl"
     }
 
-    fn target(&self) -> &str {
+    fn target(&self) -> &TargetId {
         &self.target
     }
 
@@ -172,19 +173,19 @@ impl CrmAdapter for JsonlAdapter {
         };
         self.append("jsonl upsert", &line).await?;
         Ok(UpsertOutcome {
-            crm_record_id: record.external_event_id.clone(),
+            crm_record_id: CrmRecordId::new(record.event_id.as_str()),
             created: existing == ExistingRecord::None,
         })
     }
 
     async fn soft_delete(
         &self,
-        external_event_id: &str,
-        _crm_record_id: &str,
+        event_id: &EventId,
+        _crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         let line = Line::SoftDelete {
             at: self.clock.now(),
-            external_event_id,
+            external_event_id: event_id.as_str(),
         };
         self.append("jsonl soft_delete", &line).await
     }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{CrmSettings, Settings};
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 use crate::retry::Retry;
 
@@ -33,7 +34,7 @@ pub enum ExistingRecord<'a> {
     /// Never created (as far as the sync state knows): create it.
     None,
     /// Created earlier with this CRM id: update it.
-    Known(&'a str),
+    Known(&'a CrmRecordId),
     /// A create was sent but its answer never recorded (crash, timeout): the record may exist.
     /// Adapters that can look it up by our id do so before creating.
     Uncertain,
@@ -43,7 +44,7 @@ pub enum ExistingRecord<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpsertOutcome {
     /// The CRM's id for the record.
-    pub crm_record_id: String,
+    pub crm_record_id: CrmRecordId,
     /// True when the record was created (false: updated).
     pub created: bool,
 }
@@ -146,7 +147,7 @@ pub trait CrmAdapter: Send + Sync + 'static {
 
     /// The target's identity (kind and endpoint) that keys the sync state, so pointing calsync
     /// at another CRM never reuses record ids from the previous one.
-    fn target(&self) -> &str;
+    fn target(&self) -> &TargetId;
 
     /// Creates or updates the record.
     async fn upsert(
@@ -158,8 +159,8 @@ pub trait CrmAdapter: Send + Sync + 'static {
     /// Soft-deletes the record. A record already gone is success.
     async fn soft_delete(
         &self,
-        external_event_id: &str,
-        crm_record_id: &str,
+        event_id: &EventId,
+        crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError>;
 
     /// Verifies the credentials and endpoint with a harmless authenticated read of the object

@@ -24,6 +24,7 @@ use super::transport::CrmTransport;
 use super::vendor::{NO_BODY, Vendor, VendorClient};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::RestCrmSettings;
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 
 /// The external id `check()` looks up: harmless whether or not it exists.
@@ -52,7 +53,7 @@ impl Vendor for RestApi {
 pub struct RestAdapter {
     client: VendorClient<RestApi>,
     endpoint: Url,
-    target: String,
+    target: TargetId,
 }
 
 /// What a look-up found.
@@ -71,7 +72,7 @@ impl RestAdapter {
             api_key: settings.api_key.clone(),
         };
         RestAdapter {
-            target: format!("rest:{endpoint}"),
+            target: TargetId::new(format!("rest:{endpoint}")),
             client: VendorClient::new(transport, api, settings.timeout),
             endpoint,
         }
@@ -96,8 +97,9 @@ impl RestAdapter {
             .await?;
         let answer = self.client.success(OPERATION, sent)?;
         Ok(UpsertOutcome {
-            crm_record_id: record_id(&answer.body)
-                .unwrap_or_else(|| record.external_event_id.clone()),
+            crm_record_id: CrmRecordId::new(
+                record_id(&answer.body).unwrap_or_else(|| record.event_id.to_string()),
+            ),
             created: true,
         })
     }
@@ -109,7 +111,7 @@ impl RestAdapter {
         known_id: Option<&str>,
     ) -> Result<Option<UpsertOutcome>, CrmError> {
         const OPERATION: &str = "rest update";
-        let url = self.url(Some(&record.external_event_id));
+        let url = self.url(Some(record.event_id.as_str()));
         let answer = self
             .client
             .exchange(OPERATION, Method::PUT, &url, Some(record))
@@ -119,9 +121,9 @@ impl RestAdapter {
         }
         let crm_record_id = record_id(&answer.body)
             .or_else(|| known_id.map(str::to_owned))
-            .unwrap_or_else(|| record.external_event_id.clone());
+            .unwrap_or_else(|| record.event_id.to_string());
         Ok(Some(UpsertOutcome {
-            crm_record_id,
+            crm_record_id: CrmRecordId::new(crm_record_id),
             created: false,
         }))
     }
@@ -162,7 +164,7 @@ impl CrmAdapter for RestAdapter {
         "rest"
     }
 
-    fn target(&self) -> &str {
+    fn target(&self) -> &TargetId {
         &self.target
     }
 
@@ -175,12 +177,9 @@ impl CrmAdapter for RestAdapter {
         let record = fitted.as_ref();
         match existing {
             ExistingRecord::None => self.create(record).await,
-            ExistingRecord::Known(id) => self.update_or_create(record, Some(id)).await,
+            ExistingRecord::Known(id) => self.update_or_create(record, Some(id.as_str())).await,
             ExistingRecord::Uncertain => {
-                match self
-                    .lookup("rest lookup", &record.external_event_id)
-                    .await?
-                {
+                match self.lookup("rest lookup", record.event_id.as_str()).await? {
                     Lookup::Missing => self.create(record).await,
                     Lookup::Found(id) => self.update_or_create(record, id.as_deref()).await,
                 }
@@ -190,11 +189,11 @@ impl CrmAdapter for RestAdapter {
 
     async fn soft_delete(
         &self,
-        external_event_id: &str,
-        _crm_record_id: &str,
+        event_id: &EventId,
+        _crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "rest delete";
-        let url = self.url(Some(external_event_id));
+        let url = self.url(Some(event_id.as_str()));
         let answer = self
             .client
             .exchange(OPERATION, Method::DELETE, &url, NO_BODY)

@@ -52,7 +52,7 @@ impl SampleCalendar {
         let router = Router::new()
             .route("/v3/grants", get(grants))
             .route("/v3/grants/{grant}/events/{event}", get(event))
-            .route("/v3/webhooks", get(webhooks))
+            .route("/v3/webhooks", get(subscriptions))
             .with_state(state.clone());
         let served = loopback::serve(router).await?;
         Ok(SampleCalendar { state, served })
@@ -134,19 +134,19 @@ async fn event(
     }
 }
 
-async fn webhooks(State(state): State<Shared>, headers: HeaderMap) -> Response {
+async fn subscriptions(State(state): State<Shared>, headers: HeaderMap) -> Response {
     if let Some(refusal) = refused(&headers) {
         return refusal;
     }
     let url = lock(&state).webhook_url.clone();
-    let webhook = json!({
+    let subscription = json!({
         "id": "demo-webhook",
         "description": "calsync demo",
         "status": "active",
         "webhook_url": url,
         "trigger_types": TRIGGERS,
     });
-    Json(json!({"request_id": "demo", "data": [webhook]})).into_response()
+    Json(json!({"request_id": "demo", "data": [subscription]})).into_response()
 }
 
 async fn grants(State(state): State<Shared>, headers: HeaderMap) -> Response {

@@ -139,15 +139,16 @@ pub async fn run(options: DemoOptions, out: &mut impl Write) -> Result<DemoSumma
     let address = listener.local_addr().map_err(DemoError::Listen)?;
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let settings = settings(dir.path(), &calendar, &crm, &secret)?;
+    let webhook_url = format!("http://{address}{}", settings.server.webhook_path);
     let app = App::build(settings, Clock::System)
         .await
         .map_err(DemoError::Start)?;
-    let webhook_url = format!("http://{address}{}", app.settings().server.webhook_path);
     calendar.set_webhook_url(&webhook_url);
+    let parts = app.components();
     let rig = Rig {
-        clock: app.clock(),
-        store: app.store().clone(),
-        target: app.crm().target().to_owned(),
+        clock: parts.clock,
+        store: parts.store,
+        target: parts.crm.target().to_string(),
         webhook_url,
         secret,
         http: app::http_client().map_err(DemoError::Start)?,

@@ -4,7 +4,7 @@
 //! - **Head deadline.** A connection has `request_timeout` to send a request's head; an idle
 //!   keep-alive connection is closed when that passes too (hyper's header read timeout).
 //! - **Body deadline.** The notification endpoint reads a body within `request_timeout` (see
-//!   [`super::webhook`]); a body announced but not sent is answered 408 and the connection
+//!   [`super::inbound`]); a body announced but not sent is answered 408 and the connection
 //!   closed.
 //! - **Connection cap.** At most `max_connections` connections are served at once: at the cap
 //!   the loop stops accepting, so new connections wait in the kernel's listen backlog (and are

@@ -22,6 +22,7 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 
+use crate::ids::{EventId, GrantId};
 use crate::nylas::models::{Event, Participant};
 use crate::record::{Attendee, MeetingRecord, MeetingStatus, RsvpStatus};
 
@@ -98,9 +99,10 @@ pub fn map_event(event: &Event, fallback_grant_id: &str) -> Result<MeetingRecord
         })
         .transpose()?;
     Ok(MeetingRecord {
-        external_event_id: event.id.clone(),
-        grant_id: non_blank(event.grant_id.as_deref())
-            .unwrap_or_else(|| fallback_grant_id.to_owned()),
+        event_id: EventId::new(event.id.as_str()),
+        grant_id: GrantId::new(
+            non_blank(event.grant_id.as_deref()).unwrap_or_else(|| fallback_grant_id.to_owned()),
+        ),
         provider_calendar_id: non_blank(event.calendar_id.as_deref()),
         meeting_status: meeting_status(event.status.as_deref()),
         duration_minutes: schedule.duration_minutes(),

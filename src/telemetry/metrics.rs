@@ -56,7 +56,7 @@ pub struct Metrics {
     auth_failures: Family<UpstreamLabels, Counter>,
     upstream_paused: Family<UpstreamLabels, Gauge>,
     grants_paused: Gauge,
-    webhooks: Family<SubscriptionLabels, Gauge>,
+    subscriptions: Family<SubscriptionLabels, Gauge>,
     crm_quota: Family<QuotaLabels, Gauge>,
     notifications_pruned: Counter,
     series_master_records_removed: Counter,
@@ -96,7 +96,7 @@ impl Metrics {
             auth_failures: Family::default(),
             upstream_paused: Family::default(),
             grants_paused: Gauge::default(),
-            webhooks: Family::default(),
+            subscriptions: Family::default(),
             crm_quota: Family::default(),
             notifications_pruned: Counter::default(),
             series_master_records_removed: Counter::default(),
@@ -203,7 +203,7 @@ impl Metrics {
         registry.register(
             "webhooks",
             "Nylas webhook subscriptions pointing at calsync, by status",
-            self.webhooks.clone(),
+            self.subscriptions.clone(),
         );
         registry.register(
             "notifications_pruned",

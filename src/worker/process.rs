@@ -30,6 +30,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::{DeletedMeetings, FetchPolicy};
 use crate::crm::{CrmAdapter, CrmError};
+use crate::ids::EventId;
 use crate::mapping::MappingError;
 use crate::nylas::{Event, NylasClient, NylasError};
 use crate::policy::{Policy, PolicySettings};
@@ -284,8 +285,12 @@ impl Processor {
             return Ok(SyncOutcome::Stale);
         };
         record_meeting_key(&meeting_key);
-        self.write_meeting(&meeting_key, &record_key, &job.request.record_key)
-            .await
+        self.write_meeting(
+            &meeting_key,
+            &EventId::new(record_key),
+            &job.request.record_key,
+        )
+        .await
     }
 
     /// The event's current state: the payload when it can be trusted, else fetched.

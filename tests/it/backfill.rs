@@ -320,7 +320,7 @@ async fn unknown_and_paused_grants_are_reported_not_read() {
 }
 
 #[tokio::test]
-async fn a_backfill_beside_the_worker_and_live_webhooks_neither_duplicates_nor_loses() {
+async fn a_backfill_beside_the_worker_and_live_notifications_neither_duplicates_nor_loses() {
     let app = app().await;
     let expected = populate(&app.nylas);
     let stop = CancellationToken::new();

@@ -124,7 +124,7 @@ fn block<'a>(config: &'a str, opening: &str) -> &'a str {
 }
 
 #[test]
-fn the_load_balancer_routes_the_webhook_to_every_replica() {
+fn the_load_balancer_routes_the_notification_to_every_replica() {
     let compose: Value = serde_yaml_ng::from_str(&interpolate(COMPOSE)).expect("valid YAML");
     let balancer = &services(&compose)["load-balancer"];
     let volumes = balancer["volumes"].to_string();

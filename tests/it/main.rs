@@ -22,6 +22,7 @@ mod fuzz;
 mod hubspot;
 mod hygiene;
 mod inbound;
+mod latency;
 mod logs;
 mod meetings;
 mod operations;

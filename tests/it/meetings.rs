@@ -339,8 +339,8 @@ async fn race_two_copies(first: &TestApp, second: &TestApp) -> Vec<String> {
         .unwrap();
     assert_eq!(jobs.len(), 2);
     let (one, two) = tokio::join!(
-        first.app.processor().sync(&jobs[0]),
-        second.app.processor().sync(&jobs[1])
+        first.parts.processor.sync(&jobs[0]),
+        second.parts.processor.sync(&jobs[1])
     );
     let mut outcomes = Vec::new();
     for (job, outcome) in jobs.iter().zip([one, two]) {

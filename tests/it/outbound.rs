@@ -138,7 +138,7 @@ async fn no_adapter_follows_a_redirect_and_writes_are_never_successes() {
 
             let (hostile, location) = redirecting(status, &elsewhere).await;
             let error = adapter(kind, &hostile.base_url())
-                .upsert(&record("evt-1", &[]), ExistingRecord::Known("42"))
+                .upsert(&record("evt-1", &[]), ExistingRecord::Known(&"42".into()))
                 .await
                 .unwrap_err();
             assert_redirected(&error, status, &location, &format!("{context} update"));
@@ -146,7 +146,7 @@ async fn no_adapter_follows_a_redirect_and_writes_are_never_successes() {
 
             let (hostile, location) = redirecting(status, &elsewhere).await;
             let error = adapter(kind, &hostile.base_url())
-                .soft_delete("evt-1", "42")
+                .soft_delete(&"evt-1".into(), &"42".into())
                 .await
                 .unwrap_err();
             assert_redirected(&error, status, &location, &format!("{context} delete"));
@@ -177,7 +177,7 @@ async fn batched_hubspot_writes_follow_no_redirect() {
 
         let (hostile, location) = redirecting(status, &elsewhere).await;
         let error = adapter("hubspot-batched", &hostile.base_url())
-            .soft_delete("evt-1", "42")
+            .soft_delete(&"evt-1".into(), &"42".into())
             .await
             .unwrap_err();
         assert_redirected(&error, status, &location, &format!("{context} archive"));

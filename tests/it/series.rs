@@ -222,8 +222,8 @@ async fn upgrading_removes_the_record_an_earlier_version_wrote_for_a_master() {
     legacy.extend((0..series.weeks).map(|k| legacy_job(&series.occurrence(k))));
     let at = Timestamp::now();
     app.store.enqueue(&legacy, at).await.unwrap();
-    let processor = app.app.processor();
-    let policy = app.app.retry_policy();
+    let processor = &app.parts.processor;
+    let policy = calsync::app::retry_policy(&app.fixture.settings);
     for job in &legacy {
         let claimed = app
             .store

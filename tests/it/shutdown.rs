@@ -42,7 +42,7 @@ async fn draining_answers_503_finishes_in_flight_jobs_and_releases_the_rest() {
         nylas.put_event(event(id, "grant-1", "primary", "Call", 100));
     }
     let (hold_a, hold_b) = (crm.hold("evt-a"), crm.hold("evt-b"));
-    let store = app.store().clone();
+    let store = app.components().store;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -104,6 +104,7 @@ macro_rules! cases {
             ingest::empty_batches_are_fine,
             ingest::enqueue_applies_jobs_without_notifications,
             ingest::wakeups_signal_new_and_released_work,
+            ingest::a_large_batch_applies_every_job_in_order,
             coalescing::pending_job_is_replaced,
             coalescing::stale_upsert_is_dropped,
             coalescing::upsert_over_delete_forces_fetch,

@@ -119,7 +119,7 @@ impl Follower {
         Ok(Some(Follower {
             clock,
             store,
-            target: adapter.target().to_owned(),
+            target: adapter.target().to_string(),
             url,
         }))
     }

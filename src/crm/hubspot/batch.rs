@@ -68,7 +68,7 @@ impl BatchWrite for Upserts {
     type Output = UpsertOutcome;
 
     fn key(item: &UpsertItem) -> &str {
-        &item.record.external_event_id
+        item.record.event_id.as_str()
     }
 
     async fn write(&self, items: Vec<UpsertItem>) -> Vec<Result<UpsertOutcome, CrmError>> {
@@ -211,7 +211,7 @@ impl HubSpotAdapter {
         let inputs: Vec<Value> = items
             .iter()
             .map(|item| {
-                let id = &item.record.external_event_id;
+                let id = item.record.event_id.as_str();
                 json!({
                     "idProperty": self.event_id_property,
                     "id": id,
@@ -231,7 +231,7 @@ impl HubSpotAdapter {
         Ok(items
             .iter()
             .map(|item| {
-                let key = item.record.external_event_id.as_str();
+                let key = item.record.event_id.as_str();
                 let written = answer.results.iter().find(|result| {
                     result
                         .properties
@@ -241,7 +241,7 @@ impl HubSpotAdapter {
                 });
                 if let Some(written) = written {
                     return Ok(UpsertOutcome {
-                        crm_record_id: written.id.clone(),
+                        crm_record_id: written.id.clone().into(),
                         created: written.new,
                     });
                 }

@@ -91,7 +91,7 @@ impl HubSpotAdapter {
                 let wanted = item.contact_ids.as_deref()?;
                 Some((
                     index,
-                    outcome.crm_record_id.clone(),
+                    outcome.crm_record_id.as_str().to_owned(),
                     outcome.created,
                     wanted,
                 ))

@@ -48,6 +48,7 @@ use super::transport::CrmTransport;
 use super::vendor::{NO_BODY, VendorClient, decode};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::{ContactLinking, HubSpotCrmSettings};
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 
 pub use batch::MAX_BATCH;
@@ -71,7 +72,7 @@ pub struct HubSpotAdapter {
     internal_domains: Vec<String>,
     contacts: ContactCache,
     owners: OwnerDirectory,
-    target: String,
+    target: TargetId,
     /// Batch writers, when `crm.batch_size` > 1.
     batches: Option<Batches>,
 }
@@ -139,7 +140,7 @@ impl HubSpotAdapter {
             OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         HubSpotAdapter {
             batches: None,
-            target: format!("hubspot:{}", settings.base_url),
+            target: TargetId::new(format!("hubspot:{}", settings.base_url)),
             client: VendorClient::new(
                 transport,
                 HubSpotApi {
@@ -195,7 +196,7 @@ impl HubSpotAdapter {
             Err(error) => return Err(error),
         };
         Ok(UpsertOutcome {
-            crm_record_id: id,
+            crm_record_id: CrmRecordId::new(id),
             created: true,
         })
     }
@@ -269,7 +270,7 @@ impl HubSpotAdapter {
             self.sync_links(id, wanted).await?;
         }
         Ok(UpsertOutcome {
-            crm_record_id: id.to_owned(),
+            crm_record_id: CrmRecordId::new(id),
             created: false,
         })
     }
@@ -321,7 +322,7 @@ impl CrmAdapter for HubSpotAdapter {
         "hubspot"
     }
 
-    fn target(&self) -> &str {
+    fn target(&self) -> &TargetId {
         &self.target
     }
 
@@ -346,10 +347,11 @@ impl CrmAdapter for HubSpotAdapter {
         match existing {
             ExistingRecord::None => self.create(record, &owner, contact_ids).await,
             ExistingRecord::Known(id) => {
-                self.update_or_create(record, &owner, id, contact_ids).await
+                self.update_or_create(record, &owner, id.as_str(), contact_ids)
+                    .await
             }
             ExistingRecord::Uncertain => {
-                match self.find_by_event_id(&record.external_event_id).await? {
+                match self.find_by_event_id(record.event_id.as_str()).await? {
                     Some(id) => {
                         self.update_or_create(record, &owner, &id, contact_ids)
                             .await
@@ -362,14 +364,17 @@ impl CrmAdapter for HubSpotAdapter {
 
     async fn soft_delete(
         &self,
-        _external_event_id: &str,
-        crm_record_id: &str,
+        _event_id: &EventId,
+        crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "hubspot delete";
         if let Some(batches) = &self.batches {
-            return batches.archives.submit(crm_record_id.to_owned()).await;
+            return batches
+                .archives
+                .submit(crm_record_id.as_str().to_owned())
+                .await;
         }
-        let url = self.meetings_url(&[crm_record_id]);
+        let url = self.meetings_url(&[crm_record_id.as_str()]);
         let sent = self
             .client
             .exchange(OPERATION, Method::DELETE, &url, NO_BODY)

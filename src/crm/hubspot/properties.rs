@@ -49,7 +49,7 @@ pub fn meeting_properties(
     set("hs_meeting_location", text(&record.meeting_location));
     set("hs_meeting_external_url", text(&record.meeting_link));
     set("hs_meeting_outcome", outcome.to_owned());
-    set(event_id_property, record.external_event_id.clone());
+    set(event_id_property, record.event_id.to_string());
     match owner {
         Owner::User(id) => set("hubspot_owner_id", id.clone()),
         Owner::Unmapped => set("hubspot_owner_id", String::new()),
@@ -95,7 +95,7 @@ mod tests {
 
     fn record() -> MeetingRecord {
         MeetingRecord {
-            external_event_id: "evt_1".into(),
+            event_id: "evt_1".into(),
             grant_id: "g".into(),
             provider_calendar_id: None,
             meeting_subject: "Demo".into(),

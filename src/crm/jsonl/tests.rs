@@ -9,7 +9,7 @@ use crate::record::MeetingStatus;
 
 fn record(id: &str, notes: Option<String>) -> MeetingRecord {
     MeetingRecord {
-        external_event_id: id.into(),
+        event_id: id.into(),
         grant_id: "grant_a".into(),
         provider_calendar_id: None,
         meeting_subject: "Demo".into(),
@@ -52,7 +52,7 @@ async fn writes_one_line_per_operation_creating_the_directory() {
     let path = dir.path().join("nested/dir/dry-run.jsonl");
     let crm = adapter(path.clone());
     assert_eq!(crm.kind(), "jsonl");
-    assert_eq!(crm.target(), format!("jsonl:{}", path.display()));
+    assert_eq!(crm.target().as_str(), format!("jsonl:{}", path.display()));
 
     let created = crm
         .upsert(&record("evt_1", None), ExistingRecord::None)
@@ -66,7 +66,10 @@ async fn writes_one_line_per_operation_creating_the_directory() {
         }
     );
     let updated = crm
-        .upsert(&record("evt_1", None), ExistingRecord::Known("evt_1"))
+        .upsert(
+            &record("evt_1", None),
+            ExistingRecord::Known(&"evt_1".into()),
+        )
         .await
         .unwrap();
     assert!(!updated.created);
@@ -81,7 +84,9 @@ async fn writes_one_line_per_operation_creating_the_directory() {
             created: false
         }
     );
-    crm.soft_delete("evt_1", "evt_1").await.unwrap();
+    crm.soft_delete(&"evt_1".into(), &"evt_1".into())
+        .await
+        .unwrap();
 
     let written = lines(&path);
     assert_eq!(written.len(), 4);
@@ -109,7 +114,7 @@ async fn appends_to_an_existing_file() {
     let path = dir.path().join("dry-run.jsonl");
     std::fs::write(&path, "{\"op\":\"earlier\"}\n").unwrap();
     adapter(path.clone())
-        .soft_delete("evt_9", "evt_9")
+        .soft_delete(&"evt_9".into(), &"evt_9".into())
         .await
         .unwrap();
     let written = lines(&path);
@@ -203,7 +208,10 @@ async fn check_creates_nothing_and_reports_io_errors() {
     );
     let shown = crate::cause::Chain(&error).to_string();
     assert!(shown.contains("a-file"), "{shown}");
-    let error = broken.soft_delete("e", "e").await.unwrap_err();
+    let error = broken
+        .soft_delete(&"e".into(), &"e".into())
+        .await
+        .unwrap_err();
     assert!(matches!(error, CrmError::Io { .. }), "{error:?}");
     assert_eq!(error.retry(), crate::retry::Retry::After(None));
 }
@@ -215,7 +223,10 @@ async fn lines_are_stamped_by_the_clock() {
     let clock = Clock::tokio();
     let adapter = adapter(path.clone()).with_clock(clock);
     tokio::time::advance(std::time::Duration::from_secs(3600)).await;
-    adapter.soft_delete("evt-1", "evt-1").await.unwrap();
+    adapter
+        .soft_delete(&"evt-1".into(), &"evt-1".into())
+        .await
+        .unwrap();
     let at: Timestamp = lines(&path)[0]["at"].as_str().unwrap().parse().unwrap();
     assert_eq!(at, clock.now());
     assert!(

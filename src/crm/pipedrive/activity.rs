@@ -165,7 +165,7 @@ fn note_with(record: &MeetingRecord, notes: &str) -> String {
             .unwrap_or(first);
         paragraphs.push(format!("All day, {first} to {last} ({days} days)"));
     }
-    paragraphs.push(format!("{MARKER} {}", html_text(&record.external_event_id)));
+    paragraphs.push(format!("{MARKER} {}", html_text(record.event_id.as_str())));
     paragraphs
         .iter()
         .map(|paragraph| format!("<p>{paragraph}</p>"))

@@ -34,6 +34,7 @@ use super::transport::CrmTransport;
 use super::vendor::{NO_BODY, Sent, VendorClient, protocol_error};
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::{ContactLinking, PipedriveCrmSettings};
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 
 pub use activity::{ACTIVITY_TYPE, CANCELLED_PREFIX, MARKER, Person, activity_body, has_marker};
@@ -46,7 +47,7 @@ pub struct PipedriveAdapter {
     internal_domains: Vec<String>,
     persons: ContactCache,
     owners: OwnerDirectory,
-    target: String,
+    target: TargetId,
 }
 
 /// `{"success": true, "data": {...}}`.
@@ -71,7 +72,7 @@ impl PipedriveAdapter {
         let owners =
             OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         PipedriveAdapter {
-            target: format!("pipedrive:{}", settings.base_url),
+            target: TargetId::new(format!("pipedrive:{}", settings.base_url)),
             client: VendorClient::new(
                 transport,
                 PipedriveApi {
@@ -120,7 +121,7 @@ impl PipedriveAdapter {
             .await?;
         let sent = self.client.success(OPERATION, sent)?;
         Ok(UpsertOutcome {
-            crm_record_id: Self::created_id(OPERATION, &sent)?.to_string(),
+            crm_record_id: CrmRecordId::new(Self::created_id(OPERATION, &sent)?.to_string()),
             created: true,
         })
     }
@@ -141,7 +142,7 @@ impl PipedriveAdapter {
             .await?;
         match sent.answer.status {
             status if status.is_success() => Ok(UpsertOutcome {
-                crm_record_id: id.to_owned(),
+                crm_record_id: CrmRecordId::new(id),
                 created: false,
             }),
             StatusCode::NOT_FOUND | StatusCode::GONE => {
@@ -165,9 +166,9 @@ impl PipedriveAdapter {
         owners::set_owner(&mut body, &self.owner(record).await?);
         match existing {
             ExistingRecord::None => self.create(&body).await,
-            ExistingRecord::Known(id) => self.update_or_create(id, &body).await,
+            ExistingRecord::Known(id) => self.update_or_create(id.as_str(), &body).await,
             ExistingRecord::Uncertain => {
-                match self.find_by_marker(&record.external_event_id).await? {
+                match self.find_by_marker(record.event_id.as_str()).await? {
                     Some(id) => self.update_or_create(&id.to_string(), &body).await,
                     None => {
                         tracing::warn!(
@@ -198,7 +199,7 @@ impl CrmAdapter for PipedriveAdapter {
         "pipedrive"
     }
 
-    fn target(&self) -> &str {
+    fn target(&self) -> &TargetId {
         &self.target
     }
 
@@ -226,10 +227,11 @@ impl CrmAdapter for PipedriveAdapter {
 
     async fn soft_delete(
         &self,
-        _external_event_id: &str,
-        crm_record_id: &str,
+        _event_id: &EventId,
+        crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "pipedrive delete";
+        let crm_record_id = crm_record_id.as_str();
         if crm_record_id.parse::<i64>().is_err() {
             tracing::warn!(
                 "The remembered Pipedrive activity id is not a number; nothing to delete."

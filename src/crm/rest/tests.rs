@@ -11,7 +11,7 @@ use crate::retry::Retry;
 
 fn record() -> MeetingRecord {
     MeetingRecord {
-        external_event_id: "evt/1+x".into(),
+        event_id: "evt/1+x".into(),
         grant_id: "grant_a".into(),
         provider_calendar_id: Some("primary".into()),
         meeting_subject: "Demo".into(),
@@ -98,7 +98,7 @@ async fn a_known_record_is_put_by_external_id() {
     crm.then(204, "");
     let outcome = crm
         .adapter()
-        .upsert(&record(), ExistingRecord::Known("crm-7"))
+        .upsert(&record(), ExistingRecord::Known(&"crm-7".into()))
         .await
         .unwrap();
     assert_eq!(
@@ -119,7 +119,7 @@ async fn a_put_answered_404_creates_the_record_again() {
     crm.then(404, "").then(201, r#"{"id": "crm-8"}"#);
     let outcome = crm
         .adapter()
-        .upsert(&record(), ExistingRecord::Known("crm-7"))
+        .upsert(&record(), ExistingRecord::Known(&"crm-7".into()))
         .await
         .unwrap();
     assert_eq!(
@@ -176,9 +176,18 @@ async fn soft_delete_deletes_by_external_id_and_404_is_done() {
     let crm = FakeCrm::start().await;
     crm.then(204, "").then(404, "").then(500, "boom");
     let adapter = crm.adapter();
-    adapter.soft_delete("evt/1+x", "crm-1").await.unwrap();
-    adapter.soft_delete("evt/1+x", "crm-1").await.unwrap();
-    let error = adapter.soft_delete("evt/1+x", "crm-1").await.unwrap_err();
+    adapter
+        .soft_delete(&"evt/1+x".into(), &"crm-1".into())
+        .await
+        .unwrap();
+    adapter
+        .soft_delete(&"evt/1+x".into(), &"crm-1".into())
+        .await
+        .unwrap();
+    let error = adapter
+        .soft_delete(&"evt/1+x".into(), &"crm-1".into())
+        .await
+        .unwrap_err();
     assert_eq!(error.retry(), Retry::After(None));
     assert_eq!(
         crm.calls(),
@@ -227,7 +236,7 @@ async fn throttling_and_auth_are_classified() {
     crm.then(503, "");
     let adapter = crm.adapter();
     let throttled = adapter
-        .upsert(&record(), ExistingRecord::Known("c"))
+        .upsert(&record(), ExistingRecord::Known(&"c".into()))
         .await
         .unwrap_err();
     assert_eq!(
@@ -240,7 +249,10 @@ async fn throttling_and_auth_are_classified() {
         .unwrap_err();
     assert_eq!(refused.retry(), Retry::Auth);
     assert!(!refused.to_string().contains(KEY), "{refused}");
-    let unavailable = adapter.soft_delete("e", "c").await.unwrap_err();
+    let unavailable = adapter
+        .soft_delete(&"e".into(), &"c".into())
+        .await
+        .unwrap_err();
     assert_eq!(
         unavailable.to_string(),
         "rest delete answered HTTP 503: (empty body)"

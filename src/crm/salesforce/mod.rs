@@ -45,6 +45,7 @@ use super::transport::CrmTransport;
 use super::vendor::Sent;
 use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
 use crate::config::SalesforceCrmSettings;
+use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 use crate::retry::Retry;
 
@@ -65,7 +66,7 @@ pub struct SalesforceAdapter {
     /// False once the org said `EventWhoIds` does not exist.
     shared_activities: AtomicBool,
     owners: OwnerDirectory,
-    target: String,
+    target: TargetId,
 }
 
 /// An upsert's or a read's answer (only what calsync uses).
@@ -110,10 +111,10 @@ impl SalesforceAdapter {
             external_id_field: settings.external_id_field.clone(),
             shared_activities: AtomicBool::new(true),
             owners,
-            target: format!(
+            target: TargetId::new(format!(
                 "salesforce:{}",
                 settings.instance_url.as_str().trim_end_matches('/')
-            ),
+            )),
         }
     }
 
@@ -164,7 +165,7 @@ impl SalesforceAdapter {
         }
         self.session
             .send("salesforce upsert", |token| {
-                let url = self.by_external_id(token, &record.external_event_id);
+                let url = self.by_external_id(token, record.event_id.as_str());
                 self.session.http().patch(url).json(&body)
             })
             .await
@@ -189,18 +190,18 @@ impl SalesforceAdapter {
                 let created = answer.status == StatusCode::CREATED || parsed.created == Some(true);
                 let crm_record_id = match parsed.id.filter(|id| !id.is_empty()) {
                     Some(id) => id,
-                    None => self.read_id(&record.external_event_id).await?,
+                    None => self.read_id(record.event_id.as_str()).await?,
                 };
                 Ok(UpsertOutcome {
-                    crm_record_id,
+                    crm_record_id: CrmRecordId::new(crm_record_id),
                     created,
                 })
             }
             204 => {
                 let crm_record_id = match existing {
-                    ExistingRecord::Known(id) => id.to_owned(),
+                    ExistingRecord::Known(id) => id.clone(),
                     ExistingRecord::None | ExistingRecord::Uncertain => {
-                        self.read_id(&record.external_event_id).await?
+                        CrmRecordId::new(self.read_id(record.event_id.as_str()).await?)
                     }
                 };
                 Ok(UpsertOutcome {
@@ -284,7 +285,7 @@ impl CrmAdapter for SalesforceAdapter {
         "salesforce"
     }
 
-    fn target(&self) -> &str {
+    fn target(&self) -> &TargetId {
         &self.target
     }
 
@@ -305,15 +306,15 @@ impl CrmAdapter for SalesforceAdapter {
 
     async fn soft_delete(
         &self,
-        external_event_id: &str,
-        crm_record_id: &str,
+        event_id: &EventId,
+        crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "salesforce delete";
         let answer = self
             .session
             .send(OPERATION, |token| {
-                let url = match crm_record_id.trim() {
-                    "" => self.by_external_id(token, external_event_id),
+                let url = match crm_record_id.as_str().trim() {
+                    "" => self.by_external_id(token, event_id.as_str()),
                     id => format!(
                         "{}/sobjects/Event/{}",
                         token.api_base,

@@ -213,7 +213,7 @@ fn every_endpoint_the_client_uses_is_in_the_spec() {
 }
 
 #[test]
-fn the_webhook_body_uses_only_documented_fields() {
+fn the_subscription_body_uses_only_documented_fields() {
     let Some(spec) = spec() else {
         return;
     };

@@ -85,10 +85,10 @@ impl NylasClient {
     /// already be serving it.
     pub async fn create_subscription(
         &self,
-        webhook: &NewSubscription,
+        subscription: &NewSubscription,
     ) -> Result<CreatedSubscription, NylasError> {
         let created: Data<CreatedSubscription> = self
-            .fetch(Call::new(CREATE_SUBSCRIPTION, &[]), Some(webhook))
+            .fetch(Call::new(CREATE_SUBSCRIPTION, &[]), Some(subscription))
             .await?;
         Ok(created.data)
     }

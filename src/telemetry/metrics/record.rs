@@ -233,16 +233,16 @@ impl Metrics {
     /// Sets the number of webhook subscriptions per status (the known statuses not given are
     /// zero; other statuses only appear while counted).
     pub fn set_subscriptions<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
-        self.webhooks.clear();
+        self.subscriptions.clear();
         for status in WEBHOOK_STATUSES {
-            self.webhooks
+            self.subscriptions
                 .get_or_create(&SubscriptionLabels {
                     status: status.to_owned(),
                 })
                 .set(0);
         }
         for (status, count) in counts {
-            self.webhooks
+            self.subscriptions
                 .get_or_create(&SubscriptionLabels {
                     status: status.to_string(),
                 })

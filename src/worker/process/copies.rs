@@ -146,7 +146,7 @@ impl Processor {
         }
         let legacy = self
             .store
-            .load_state(self.crm.target(), &request.record_key)
+            .load_state(self.crm.target().as_str(), &request.record_key)
             .await?;
         Ok(Known {
             copy: None,

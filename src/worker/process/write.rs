@@ -8,8 +8,8 @@
 //! `meeting:<key>`, renewed before every CRM call, released after, also when the job is
 //! cancelled). The lock's owner is the job's key: only one job per key is in flight (its lease),
 //! so the job that takes over a crashed or interrupted job's lease takes over its meeting lock
-//! at once instead of waiting for it to expire. The record keeps the record key it was bound to (`external_event_id`), whichever copy
-//! its content comes from; no CRM call when the resolved content hashes to what was last
+//! at once instead of waiting for it to expire. The record keeps the event id it was bound to (the
+//! job's record key), whichever copy its content comes from; no CRM call when the resolved content hashes to what was last
 //! written; a create at most once per meeting (`create_pending`, as before meetings existed).
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::config::DeletedMeetings;
 use crate::crm::ExistingRecord;
+use crate::ids::{CrmRecordId, EventId};
 use crate::meeting::{self, Resolution};
 use crate::record::{MeetingRecord, MeetingStatus};
 use crate::store::{CopyStatus, GrantStatus, MeetingCopy, Store, SyncState};
@@ -30,12 +31,12 @@ const LOCK_POLL: Duration = Duration::from_millis(25);
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 impl Processor {
-    /// Writes the meeting `meeting_key` (bound to `record_key`) from all its copies; `owner`
-    /// names the lock's holder (the job's key).
+    /// Writes the meeting `meeting_key` (its record bound to the event id `record_key`) from all
+    /// its copies; `owner` names the lock's holder (the job's key).
     pub(super) async fn write_meeting(
         &self,
         meeting_key: &str,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
     ) -> Result<SyncOutcome, SyncError> {
         let lock = format!("meeting:{meeting_key}");
@@ -98,7 +99,7 @@ impl Processor {
     async fn write_locked(
         &self,
         meeting_key: &str,
-        record_key: &str,
+        record_key: &EventId,
         held: &HeldLock,
     ) -> Result<SyncOutcome, SyncError> {
         let mut copies = self.store.meetings().copies_of_meeting(meeting_key).await?;
@@ -106,7 +107,7 @@ impl Processor {
         let organizers = self.organizer_grants(&copies).await;
         let state = self
             .store
-            .load_state(self.crm.target(), record_key)
+            .load_state(self.crm.target().as_str(), record_key.as_str())
             .await?
             .unwrap_or_else(|| SyncState {
                 target: self.crm.target().to_string(),
@@ -140,7 +141,7 @@ impl Processor {
                 _ => return self.remove(state, version, held).await,
             },
         };
-        let record = record_of(copy, record_key, status)?;
+        let record = record_of(copy, record_key.clone(), status)?;
         self.upsert(record, state, version, copy, held).await
     }
 
@@ -209,7 +210,7 @@ impl Processor {
             }
             return Ok(SyncOutcome::Unchanged);
         }
-        let known_id = state.crm_record_id.clone();
+        let known_id = state.crm_record_id.clone().map(CrmRecordId::new);
         let existing = match (&known_id, state.create_pending) {
             (_, true) => ExistingRecord::Uncertain,
             (Some(id), false) => ExistingRecord::Known(id),
@@ -226,13 +227,13 @@ impl Processor {
             .upsert(&record, existing)
             .await
             .map_err(SyncError::Crm)?;
-        record_crm_id(&outcome.crm_record_id);
-        state.crm_record_id = Some(outcome.crm_record_id);
+        record_crm_id(outcome.crm_record_id.as_str());
+        state.crm_record_id = Some(outcome.crm_record_id.into_string());
         state.version = newest;
         state.content_hash = Some(hash);
         state.tombstone = false;
         state.create_pending = false;
-        state.grant_id = Some(record.grant_id.clone());
+        state.grant_id = Some(record.grant_id.to_string());
         state.calendar_id = copy.calendar_id.clone();
         state.updated_at = Some(self.clock.now());
         self.store.save_state(&state).await?;
@@ -254,7 +255,10 @@ impl Processor {
             (Some(crm_id), false) => {
                 self.renew_lock(held).await?;
                 self.crm
-                    .soft_delete(&state.record_key, crm_id)
+                    .soft_delete(
+                        &EventId::new(state.record_key.as_str()),
+                        &CrmRecordId::new(crm_id.as_str()),
+                    )
                     .await
                     .map_err(SyncError::Crm)?;
                 SyncOutcome::Deleted
@@ -308,16 +312,16 @@ impl Drop for HeldLock {
     }
 }
 
-/// The record a copy's content maps to, written under the meeting's record key, with its status
-/// forced when the meeting's state decides it.
+/// The record a copy's content maps to, written under the meeting's event id (the job's record
+/// key), with its status forced when the meeting's state decides it.
 fn record_of(
     copy: &MeetingCopy,
-    record_key: &str,
+    event_id: EventId,
     status: Option<MeetingStatus>,
 ) -> Result<MeetingRecord, SyncError> {
     let content = copy.content.clone().unwrap_or_default();
     let mut record = MeetingRecord::from_stored(content).map_err(SyncError::CopyContent)?;
-    record.external_event_id = record_key.to_string();
+    record.event_id = event_id;
     if let Some(status) = status {
         record.meeting_status = status;
     }

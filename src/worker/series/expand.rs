@@ -92,7 +92,7 @@ impl Series {
     ) -> Result<SyncOutcome, SyncError> {
         let state = processor
             .store
-            .load_state(processor.crm.target(), &job.request.record_key)
+            .load_state(processor.crm.target().as_str(), &job.request.record_key)
             .await?;
         let has_record = state.is_some_and(|state| {
             !state.tombstone && (state.crm_record_id.is_some() || state.create_pending)

@@ -67,7 +67,7 @@ pub async fn daily_cap(kind: CrmFake) {
     publish(&app, "n1", "event.created", &first).await;
     assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
     let signs = crm.daily_cap_signs();
-    let text = app.app.metrics().render();
+    let text = app.parts.metrics.render();
     for line in &signs.before {
         assert!(text.contains(line), "{line} in\n{text}");
     }
@@ -94,7 +94,7 @@ pub async fn daily_cap(kind: CrmFake) {
     assert_eq!(crm.requests().len(), seen, "held back without a request");
     assert_eq!(crm.live().len(), 1);
     assert_no_dead_letters(&app).await;
-    let text = app.app.metrics().render();
+    let text = app.parts.metrics.render();
     for line in &signs.spent {
         assert!(text.contains(line), "{line} in\n{text}");
     }
@@ -112,7 +112,7 @@ pub async fn expired_credential(kind: CrmFake) {
     assert!(matches!(app.drain().await[..], [Settled::Deferred(_)]));
     // Past the target's back-off.
     tokio::time::advance(Duration::from_secs(3600)).await;
-    let check = app.app.crm().check().await.unwrap_err();
+    let check = app.parts.crm.check().await.unwrap_err();
     assert_eq!(check.retry(), Retry::Auth);
     // The check names the URL it tried.
     let shown = check.to_string();
@@ -121,7 +121,7 @@ pub async fn expired_credential(kind: CrmFake) {
     assert_no_dead_letters(&app).await;
 
     crm.renew_credential();
-    app.app.crm().check().await.unwrap();
+    app.parts.crm.check().await.unwrap();
     publish(&app, "n2", "event.updated", &current).await;
     assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
     assert_eq!(crm.live().len(), 1);

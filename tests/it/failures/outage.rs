@@ -89,7 +89,7 @@ async fn a_crm_down_for_two_hours_loses_nothing_and_is_not_hammered() {
             "evt-{index}"
         );
     }
-    let stats = app.store.job_stats(app.app.clock().now()).await.unwrap();
+    let stats = app.store.job_stats(app.parts.clock.now()).await.unwrap();
     assert_eq!((stats.pending, stats.retrying, stats.dead), (0, 0, 0));
     assert!(
         app.metrics()
@@ -223,7 +223,7 @@ async fn an_event_the_crm_rejects_is_dead_lettered_while_others_sync_and_dlq_ret
 
     // The operator fixes the CRM side, then requeues the dead letter.
     app.crm.cure("evt-1");
-    let now = app.app.clock().now();
+    let now = app.parts.clock.now();
     let report = dlq::retry(
         app.store.as_ref(),
         &DeadLetterSelection::Ids(vec![letters[0].id, 4242]),

@@ -41,7 +41,7 @@ async fn a_retry_schedule_survives_a_restart() {
         .await
         .unwrap()
         .expect("a job is due later");
-    let clock = app.app.clock();
+    let clock = app.parts.clock;
     // Stored at millisecond precision.
     let until = clock.until(due);
     assert!(

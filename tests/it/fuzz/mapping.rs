@@ -156,8 +156,8 @@ fn check(json: Value, fallback_grant: &str) -> Result<(), TestCaseError> {
     let Ok(record) = map_event(&event, fallback_grant) else {
         return Ok(());
     };
-    prop_assert_eq!(&record.external_event_id, &event.id);
-    prop_assert!(!record.external_event_id.trim().is_empty());
+    prop_assert_eq!(record.event_id.as_str(), event.id.as_str());
+    prop_assert!(!record.event_id.as_str().trim().is_empty());
     prop_assert!(
         record.meeting_end_date >= record.meeting_date,
         "ends before it starts: {json}"

@@ -105,7 +105,7 @@ async fn a_wrong_crm_key_fails_the_crm_line_and_the_exit_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_nylas_key_fails_the_nylas_line_and_skips_the_webhooks() {
+async fn a_wrong_nylas_key_fails_the_nylas_line_and_skips_the_subscriptions() {
     let checked = check(&[("NYLAS_API_KEY", "nyk_wrong")]).await;
     let out = &checked.stdout;
     assert_eq!(checked.code, Some(1), "{out}");

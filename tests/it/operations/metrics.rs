@@ -389,7 +389,7 @@ async fn pruning_drops_notifications_older_than_keep_and_nothing_else() {
     let pending_after = app.store.job_stats(hours_ago(0)).await.unwrap().pending;
     assert_eq!(pending_before, 2);
     assert_eq!(pending_after, 2, "jobs are never pruned");
-    let metrics = app.app.metrics().render();
+    let metrics = app.parts.metrics.render();
     assert!(
         metrics.contains("calsync_notifications_pruned_total 1"),
         "{metrics}"

@@ -23,7 +23,7 @@ const CALENDAR: &str = "primary";
 
 async fn replay(app: &TestApp, args: ReplayArgs) -> (ReplaySummary, String) {
     let mut out = Vec::new();
-    let summary = replay::run(app.app.store().as_ref(), app.app.clock(), &args, &mut out)
+    let summary = replay::run(app.parts.store.as_ref(), app.parts.clock, &args, &mut out)
         .await
         .unwrap();
     (summary, String::from_utf8(out).unwrap())
@@ -83,7 +83,7 @@ async fn replay_after_a_mapping_change_rewrites_only_the_selected_event() {
     let app = two_synced_events().await;
     // A mapping change means the record calsync computes now differs from the one it wrote:
     // exactly the state where the stored content hash no longer matches.
-    let target = app.app.crm().target().to_string();
+    let target = app.parts.crm.target().to_string();
     let mut state = app
         .store
         .load_state(&target, "evt-1")
@@ -197,8 +197,8 @@ async fn the_window_selects_by_receipt_time_and_grant_changes_are_skipped() {
         event_id: None,
     };
     let error = replay::run(
-        app.app.store().as_ref(),
-        app.app.clock(),
+        app.parts.store.as_ref(),
+        app.parts.clock,
         &backwards,
         &mut Vec::new(),
     )

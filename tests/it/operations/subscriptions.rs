@@ -27,7 +27,7 @@ async fn create_passes_the_challenge_and_prints_the_secret_once() {
         description: None,
     };
     let mut out = Vec::new();
-    let created = subscriptions::create(app.app.nylas(), &args, &mut out)
+    let created = subscriptions::create(&app.parts.nylas, &args, &mut out)
         .await
         .unwrap();
     let out = output(out);
@@ -60,7 +60,7 @@ async fn create_fails_clearly_when_nothing_answers_the_challenge() {
         emails: Vec::new(),
         description: Some("staging".to_string()),
     };
-    let error = subscriptions::create(app.app.nylas(), &args, &mut Vec::new())
+    let error = subscriptions::create(&app.parts.nylas, &args, &mut Vec::new())
         .await
         .unwrap_err();
     assert!(
@@ -90,7 +90,7 @@ async fn list_rotate_and_delete() {
     );
 
     let mut out = Vec::new();
-    let listed = subscriptions::list(app.app.nylas(), &mut out)
+    let listed = subscriptions::list(&app.parts.nylas, &mut out)
         .await
         .unwrap();
     let out = output(out);
@@ -116,7 +116,7 @@ async fn list_rotate_and_delete() {
     );
 
     let mut out = Vec::new();
-    subscriptions::rotate_secret(app.app.nylas(), "wh-1", &mut out)
+    subscriptions::rotate_secret(&app.parts.nylas, "wh-1", &mut out)
         .await
         .unwrap();
     let out = output(out);
@@ -136,13 +136,13 @@ async fn list_rotate_and_delete() {
     );
 
     let mut out = Vec::new();
-    subscriptions::delete(app.app.nylas(), "wh-2", &mut out)
+    subscriptions::delete(&app.parts.nylas, "wh-2", &mut out)
         .await
         .unwrap();
     assert!(output(out).contains("Deleted webhook wh-2"));
     let ids: Vec<String> = app.nylas.webhooks().into_iter().map(|w| w.id).collect();
     assert_eq!(ids, ["wh-1"]);
-    let missing = subscriptions::delete(app.app.nylas(), "wh-2", &mut Vec::new())
+    let missing = subscriptions::delete(&app.parts.nylas, "wh-2", &mut Vec::new())
         .await
         .unwrap_err();
     let cause = std::error::Error::source(&missing).unwrap().to_string();
@@ -150,7 +150,7 @@ async fn list_rotate_and_delete() {
 }
 
 #[tokio::test]
-async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
+async fn the_monitor_counts_watched_subscriptions_by_status_on_one_replica() {
     let app = TestApp::spawn().await;
     let events = ["event.created", "event.updated", "event.deleted"];
     app.nylas
@@ -168,7 +168,7 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
     let assessment = monitor.check_once().await.unwrap().expect("lock taken");
     let unhealthy: Vec<&str> = assessment.unhealthy().map(|w| w.id.as_str()).collect();
     assert_eq!(unhealthy, ["wh-2"], "wh-3 delivers no event notifications");
-    let text = app.app.metrics().render();
+    let text = app.parts.metrics.render();
     assert!(
         text.contains(r#"calsync_webhooks{status="active"} 1"#),
         "{text}"
@@ -187,10 +187,10 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
     let other_metrics = Arc::new(Metrics::new());
     other_metrics.set_subscriptions([("failing", 1)]);
     let other_replica = SubscriptionMonitor::new(
-        app.app.nylas().clone(),
+        app.parts.nylas.clone(),
         app.store.clone(),
         other_metrics.clone(),
-        app.app.clock(),
+        app.parts.clock,
         "another-replica".to_string(),
         Duration::from_secs(300),
     );
@@ -212,7 +212,7 @@ async fn the_monitor_counts_watched_webhooks_by_status_on_one_replica() {
     app.nylas.set_subscription_status("wh-2", "active");
     let assessment = monitor.check_once().await.unwrap().expect("lock renewed");
     assert!(assessment.healthy());
-    let text = app.app.metrics().render();
+    let text = app.parts.metrics.render();
     assert!(
         text.contains(r#"calsync_webhooks{status="active"} 2"#),
         "{text}"
@@ -239,7 +239,7 @@ async fn a_failed_check_is_an_error_and_keeps_the_last_known_gauge() {
     assert!(matches!(error, MonitorError::Nylas(_)), "{error}");
     let shown = calsync::cause::chain(&error);
     assert!(shown.contains("503"), "{shown}");
-    let text = app.app.metrics().render();
+    let text = app.parts.metrics.render();
     assert!(
         text.contains(r#"calsync_webhooks{status="failed"} 1"#),
         "{text}"

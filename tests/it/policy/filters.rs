@@ -217,7 +217,8 @@ fn holiday(id: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_burst_of_holiday_webhooks_on_a_read_only_calendar_costs_one_listing_and_no_crm_call() {
+async fn a_burst_of_holiday_notifications_on_a_read_only_calendar_costs_one_listing_and_no_crm_call()
+ {
     let app = calendars_app(CalendarSelection::All, true).await;
     for index in 0..5 {
         let id = format!("holiday-{index}");
@@ -249,7 +250,7 @@ async fn a_burst_of_holiday_webhooks_on_a_read_only_calendar_costs_one_listing_a
 }
 
 #[tokio::test]
-async fn with_primary_only_a_webhook_from_another_calendar_writes_nothing() {
+async fn with_primary_only_a_notification_from_another_calendar_writes_nothing() {
     let app = calendars_app(CalendarSelection::Primary, false).await;
     let team = event("evt-team", GRANT, CALENDAR, "Pipeline review", 100);
     publish(&app, "n1", "event.created", &team).await;

@@ -61,7 +61,7 @@ pub fn rig(settings: &SalesforceCrmSettings) -> Rig {
 
 pub fn record(id: &str, emails: &[&str]) -> MeetingRecord {
     MeetingRecord {
-        external_event_id: id.into(),
+        event_id: id.into(),
         grant_id: "grant-1".into(),
         provider_calendar_id: None,
         meeting_subject: "Demo".into(),

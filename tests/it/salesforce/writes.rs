@@ -24,7 +24,7 @@ async fn the_upsert_is_keyed_by_our_id_so_repeats_update_the_same_event() {
     for existing in [
         ExistingRecord::None,
         ExistingRecord::Uncertain,
-        ExistingRecord::Known("stale"),
+        ExistingRecord::Known(&"stale".into()),
     ] {
         let again = rig
             .adapter
@@ -125,17 +125,17 @@ async fn a_delete_goes_to_the_recycle_bin_once_and_a_missing_event_is_success() 
         .await
         .unwrap();
     rig.adapter
-        .soft_delete("e1", &created.crm_record_id)
+        .soft_delete(&"e1".into(), &created.crm_record_id)
         .await
         .unwrap();
     assert!(org.events_for("e1")[0].deleted);
     // Again (ENTITY_IS_DELETED) and for an id the org never had (NOT_FOUND).
     rig.adapter
-        .soft_delete("e1", &created.crm_record_id)
+        .soft_delete(&"e1".into(), &created.crm_record_id)
         .await
         .unwrap();
     rig.adapter
-        .soft_delete("e9", "00U000000000999AAA")
+        .soft_delete(&"e9".into(), &"00U000000000999AAA".into())
         .await
         .unwrap();
     // Without a known id, by the external id.
@@ -143,7 +143,10 @@ async fn a_delete_goes_to_the_recycle_bin_once_and_a_missing_event_is_success() 
         .upsert(&record("e2", &[]), ExistingRecord::None)
         .await
         .unwrap();
-    rig.adapter.soft_delete("e2", "").await.unwrap();
+    rig.adapter
+        .soft_delete(&"e2".into(), &"".into())
+        .await
+        .unwrap();
     assert!(org.live_events().is_empty());
     // A resurrected event gets a new Event.
     let again = rig

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use calsync::store::{IngestOutcome, JobSource, NotificationFilter, PayloadOrigin};
+use calsync::store::{
+    GrantChange, IncomingNotification, IngestOutcome, JobSource, NotificationFilter, PayloadOrigin,
+};
 use serde_json::json;
 
 use super::{Backend, LEASE, at, notification, upsert};
@@ -159,4 +161,49 @@ pub async fn wakeups_signal_new_and_released_work(backend: Backend) {
     notified.as_mut().enable();
     store.release(&claimed[0].lease, at(1)).await.unwrap();
     assert!(tokio::time::timeout(Duration::ZERO, notified).await.is_ok());
+}
+
+/// A batch far larger than one multi-row statement: each job applies in arrival order (a key's
+/// newer versions replace older ones, an older one arriving last is stale), a repeated id is a
+/// duplicate that changes nothing, and a job for a deleted grant is refused.
+pub async fn a_large_batch_applies_every_job_in_order(backend: Backend) {
+    let store = &backend.store;
+    let deletion = IncomingNotification {
+        trigger: "grant.deleted".into(),
+        grant_id: Some("grant-gone".into()),
+        grant_change: Some(GrantChange::Deleted),
+        ..notification("g-deleted", None)
+    };
+    store.ingest(&[deletion], at(0)).await.unwrap();
+
+    // 300 notifications over 100 keys, each key three times with rising versions.
+    let mut batch: Vec<IncomingNotification> = (0..300)
+        .map(|index| {
+            let key = format!("e-{}", index % 100);
+            notification(&format!("n-{index}"), Some(upsert(&key, index)))
+        })
+        .collect();
+    batch.push(notification("n-5", Some(upsert("e-5", 999))));
+    batch.push(notification("n-stale", Some(upsert("e-0", 0))));
+    let mut refused = upsert("e-gone", 1);
+    refused.grant_id = "grant-gone".into();
+    batch.push(notification("n-gone", Some(refused)));
+
+    let outcomes = store.ingest(&batch, at(1)).await.unwrap();
+    let duplicates: Vec<usize> = (0..outcomes.len())
+        .filter(|&index| outcomes[index] == IngestOutcome::Duplicate)
+        .collect();
+    assert_eq!(duplicates, [300], "only the second copy of n-5");
+
+    let claimed = store.claim("w1", at(1), LEASE, 1_000).await.unwrap();
+    let mut versions: Vec<(String, Option<i64>)> = claimed
+        .into_iter()
+        .map(|job| (job.request.record_key, job.request.version))
+        .collect();
+    versions.sort();
+    let mut expected: Vec<(String, Option<i64>)> = (0..100)
+        .map(|key| (format!("e-{key}"), Some(200 + key)))
+        .collect();
+    expected.sort();
+    assert_eq!(versions, expected);
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use calsync::app::App;
+use calsync::app::{App, Components};
 use calsync::clock::Clock;
 use calsync::config::{self, LoadOptions, Settings};
 use calsync::http::verify::sign;
@@ -254,6 +254,8 @@ impl TestAppBuilder {
 pub struct TestApp {
     pub address: SocketAddr,
     pub app: Arc<App>,
+    /// The app's shared components (store, clients, write path, metrics, clock).
+    pub parts: Components,
     pub runner: Runner,
     pub store: Arc<dyn Store>,
     pub ingest: Ingestor,
@@ -288,10 +290,12 @@ impl TestApp {
         let draining = CancellationToken::new();
         let router = app.router(ingest.clone(), draining.clone());
         let address = server::spawn(router).await;
+        let parts = app.components();
         TestApp {
             address,
             runner: app.runner(),
-            store: app.store().clone(),
+            store: parts.store.clone(),
+            parts,
             app: Arc::new(app),
             ingest,
             draining,
@@ -347,7 +351,7 @@ impl TestApp {
 
     /// The webhook URL.
     pub fn webhook_url(&self) -> String {
-        let path = &self.app.settings().server.webhook_path;
+        let path = &self.fixture.settings.server.webhook_path;
         format!("http://{}{}", self.address, path)
     }
 

@@ -7,7 +7,7 @@ use crate::record::{Attendee, RsvpStatus};
 
 fn record() -> MeetingRecord {
     MeetingRecord {
-        external_event_id: "evt_1".into(),
+        event_id: "evt_1".into(),
         grant_id: "g".into(),
         provider_calendar_id: None,
         meeting_subject: "Demo".into(),

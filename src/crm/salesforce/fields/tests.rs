@@ -7,7 +7,7 @@ use crate::record::{Attendee, RsvpStatus};
 
 fn record() -> MeetingRecord {
     MeetingRecord {
-        external_event_id: "evt_1".into(),
+        event_id: "evt_1".into(),
         grant_id: "grant_a".into(),
         provider_calendar_id: Some("primary".into()),
         meeting_subject: "Discovery call".into(),

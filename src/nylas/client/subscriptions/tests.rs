@@ -102,18 +102,18 @@ async fn list_reads_destinations_and_skips_broken_ones() {
     let good = answer["data"].clone();
     answer["data"] = json!([good, {"description": "no id"}, {"id": "wh_2", "status": "failed"}]);
     fake.then(Canned::json(200, answer));
-    let webhooks = fake.client().list_subscriptions().await.unwrap();
-    assert_eq!(webhooks.len(), 2);
+    let subscriptions = fake.client().list_subscriptions().await.unwrap();
+    assert_eq!(subscriptions.len(), 2);
     assert_eq!(
-        webhooks[0].url.as_deref(),
+        subscriptions[0].url.as_deref(),
         Some("https://calsync.example.com/webhooks/nylas")
     );
     assert_eq!(
-        webhooks[0].notification_email_addresses,
+        subscriptions[0].notification_email_addresses,
         ["ops@example.com"]
     );
-    assert_eq!(webhooks[1].status.as_deref(), Some("failed"));
-    assert!(webhooks[1].trigger_types.is_empty());
+    assert_eq!(subscriptions[1].status.as_deref(), Some("failed"));
+    assert!(subscriptions[1].trigger_types.is_empty());
 
     let request = fake.single();
     assert_eq!(
@@ -139,7 +139,7 @@ async fn rotate_posts_to_the_rotate_secret_path() {
 }
 
 #[tokio::test]
-async fn delete_sends_delete_to_the_webhook() {
+async fn delete_sends_delete_to_the_subscription() {
     let fake = FakeNylas::start().await;
     fake.then(Canned::json(
         200,
