@@ -155,7 +155,9 @@ impl App {
             self.parts.processor.clone(),
             self.series(),
             RunnerConfig {
-                workers: sync.workers,
+                // A batching CRM needs as many jobs in flight as a batch holds for batches to
+                // fill; Nylas fetches stay bounded by `sync.workers` (`with_fetch_limit`).
+                workers: sync.workers.max(self.parts.crm.batch_capacity()),
                 lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
                 retry: retry_policy(&self.settings),

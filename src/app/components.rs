@@ -87,7 +87,8 @@ impl Components {
                 breaker,
             )
             .with_meetings(settings.sync.deleted_meetings, settings.sync.lease)
-            .with_policy(Arc::new(policy)),
+            .with_policy(Arc::new(policy))
+            .with_fetch_limit(settings.sync.workers),
         );
         let owner = format!(
             "{}-{}",

@@ -143,6 +143,16 @@ pub(super) mod crm {
         "calsync_event_id".to_owned()
     }
 
+    /// `crm.batch_size` (`hubspot`): HubSpot's batch maximum.
+    pub fn hubspot_batch_size() -> usize {
+        crate::crm::hubspot::MAX_BATCH
+    }
+
+    /// `crm.batch_linger` (`hubspot`).
+    pub fn batch_linger() -> Duration {
+        Duration::from_millis(25)
+    }
+
     /// `crm.api_version` (`salesforce`).
     pub fn api_version() -> String {
         "v62.0".to_owned()

@@ -6,6 +6,7 @@
 //! for duplicates on the hot path: the worker passes what it knows about the existing record.
 //! Every failure is classified ([`CrmError::retry`]) from status and headers.
 
+pub mod batch;
 pub mod contacts;
 pub mod hubspot;
 pub mod jsonl;
@@ -191,11 +192,11 @@ pub fn build(
             &settings.sync.internal_domains,
             transport,
         ))),
-        CrmSettings::HubSpot(hubspot) => Ok(Arc::new(hubspot::HubSpotAdapter::new(
+        CrmSettings::HubSpot(hubspot) => Ok(hubspot::HubSpotAdapter::shared(
             hubspot,
             &settings.sync.internal_domains,
             transport,
-        ))),
+        )),
         CrmSettings::Pipedrive(pipedrive) => Ok(Arc::new(pipedrive::PipedriveAdapter::new(
             pipedrive,
             &settings.sync.internal_domains,

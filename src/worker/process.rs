@@ -209,6 +209,9 @@ pub struct Processor {
     /// What reaches the CRM; its grant directory also tells whose calendar each grant is
     /// (which copy of a meeting is the organizer's).
     policy: Arc<Policy>,
+    /// Bounds concurrent event fetches from Nylas (`sync.workers`) when the pool runs more jobs
+    /// than that to fill CRM batches; `None`: bounded by the pool alone.
+    fetch_slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Processor {
@@ -235,7 +238,14 @@ impl Processor {
             deleted_meetings: DeletedMeetings::default(),
             meeting_lock: DEFAULT_MEETING_LOCK,
             policy: Arc::new(policy),
+            fetch_slots: None,
         }
+    }
+
+    /// Fetches at most `limit` events from Nylas at once, however many jobs run.
+    pub fn with_fetch_limit(mut self, limit: usize) -> Self {
+        self.fetch_slots = Some(Arc::new(tokio::sync::Semaphore::new(limit.max(1))));
+        self
     }
 
     /// Sets what a meeting whose copies are all deleted becomes (`sync.deleted_meetings`) and
@@ -307,6 +317,10 @@ impl Processor {
             .or_else(|| payload.as_ref().and_then(|event| event.calendar_id.clone()));
         let guessed = calendar.is_none();
         let calendar = calendar.unwrap_or_else(|| "primary".to_string());
+        let _slot = match &self.fetch_slots {
+            Some(slots) => slots.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let fetched = self
             .nylas
             .get_event(&request.grant_id, &request.record_key, &calendar)

@@ -260,4 +260,44 @@ impl Runner {
             );
         }
     }
+
+    /// Like [`Runner::run_until_idle`], but in rounds: each round claims as many due jobs as
+    /// the pool runs at once and runs them concurrently (so a batching CRM sees them together),
+    /// settling each; returns what happened to each job, round by round, in claim order.
+    pub async fn run_rounds_until_idle(&self) -> Result<Vec<Settled>, StoreError> {
+        let mut settled = Vec::new();
+        loop {
+            if let Admission::Hold(_) = self.processor.breaker.admission() {
+                return Ok(settled);
+            }
+            let jobs = self.claim(self.config.workers.max(1)).await?;
+            if jobs.is_empty() {
+                return Ok(settled);
+            }
+            let mut running = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let runner = self.clone();
+                running.push(tokio::spawn(async move {
+                    let span = super::process::job_span(&job);
+                    let result = runner
+                        .series
+                        .sync(&runner.processor, &job)
+                        .instrument(span.clone())
+                        .await;
+                    let policy = &runner.config.retry;
+                    runner
+                        .processor
+                        .settle(&job, result, policy)
+                        .instrument(span)
+                        .await
+                }));
+            }
+            for job in running {
+                match job.await {
+                    Ok(outcome) => settled.push(outcome?),
+                    Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+                }
+            }
+        }
+    }
 }

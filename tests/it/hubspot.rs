@@ -3,8 +3,10 @@
 //! written, the window header, a portal without the event id property, labelled links. The
 //! behaviour every CRM shares is in `crm_conformance`.
 
+mod batch;
 mod contract;
 mod links;
+mod measure;
 
 use calsync::worker::SyncOutcome;
 use calsync::worker::settle::Settled;
@@ -57,9 +59,13 @@ fn assert_first_write(hubspot: &FakeHubSpot) {
     );
 }
 
+/// Writes each meeting with its own requests (`crm.batch_size = 1`): the path calsync takes
+/// when batching is off or the event id property is not unique.
+pub const UNBATCHED: (&str, &str) = ("CALSYNC__CRM__BATCH_SIZE", "1");
+
 #[tokio::test]
 async fn the_first_write_maps_the_event_and_links_its_contact() {
-    let app = hubspot_app(&[]).await;
+    let app = hubspot_app(&[UNBATCHED]).await;
     hub(&app).add_contact("buyer@prospect.com", Some("Pat"));
     let current = event("evt-1", GRANT, CALENDAR, "Discovery call", 100);
     publish(&app, "n1", "event.created", &current).await;

@@ -21,8 +21,13 @@ use serde_json::json;
 use crate::salesforce::rig::record;
 use crate::support::hostile::{Hostile, Hostility, Seen};
 
-/// Settings for `kind` with its endpoint at `base` (Nylas at `nylas`).
+/// Settings for `kind` with its endpoint at `base` (Nylas at `nylas`). `hubspot-batched` is
+/// HubSpot with batch writes; `hubspot` writes each meeting with its own requests.
 fn settings(kind: &str, base: &str, nylas: &str) -> Settings {
+    let (kind, batch_size) = match kind {
+        "hubspot-batched" => ("hubspot", "100"),
+        other => (other, "1"),
+    };
     let mut env: HashMap<String, String> = [
         ("NYLAS_API_KEY", "nyk_hostile"),
         ("NYLAS_API_URI", nylas),
@@ -33,6 +38,9 @@ fn settings(kind: &str, base: &str, nylas: &str) -> Settings {
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
     .collect();
+    if kind == "hubspot" {
+        env.insert("CALSYNC__CRM__BATCH_SIZE".into(), batch_size.into());
+    }
     match kind {
         "salesforce" => {
             env.insert("CALSYNC__CRM__INSTANCE_URL".into(), base.into());
@@ -144,6 +152,36 @@ async fn no_adapter_follows_a_redirect_and_writes_are_never_successes() {
             assert_redirected(&error, status, &location, &format!("{context} delete"));
             assert_not_followed(&hostile, &elsewhere, "DELETE", &context);
         }
+    }
+}
+
+#[tokio::test]
+async fn batched_hubspot_writes_follow_no_redirect() {
+    for status in [301, 302, 307] {
+        let context = format!("hubspot batched {status}");
+        let elsewhere = elsewhere().await;
+        // A batched upsert first reads the event id property's definition: a redirected read,
+        // retried, and no write is sent.
+        let (hostile, location) = redirecting(status, &elsewhere).await;
+        let error = adapter("hubspot-batched", &hostile.base_url())
+            .upsert(&record("evt-1", &[]), ExistingRecord::None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, CrmError::Redirected { .. }),
+            "{context}: {error:?}"
+        );
+        assert_eq!(error.retry(), Retry::After(None), "{context}");
+        assert!(error.to_string().contains(&location), "{context}: {error}");
+        assert_not_followed(&hostile, &elsewhere, "GET", &context);
+
+        let (hostile, location) = redirecting(status, &elsewhere).await;
+        let error = adapter("hubspot-batched", &hostile.base_url())
+            .soft_delete(&"evt-1".into(), &"42".into())
+            .await
+            .unwrap_err();
+        assert_redirected(&error, status, &location, &format!("{context} archive"));
+        assert_not_followed(&hostile, &elsewhere, "POST", &context);
     }
 }
 

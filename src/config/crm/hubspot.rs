@@ -38,6 +38,17 @@ pub struct HubSpotCrmSettings {
     /// has no CRM user.
     #[serde(default)]
     pub default_owner: Option<String>,
+    /// `batch_size`, default 100 (HubSpot's maximum, and the cap): the most meeting writes sent
+    /// in one batch request; 1 writes each meeting with its own requests, as before batching.
+    #[serde(
+        default = "defaults::crm::hubspot_batch_size",
+        deserialize_with = "value::positive"
+    )]
+    pub batch_size: usize,
+    /// `batch_linger`, default 25ms: how long a write waits for others to share its batch
+    /// (`0s`: a batch takes only the writes already waiting).
+    #[serde(default = "defaults::crm::batch_linger", with = "value::duration")]
+    pub batch_linger: Duration,
 }
 
 impl CrmKind for HubSpotCrmSettings {

@@ -13,14 +13,26 @@
 //!   create only after a backoff, which keeps that window small.
 //! - soft-delete → `DELETE …/meetings/{id}` (archives to the recycle bin); 404 = already gone.
 //!
+//! Batching (`crm.batch_size` > 1, the default): writes from concurrent jobs are gathered into
+//! batch requests (`batch`): upserts by the event id property, which make every write
+//! idempotent, and archives. Batch upserts need the property to have unique values; the adapter
+//! asks HubSpot once (`GET /crm/v3/properties/meetings/<property>`) and, when it is missing or not
+//! unique, warns and writes every meeting with the single requests above instead (`calsync check`
+//! fails and says how to create the property). Archives are batched either way.
+//!
 //! Contact links (`contacts`) follow the attendees on every write; the owner
 //! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` (`owners`). Throttle signals and errors
 //! are classified in `errors`. The target is `hubspot:<base_url>`.
 
+mod batch;
+mod batch_links;
 mod contacts;
 mod errors;
 mod owners;
 mod properties;
+mod setup;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -29,6 +41,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use self::errors::HubSpotApi;
+use super::batch::{BatchSettings, Batcher};
 use super::contacts::ContactCache;
 use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
@@ -38,6 +51,7 @@ use crate::config::{ContactLinking, HubSpotCrmSettings};
 use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 
+pub use batch::MAX_BATCH;
 pub use properties::{OUTCOME_CANCELED, OUTCOME_SCHEDULED, meeting_properties};
 
 /// The meetings object on the date-versioned API.
@@ -59,6 +73,16 @@ pub struct HubSpotAdapter {
     contacts: ContactCache,
     owners: OwnerDirectory,
     target: TargetId,
+    /// Batch writers, when `crm.batch_size` > 1.
+    batches: Option<Batches>,
+}
+
+/// The adapter's batchers and what it learnt about batch upserts.
+struct Batches {
+    upserts: Batcher<batch::Upserts>,
+    archives: Batcher<batch::Archives>,
+    /// Whether the event id property has unique values (asked once, when first needed).
+    unique_property: tokio::sync::OnceCell<bool>,
 }
 
 /// A created or read object: only its id matters.
@@ -75,7 +99,39 @@ struct SearchResults {
 
 impl HubSpotAdapter {
     /// An adapter for the configured portal; attendees at `internal_domains` are never linked.
-    pub fn new(
+    /// It batches its writes when `crm.batch_size` > 1 (the batchers hold it weakly).
+    pub fn shared(
+        settings: &HubSpotCrmSettings,
+        internal_domains: &[String],
+        transport: CrmTransport,
+    ) -> Arc<Self> {
+        let batching = BatchSettings {
+            linger: settings.batch_linger,
+            max_items: settings.batch_size.min(MAX_BATCH),
+        };
+        Arc::new_cyclic(|adapter| {
+            let batches = (batching.max_items > 1).then(|| Batches {
+                upserts: Batcher::new(
+                    batch::Upserts(adapter.clone()),
+                    batching,
+                    "hubspot batch upsert",
+                ),
+                archives: Batcher::new(
+                    batch::Archives(adapter.clone()),
+                    batching,
+                    "hubspot batch archive",
+                ),
+                unique_property: tokio::sync::OnceCell::new(),
+            });
+            HubSpotAdapter {
+                batches,
+                ..Self::unbatched(settings, internal_domains, transport)
+            }
+        })
+    }
+
+    /// An adapter writing each meeting with its own requests.
+    fn unbatched(
         settings: &HubSpotCrmSettings,
         internal_domains: &[String],
         transport: CrmTransport,
@@ -83,6 +139,7 @@ impl HubSpotAdapter {
         let owners =
             OwnerDirectory::new(settings.default_owner.clone(), transport.metrics().clone());
         HubSpotAdapter {
+            batches: None,
             target: TargetId::new(format!("hubspot:{}", settings.base_url)),
             client: VendorClient::new(
                 transport,
@@ -276,6 +333,16 @@ impl CrmAdapter for HubSpotAdapter {
     ) -> Result<UpsertOutcome, CrmError> {
         let owner = self.owner(record).await?;
         let contact_ids = self.contact_ids(record).await?;
+        if let Some(batches) = &self.batches
+            && self.batch_upserts_usable(batches).await?
+        {
+            let item = batch::UpsertItem {
+                record: record.clone(),
+                owner,
+                contact_ids,
+            };
+            return batches.upserts.submit(item).await;
+        }
         let contact_ids = contact_ids.as_deref();
         match existing {
             ExistingRecord::None => self.create(record, &owner, contact_ids).await,
@@ -301,6 +368,12 @@ impl CrmAdapter for HubSpotAdapter {
         crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "hubspot delete";
+        if let Some(batches) = &self.batches {
+            return batches
+                .archives
+                .submit(crm_record_id.as_str().to_owned())
+                .await;
+        }
         let url = self.meetings_url(&[crm_record_id.as_str()]);
         let sent = self
             .client
@@ -320,14 +393,19 @@ impl CrmAdapter for HubSpotAdapter {
             .exchange(OPERATION, Method::GET, &url, NO_BODY)
             .await
             .map_err(|error| probe::naming(error, "GET", &url))?;
-        if sent.answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(probe::naming(
+        if !sent.answer.status.is_success() {
+            return Err(probe::naming(
                 self.client.status_error(OPERATION, &sent),
                 "GET",
                 &url,
-            ))
+            ));
         }
+        self.check_id_property().await
+    }
+
+    fn batch_capacity(&self) -> usize {
+        self.batches
+            .as_ref()
+            .map_or(1, |batches| batches.upserts.settings().max_items)
     }
 }

@@ -116,7 +116,12 @@ impl Subject {
                     .map(|((method, target), at)| Request::split(method.to_string(), &target, at))
                     .collect()
             }
-            Subject::HubSpot(hub) => vendor_requests(hub.requests()),
+            // The adapter's one-time read of the event id property's definition (before its
+            // first batch upsert) is setup, not part of a scenario's traffic.
+            Subject::HubSpot(hub) => vendor_requests(hub.requests())
+                .into_iter()
+                .filter(|seen| !seen.path.starts_with("/crm/v3/properties/"))
+                .collect(),
             Subject::Pipedrive(pd) => vendor_requests(pd.requests()),
             Subject::Salesforce(org) => org
                 .requests()
@@ -130,7 +135,7 @@ impl Subject {
     pub fn lose_next_create(&self) {
         match self {
             Subject::Rest(crm) => crm.lose_next_create(),
-            Subject::HubSpot(hub) => hub.lose_next_create(),
+            Subject::HubSpot(hub) => hub.lose_next_batch(),
             Subject::Pipedrive(pd) => pd.lose_next_create(),
             Subject::Salesforce(org) => org.lose_next_create(),
         }
@@ -328,7 +333,8 @@ impl Subject {
     pub fn update_request(&self, id: &str, event_id: &str) -> (&'static str, String) {
         match self {
             Subject::Rest(_) => ("PUT", "/api/meetings".into()),
-            Subject::HubSpot(_) => ("PATCH", format!("/crm/objects/2026-03/meetings/{id}")),
+            // Batched: every write is an upsert by the event id property.
+            Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/upsert".into()),
             Subject::Pipedrive(_) => ("PATCH", format!("/api/v2/activities/{id}")),
             Subject::Salesforce(_) => (
                 "PATCH",
@@ -341,7 +347,7 @@ impl Subject {
     pub fn delete_request(&self, id: &str) -> (&'static str, String) {
         match self {
             Subject::Rest(_) => ("DELETE", "/api/meetings".into()),
-            Subject::HubSpot(_) => ("DELETE", format!("/crm/objects/2026-03/meetings/{id}")),
+            Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/archive".into()),
             Subject::Pipedrive(_) => ("DELETE", format!("/api/v2/activities/{id}")),
             Subject::Salesforce(_) => ("DELETE", format!("/sobjects/Event/{id}")),
         }
@@ -349,7 +355,8 @@ impl Subject {
 
     /// How the meeting of a create whose answer was lost is looked for (method, path suffix,
     /// query fragments); `None` where the write itself is keyed by the event id (Salesforce's
-    /// upsert), so nothing needs finding.
+    /// upsert, HubSpot's batch upsert by the unique event id property), so nothing needs
+    /// finding.
     pub fn recovery_lookup(&self, event_id: &str) -> Option<(&'static str, String, Vec<String>)> {
         match self {
             Subject::Rest(_) => Some((
@@ -357,17 +364,12 @@ impl Subject {
                 "/api/meetings".into(),
                 vec![format!("external_event_id={event_id}")],
             )),
-            Subject::HubSpot(_) => Some((
-                "POST",
-                "/crm/objects/2026-03/meetings/search".into(),
-                Vec::new(),
-            )),
             Subject::Pipedrive(_) => Some((
                 "GET",
                 "/api/v2/activities".into(),
                 vec!["sort_by=update_time".into(), "updated_since=".into()],
             )),
-            Subject::Salesforce(_) => None,
+            Subject::HubSpot(_) | Subject::Salesforce(_) => None,
         }
     }
 
@@ -380,11 +382,13 @@ impl Subject {
             .count()
     }
 
-    /// The write requests so far (anything but a read: `GET`, or HubSpot's search `POST`).
+    /// The write requests so far (anything but a read: `GET`, or HubSpot's search and batch
+    /// read `POST`s).
     pub fn writes(&self) -> usize {
         let requests = self.requests().into_iter();
         requests
             .filter(|seen| seen.method != "GET" && !seen.path.ends_with("/search"))
+            .filter(|seen| !seen.path.ends_with("/batch/read"))
             .count()
     }
 }

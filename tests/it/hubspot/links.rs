@@ -23,7 +23,7 @@ fn with_people(mut event: Value, organizer: &str, emails: &[(&str, &str)]) -> Va
 
 #[tokio::test]
 async fn a_labelled_link_is_spared_and_links_are_read_page_by_page() {
-    let app = hubspot_app(&[]).await;
+    let app = hubspot_app(&[super::UNBATCHED]).await;
     let hubspot = hub(&app);
     hubspot.page_links_by(1);
     hubspot.add_contact("buyer@prospect.com", Some("Pat"));

@@ -4,11 +4,12 @@
 //!
 //! Like HubSpot it does not prevent duplicates, rejects properties the portal does not define
 //! (the custom event id property exists only when the test says so, as an admin would create
-//! it), and answers 404 to a PATCH of an archived meeting. Every request is first checked
+//! it, with unique values unless the test says otherwise), and answers 404 to a PATCH of an archived meeting. Every request is first checked
 //! against the official OpenAPI specs ([`Contract::hubspot`]): a violation is recorded and
 //! answered 400, and [`FakeHubSpot::assert_contract`] fails the test. Its own answers are checked
 //! against the response schemas too.
 
+mod batch;
 mod meetings;
 mod people;
 mod routes;
@@ -86,9 +87,17 @@ pub(super) struct State {
     next_id: u64,
     ledger: Ledger,
     throttles: VecDeque<Throttle>,
+    /// 429s for the next batch upserts only (other requests pass).
+    batch_throttles: VecDeque<Throttle>,
     token_expired: bool,
     lose_next_create: bool,
     custom_properties: Vec<String>,
+    /// The custom properties created with unique values (usable as a batch `idProperty`).
+    unique_properties: Vec<String>,
+    /// The next batch upsert is carried out, but its answer is lost.
+    lose_next_batch: bool,
+    /// Event ids whose batch upsert input is refused as invalid (a record HubSpot rejects).
+    rejected_events: Vec<String>,
     links_page_size: Option<usize>,
     /// Owners (CRM users): id and email.
     owners: Vec<(String, String)>,
@@ -106,6 +115,7 @@ impl FakeHubSpot {
     pub async fn start() -> FakeHubSpot {
         let state = State {
             custom_properties: vec![EVENT_ID_PROPERTY.to_owned()],
+            unique_properties: vec![EVENT_ID_PROPERTY.to_owned()],
             next_id: 1000,
             ..State::default()
         };
@@ -209,6 +219,11 @@ impl FakeHubSpot {
         self.with(|s| s.throttles.extend(throttles));
     }
 
+    /// The next batch upserts are answered 429, in order (other requests are not throttled).
+    pub fn throttle_batch_upserts(&self, throttles: impl IntoIterator<Item = Throttle>) {
+        self.with(|s| s.batch_throttles.extend(throttles));
+    }
+
     /// The token stops working (401) until [`FakeHubSpot::renew_token`].
     pub fn expire_token(&self) {
         self.with(|s| s.token_expired = true);
@@ -226,7 +241,42 @@ impl FakeHubSpot {
 
     /// The portal has no custom event id property (an admin forgot to create it).
     pub fn without_event_id_property(&self) {
-        self.with(|s| s.custom_properties.clear());
+        self.with(|s| {
+            s.custom_properties.clear();
+            s.unique_properties.clear();
+        });
+    }
+
+    /// The event id property exists but was created without unique values.
+    pub fn event_id_property_not_unique(&self) {
+        self.with(|s| s.unique_properties.clear());
+    }
+
+    /// The next batch upsert is carried out, but its answer is lost (504 from a proxy).
+    pub fn lose_next_batch(&self) {
+        self.with(|s| s.lose_next_batch = true);
+    }
+
+    /// Batch upserts of this event fail alone, as HubSpot does for an invalid input.
+    pub fn reject_event(&self, event_id: &str) {
+        self.with(|s| s.rejected_events.push(event_id.to_owned()));
+    }
+
+    /// Requests to `path` so far (any method).
+    pub fn requests_to(&self, path: &str) -> usize {
+        self.with(|s| s.ledger.requests.iter().filter(|r| r.path == path).count())
+    }
+
+    /// Every request to a meetings or associations write endpoint so far.
+    pub fn write_requests(&self) -> usize {
+        self.with(|s| {
+            s.ledger
+                .requests
+                .iter()
+                .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
+                .filter(|r| r.path.contains("/meetings") || r.path.contains("/associations"))
+                .count()
+        })
     }
 
     /// Pages of the association list hold at most `size` links (to exercise paging).

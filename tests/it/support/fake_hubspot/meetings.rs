@@ -42,6 +42,8 @@ pub(super) fn route(
         ("GET", []) => list_meetings(state, query),
         ("POST", []) => create_meeting(state, body),
         ("POST", ["search"]) => search(state, body),
+        ("POST", ["batch", "upsert"]) => super::batch::upsert(state, body),
+        ("POST", ["batch", "archive"]) => super::batch::archive(state, body),
         ("PATCH", [id]) => patch_meeting(state, id, body),
         ("DELETE", [id]) => archive(state, id),
         ("PUT", [id, "associations", "default", "contacts", contact]) => {
@@ -81,7 +83,7 @@ pub(super) fn object(id: &str, properties: &Map<String, Value>, archived: bool) 
 const MAX_PROPERTY_VALUE: usize = 65_536;
 
 /// HubSpot's answer to properties it does not know or values it does not accept.
-fn invalid_properties(state: &State, properties: &Map<String, Value>) -> Option<Reply> {
+pub(super) fn invalid_properties(state: &State, properties: &Map<String, Value>) -> Option<Reply> {
     for (name, value) in properties {
         let known = MEETING_PROPERTIES.contains(&name.as_str())
             || state.custom_properties.iter().any(|p| p == name);
