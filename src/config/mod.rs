@@ -21,7 +21,7 @@
 
 mod crm;
 mod de;
-mod defaults;
+pub(crate) mod defaults;
 mod error;
 mod filter;
 mod keys;

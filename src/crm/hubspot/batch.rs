@@ -287,3 +287,14 @@ fn missing(operation: &'static str) -> CrmError {
         message: "the batch answer names neither a result nor an error for this item".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_batch_size_is_hubspots_maximum() {
+        assert_eq!(
+            crate::config::defaults::crm::hubspot_batch_size(),
+            super::MAX_BATCH
+        );
+    }
+}
