@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::EventOutcome;
 use crate::clock::Clock;
+use crate::ids::EventId;
 use crate::nylas::Event;
 use crate::policy::{Decision, Source};
 use crate::retry::Retry;
@@ -105,7 +106,7 @@ impl Inline {
         };
         let state = self
             .store
-            .load_state(self.processor.crm.target().as_str(), &record_key)
+            .load_state(self.processor.crm.target(), &EventId::from(record_key))
             .await?;
         Ok(state.is_some_and(|state| {
             !state.tombstone && !state.create_pending && state.crm_record_id.is_some()

@@ -32,6 +32,7 @@ use crate::app::{self, App, AppError};
 use crate::clock::Clock;
 use crate::config::{self, ConfigErrors, LoadOptions};
 use crate::http::verify::sign;
+use crate::ids::{EventId, TargetId};
 use crate::store::{JobStats, NotificationFilter, Store, StoreError};
 
 pub use report::{Outcome, StepReport};
@@ -257,7 +258,13 @@ async fn play_step(rig: &Rig, step: &Step) -> Result<StepReport, DemoError> {
         .dead_letter
         .filter(|letter| letter.dead_at >= started)
         .map(|letter| letter.last_error);
-    let state = rig.store.load_state(&rig.target, &event_id).await?;
+    let state = rig
+        .store
+        .load_state(
+            &TargetId::from(rig.target.as_str()),
+            &EventId::from(event_id.as_str()),
+        )
+        .await?;
     let crm_requests = rig.crm.requests_since(crm_mark);
     let outcome = Outcome::observed(already_stored, &crm_requests, state.as_ref(), dead);
     let record_status = state

@@ -12,15 +12,17 @@ use async_trait::async_trait;
 
 use super::portable::Engine;
 use super::{StoreError, SyncState};
+use crate::ids::{EventId, TargetId};
 
 /// The sync states of records in targets.
 #[async_trait]
 pub trait SyncStates: Send + Sync {
-    /// The sync state of a record in a target.
+    /// The sync state of a record (its record key: the event id it was bound to) in a target;
+    /// typed, so the two cannot be swapped.
     async fn load_state(
         &self,
-        target: &str,
-        record_key: &str,
+        target: &TargetId,
+        record_key: &EventId,
     ) -> Result<Option<SyncState>, StoreError>;
 
     /// Writes (inserts or replaces) a sync state.
@@ -31,10 +33,16 @@ pub trait SyncStates: Send + Sync {
 impl<E: Engine> SyncStates for E {
     async fn load_state(
         &self,
-        target: &str,
-        record_key: &str,
+        target: &TargetId,
+        record_key: &EventId,
     ) -> Result<Option<SyncState>, StoreError> {
-        exec::load(self.reads(), target, record_key, E::classify).await
+        exec::load(
+            self.reads(),
+            target.as_str(),
+            record_key.as_str(),
+            E::classify,
+        )
+        .await
     }
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {

@@ -19,6 +19,7 @@ use super::{EndpointTestError, output};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::{self, CrmAdapter};
+use crate::ids::{EventId, TargetId};
 use crate::store::MeetingLedger;
 use crate::store::{self, NotificationFilter, QueuedJob, Store, SyncState};
 use crate::telemetry::metrics::Metrics;
@@ -136,7 +137,13 @@ impl Follower {
         event_id: &str,
     ) -> Result<Option<SyncState>, EndpointTestError> {
         let record_key = self.record_key(event_id).await?;
-        Ok(self.store.load_state(&self.target, &record_key).await?)
+        Ok(self
+            .store
+            .load_state(
+                &TargetId::from(self.target.as_str()),
+                &EventId::from(record_key.as_str()),
+            )
+            .await?)
     }
 
     /// The record key of the event's meeting: the event id of the meeting's first copy, which

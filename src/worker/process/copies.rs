@@ -11,6 +11,7 @@
 //! ids are shared), else the event id's own meeting — the one an upgraded deployment's record of
 //! that event belongs to.
 
+use crate::ids::EventId;
 use crate::meeting;
 use crate::nylas::Event;
 use crate::policy::{Decision, PolicyError, Source};
@@ -138,7 +139,10 @@ impl Processor {
         }
         let legacy = self
             .store
-            .load_state(self.crm.target().as_str(), &request.record_key)
+            .load_state(
+                self.crm.target(),
+                &EventId::from(request.record_key.as_str()),
+            )
             .await?;
         Ok(Known {
             copy: None,

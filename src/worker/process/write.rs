@@ -107,7 +107,7 @@ impl Processor {
         let organizers = self.organizer_grants(&copies).await;
         let state = self
             .store
-            .load_state(self.crm.target().as_str(), record_key.as_str())
+            .load_state(self.crm.target(), record_key)
             .await?
             .unwrap_or_else(|| SyncState {
                 target: self.crm.target().to_string(),

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crate::ids::EventId;
 use crate::nylas::Event;
 use crate::nylas::client::EventQuery;
 use crate::store::SeriesStore;
@@ -91,7 +92,10 @@ impl Series {
     ) -> Result<SyncOutcome, SyncError> {
         let state = processor
             .store
-            .load_state(processor.crm.target().as_str(), &job.request.record_key)
+            .load_state(
+                processor.crm.target(),
+                &EventId::from(job.request.record_key.as_str()),
+            )
             .await?;
         let has_record = state.is_some_and(|state| {
             !state.tombstone && (state.crm_record_id.is_some() || state.create_pending)

@@ -86,7 +86,7 @@ async fn replay_after_a_mapping_change_rewrites_only_the_selected_event() {
     let target = app.parts.crm.target().to_string();
     let mut state = app
         .store
-        .load_state(&target, "evt-1")
+        .load_state(&target.as_str().into(), &"evt-1".into())
         .await
         .unwrap()
         .unwrap();

@@ -133,7 +133,10 @@ async fn upgrade_from_the_first_schema(url: &str, first: &Path) -> Arc<dyn Store
     }
     let upgraded = store::open(url).await.expect("the old database upgrades");
     assert_eq!(
-        upgraded.load_state("rest:crm", "evt-legacy").await.unwrap(),
+        upgraded
+            .load_state(&"rest:crm".into(), &"evt-legacy".into())
+            .await
+            .unwrap(),
         Some(record),
         "existing records are kept"
     );

@@ -25,11 +25,23 @@ fn state(target: &str, key: &str) -> SyncState {
 
 pub async fn sync_state_round_trips(backend: Backend) {
     let store = &backend.store;
-    assert_eq!(store.load_state("rest:a", "e1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .load_state(&"rest:a".into(), &"e1".into())
+            .await
+            .unwrap(),
+        None
+    );
 
     let first = state("rest:a", "e1");
     store.save_state(&first).await.unwrap();
-    assert_eq!(store.load_state("rest:a", "e1").await.unwrap(), Some(first));
+    assert_eq!(
+        store
+            .load_state(&"rest:a".into(), &"e1".into())
+            .await
+            .unwrap(),
+        Some(first)
+    );
 
     let replaced = SyncState {
         target: "rest:a".into(),
@@ -39,13 +51,28 @@ pub async fn sync_state_round_trips(backend: Backend) {
     };
     store.save_state(&replaced).await.unwrap();
     assert_eq!(
-        store.load_state("rest:a", "e1").await.unwrap(),
+        store
+            .load_state(&"rest:a".into(), &"e1".into())
+            .await
+            .unwrap(),
         Some(replaced)
     );
-    assert_eq!(store.load_state("rest:b", "e1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .load_state(&"rest:b".into(), &"e1".into())
+            .await
+            .unwrap(),
+        None
+    );
     let other = state("rest:b", "e1");
     store.save_state(&other).await.unwrap();
-    assert_eq!(store.load_state("rest:b", "e1").await.unwrap(), Some(other));
+    assert_eq!(
+        store
+            .load_state(&"rest:b".into(), &"e1".into())
+            .await
+            .unwrap(),
+        Some(other)
+    );
 }
 
 fn logged(id: &str, event: &str, seconds: i64) -> IncomingNotification {
@@ -379,7 +406,10 @@ pub async fn data_survives_reopening(backend: Backend) {
         );
         assert_eq!(store.list_dead_letters(10).await.unwrap().len(), 1);
         assert_eq!(
-            store.load_state("rest:a", "e1").await.unwrap(),
+            store
+                .load_state(&"rest:a".into(), &"e1".into())
+                .await
+                .unwrap(),
             Some(state("rest:a", "e1"))
         );
         assert_eq!(

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use calsync::ids::{EventId, TargetId};
 use calsync::store::{
     ClaimedJob, Completion, Coordination, DeadLetter, DeadLetterSelection, DeadLetters,
     GrantStatus, Grants, IncomingNotification, IngestOutcome, JobQueue, JobRequest, JobStats,
@@ -187,8 +188,8 @@ impl JobQueue for FaultyStore {
 impl SyncStates for FaultyStore {
     async fn load_state(
         &self,
-        target: &str,
-        record_key: &str,
+        target: &TargetId,
+        record_key: &EventId,
     ) -> Result<Option<SyncState>, StoreError> {
         self.inner.load_state(target, record_key).await
     }
