@@ -14,8 +14,11 @@
 //! - soft-delete → `DELETE …/meetings/{id}` (archives to the recycle bin); 404 = already gone.
 //!
 //! Batching (`crm.batch_size` > 1, the default): writes from concurrent jobs are gathered into
-//! batch requests (`batch`): upserts by the event id property, which make every write
-//! idempotent, and archives. Batch upserts need the property to have unique values; the adapter
+//! batch requests (`batch`): upserts by the event id property for meetings not known yet (never
+//! created, or a create whose answer was lost: idempotent, so no search and no duplicate), and
+//! archives. A known meeting is always updated by its id (the PATCH above), never upserted: one
+//! written before the property was unique does not carry it, and an upsert would create a second
+//! meeting. Batch upserts need the property to have unique values; the adapter
 //! asks HubSpot once (`GET /crm/v3/properties/meetings/<property>`) and, when it is missing or not
 //! unique, warns and writes every meeting with the single requests above instead (`calsync check`
 //! fails and says how to create the property). Archives are batched either way.
@@ -333,7 +336,13 @@ impl CrmAdapter for HubSpotAdapter {
     ) -> Result<UpsertOutcome, CrmError> {
         let owner = self.owner(record).await?;
         let contact_ids = self.contact_ids(record).await?;
+        // A meeting calsync already wrote is updated by its HubSpot id, never upserted by the
+        // event id property: one written before that property became unique does not carry it,
+        // and an upsert would create a second meeting beside it. New meetings (and a create
+        // whose answer was lost) go through the idempotent batch upsert.
+        let known = matches!(existing, ExistingRecord::Known(_));
         if let Some(batches) = &self.batches
+            && !known
             && self.batch_upserts_usable(batches).await?
         {
             let item = batch::UpsertItem {

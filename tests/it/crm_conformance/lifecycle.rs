@@ -107,7 +107,7 @@ pub async fn lost_create(kind: CrmFake) {
     if let Some((method, path, query)) = crm.recovery_lookup("evt-1") {
         assert_eq!(crm.count(method, &path, &query), 1, "{:?}", crm.requests());
     }
-    let (method, path) = crm.update_request(&found[0].id, "evt-1");
+    let (method, path) = crm.recovered_write_request(&found[0].id, "evt-1");
     assert!(crm.count(method, &path, &[]) >= 1, "{:?}", crm.requests());
     if crm.links_people() {
         assert_eq!(crm.linked(&found[0].id), ["buyer@prospect.com"]);

@@ -333,13 +333,24 @@ impl Subject {
     pub fn update_request(&self, id: &str, event_id: &str) -> (&'static str, String) {
         match self {
             Subject::Rest(_) => ("PUT", "/api/meetings".into()),
-            // Batched: every write is an upsert by the event id property.
-            Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/upsert".into()),
+            // A meeting calsync already wrote is updated by its HubSpot id; only new meetings go
+            // through the batch upsert by the event id property.
+            Subject::HubSpot(_) => ("PATCH", format!("/crm/objects/2026-03/meetings/{id}")),
             Subject::Pipedrive(_) => ("PATCH", format!("/api/v2/activities/{id}")),
             Subject::Salesforce(_) => (
                 "PATCH",
                 format!("/sobjects/Event/{EXTERNAL_ID_FIELD}/{event_id}"),
             ),
+        }
+    }
+
+    /// The request that writes the meeting `id` again after its create's answer was lost: the
+    /// update, except on HubSpot, where the idempotent batch upsert by the event id property is
+    /// the write (nothing needed finding).
+    pub fn recovered_write_request(&self, id: &str, event_id: &str) -> (&'static str, String) {
+        match self {
+            Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/upsert".into()),
+            _ => self.update_request(id, event_id),
         }
     }
 

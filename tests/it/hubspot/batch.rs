@@ -279,3 +279,41 @@ async fn batched_meetings_are_linked_to_their_contacts_and_links_follow_the_atte
     assert_eq!(hubspot.linked_emails(&meeting.id), ["cfo@prospect.com"]);
     hubspot.assert_contract();
 }
+
+#[tokio::test]
+async fn a_meeting_written_before_the_unique_property_is_updated_by_its_id_not_duplicated() {
+    let app = hubspot_app(&[]).await;
+    let hubspot = hub(&app);
+    let mut current = event("evt-0", GRANT, CALENDAR, "First title", 100);
+    publish(&app, "n1", "event.created", &current).await;
+    app.drain_concurrently().await;
+    let written = hubspot.meetings_for("evt-0");
+    assert_eq!(written.len(), 1, "{written:?}");
+    // The meeting does not carry the (new) event id property, as one written before the
+    // operator switched `crm.event_id_property` to a unique one.
+    hubspot.clear_property(&written[0].id, "calsync_event_id");
+    current["title"] = json!("Second title");
+    current["updated_at"] = json!(200);
+    publish(&app, "n2", "event.updated", &current).await;
+    let settled = app.drain_concurrently().await;
+    assert_eq!(
+        count(&settled, &Settled::Done(SyncOutcome::Updated)),
+        1,
+        "{settled:?}"
+    );
+    let live = hubspot.live_meetings();
+    assert_eq!(live.len(), 1, "no second meeting: {live:?}");
+    assert_eq!(live[0].id, written[0].id);
+    assert_eq!(live[0].prop("hs_meeting_title"), "Second title");
+    assert_eq!(
+        live[0].prop("calsync_event_id"),
+        "evt-0",
+        "the update sets it again"
+    );
+    assert_eq!(
+        hubspot.requests_to(UPSERT),
+        1,
+        "only the create was upserted"
+    );
+    hubspot.assert_contract();
+}

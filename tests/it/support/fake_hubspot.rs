@@ -247,6 +247,16 @@ impl FakeHubSpot {
         });
     }
 
+    /// Removes a property's value from a meeting, as for a meeting written before that
+    /// property was created (an operator switching `crm.event_id_property` to a new one).
+    pub fn clear_property(&self, meeting_id: &str, property: &str) {
+        self.with(|s| {
+            if let Some(meeting) = s.meetings.iter_mut().find(|m| m.id == meeting_id) {
+                meeting.properties.remove(property);
+            }
+        });
+    }
+
     /// The event id property exists but was created without unique values.
     pub fn event_id_property_not_unique(&self) {
         self.with(|s| s.unique_properties.clear());
