@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::batch::{BatchErrors, LINK_ARCHIVE, LINK_CREATE, LINK_READ, LINKS, UpsertItem};
+use super::contacts::Link;
 use super::{HubSpotAdapter, MEETING_TO_CONTACT, is_refusal};
 use crate::crm::vendor::decode;
 use crate::crm::{CrmError, UpsertOutcome};
@@ -33,44 +34,12 @@ struct LinkReadAnswer {
 struct LinkRead {
     from: ObjectRef,
     #[serde(default)]
-    to: Vec<LinkTo>,
+    to: Vec<Link>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ObjectRef {
     id: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LinkTo {
-    to_object_id: Value,
-    #[serde(default)]
-    association_types: Vec<LinkType>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LinkType {
-    category: Option<String>,
-    label: Option<String>,
-}
-
-impl LinkTo {
-    fn contact_id(&self) -> Option<String> {
-        match &self.to_object_id {
-            Value::String(id) => Some(id.clone()),
-            Value::Number(id) => Some(id.to_string()),
-            _ => None,
-        }
-    }
-
-    /// Someone labelled the link: calsync leaves it alone.
-    fn is_labelled(&self) -> bool {
-        self.association_types.iter().any(|kind| {
-            kind.category.as_deref() != Some("HUBSPOT_DEFINED")
-                || kind.label.as_deref().is_some_and(|label| !label.is_empty())
-        })
-    }
 }
 
 impl HubSpotAdapter {
@@ -134,7 +103,7 @@ impl HubSpotAdapter {
                 .into_iter()
                 .flatten()
                 .filter(|link| !link.is_labelled())
-                .filter_map(LinkTo::contact_id)
+                .filter_map(Link::contact_id)
                 .filter(|contact| !wanted.contains(contact))
                 .map(|contact| json!({"id": contact}))
                 .collect();
@@ -169,7 +138,7 @@ impl HubSpotAdapter {
     }
 
     /// The current contact links of the meetings `ids` (one request; none for no meetings).
-    async fn read_links(&self, ids: &[&str]) -> Result<HashMap<String, Vec<LinkTo>>, CrmError> {
+    async fn read_links(&self, ids: &[&str]) -> Result<HashMap<String, Vec<Link>>, CrmError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }

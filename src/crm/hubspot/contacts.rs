@@ -46,9 +46,10 @@ struct LinkPage {
     paging: Option<Paging>,
 }
 
+/// One contact link of a meeting, as both the per-meeting read and the batch read answer it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Link {
+pub(super) struct Link {
     to_object_id: Value,
     #[serde(default)]
     association_types: Vec<LinkType>,
@@ -72,7 +73,7 @@ struct NextPage {
 
 impl Link {
     /// The contact id (HubSpot sends it as a string; tolerate a number).
-    fn contact_id(&self) -> Option<String> {
+    pub(super) fn contact_id(&self) -> Option<String> {
         match &self.to_object_id {
             Value::String(id) => Some(id.clone()),
             Value::Number(id) => Some(id.to_string()),
@@ -81,7 +82,7 @@ impl Link {
     }
 
     /// True when someone labelled the link (calsync then leaves it alone).
-    fn is_labelled(&self) -> bool {
+    pub(super) fn is_labelled(&self) -> bool {
         self.association_types.iter().any(|kind| {
             kind.category.as_deref() != Some("HUBSPOT_DEFINED")
                 || kind.label.as_deref().is_some_and(|label| !label.is_empty())
