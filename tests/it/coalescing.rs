@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 
+use crate::support::burst::{BURST_EDITS, BURST_EVENTS, last_title, send_and_drain};
 use crate::support::harness::TestApp;
 use crate::support::payloads::{envelope, event};
 
@@ -174,10 +174,6 @@ async fn the_running_worker_pool_writes_a_burst_once_when_it_is_due() {
     assert_eq!(written_title(&app), "Call, edit 9");
 }
 
-/// Events and edits of each in [`measure_burst_writes_per_event`].
-const BURST_EVENTS: usize = 1_000;
-const BURST_EDITS: usize = 10;
-
 /// A measurement, run by hand in release (`cargo test --release --test it coalescing::measure --
 /// --ignored --nocapture`; issue 13's burst benchmark): 1,000 events × 10 edits sent round-robin
 /// by 16 concurrent clients to the running worker pool on the wall clock, against the generic REST
@@ -195,40 +191,10 @@ async fn measure_burst_writes_per_event() {
             })
             .spawn()
             .await;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let workers = {
-            let runner = app.runner.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move { runner.run(stop, Duration::from_secs(30)).await })
-        };
-        let started = tokio::time::Instant::now();
-        let sends = (0..BURST_EDITS).flat_map(|edit| (0..BURST_EVENTS).map(move |e| (e, edit)));
-        futures::stream::iter(sends)
-            .for_each_concurrent(16, |(index, edit)| {
-                let app = &app;
-                async move {
-                    let id = format!("evt-{index}");
-                    let title = format!("Call, edit {edit}");
-                    let version = 1_780_000_000 + edit as i64;
-                    let object = event(&id, GRANT, "primary", &title, version);
-                    app.nylas.put_event(object.clone());
-                    let envelope = envelope(&format!("n-{index}-{edit}"), "event.updated", object);
-                    assert_eq!(app.notify(&envelope).await, StatusCode::OK);
-                }
-            })
-            .await;
-        let sent_in = started.elapsed();
-        while app.store.next_due_at().await.unwrap().is_some() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        stop.cancel();
-        workers.await.unwrap();
+        let (sent_in, drained_in) = send_and_drain(&app, GRANT).await;
         for index in 0..BURST_EVENTS {
             let records = app.crm.records_for(&format!("evt-{index}"));
-            assert_eq!(
-                records[0].body["meeting_subject"],
-                format!("Call, edit {}", BURST_EDITS - 1)
-            );
+            assert_eq!(records[0].body["meeting_subject"], last_title());
         }
         println!(
             "coalesce_window={window:?}: {} notifications sent in {sent_in:?}, {} CRM writes \
@@ -237,8 +203,8 @@ async fn measure_burst_writes_per_event() {
             BURST_EVENTS * BURST_EDITS,
             writes(&app),
             writes(&app) as f64 / BURST_EVENTS as f64,
-            started.elapsed(),
-            started.elapsed() - sent_in,
+            drained_in,
+            drained_in - sent_in,
         );
     }
 }

@@ -8,15 +8,9 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use reqwest::StatusCode;
-
+use crate::support::burst::{BURST_EDITS, BURST_EVENTS, last_title, send_and_drain};
 use crate::support::fake_vendor::Recorded;
 use crate::support::harness::{CrmFake, TestApp};
-use crate::support::payloads::{envelope, event};
-
-const BURST_EVENTS: usize = 1_000;
-const BURST_EDITS: usize = 10;
 
 #[tokio::test]
 #[ignore = "a measurement, not a test: run by hand with --nocapture"]
@@ -32,39 +26,11 @@ async fn measure_burst_write_requests_per_event() {
         .spawn()
         .await;
     let hubspot = app.hubspot().clone();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let workers = {
-        let runner = app.runner.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { runner.run(stop, Duration::from_secs(30)).await })
-    };
-    let started = tokio::time::Instant::now();
-    let sends = (0..BURST_EDITS).flat_map(|edit| (0..BURST_EVENTS).map(move |e| (e, edit)));
-    futures::stream::iter(sends)
-        .for_each_concurrent(16, |(index, edit)| {
-            let app = &app;
-            async move {
-                let id = format!("evt-{index}");
-                let title = format!("Call, edit {edit}");
-                let version = 1_780_000_000 + edit as i64;
-                let object = event(&id, "grant-1", "primary", &title, version);
-                app.nylas.put_event(object.clone());
-                let envelope = envelope(&format!("n-{index}-{edit}"), "event.updated", object);
-                assert_eq!(app.notify(&envelope).await, StatusCode::OK);
-            }
-        })
-        .await;
-    let sent_in = started.elapsed();
-    while app.store.next_due_at().await.unwrap().is_some() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop.cancel();
-    workers.await.unwrap();
+    let (sent_in, drained_in) = send_and_drain(&app, "grant-1").await;
     for index in 0..BURST_EVENTS {
         let meetings = hubspot.meetings_for(&format!("evt-{index}"));
         assert_eq!(meetings.len(), 1, "evt-{index}");
-        let last = format!("Call, edit {}", BURST_EDITS - 1);
-        assert_eq!(meetings[0].prop("hs_meeting_title"), last);
+        assert_eq!(meetings[0].prop("hs_meeting_title"), last_title());
     }
     let writes = hubspot.write_requests();
     println!(
@@ -73,6 +39,6 @@ async fn measure_burst_write_requests_per_event() {
         BURST_EVENTS * BURST_EDITS,
         writes as f64 / BURST_EVENTS as f64,
         hubspot.requests().len(),
-        started.elapsed(),
+        drained_in,
     );
 }

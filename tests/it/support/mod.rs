@@ -5,6 +5,7 @@
 //! PostgreSQL databases ([`postgres::TestDatabase`]).
 
 pub mod binary;
+pub mod burst;
 pub mod captured_logs;
 pub mod crm_app;
 pub mod fake_crm;
