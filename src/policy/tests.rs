@@ -1,3 +1,6 @@
+//! Unit tests of the policy: each filter, privacy mode, room handling and owner rule decides
+//! what it names and nothing else.
+
 use serde_json::json;
 
 use super::*;

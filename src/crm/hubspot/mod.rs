@@ -412,9 +412,16 @@ impl CrmAdapter for HubSpotAdapter {
         self.check_id_property().await
     }
 
+    /// The batch size while batch upserts may be used; 1 once the event id property turned out
+    /// not to be unique (every write is then a single request, so a full batch of jobs in flight
+    /// would only multiply concurrent requests). The worker pool reads this when it starts, a
+    /// backfill before each page.
     fn batch_capacity(&self) -> usize {
-        self.batches
-            .as_ref()
-            .map_or(1, |batches| batches.upserts.settings().max_items)
+        match &self.batches {
+            Some(batches) if batches.unique_property.get() != Some(&false) => {
+                batches.upserts.settings().max_items
+            }
+            _ => 1,
+        }
     }
 }

@@ -223,8 +223,18 @@ async fn without_a_unique_property_each_meeting_is_written_alone() {
     let app = hubspot_app(&[]).await;
     let hubspot = hub(&app);
     hubspot.event_id_property_not_unique();
+    assert_eq!(
+        app.parts.crm.batch_capacity(),
+        100,
+        "not known before the first write"
+    );
     publish_events(&app, 3).await;
     let settled = app.drain_concurrently().await;
+    assert_eq!(
+        app.parts.crm.batch_capacity(),
+        1,
+        "single writes need no batch of jobs in flight"
+    );
     assert_eq!(
         count(&settled, &Settled::Done(SyncOutcome::Created)),
         3,
