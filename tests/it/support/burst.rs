@@ -1,6 +1,7 @@
-//! The burst the issue-13 measurements send (`coalescing::measure`, `hubspot::measure`): 1,000
-//! events × 10 edits, sent round-robin by 16 concurrent clients through the real router to a
-//! running worker pool, then drained. Measurements only (wall clock): the caller prints counts.
+//! The burst the issue-13 measurements send (`coalescing::measure`, `hubspot::measure`,
+//! `salesforce::measure`): 1,000 events × 10 edits, sent round-robin by 16 concurrent clients
+//! through the real router to a running worker pool, then drained. Measurements only (wall
+//! clock): the caller prints counts.
 
 use std::time::Duration;
 
