@@ -11,6 +11,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::ids::{EventId, GrantId, NotificationId};
 use crate::store::{
     GrantChange, IncomingNotification, JobAction, JobRequest, JobSource, PayloadOrigin,
 };
@@ -115,12 +116,14 @@ pub fn interpret(
         .ok_or_else(|| NotificationError::MissingObject {
             trigger: envelope.trigger.clone(),
         })?;
-    let grant_id =
-        text_field(object, "grant_id").ok_or_else(|| NotificationError::MissingGrantId {
+    let grant_id = text_field(object, "grant_id")
+        .map(GrantId::from)
+        .ok_or_else(|| NotificationError::MissingGrantId {
             trigger: envelope.trigger.clone(),
         })?;
+    let notification_id = NotificationId::from(envelope.id.as_str());
     let mut notification = IncomingNotification {
-        id: envelope.id.clone(),
+        id: notification_id.clone(),
         trigger: envelope.trigger.clone(),
         grant_id: Some(grant_id.clone()),
         event_id: None,
@@ -131,12 +134,14 @@ pub fn interpret(
     };
     match trigger.kind {
         TriggerKind::EventUpsert | TriggerKind::EventDeleted => {
-            let event_id =
-                text_field(object, "id").ok_or_else(|| NotificationError::MissingEventId {
+            let event_id = text_field(object, "id").map(EventId::from).ok_or_else(|| {
+                NotificationError::MissingEventId {
                     trigger: envelope.trigger.clone(),
-                })?;
+                }
+            })?;
             notification.event_id = Some(event_id.clone());
-            notification.job = Some(event_job(trigger, event_id, grant_id, object, &envelope.id));
+            let job = event_job(trigger, event_id, grant_id, object, notification_id);
+            notification.job = Some(job);
         }
         TriggerKind::Grant(change) => notification.grant_change = Some(change),
         TriggerKind::Unhandled => return Ok(Interpretation::Ignored),
@@ -147,10 +152,10 @@ pub fn interpret(
 /// The job an event notification causes.
 fn event_job(
     trigger: Trigger,
-    event_id: String,
-    grant_id: String,
+    event_id: EventId,
+    grant_id: GrantId,
     object: &Value,
-    notification_id: &str,
+    notification_id: NotificationId,
 ) -> JobRequest {
     let calendar_id = text_field(object, "calendar_id");
     let (action, payload, origin, version) = if trigger.kind == TriggerKind::EventDeleted {
@@ -175,7 +180,7 @@ fn event_job(
         version,
         force_fetch: false,
         source: JobSource::Webhook,
-        notification_id: Some(notification_id.to_string()),
+        notification_id: Some(notification_id),
     }
 }
 
@@ -249,7 +254,7 @@ mod tests {
         assert_eq!(job.action, JobAction::Upsert);
         assert_eq!(job.origin, PayloadOrigin::NotificationComplete);
         assert_eq!(job.version, Some(1_700_000_000));
-        assert_eq!(job.notification_id.as_deref(), Some("n1"));
+        assert_eq!(job.notification_id, Some("n1".into()));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::{begin_write, commit, db_error, grants};
+use crate::ids::NotificationId;
 use crate::store::codec::{self, millis};
 use crate::store::{JobRequest, QueuePolicy, StoreError};
 
@@ -67,8 +68,8 @@ pub(super) async fn enqueue_one(
         return Ok(Enqueued::GrantDeleted);
     }
     let result = sqlx::query(UPSERT_JOB)
-        .bind(&job.record_key)
-        .bind(&job.grant_id)
+        .bind(job.record_key.as_str())
+        .bind(job.grant_id.as_str())
         .bind(&job.calendar_id)
         .bind(codec::action_text(job.action))
         .bind(codec::payload_text(job.payload.as_ref()))
@@ -76,7 +77,7 @@ pub(super) async fn enqueue_one(
         .bind(job.version)
         .bind(job.force_fetch)
         .bind(codec::source_text(job.source))
-        .bind(&job.notification_id)
+        .bind(job.notification_id.as_ref().map(NotificationId::as_str))
         .bind(millis(now))
         .bind(policy.window_millis(job.source))
         .bind(policy.max_delay_millis())

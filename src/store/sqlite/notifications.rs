@@ -13,6 +13,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::enqueue::{self, Enqueued};
 use super::{SqliteStore, begin_write, commit, db_error, grants};
+use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
 use crate::store::notifications::{NotificationLog, exec};
 use crate::store::{
@@ -39,7 +40,7 @@ impl SqliteStore {
                 continue;
             }
             if let (Some(change), Some(grant_id)) =
-                (notification.grant_change, notification.grant_id.as_deref())
+                (notification.grant_change, notification.grant_id.as_ref())
             {
                 changed |= grants::apply_change(&mut tx, grant_id, change, now).await?;
             }
@@ -89,10 +90,10 @@ async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (id) DO NOTHING",
     )
-    .bind(&notification.id)
+    .bind(notification.id.as_str())
     .bind(&notification.trigger)
-    .bind(&notification.grant_id)
-    .bind(&notification.event_id)
+    .bind(notification.grant_id.as_ref().map(GrantId::as_str))
+    .bind(notification.event_id.as_ref().map(EventId::as_str))
     .bind(millis(notification.received_at))
     .bind(&notification.body)
     .execute(&mut *conn)
