@@ -121,12 +121,6 @@ impl SqliteStore {
             }
         }
     }
-
-    fn wake(&self, changed: bool) {
-        if changed {
-            self.wakeups.notify_waiters();
-        }
-    }
 }
 
 #[async_trait]

@@ -98,9 +98,6 @@ pub(super) async fn enqueue(
     now: Timestamp,
     policy: &QueuePolicy,
 ) -> Result<bool, StoreError> {
-    if jobs.is_empty() {
-        return Ok(false);
-    }
     let mut tx = begin_write(write).await?;
     let mut changed = false;
     for job in jobs {

@@ -1,5 +1,5 @@
-//! The notification log on SQLite ([`NotificationLog`]; listing and pruning in
-//! [`crate::store::notifications`]), and ingest: storing a batch of notifications and applying
+//! Ingest on SQLite, the engine hook of the notification log ([`crate::store::NotificationLog`],
+//! implemented once in [`crate::store::notifications`], which lists by `rowid`): storing a batch of notifications and applying
 //! what they cause, in one durable transaction.
 //!
 //! Invariants: a notification id is stored once (`ON CONFLICT DO NOTHING`; a later copy, in the
@@ -7,7 +7,6 @@
 //! change and then its job. The whole batch commits in one `BEGIN IMMEDIATE` transaction, so one
 //! fsync covers it and a failure stores none of it. Arrival order is the `rowid`.
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::sqlite::SqliteConnection;
 
@@ -15,22 +14,19 @@ use super::enqueue::{self, Enqueued};
 use super::{SqliteStore, begin_write, commit, db_error, grants};
 use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
-use crate::store::notifications::{NotificationLog, exec};
-use crate::store::{
-    IncomingNotification, IngestOutcome, NotificationFilter, StoreError, StoredNotification,
-};
+use crate::store::notifications::{IngestEngine, exec};
+use crate::store::{IncomingNotification, IngestOutcome, StoreError};
 
-impl SqliteStore {
+impl IngestEngine for SqliteStore {
+    const BY_ARRIVAL: &'static str = exec::LIST_BY_ROWID;
+
     /// Stores a batch; returns one outcome per notification and whether any job became
     /// claimable.
-    async fn ingest_now(
+    async fn ingest_batch(
         &self,
         batch: &[IncomingNotification],
         now: Timestamp,
     ) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
-        if batch.is_empty() {
-            return Ok((Vec::new(), false));
-        }
         let mut tx = begin_write(&self.write).await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut changed = false;
@@ -52,31 +48,6 @@ impl SqliteStore {
         }
         commit(tx).await?;
         Ok((outcomes, changed))
-    }
-}
-
-#[async_trait]
-impl NotificationLog for SqliteStore {
-    async fn ingest(
-        &self,
-        batch: &[IncomingNotification],
-        now: Timestamp,
-    ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let (outcomes, changed) = self.checked(self.ingest_now(batch, now)).await?;
-        self.wake(changed);
-        Ok(outcomes)
-    }
-
-    async fn list_notifications(
-        &self,
-        filter: &NotificationFilter,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        exec::list(&self.read, exec::LIST_BY_ROWID, filter, db_error).await
-    }
-
-    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.checked(exec::prune(&self.write, before, db_error))
-            .await
     }
 }
 
