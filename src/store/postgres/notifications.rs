@@ -25,6 +25,7 @@ use sqlx::postgres::PgConnection;
 use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error, grants};
 use crate::store::codec::millis;
+use crate::store::ingest::first_copies;
 use crate::store::notifications::{NotificationLog, exec};
 use crate::store::{
     GrantChange, IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, StoreError,
@@ -121,14 +122,6 @@ impl NotificationLog for PostgresStore {
     async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
         exec::prune(&self.pool, before, db_error).await
     }
-}
-
-/// The index of the first copy of each id in the batch, in arrival order.
-fn first_copies(batch: &[IncomingNotification]) -> Vec<usize> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
-    (0..batch.len())
-        .filter(|&index| seen.insert(batch[index].id.as_str()))
-        .collect()
 }
 
 /// Logs the given notifications; returns the ids that were not stored before.
