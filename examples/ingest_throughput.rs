@@ -125,14 +125,14 @@ fn notification(round: usize, index: usize) -> IncomingNotification {
     let event = format!("event-{round}-{index}");
     let payload = serde_json::json!({"id": event, "grant_id": "grant-1", "updated_at": 1});
     IncomingNotification {
-        id: id.clone(),
+        id: id.as_str().into(),
         trigger: "event.updated".into(),
         grant_id: Some("grant-1".into()),
-        event_id: Some(event.clone()),
+        event_id: Some(event.as_str().into()),
         received_at: jiff::Timestamp::now(),
         body: serde_json::to_vec(&payload).unwrap_or_default(),
         job: Some(JobRequest {
-            record_key: event,
+            record_key: event.into(),
             grant_id: "grant-1".into(),
             calendar_id: Some("primary".into()),
             action: JobAction::Upsert,
@@ -141,7 +141,7 @@ fn notification(round: usize, index: usize) -> IncomingNotification {
             version: Some(1),
             force_fetch: false,
             source: JobSource::Webhook,
-            notification_id: Some(id),
+            notification_id: Some(id.into()),
         }),
         grant_change: None,
     }

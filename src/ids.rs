@@ -7,6 +7,9 @@
 //! - [`GrantId`]: the Nylas grant (a connected account) an event was read through.
 //! - [`NotificationId`]: the id Nylas gives a notification (deduplication key of the log).
 //! - [`CrmRecordId`]: the CRM's own id for the record calsync wrote.
+//! - [`MeetingKey`]: the identity of a meeting across the grants that hold a copy of it (the
+//!   iCalendar UID, per occurrence; see `crate::meeting::meeting_key`). Not an event id: the
+//!   store binds each meeting key to the event id its record is written under.
 //! - [`TargetId`]: the identity of the configured CRM target (kind and endpoint, e.g.
 //!   `hubspot:https://api.hubapi.com/`) that scopes the sync state, so pointing calsync at
 //!   another CRM never reuses record ids from the previous one.
@@ -15,7 +18,8 @@
 //! writes the bare string; [`Display`](std::fmt::Display) shows it unchanged, so logs and
 //! outputs are the same as with plain strings); none dereferences to `str`: code that needs the
 //! text asks for it with `as_str`, which marks the places where an id leaves its type (the store
-//! boundary, URLs, log fields). No validation happens here: the values come from Nylas, the CRM
+//! boundary, URLs, log fields). `Default` is the empty id, for partly filled values (a
+//! `SyncState { target, record_key, ..Default::default() }`). No validation happens here: the values come from Nylas, the CRM
 //! or the store, which each check what they accept.
 
 use std::fmt;
@@ -26,7 +30,9 @@ use serde::{Deserialize, Serialize};
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -97,6 +103,12 @@ id_type! {
 id_type! {
     /// The CRM's id for a record calsync wrote.
     CrmRecordId
+}
+
+id_type! {
+    /// The identity of a meeting across grants (`ical:<uid>…` or `event:<id>`); the meeting
+    /// ledger binds it to the event id its CRM record is keyed by.
+    MeetingKey
 }
 
 id_type! {

@@ -11,6 +11,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::ids::{EventId, GrantId, NotificationId};
 use crate::store::{
     GrantChange, IncomingNotification, JobAction, JobRequest, JobSource, PayloadOrigin,
 };
@@ -119,13 +120,14 @@ pub fn interpret(
             trigger: trigger_type,
         });
     };
-    let Some(grant_id) = text_field(&object, "grant_id") else {
+    let Some(grant_id) = text_field(&object, "grant_id").map(GrantId::from) else {
         return Err(NotificationError::MissingGrantId {
             trigger: trigger_type,
         });
     };
+    let notification_id = NotificationId::from(id);
     let mut notification = IncomingNotification {
-        id,
+        id: notification_id.clone(),
         trigger: trigger_type,
         grant_id: Some(grant_id.clone()),
         event_id: None,
@@ -136,19 +138,14 @@ pub fn interpret(
     };
     match trigger.kind {
         TriggerKind::EventUpsert | TriggerKind::EventDeleted => {
-            let Some(event_id) = text_field(&object, "id") else {
+            let Some(event_id) = text_field(&object, "id").map(EventId::from) else {
                 return Err(NotificationError::MissingEventId {
                     trigger: notification.trigger,
                 });
             };
             notification.event_id = Some(event_id.clone());
-            notification.job = Some(event_job(
-                trigger,
-                event_id,
-                grant_id,
-                object,
-                &notification.id,
-            ));
+            let job = event_job(trigger, event_id, grant_id, object, notification_id);
+            notification.job = Some(job);
         }
         TriggerKind::Grant(change) => notification.grant_change = Some(change),
         TriggerKind::Unhandled => return Ok(Interpretation::Ignored),
@@ -159,10 +156,10 @@ pub fn interpret(
 /// The job an event notification causes (the object becomes its payload).
 fn event_job(
     trigger: Trigger,
-    event_id: String,
-    grant_id: String,
+    event_id: EventId,
+    grant_id: GrantId,
     object: Value,
-    notification_id: &str,
+    notification_id: NotificationId,
 ) -> JobRequest {
     let calendar_id = text_field(&object, "calendar_id");
     let (action, payload, origin, version) = if trigger.kind == TriggerKind::EventDeleted {
@@ -187,7 +184,7 @@ fn event_job(
         version,
         force_fetch: false,
         source: JobSource::Webhook,
-        notification_id: Some(notification_id.to_string()),
+        notification_id: Some(notification_id),
     }
 }
 
@@ -261,7 +258,7 @@ mod tests {
         assert_eq!(job.action, JobAction::Upsert);
         assert_eq!(job.origin, PayloadOrigin::NotificationComplete);
         assert_eq!(job.version, Some(1_700_000_000));
-        assert_eq!(job.notification_id.as_deref(), Some("n1"));
+        assert_eq!(job.notification_id, Some("n1".into()));
     }
 
     #[test]

@@ -14,29 +14,30 @@
 //!   CRM already holds; remaining ties fall to the lowest (grant, event id), so every replica
 //!   picks the same copy.
 
+use crate::ids::{GrantId, MeetingKey};
 use crate::nylas::Event;
 use crate::store::{CopyStatus, MeetingCopy};
 
 /// The meeting key of a live event (see the module docs).
-pub fn meeting_key(event: &Event) -> String {
+pub fn meeting_key(event: &Event) -> MeetingKey {
     let uid = event
         .ical_uid
         .as_deref()
         .map(str::trim)
         .filter(|uid| !uid.is_empty());
     match (uid, event.original_start_time) {
-        (Some(uid), Some(start)) => format!("ical:{uid}#occurrence:{start}"),
+        (Some(uid), Some(start)) => MeetingKey::new(format!("ical:{uid}#occurrence:{start}")),
         // An occurrence that does not say which one it is must not merge with its siblings,
         // which share the series' UID.
         (Some(_), None) if event.master_event_id.is_some() => event_key(&event.id),
-        (Some(uid), None) => format!("ical:{uid}"),
+        (Some(uid), None) => MeetingKey::new(format!("ical:{uid}")),
         (None, _) => event_key(&event.id),
     }
 }
 
 /// The meeting key of an event known only by its id (a deletion of an event never read).
-pub fn event_key(event_id: &str) -> String {
-    format!("event:{event_id}")
+pub fn event_key(event_id: &str) -> MeetingKey {
+    MeetingKey::new(format!("event:{event_id}"))
 }
 
 /// The state of a meeting, and the copy whose content it is written with.
@@ -99,7 +100,7 @@ pub fn contenders(copies: &[MeetingCopy]) -> Vec<&MeetingCopy> {
 /// flipping between equally new copies (two reps' copies of a customer's invitation).
 pub fn resolve<'a>(
     copies: &'a [MeetingCopy],
-    organizer_grants: &[String],
+    organizer_grants: &[GrantId],
     written_hash: Option<&str>,
 ) -> Resolution<'a> {
     let (status, candidates) = candidates(copies);

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::EventOutcome;
 use crate::clock::Clock;
-use crate::ids::EventId;
+use crate::ids::{EventId, GrantId};
 use crate::nylas::Event;
 use crate::policy::{Decision, Source};
 use crate::retry::Retry;
@@ -93,7 +93,8 @@ impl Inline {
             return Ok(false);
         };
         let ledger: &dyn MeetingLedger = &*self.store;
-        let Some(copy) = ledger.copy(grant_id, &event.id).await? else {
+        let (grant_id, event_id) = (GrantId::from(grant_id), EventId::from(event.id.as_str()));
+        let Some(copy) = ledger.copy(&grant_id, &event_id).await? else {
             return Ok(false);
         };
         if copy.status == CopyStatus::Deleted
@@ -106,7 +107,7 @@ impl Inline {
         };
         let state = self
             .store
-            .load_state(self.processor.crm.target(), &EventId::from(record_key))
+            .load_state(self.processor.crm.target(), &record_key)
             .await?;
         Ok(state.is_some_and(|state| {
             !state.tombstone && !state.create_pending && state.crm_record_id.is_some()
@@ -114,7 +115,7 @@ impl Inline {
     }
 
     /// Claims `record_key` and runs it if no one else holds it.
-    pub async fn run(&self, record_key: &str) -> Result<InlineResult, StoreError> {
+    pub async fn run(&self, record_key: &EventId) -> Result<InlineResult, StoreError> {
         let attempts = self.policy.max_attempts.clamp(1, INLINE_ATTEMPTS);
         let mut failures = 0u32;
         let mut superseded = 0u32;

@@ -22,6 +22,7 @@ use super::checkpoint::{Checkpoint, calendar_key};
 use super::context::{Context, Stop};
 use super::page::run_page;
 use super::progress::SkipReason;
+use crate::ids::GrantId;
 use crate::nylas::Event;
 use crate::nylas::client::Page;
 use crate::nylas::models::{Calendar, Grant};
@@ -80,7 +81,7 @@ async fn run_grant(ctx: &Context, grant: &Grant) {
         ctx.progress.grant_skipped(SkipReason::NotValid);
         return;
     }
-    match ctx.store.grant_status(grant_id).await {
+    match ctx.store.grant_status(&GrantId::from(grant_id)).await {
         Ok(GrantStatus::Active) => {}
         Ok(status) => {
             tracing::warn!(grant.id = %grant_id, status = ?status, "Skipping a grant calsync has paused (grant.expired) or deleted (grant.deleted).");

@@ -183,8 +183,8 @@ pub fn render_table(letters: &[DeadLetter]) -> String {
     for letter in letters {
         table.row([
             letter.id.to_string(),
-            letter.request.record_key.clone(),
-            letter.request.grant_id.clone(),
+            letter.request.record_key.to_string(),
+            letter.request.grant_id.to_string(),
             letter.attempts.to_string(),
             format!("{:.0}", letter.dead_at),
             one_line(&letter.last_error),
@@ -240,7 +240,7 @@ mod tests {
         DeadLetter {
             id,
             request: JobRequest {
-                record_key: format!("evt-{id}"),
+                record_key: format!("evt-{id}").into(),
                 grant_id: "grant-1".into(),
                 calendar_id: Some("primary".into()),
                 action: JobAction::Upsert,
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn huge_and_hostile_ids_neither_panic_nor_reach_the_terminal_raw() {
         let mut hostile = letter(1, "HTTP 400: \u{1b}]0;owned\u{7}");
-        hostile.request.record_key = format!("\u{1b}[2J{}", "e".repeat(65_536));
+        hostile.request.record_key = format!("\u{1b}[2J{}", "e".repeat(65_536)).into();
         hostile.request.grant_id = "grant\nFORGED".into();
         let text = render_table(&[hostile]);
         assert_eq!(text.lines().count(), 2, "{text:?}");

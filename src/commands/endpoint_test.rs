@@ -32,6 +32,7 @@ use url::Url;
 
 use crate::background::subscription_monitor::Assessment;
 use crate::config::Settings;
+use crate::ids::{EventId, NotificationId};
 use crate::nylas::{NylasClient, NylasError};
 use crate::store::StoreError;
 
@@ -209,7 +210,7 @@ pub async fn run(
     let clock = nylas.clock();
     let follower = Follower::open(settings, clock, out).await?;
     let before = match &follower {
-        Some(follower) => follower.state(&event.id).await?,
+        Some(follower) => follower.state(&EventId::from(event.id.as_str())).await?,
         None => None,
     };
     let notification_id = format!("calsync-webhook-test-{}", uuid::Uuid::new_v4().simple());
@@ -229,14 +230,10 @@ pub async fn run(
     };
     if let Some(follower) = follower {
         if report.delivery == Delivery::Answered(200) {
-            let followed = follower.follow(
-                &report.event_id,
-                &report.notification_id,
-                before,
-                sent_at,
-                args.wait,
-                out,
-            );
+            let event_id = EventId::from(report.event_id.as_str());
+            let notification_id = NotificationId::from(report.notification_id.as_str());
+            let followed =
+                follower.follow(&event_id, &notification_id, before, sent_at, args.wait, out);
             report.synced = Some(followed.await?);
         } else {
             follower.close().await;

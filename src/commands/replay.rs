@@ -24,6 +24,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::clock::Clock;
+use crate::ids::EventId;
 use crate::intake::{self, Interpretation};
 use crate::nylas::Envelope;
 use crate::printable;
@@ -163,7 +164,7 @@ pub async fn run(
     let filter = NotificationFilter {
         since: Some(since),
         until: Some(until),
-        event_id: args.event_id.clone(),
+        event_id: args.event_id.as_deref().map(EventId::from),
     };
     let logged = store
         .list_notifications(&filter)
@@ -182,7 +183,7 @@ pub async fn run(
                 writeln!(
                     out,
                     "skipped {} ({}, received {}): {}",
-                    printable::cell(&stored.id, MAX_ID_WIDTH),
+                    printable::cell(stored.id.as_str(), MAX_ID_WIDTH),
                     printable::cell(&stored.trigger, MAX_ID_WIDTH),
                     stored.received_at,
                     printable::cell(&skip.to_string(), MAX_REASON_WIDTH)

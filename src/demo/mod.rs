@@ -235,7 +235,8 @@ async fn play(
 async fn play_step(rig: &Rig, step: &Step) -> Result<StepReport, DemoError> {
     let id = step.notification_id().to_owned();
     let event_id = step.event_id().to_owned();
-    let already_stored = logged(rig.store.as_ref(), &event_id, &id).await?;
+    let event = EventId::from(step.event_id());
+    let already_stored = logged(rig.store.as_ref(), &event, &id).await?;
     let started = rig.clock.now();
     let crm_mark = rig.crm.request_count();
     rig.calendar.apply(&step.notification);
@@ -253,23 +254,25 @@ async fn play_step(rig: &Rig, step: &Step) -> Result<StepReport, DemoError> {
             source,
         })?;
     drained(rig.store.as_ref(), rig.clock, &id).await?;
-    let entry = rig.store.queue_entry(&event_id).await?;
+    let entry = rig.store.queue_entry(&event).await?;
     let dead = entry
         .dead_letter
         .filter(|letter| letter.dead_at >= started)
         .map(|letter| letter.last_error);
     let state = rig
         .store
-        .load_state(
-            &TargetId::from(rig.target.as_str()),
-            &EventId::from(event_id.as_str()),
-        )
+        .load_state(&TargetId::from(rig.target.as_str()), &event)
         .await?;
     let crm_requests = rig.crm.requests_since(crm_mark);
     let outcome = Outcome::observed(already_stored, &crm_requests, state.as_ref(), dead);
     let record_status = state
         .and_then(|state| state.crm_record_id)
-        .and_then(|id| rig.crm.records().into_iter().find(|record| record.id == id))
+        .and_then(|id| {
+            rig.crm
+                .records()
+                .into_iter()
+                .find(|record| record.id == id.as_str())
+        })
         .and_then(|record| record.field("meeting_status").map(str::to_owned));
     Ok(StepReport {
         notification_id: id,
@@ -283,9 +286,9 @@ async fn play_step(rig: &Rig, step: &Step) -> Result<StepReport, DemoError> {
 }
 
 /// Whether the notification log already holds notification `id` (of event `event_id`).
-async fn logged(store: &dyn Store, event_id: &str, id: &str) -> Result<bool, StoreError> {
+async fn logged(store: &dyn Store, event_id: &EventId, id: &str) -> Result<bool, StoreError> {
     let filter = NotificationFilter {
-        event_id: Some(event_id.to_owned()),
+        event_id: Some(event_id.clone()),
         ..NotificationFilter::default()
     };
     let logged = store.list_notifications(&filter).await?;

@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use super::body::{self, BodyError};
 use super::verify::{self, VerifyError};
 use super::{EdgeState, limits, trace};
+use crate::ids::{EventId, GrantId};
 use crate::intake::{self, Interpretation};
 use crate::store::ingest::IngestError;
 use crate::store::{IncomingNotification, IngestOutcome};
@@ -177,8 +178,8 @@ async fn store(state: &EdgeState, incoming: IncomingNotification) -> Result<Repl
             tracing::info!(
                 notification.id = %id,
                 notification.r#type = %trigger,
-                grant.id = grant_id.as_deref().unwrap_or(""),
-                event.id = event_id.as_deref().unwrap_or(""),
+                grant.id = grant_id.as_ref().map_or("", GrantId::as_str),
+                event.id = event_id.as_ref().map_or("", EventId::as_str),
                 result,
                 "Received a notification."
             );

@@ -84,7 +84,7 @@ fn the_newest_copy_wins_and_the_organizer_breaks_a_tie() {
         "a tie between grants"
     );
     assert_eq!(resolve(&copies, &[], None), Resolution::Live(&copies[0]));
-    let organizer = ["organizer".to_string()];
+    let organizer = [GrantId::from("organizer")];
     assert_eq!(
         resolve(&copies, &organizer, None),
         Resolution::Live(&copies[1])
@@ -137,7 +137,7 @@ fn a_tie_the_organizer_cannot_break_keeps_the_content_already_written() {
         resolve(&copies, &[], Some("hash-b")),
         Resolution::Live(&copies[1])
     );
-    let organizer = ["rep-a".to_string()];
+    let organizer = [GrantId::from("rep-a")];
     assert_eq!(
         resolve(&copies, &organizer, Some("hash-b")),
         Resolution::Live(&copies[0]),

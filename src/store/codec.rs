@@ -12,7 +12,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::store::portable::Cells;
+use crate::ids::{CrmRecordId, EventId, GrantId, MeetingKey, NotificationId, TargetId};
+use crate::store::portable::{Cells, Param};
 use crate::store::{
     DeadLetter, GrantStatus, JobAction, JobRequest, JobSource, PayloadOrigin, StoreError, SyncState,
 };
@@ -67,6 +68,39 @@ impl FromCell for Vec<u8> {
         row.bytes(column)
     }
 }
+
+/// Stores the ids of [`crate::ids`] as text: the one place an id becomes a parameter
+/// ([`Param::Text`]) and a column becomes an id.
+macro_rules! id_columns {
+    ($($id:ty),*) => {$(
+        impl FromCell for $id {
+            fn read(row: &(impl Cells + ?Sized), column: &str) -> Result<Option<Self>, sqlx::Error> {
+                Ok(row.text(column)?.map(<$id>::from))
+            }
+        }
+
+        impl<'a> From<&'a $id> for Param<'a> {
+            fn from(value: &'a $id) -> Self {
+                Param::Text(Some(value.as_str()))
+            }
+        }
+
+        impl<'a> From<Option<&'a $id>> for Param<'a> {
+            fn from(value: Option<&'a $id>) -> Self {
+                Param::Text(value.map(<$id>::as_str))
+            }
+        }
+    )*};
+}
+
+id_columns!(
+    EventId,
+    GrantId,
+    NotificationId,
+    CrmRecordId,
+    TargetId,
+    MeetingKey
+);
 
 /// A column that may be NULL.
 pub(in crate::store) trait Column: Sized {
@@ -230,7 +264,7 @@ pub(in crate::store) fn dead_letter_from_row(
 
 /// A grant's status from its `grants` row (`Active` when there is none).
 pub(in crate::store) fn grant_status_from_row<R: Cells>(
-    grant_id: &str,
+    grant_id: &GrantId,
     row: Option<&R>,
 ) -> Result<GrantStatus, StoreError> {
     let Some(row) = row else {

@@ -46,6 +46,7 @@ pub(in crate::store) use select_dead_letters;
 
 /// The statements and their generic execution over either backend.
 pub(in crate::store) mod exec {
+    use crate::ids::EventId;
     use crate::store::codec::{self, get, millis};
     use crate::store::portable::{Classify, Param, Portable};
     use crate::store::{DeadLetter, StoreError};
@@ -71,7 +72,7 @@ RETURNING id";
     /// counting the failure that killed it as an attempt; returns the dead letter's id.
     pub async fn bury<DB: Portable>(
         conn: &mut DB::Connection,
-        record_key: &str,
+        record_key: &EventId,
         error: &str,
         now: Timestamp,
         classify: Classify,

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{GrantStatus, StoreError};
+use crate::ids::GrantId;
 
 /// Grant status: paused and deleted grants' jobs do not run.
 #[async_trait]
@@ -23,13 +24,13 @@ pub trait Grants: Send + Sync {
     /// Sets a grant's status; `Deleted` also drops its jobs.
     async fn set_grant_status(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         status: &GrantStatus,
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
     /// A grant's status (`Active` when never recorded).
-    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError>;
+    async fn grant_status(&self, grant_id: &GrantId) -> Result<GrantStatus, StoreError>;
 
     /// How many grants are paused (for `calsync_grants_paused`).
     async fn paused_grants(&self) -> Result<u64, StoreError>;
@@ -37,6 +38,7 @@ pub trait Grants: Send + Sync {
 
 /// The statements and their generic execution over either backend.
 pub(in crate::store) mod exec {
+    use crate::ids::GrantId;
     use crate::store::codec::{self, get, millis};
     use crate::store::portable::{Classify, Param, Portable};
     use crate::store::{GrantChange, GrantStatus, StoreError};
@@ -79,7 +81,7 @@ ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.
     /// resumed, so its jobs became claimable.
     pub async fn apply_change<DB: Portable>(
         conn: &mut DB::Connection,
-        grant_id: &str,
+        grant_id: &GrantId,
         change: GrantChange,
         now: Timestamp,
         classify: Classify,
@@ -105,7 +107,7 @@ ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.
     /// active (its jobs may have become claimable).
     pub async fn set_status<DB: Portable>(
         conn: &mut DB::Connection,
-        grant_id: &str,
+        grant_id: &GrantId,
         status: &GrantStatus,
         now: Timestamp,
         classify: Classify,
@@ -128,7 +130,7 @@ ON CONFLICT (grant_id) DO UPDATE SET status = excluded.status, since = excluded.
     /// [`super::Grants::grant_status`].
     pub async fn status<DB: Portable>(
         pool: &sqlx::Pool<DB>,
-        grant_id: &str,
+        grant_id: &GrantId,
         classify: Classify,
     ) -> Result<GrantStatus, StoreError> {
         let mut conn = pool.acquire().await.map_err(classify)?;

@@ -8,6 +8,7 @@
 use super::codec::{self, get, get_count, timestamp};
 use super::portable::{Cells, Classify, Param, Portable};
 use super::{QueueEntry, QueuedJob, StoreError};
+use crate::ids::EventId;
 
 /// The job of a record key (`$1`), with its schedule and lease.
 const JOB_OF_KEY: &str = "\
@@ -37,7 +38,7 @@ fn queued_job_from_row(row: &impl Cells) -> Result<QueuedJob, StoreError> {
 /// `classify` maps the backend's errors.
 pub(in crate::store) async fn queue_entry<DB: Portable>(
     pool: &sqlx::Pool<DB>,
-    record_key: &str,
+    record_key: &EventId,
     classify: Classify,
 ) -> Result<QueueEntry, StoreError> {
     let mut conn = pool.acquire().await.map_err(classify)?;

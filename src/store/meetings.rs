@@ -28,6 +28,7 @@ use serde_json::Value;
 use super::StoreError;
 use super::codec::{get, payload_text, timestamp};
 use super::portable::{Cells, Engine};
+use crate::ids::{EventId, GrantId, MeetingKey};
 
 /// The state of one grant's copy of a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +73,11 @@ impl CopyStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeetingCopy {
     /// The grant whose calendar holds this copy.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The copy's event id in that grant's calendar.
-    pub event_id: String,
+    pub event_id: EventId,
     /// The meeting the copy belongs to (see `crate::meeting::meeting_key`).
-    pub meeting_key: String,
+    pub meeting_key: MeetingKey,
     /// Whether the copy is live, deleted or filtered out.
     pub status: CopyStatus,
     /// The copy's `updated_at` (Unix seconds) last recorded.
@@ -97,25 +98,31 @@ pub trait MeetingLedger: Send + Sync {
     /// Records `copy` (replacing that grant's copy of that event) and returns the record key of
     /// its meeting: the one bound earlier, else `copy.event_id`, which is bound now. One
     /// durable transaction.
-    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<String, StoreError>;
+    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<EventId, StoreError>;
 
     /// One grant's copy of an event.
-    async fn copy(&self, grant_id: &str, event_id: &str)
-    -> Result<Option<MeetingCopy>, StoreError>;
+    async fn copy(
+        &self,
+        grant_id: &GrantId,
+        event_id: &EventId,
+    ) -> Result<Option<MeetingCopy>, StoreError>;
 
     /// Every grant's copy with this event id (Google gives attendees' copies the owner's id).
-    async fn copies_of_event(&self, event_id: &str) -> Result<Vec<MeetingCopy>, StoreError>;
+    async fn copies_of_event(&self, event_id: &EventId) -> Result<Vec<MeetingCopy>, StoreError>;
 
     /// Every copy of a meeting, by grant and event id.
-    async fn copies_of_meeting(&self, meeting_key: &str) -> Result<Vec<MeetingCopy>, StoreError>;
+    async fn copies_of_meeting(
+        &self,
+        meeting_key: &MeetingKey,
+    ) -> Result<Vec<MeetingCopy>, StoreError>;
 
     /// The record key a meeting is bound to, if any copy of it was ever recorded.
-    async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError>;
+    async fn record_key(&self, meeting_key: &MeetingKey) -> Result<Option<EventId>, StoreError>;
 }
 
 #[async_trait]
 impl<E: Engine> MeetingLedger for E {
-    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<String, StoreError> {
+    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<EventId, StoreError> {
         let write = async {
             let mut tx = self.begin_write().await?;
             let record_key = exec::record::<E::Db>(&mut tx, copy, now, E::classify).await?;
@@ -127,22 +134,28 @@ impl<E: Engine> MeetingLedger for E {
 
     async fn copy(
         &self,
-        grant_id: &str,
-        event_id: &str,
+        grant_id: &GrantId,
+        event_id: &EventId,
     ) -> Result<Option<MeetingCopy>, StoreError> {
-        let copies = exec::copies(self.reads(), COPY, &[grant_id, event_id], E::classify).await?;
+        let key = [grant_id.into(), event_id.into()];
+        let copies = exec::copies(self.reads(), COPY, &key, E::classify).await?;
         Ok(copies.into_iter().next())
     }
 
-    async fn copies_of_event(&self, event_id: &str) -> Result<Vec<MeetingCopy>, StoreError> {
-        exec::copies(self.reads(), COPIES_OF_EVENT, &[event_id], E::classify).await
+    async fn copies_of_event(&self, event_id: &EventId) -> Result<Vec<MeetingCopy>, StoreError> {
+        let key = [event_id.into()];
+        exec::copies(self.reads(), COPIES_OF_EVENT, &key, E::classify).await
     }
 
-    async fn copies_of_meeting(&self, meeting_key: &str) -> Result<Vec<MeetingCopy>, StoreError> {
-        exec::copies(self.reads(), COPIES_OF_MEETING, &[meeting_key], E::classify).await
+    async fn copies_of_meeting(
+        &self,
+        meeting_key: &MeetingKey,
+    ) -> Result<Vec<MeetingCopy>, StoreError> {
+        let key = [meeting_key.into()];
+        exec::copies(self.reads(), COPIES_OF_MEETING, &key, E::classify).await
     }
 
-    async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError> {
+    async fn record_key(&self, meeting_key: &MeetingKey) -> Result<Option<EventId>, StoreError> {
         exec::record_key(self.reads(), meeting_key, E::classify).await
     }
 }

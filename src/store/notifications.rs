@@ -78,7 +78,7 @@ pub(in crate::store) mod exec {
         let values = [
             Param::from(filter.since.map(millis)),
             filter.until.map(millis).into(),
-            filter.event_id.as_deref().into(),
+            filter.event_id.as_ref().into(),
         ];
         let mut conn = pool.acquire().await.map_err(classify)?;
         let rows = DB::fetch_all(&mut conn, query, &values)

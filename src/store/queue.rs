@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 
 use super::StoreError;
 use super::{ClaimedJob, Completion, JobRequest, JobStats, Lease, QueueEntry, RetryPlan};
+use crate::ids::EventId;
 
 /// The job queue the workers claim from.
 #[async_trait]
@@ -55,7 +56,7 @@ pub trait JobQueue: Send + Sync {
     /// Claims the job of one key if it exists and is claimable now (ignores `next_attempt_at`).
     async fn claim_key(
         &self,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
         now: Timestamp,
         lease_for: Duration,
@@ -106,5 +107,5 @@ pub trait JobQueue: Send + Sync {
 
     /// What the queue holds for one record key: its job and its newest dead letter. For
     /// operators' commands (`calsync webhook test`), not for the workers.
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError>;
+    async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError>;
 }

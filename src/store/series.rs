@@ -18,19 +18,20 @@ use jiff::Timestamp;
 
 use super::StoreError;
 use super::portable::Engine;
+use crate::ids::{EventId, GrantId};
 
 /// Names one series: the grant whose calendar holds it and its master's event id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeriesKey {
     /// The grant whose calendar holds the series.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The event id of the series master.
-    pub master_event_id: String,
+    pub master_event_id: EventId,
 }
 
 impl SeriesKey {
     /// The series of `master_event_id` in `grant_id`'s calendars.
-    pub fn new(grant_id: impl Into<String>, master_event_id: impl Into<String>) -> Self {
+    pub fn new(grant_id: impl Into<GrantId>, master_event_id: impl Into<EventId>) -> Self {
         SeriesKey {
             grant_id: grant_id.into(),
             master_event_id: master_event_id.into(),
@@ -42,7 +43,7 @@ impl SeriesKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Occurrence {
     /// The occurrence's event id (its record key).
-    pub event_id: String,
+    pub event_id: EventId,
     /// Its start, Unix seconds, when known.
     pub starts_at: Option<i64>,
 }
@@ -87,7 +88,7 @@ pub trait SeriesStore: Send + Sync {
         key: &SeriesKey,
         calendar_id: Option<&str>,
         through: i64,
-        gone: &[String],
+        gone: &[EventId],
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
@@ -98,7 +99,7 @@ pub trait SeriesStore: Send + Sync {
     /// `through` (or that were never listed completely), by master id.
     async fn series_to_refresh(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         through: i64,
         limit: usize,
     ) -> Result<Vec<SeriesRecord>, StoreError>;
@@ -129,7 +130,7 @@ impl<E: Engine> SeriesStore for E {
         key: &SeriesKey,
         calendar_id: Option<&str>,
         through: i64,
-        gone: &[String],
+        gone: &[EventId],
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let pool = self.writes();
@@ -144,7 +145,7 @@ impl<E: Engine> SeriesStore for E {
 
     async fn series_to_refresh(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         through: i64,
         limit: usize,
     ) -> Result<Vec<SeriesRecord>, StoreError> {
@@ -214,6 +215,7 @@ pub(in crate::store) mod exec {
 
     use super::super::codec::{get, millis, opt_timestamp};
     use super::{Occurrence, SeriesKey, SeriesRecord, sql};
+    use crate::ids::{EventId, GrantId};
     use crate::store::StoreError;
     use crate::store::portable::{Cells, Classify, Param, Portable};
 
@@ -233,10 +235,7 @@ pub(in crate::store) mod exec {
 
     /// The series' key as the first two parameters.
     fn key_params(key: &SeriesKey) -> [Param<'_>; 2] {
-        [
-            key.grant_id.as_str().into(),
-            key.master_event_id.as_str().into(),
-        ]
+        [(&key.grant_id).into(), (&key.master_event_id).into()]
     }
 
     /// [`super::SeriesStore::load_series`].
@@ -289,7 +288,7 @@ pub(in crate::store) mod exec {
             let values = [
                 grant,
                 master,
-                occurrence.event_id.as_str().into(),
+                (&occurrence.event_id).into(),
                 occurrence.starts_at.into(),
             ];
             DB::execute(&mut tx, sql::ADD_OCCURRENCE, &values)
@@ -305,7 +304,7 @@ pub(in crate::store) mod exec {
         key: &SeriesKey,
         calendar_id: Option<&str>,
         through: i64,
-        gone: &[String],
+        gone: &[EventId],
         now: Timestamp,
         classify: Classify,
     ) -> Result<(), StoreError> {
@@ -325,7 +324,7 @@ pub(in crate::store) mod exec {
             DB::execute(
                 &mut tx,
                 sql::FORGET_OCCURRENCE,
-                &[grant, master, event_id.as_str().into()],
+                &[grant, master, event_id.into()],
             )
             .await
             .map_err(classify)?;
@@ -354,7 +353,7 @@ pub(in crate::store) mod exec {
     /// [`super::SeriesStore::series_to_refresh`].
     pub async fn to_refresh<DB: Portable>(
         pool: &sqlx::Pool<DB>,
-        grant_id: &str,
+        grant_id: &GrantId,
         through: i64,
         limit: usize,
         classify: Classify,

@@ -36,13 +36,7 @@ impl<E: Engine> SyncStates for E {
         target: &TargetId,
         record_key: &EventId,
     ) -> Result<Option<SyncState>, StoreError> {
-        exec::load(
-            self.reads(),
-            target.as_str(),
-            record_key.as_str(),
-            E::classify,
-        )
-        .await
+        exec::load(self.reads(), target, record_key, E::classify).await
     }
 
     async fn save_state(&self, state: &SyncState) -> Result<(), StoreError> {
@@ -53,6 +47,7 @@ impl<E: Engine> SyncStates for E {
 
 /// The statements and their generic execution over a pool of either backend.
 pub(in crate::store) mod exec {
+    use crate::ids::{EventId, TargetId};
     use crate::store::codec::{self, millis};
     use crate::store::portable::{Classify, Param, Portable};
     use crate::store::{StoreError, SyncState};
@@ -81,8 +76,8 @@ ON CONFLICT (target, record_key) DO UPDATE SET
     /// [`super::SyncStates::load_state`].
     pub async fn load<DB: Portable>(
         pool: &sqlx::Pool<DB>,
-        target: &str,
-        record_key: &str,
+        target: &TargetId,
+        record_key: &EventId,
         classify: Classify,
     ) -> Result<Option<SyncState>, StoreError> {
         let mut conn = pool.acquire().await.map_err(classify)?;
@@ -99,14 +94,14 @@ ON CONFLICT (target, record_key) DO UPDATE SET
         classify: Classify,
     ) -> Result<(), StoreError> {
         let values = [
-            Param::from(state.target.as_str()),
-            state.record_key.as_str().into(),
-            state.crm_record_id.as_deref().into(),
+            Param::from(&state.target),
+            (&state.record_key).into(),
+            state.crm_record_id.as_ref().into(),
             state.version.into(),
             state.content_hash.as_deref().into(),
             state.tombstone.into(),
             state.create_pending.into(),
-            state.grant_id.as_deref().into(),
+            state.grant_id.as_ref().into(),
             state.calendar_id.as_deref().into(),
             state.updated_at.map(millis).into(),
         ];

@@ -5,6 +5,8 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::ids::{CrmRecordId, EventId, GrantId, NotificationId, TargetId};
+
 /// What a job does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobAction {
@@ -47,9 +49,9 @@ pub enum JobSource {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRequest {
     /// The record key: the Nylas event id (`external_event_id`).
-    pub record_key: String,
+    pub record_key: EventId,
     /// The grant to read the event through.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The calendar to read the event from (required by the Events API; may be unknown).
     pub calendar_id: Option<String>,
     /// Write or delete the record.
@@ -65,7 +67,7 @@ pub struct JobRequest {
     /// What caused the request.
     pub source: JobSource,
     /// The notification that caused it, if any.
-    pub notification_id: Option<String>,
+    pub notification_id: Option<NotificationId>,
 }
 
 /// A grant lifecycle change carried by a notification.
@@ -83,13 +85,13 @@ pub enum GrantChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingNotification {
     /// The notification id (deduplication key).
-    pub id: String,
+    pub id: NotificationId,
     /// The trigger type as sent (`event.updated.transformed`, …).
     pub trigger: String,
     /// The grant the notification is about, when it names one.
-    pub grant_id: Option<String>,
+    pub grant_id: Option<GrantId>,
     /// The event the notification is about, when it names one.
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     /// When calsync received it.
     pub received_at: Timestamp,
     /// The JSON body (decompressed), kept for replay.
@@ -113,13 +115,13 @@ pub enum IngestOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredNotification {
     /// The notification id (unique; redeliveries repeat it).
-    pub id: String,
+    pub id: NotificationId,
     /// The notification type (`event.updated`, `grant.expired`, …).
     pub trigger: String,
     /// The grant the notification is about, when it names one.
-    pub grant_id: Option<String>,
+    pub grant_id: Option<GrantId>,
     /// The event the notification is about, when it names one.
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     /// When calsync received it.
     pub received_at: Timestamp,
     /// The verified, decompressed body, kept for replay.
@@ -134,14 +136,14 @@ pub struct NotificationFilter {
     /// Received before (exclusive).
     pub until: Option<Timestamp>,
     /// Only notifications about this event.
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
 }
 
 /// Proof of holding a job: names the job and the claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     /// The claimed job's record key (the event id).
-    pub record_key: String,
+    pub record_key: EventId,
     /// Unique per claim.
     pub token: String,
     /// The job's generation when claimed.
@@ -188,11 +190,11 @@ pub struct RetryPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SyncState {
     /// The CRM target (adapter kind and endpoint).
-    pub target: String,
+    pub target: TargetId,
     /// The record's key (the event id).
-    pub record_key: String,
+    pub record_key: EventId,
     /// The CRM's id for the record, once created.
-    pub crm_record_id: Option<String>,
+    pub crm_record_id: Option<CrmRecordId>,
     /// The `updated_at` (Unix seconds) of the version last written or deleted.
     pub version: Option<i64>,
     /// [`crate::record::MeetingRecord::content_hash`] of the record last written.
@@ -202,7 +204,7 @@ pub struct SyncState {
     /// A create was sent whose answer was not recorded: the record may exist.
     pub create_pending: bool,
     /// The grant whose event the record mirrors.
-    pub grant_id: Option<String>,
+    pub grant_id: Option<GrantId>,
     /// The calendar holding the event.
     pub calendar_id: Option<String>,
     /// When this state was last written.

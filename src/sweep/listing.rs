@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Window;
 use crate::config::CalendarSelection;
+use crate::ids::{EventId, GrantId};
 use crate::nylas::NylasClient;
 use crate::nylas::NylasError;
 use crate::nylas::client::{EventQuery, MAX_PAGE_SIZE, Page};
@@ -264,8 +265,8 @@ pub fn job_for(
     source: JobSource,
 ) -> Result<JobRequest, serde_json::Error> {
     Ok(JobRequest {
-        record_key: event.id.clone(),
-        grant_id: grant_id.to_string(),
+        record_key: EventId::from(event.id.as_str()),
+        grant_id: GrantId::from(grant_id),
         calendar_id: Some(
             event
                 .calendar_id

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ids::{EventId, GrantId};
 use crate::nylas::Event;
 use crate::store::{
     JobAction, JobRequest, JobSource, Occurrence, PayloadOrigin, SeriesKey, SeriesStore, StoreError,
@@ -42,7 +43,8 @@ pub async fn sort_page(
     source: JobSource,
 ) -> Result<SortedPage, StoreError> {
     let mut sorted = SortedPage::default();
-    let mut members: BTreeMap<String, Vec<Occurrence>> = BTreeMap::new();
+    let grant = GrantId::from(grant_id);
+    let mut members: BTreeMap<EventId, Vec<Occurrence>> = BTreeMap::new();
     let masters_listed: BTreeSet<&str> = events
         .iter()
         .filter(|event| is_master(event))
@@ -58,23 +60,23 @@ pub async fn sort_page(
             continue;
         }
         members
-            .entry(master.to_string())
+            .entry(EventId::from(master))
             .or_default()
             .push(Occurrence {
-                event_id: event.id.clone(),
+                event_id: EventId::from(event.id.as_str()),
                 starts_at: start,
             });
         sorted.events.push(event.clone());
     }
     for (master, occurrences) in &members {
-        let key = SeriesKey::new(grant_id, master);
+        let key = SeriesKey::new(grant.clone(), master.clone());
         store
             .add_occurrences(&key, Some(calendar_id), occurrences)
             .await?;
         if !masters_listed.contains(master.as_str()) {
             sorted
                 .refresh
-                .push(refresh_job(grant_id, master, Some(calendar_id), source));
+                .push(refresh_job(&grant, master, Some(calendar_id), source));
         }
     }
     Ok(sorted)
@@ -82,14 +84,14 @@ pub async fn sort_page(
 
 /// A job that makes the workers read the master and expand its series.
 pub fn refresh_job(
-    grant_id: &str,
-    master_event_id: &str,
+    grant_id: &GrantId,
+    master_event_id: &EventId,
     calendar_id: Option<&str>,
     source: JobSource,
 ) -> JobRequest {
     JobRequest {
-        record_key: master_event_id.to_string(),
-        grant_id: grant_id.to_string(),
+        record_key: master_event_id.clone(),
+        grant_id: grant_id.clone(),
         calendar_id: calendar_id.map(str::to_string),
         action: JobAction::Upsert,
         payload: None,

@@ -30,7 +30,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::{DeletedMeetings, FetchPolicy};
 use crate::crm::{CrmAdapter, CrmError};
-use crate::ids::EventId;
+use crate::ids::{MeetingKey, NotificationId};
 use crate::mapping::MappingError;
 use crate::nylas::{Event, NylasClient, NylasError};
 use crate::policy::{Policy, PolicySettings};
@@ -174,7 +174,7 @@ pub fn job_span(job: &ClaimedJob) -> tracing::Span {
         "job",
         event.id = %request.record_key,
         grant.id = %request.grant_id,
-        notification.id = request.notification_id.as_deref().unwrap_or(""),
+        notification.id = request.notification_id.as_ref().map_or("", NotificationId::as_str),
         job.attempt = job.attempts + 1,
         job.source = ?request.source,
         meeting.key = tracing::field::Empty,
@@ -188,8 +188,8 @@ fn record_crm_id(id: &str) {
 }
 
 /// Names the meeting in the current job's span.
-fn record_meeting_key(key: &str) {
-    tracing::Span::current().record("meeting.key", key);
+fn record_meeting_key(key: &MeetingKey) {
+    tracing::Span::current().record("meeting.key", key.as_str());
 }
 
 /// How long the meeting lock is held at most without renewal (renewed before each CRM call).
@@ -285,12 +285,8 @@ impl Processor {
             return Ok(SyncOutcome::Stale);
         };
         record_meeting_key(&meeting_key);
-        self.write_meeting(
-            &meeting_key,
-            &EventId::new(record_key),
-            &job.request.record_key,
-        )
-        .await
+        let owner = job.request.record_key.as_str();
+        self.write_meeting(&meeting_key, &record_key, owner).await
     }
 
     /// The event's current state: the payload when it can be trusted, else fetched.
@@ -323,7 +319,11 @@ impl Processor {
         };
         let fetched = self
             .nylas
-            .get_event(&request.grant_id, &request.record_key, &calendar)
+            .get_event(
+                request.grant_id.as_str(),
+                request.record_key.as_str(),
+                &calendar,
+            )
             .await
             .map_err(SyncError::Nylas)?;
         match fetched {

@@ -134,7 +134,7 @@ impl Processor {
             }
             let verdict = self
                 .breaker
-                .failure(upstream, &job.request.record_key, signal);
+                .failure(upstream, job.request.record_key.as_str(), signal);
             if let Verdict::UpstreamWide { resume_in, .. } = verdict {
                 return Plan::Retry {
                     delay: resume_in,

@@ -380,7 +380,7 @@ async fn a_grant_nylas_lists_valid_long_after_its_pause_is_resumed_without_grant
     let report = reconciler.run_once(at(later)).await.unwrap();
     assert_eq!((report.grants_paused, report.events_enqueued), (0, 1));
     assert_eq!(
-        app.store.grant_status(G1).await.unwrap(),
+        app.store.grant_status(&G1.into()).await.unwrap(),
         calsync::store::GrantStatus::Active
     );
     let asked = updated_after(&app.nylas, CAL);

@@ -169,7 +169,7 @@ pub const LEASE: Duration = Duration::from_secs(60);
 /// An upsert request from a webhook, with a payload naming its version.
 pub fn upsert(key: &str, version: i64) -> JobRequest {
     JobRequest {
-        record_key: key.to_string(),
+        record_key: key.into(),
         grant_id: "grant-1".into(),
         calendar_id: Some("cal-1".into()),
         action: JobAction::Upsert,
@@ -178,7 +178,7 @@ pub fn upsert(key: &str, version: i64) -> JobRequest {
         version: Some(version),
         force_fetch: false,
         source: JobSource::Webhook,
-        notification_id: Some(format!("notification-{key}-{version}")),
+        notification_id: Some(format!("notification-{key}-{version}").into()),
     }
 }
 
@@ -189,7 +189,7 @@ pub fn delete(key: &str) -> JobRequest {
         payload: None,
         origin: PayloadOrigin::None,
         version: None,
-        notification_id: Some(format!("notification-{key}-deleted")),
+        notification_id: Some(format!("notification-{key}-deleted").into()),
         ..upsert(key, 0)
     }
 }
@@ -197,7 +197,7 @@ pub fn delete(key: &str) -> JobRequest {
 /// A notification carrying `job`.
 pub fn notification(id: &str, job: Option<JobRequest>) -> IncomingNotification {
     IncomingNotification {
-        id: id.to_string(),
+        id: id.into(),
         trigger: "event.updated".into(),
         grant_id: job.as_ref().map(|j| j.grant_id.clone()),
         event_id: job.as_ref().map(|j| j.record_key.clone()),

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use super::{LOCK, PassReport, ReconcileError, Reconciler};
+use crate::ids::GrantId;
 use crate::nylas::models::Calendar;
 use crate::store::{GrantStatus, JobSource, StoreError};
 use crate::sweep::Window;
@@ -52,7 +53,8 @@ impl Reconciler {
         let mut paused = BTreeSet::new();
         for grant in grants {
             let id = grant.id.as_str();
-            match self.store.grant_status(id).await? {
+            let grant_id = GrantId::from(id);
+            match self.store.grant_status(&grant_id).await? {
                 GrantStatus::Active => {}
                 GrantStatus::Paused { since } if grant.is_valid() && paused_long(since, now) => {
                     // A grant.updated notification may have been lost (the webhook was failing
@@ -60,7 +62,7 @@ impl Reconciler {
                     // If it still fails, the next job's 401 pauses it again (one request).
                     tracing::warn!(grant.id = %id, paused_since = %since, "Nylas lists the paused grant as valid; resuming it and re-reading what changed since it was paused.");
                     self.store
-                        .set_grant_status(id, &GrantStatus::Active, now)
+                        .set_grant_status(&grant_id, &GrantStatus::Active, now)
                         .await?;
                     self.lower_floor(id, since.as_second(), now).await?;
                 }
@@ -105,7 +107,11 @@ impl Reconciler {
         let mut report = PassReport::default();
         let mut resumed = Vec::new();
         for grant in self.paused_grants() {
-            match self.store.grant_status(&grant).await? {
+            match self
+                .store
+                .grant_status(&GrantId::from(grant.as_str()))
+                .await?
+            {
                 GrantStatus::Active => resumed.push(grant),
                 GrantStatus::Paused { .. } => {}
                 GrantStatus::Deleted { .. } => self.unpause(&grant),
@@ -240,13 +246,14 @@ impl Reconciler {
     /// Enqueues a refresh of every live series of the grant whose last complete listing ends a
     /// day or more before the horizon now reaches.
     async fn roll_series_horizon(&self, grant_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let grant = GrantId::from(grant_id);
         let through = now
             .as_second()
             .saturating_add(self.horizon_seconds())
             .saturating_sub(DAY);
         let due = self
             .store
-            .series_to_refresh(grant_id, through, SERIES_PER_PASS)
+            .series_to_refresh(&grant, through, SERIES_PER_PASS)
             .await?;
         if due.is_empty() {
             return Ok(());
@@ -255,7 +262,7 @@ impl Reconciler {
             .iter()
             .map(|series| {
                 refresh_job(
-                    grant_id,
+                    &grant,
                     &series.key.master_event_id,
                     series.calendar_id.as_deref(),
                     JobSource::Reconcile,

@@ -19,7 +19,7 @@ use super::{EndpointTestError, output};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crm::{self, CrmAdapter};
-use crate::ids::{EventId, TargetId};
+use crate::ids::{CrmRecordId, EventId, NotificationId, TargetId};
 use crate::store::MeetingLedger;
 use crate::store::{self, NotificationFilter, QueuedJob, Store, SyncState};
 use crate::telemetry::metrics::Metrics;
@@ -36,12 +36,12 @@ pub enum Synced {
     /// The record was created or changed in the CRM.
     Written {
         /// The CRM's id of the record.
-        crm_record_id: String,
+        crm_record_id: CrmRecordId,
     },
     /// The record already held this content: no CRM write was needed.
     Unchanged {
         /// The CRM's id of the record.
-        crm_record_id: String,
+        crm_record_id: CrmRecordId,
     },
     /// Nylas no longer returns the event: its record (if any) is soft-deleted.
     Deleted,
@@ -134,36 +134,31 @@ impl Follower {
     /// The sync state of the event's meeting record before the test.
     pub(super) async fn state(
         &self,
-        event_id: &str,
+        event_id: &EventId,
     ) -> Result<Option<SyncState>, EndpointTestError> {
         let record_key = self.record_key(event_id).await?;
-        Ok(self
-            .store
-            .load_state(
-                &TargetId::from(self.target.as_str()),
-                &EventId::from(record_key.as_str()),
-            )
-            .await?)
+        let target = TargetId::from(self.target.as_str());
+        Ok(self.store.load_state(&target, &record_key).await?)
     }
 
     /// The record key of the event's meeting: the event id of the meeting's first copy, which
     /// is this event's id unless another connected calendar's copy came first.
-    async fn record_key(&self, event_id: &str) -> Result<String, EndpointTestError> {
+    async fn record_key(&self, event_id: &EventId) -> Result<EventId, EndpointTestError> {
         let ledger: &dyn MeetingLedger = &*self.store;
         let copies = ledger.copies_of_event(event_id).await?;
         let Some(copy) = copies.first() else {
-            return Ok(event_id.to_string());
+            return Ok(event_id.clone());
         };
         let bound = ledger.record_key(&copy.meeting_key).await?;
-        Ok(bound.unwrap_or_else(|| event_id.to_string()))
+        Ok(bound.unwrap_or_else(|| event_id.clone()))
     }
 
     /// Waits (at most `wait`) for the job of `event_id` caused by notification `id`, and reports
     /// its outcome; closes the store.
     pub(super) async fn follow(
         self,
-        event_id: &str,
-        id: &str,
+        event_id: &EventId,
+        id: &NotificationId,
         before: Option<SyncState>,
         sent_at: Timestamp,
         wait: Duration,
@@ -185,8 +180,8 @@ impl Follower {
 
     async fn watch(
         &self,
-        event_id: &str,
-        id: &str,
+        event_id: &EventId,
+        id: &NotificationId,
         before: Option<SyncState>,
         sent_at: Timestamp,
         wait: Duration,
@@ -229,17 +224,17 @@ impl Follower {
     /// Whether the notification log holds notification `id`.
     async fn logged(
         &self,
-        event_id: &str,
-        id: &str,
+        event_id: &EventId,
+        id: &NotificationId,
         since: Timestamp,
     ) -> Result<bool, EndpointTestError> {
         let filter = NotificationFilter {
             since: Some(since - SignedDuration::from_mins(5)),
             until: None,
-            event_id: Some(event_id.to_owned()),
+            event_id: Some(event_id.clone()),
         };
         let logged = self.store.list_notifications(&filter).await?;
-        Ok(logged.iter().any(|notification| notification.id == id))
+        Ok(logged.iter().any(|notification| notification.id == *id))
     }
 }
 
@@ -331,7 +326,7 @@ mod tests {
 
     fn state(id: Option<&str>, hash: &str, tombstone: bool) -> SyncState {
         SyncState {
-            crm_record_id: id.map(str::to_owned),
+            crm_record_id: id.map(CrmRecordId::from),
             content_hash: Some(hash.to_owned()),
             tombstone,
             ..SyncState::default()

@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 
 use super::{BIND_MEETING, MeetingCopy, RECORD_KEY, UPSERT_COPY, copy_from_row, encoded};
+use crate::ids::{EventId, MeetingKey};
 use crate::store::StoreError;
 use crate::store::codec::{get, millis};
 use crate::store::portable::{Classify, Param, Portable};
@@ -19,12 +20,12 @@ pub async fn record<DB: Portable>(
     copy: &MeetingCopy,
     now: Timestamp,
     classify: Classify,
-) -> Result<String, StoreError> {
+) -> Result<EventId, StoreError> {
     let (status, content) = encoded(copy);
     let values = [
-        Param::from(copy.grant_id.as_str()),
-        copy.event_id.as_str().into(),
-        copy.meeting_key.as_str().into(),
+        Param::from(&copy.grant_id),
+        (&copy.event_id).into(),
+        (&copy.meeting_key).into(),
         status.into(),
         copy.version.into(),
         copy.calendar_id.as_deref().into(),
@@ -36,14 +37,14 @@ pub async fn record<DB: Portable>(
         .await
         .map_err(classify)?;
     let binding = [
-        Param::from(copy.meeting_key.as_str()),
-        copy.event_id.as_str().into(),
+        Param::from(&copy.meeting_key),
+        (&copy.event_id).into(),
         millis(now).into(),
     ];
     DB::execute(tx, BIND_MEETING, &binding)
         .await
         .map_err(classify)?;
-    let row = DB::fetch_optional(tx, RECORD_KEY, &[copy.meeting_key.as_str().into()])
+    let row = DB::fetch_optional(tx, RECORD_KEY, &[(&copy.meeting_key).into()])
         .await
         .and_then(|row| row.ok_or(sqlx::Error::RowNotFound))
         .map_err(classify)?;
@@ -54,12 +55,11 @@ pub async fn record<DB: Portable>(
 pub async fn copies<DB: Portable>(
     pool: &sqlx::Pool<DB>,
     query: &'static str,
-    values: &[&str],
+    values: &[Param<'_>],
     classify: Classify,
 ) -> Result<Vec<MeetingCopy>, StoreError> {
-    let params: Vec<Param<'_>> = values.iter().map(|&value| value.into()).collect();
     let mut conn = pool.acquire().await.map_err(classify)?;
-    let rows = DB::fetch_all(&mut conn, query, &params)
+    let rows = DB::fetch_all(&mut conn, query, values)
         .await
         .map_err(classify)?;
     rows.iter().map(copy_from_row).collect()
@@ -68,9 +68,9 @@ pub async fn copies<DB: Portable>(
 /// The record key a meeting is bound to, if any.
 pub async fn record_key<DB: Portable>(
     pool: &sqlx::Pool<DB>,
-    meeting_key: &str,
+    meeting_key: &MeetingKey,
     classify: Classify,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<EventId>, StoreError> {
     let mut conn = pool.acquire().await.map_err(classify)?;
     let row = DB::fetch_optional(&mut conn, RECORD_KEY, &[meeting_key.into()])
         .await

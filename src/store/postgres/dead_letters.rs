@@ -53,7 +53,7 @@ impl PostgresStore {
             .collect();
         let (runnable, requests): (Vec<i64>, Vec<JobRequest>) = letters
             .into_iter()
-            .filter(|letter| !deleted.contains(&letter.request.grant_id))
+            .filter(|letter| !deleted.contains(letter.request.grant_id.as_str()))
             .map(|letter| {
                 let mut request = letter.request;
                 request.source = JobSource::DeadLetterRetry;

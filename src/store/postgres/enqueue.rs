@@ -27,6 +27,7 @@ use sqlx::postgres::PgConnection;
 
 use super::db_error;
 use super::listener::CHANNEL;
+use crate::ids::NotificationId;
 use crate::store::StoreError;
 use crate::store::codec::{self, millis};
 use crate::store::{JobRequest, QueuePolicy};
@@ -158,7 +159,9 @@ async fn upsert_round(
     let versions: Vec<Option<i64>> = picked().map(|j| j.version).collect();
     let force: Vec<bool> = picked().map(|j| j.force_fetch).collect();
     let sources: Vec<&str> = picked().map(|j| codec::source_text(j.source)).collect();
-    let notifications: Vec<Option<&str>> = picked().map(|j| j.notification_id.as_deref()).collect();
+    let notifications: Vec<Option<&str>> = picked()
+        .map(|j| j.notification_id.as_ref().map(NotificationId::as_str))
+        .collect();
     let windows: Vec<i64> = picked().map(|j| policy.window_millis(j.source)).collect();
     let written: Vec<String> = sqlx::query_scalar(UPSERT_JOBS)
         .bind(keys)

@@ -10,6 +10,7 @@ use sqlx::postgres::PgConnection;
 
 use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error};
+use crate::ids::GrantId;
 use crate::store::grants::{Grants, exec};
 use crate::store::{GrantChange, GrantStatus, StoreError};
 
@@ -17,7 +18,7 @@ use crate::store::{GrantChange, GrantStatus, StoreError};
 /// fence exclusively when the change is a deletion); true when the grant was resumed.
 pub(super) async fn apply_change(
     conn: &mut PgConnection,
-    grant_id: &str,
+    grant_id: &GrantId,
     change: GrantChange,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
@@ -42,7 +43,7 @@ pub(super) async fn deleted_among(
 impl Grants for PostgresStore {
     async fn set_grant_status(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         status: &GrantStatus,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -60,7 +61,7 @@ impl Grants for PostgresStore {
         Ok(())
     }
 
-    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
+    async fn grant_status(&self, grant_id: &GrantId) -> Result<GrantStatus, StoreError> {
         exec::status(&self.pool, grant_id, db_error).await
     }
 

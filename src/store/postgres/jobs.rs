@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 
 use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error};
+use crate::ids::EventId;
 use crate::store::codec::{millis, millis_after};
 use crate::store::queue::{JobQueue, exec};
 use crate::store::{
@@ -119,13 +120,13 @@ impl JobQueue for PostgresStore {
 
     async fn claim_key(
         &self,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
         now: Timestamp,
         lease_for: Duration,
     ) -> Result<Option<ClaimedJob>, StoreError> {
         let row = sqlx::query(CLAIM_KEY)
-            .bind(record_key)
+            .bind(record_key.as_str())
             .bind(millis_after(now, lease_for))
             .bind(owner)
             .bind(millis(now))
@@ -195,7 +196,7 @@ impl JobQueue for PostgresStore {
         exec::job_stats(&self.pool, now, db_error).await
     }
 
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+    async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError> {
         crate::store::lookup::queue_entry(&self.pool, record_key, db_error).await
     }
 }

@@ -24,6 +24,7 @@ use sqlx::postgres::PgConnection;
 
 use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error, grants};
+use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
 use crate::store::ingest::first_copies;
 use crate::store::notifications::{NotificationLog, exec};
@@ -76,7 +77,7 @@ impl PostgresStore {
         for &index in &accepted {
             let notification = &batch[index];
             if let (Some(change), Some(grant_id)) =
-                (notification.grant_change, notification.grant_id.as_deref())
+                (notification.grant_change, notification.grant_id.as_ref())
             {
                 changed |= grants::apply_change(&mut tx, grant_id, change, now).await?;
             }
@@ -133,8 +134,12 @@ async fn insert(
     let rows = || picked.iter().map(|&index| &batch[index]);
     let ids: Vec<&str> = rows().map(|n| n.id.as_str()).collect();
     let triggers: Vec<&str> = rows().map(|n| n.trigger.as_str()).collect();
-    let grants: Vec<Option<&str>> = rows().map(|n| n.grant_id.as_deref()).collect();
-    let events: Vec<Option<&str>> = rows().map(|n| n.event_id.as_deref()).collect();
+    let grants: Vec<Option<&str>> = rows()
+        .map(|n| n.grant_id.as_ref().map(GrantId::as_str))
+        .collect();
+    let events: Vec<Option<&str>> = rows()
+        .map(|n| n.event_id.as_ref().map(EventId::as_str))
+        .collect();
     let received: Vec<i64> = rows().map(|n| millis(n.received_at)).collect();
     let bodies: Vec<&[u8]> = rows().map(|n| n.body.as_slice()).collect();
     let stored: Vec<String> = sqlx::query_scalar(INSERT_NOTIFICATIONS)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::ids::EventId;
 use crate::store::codec::{self, get, get_count, millis, millis_after};
 use crate::store::dead_letters;
 use crate::store::portable::{Cells, Classify, Param, Portable};
@@ -97,7 +98,7 @@ async fn held<DB: Portable>(
     query: &'static str,
     classify: Classify,
 ) -> Result<Held, StoreError> {
-    let row = DB::fetch_optional(conn, query, &[lease.record_key.as_str().into()])
+    let row = DB::fetch_optional(conn, query, &[(&lease.record_key).into()])
         .await
         .map_err(classify)?;
     let Some(row) = row else {
@@ -118,7 +119,7 @@ async fn held<DB: Portable>(
 async fn by_key<DB: Portable>(
     conn: &mut DB::Connection,
     statement: &'static str,
-    record_key: &str,
+    record_key: &EventId,
     classify: Classify,
 ) -> Result<(), StoreError> {
     DB::execute(conn, statement, &[record_key.into()])
@@ -135,7 +136,7 @@ pub async fn complete<DB: Portable>(
     held_query: &'static str,
     classify: Classify,
 ) -> Result<Completion, StoreError> {
-    let key = lease.record_key.as_str();
+    let key = &lease.record_key;
     Ok(match held::<DB>(conn, lease, held_query, classify).await? {
         Held::Lost => Completion::Finished,
         Held::Changed => {
@@ -159,7 +160,7 @@ pub async fn retry<DB: Portable>(
     held_query: &'static str,
     classify: Classify,
 ) -> Result<(Completion, bool), StoreError> {
-    let key = lease.record_key.as_str();
+    let key = &lease.record_key;
     Ok(match held::<DB>(conn, lease, held_query, classify).await? {
         Held::Lost => (Completion::Finished, false),
         Held::Changed => {
@@ -192,7 +193,7 @@ pub async fn dead_letter<DB: Portable>(
     held_query: &'static str,
     classify: Classify,
 ) -> Result<(Option<i64>, bool), StoreError> {
-    let key = lease.record_key.as_str();
+    let key = &lease.record_key;
     Ok(match held::<DB>(conn, lease, held_query, classify).await? {
         Held::Lost => (None, false),
         Held::Changed => {
@@ -214,7 +215,7 @@ pub async fn release<DB: Portable>(
     classify: Classify,
 ) -> Result<bool, StoreError> {
     let values = [
-        Param::from(lease.record_key.as_str()),
+        Param::from(&lease.record_key),
         lease.token.as_str().into(),
         millis(now).into(),
     ];
@@ -233,7 +234,7 @@ pub async fn extend_lease<DB: Portable>(
     classify: Classify,
 ) -> Result<bool, StoreError> {
     let values = [
-        Param::from(lease.record_key.as_str()),
+        Param::from(&lease.record_key),
         lease.token.as_str().into(),
         millis_after(now, lease_for).into(),
     ];

@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::{begin_write, commit, db_error, grants, rows};
+use crate::ids::NotificationId;
 use crate::store::codec::{self, millis};
 use crate::store::{JobRequest, QueuePolicy, StoreError};
 
@@ -116,8 +117,8 @@ pub(super) async fn upsert_jobs(
             .bind(policy.max_delay_millis());
         for job in chunk {
             query = query
-                .bind(&job.record_key)
-                .bind(&job.grant_id)
+                .bind(job.record_key.as_str())
+                .bind(job.grant_id.as_str())
                 .bind(&job.calendar_id)
                 .bind(codec::action_text(job.action))
                 .bind(codec::payload_text(job.payload.as_ref()))
@@ -125,7 +126,7 @@ pub(super) async fn upsert_jobs(
                 .bind(job.version)
                 .bind(job.force_fetch)
                 .bind(codec::source_text(job.source))
-                .bind(&job.notification_id)
+                .bind(job.notification_id.as_ref().map(NotificationId::as_str))
                 .bind(policy.window_millis(job.source));
         }
         let written = query.fetch_all(&mut *conn).await.map_err(db_error)?;

@@ -10,17 +10,18 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteConnection;
 
 use super::{SqliteStore, begin_write, commit, db_error};
+use crate::ids::GrantId;
 use crate::store::grants::{Grants, exec};
 use crate::store::{GrantChange, GrantStatus, StoreError};
 
 /// Whether the grant is deleted.
 pub(super) async fn is_deleted(
     conn: &mut SqliteConnection,
-    grant_id: &str,
+    grant_id: &GrantId,
 ) -> Result<bool, StoreError> {
     let status: Option<String> =
         sqlx::query_scalar("SELECT status FROM grants WHERE grant_id = $1")
-            .bind(grant_id)
+            .bind(grant_id.as_str())
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_error)?;
@@ -31,7 +32,7 @@ pub(super) async fn is_deleted(
 /// grant was resumed.
 pub(super) async fn apply_change(
     conn: &mut SqliteConnection,
-    grant_id: &str,
+    grant_id: &GrantId,
     change: GrantChange,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
@@ -42,7 +43,7 @@ impl SqliteStore {
     /// Sets a status in one transaction; true when the grant is now active.
     async fn set_grant_status_now(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         status: &GrantStatus,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
@@ -58,7 +59,7 @@ impl SqliteStore {
 impl Grants for SqliteStore {
     async fn set_grant_status(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         status: &GrantStatus,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -69,7 +70,7 @@ impl Grants for SqliteStore {
         Ok(())
     }
 
-    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
+    async fn grant_status(&self, grant_id: &GrantId) -> Result<GrantStatus, StoreError> {
         exec::status(&self.read, grant_id, db_error).await
     }
 

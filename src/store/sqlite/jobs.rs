@@ -19,6 +19,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::Notify;
 
 use super::{SqliteStore, begin_write, commit, db_error, enqueue};
+use crate::ids::EventId;
 use crate::store::codec::{millis, millis_after};
 use crate::store::queue::{JobQueue, exec};
 use crate::store::{
@@ -61,8 +62,9 @@ impl SqliteStore {
             .await
             .map_err(db_error)?;
         let mut claimed = Vec::with_capacity(keys.len());
-        for key in &keys {
-            if let Some(job) = lease_key(&mut tx, key, owner, now, lease_for).await? {
+        for key in keys {
+            let key = EventId::from(key);
+            if let Some(job) = lease_key(&mut tx, &key, owner, now, lease_for).await? {
                 claimed.push(job);
             }
         }
@@ -73,7 +75,7 @@ impl SqliteStore {
     /// Claims the job of one key if it is claimable now, whether due or not.
     async fn claim_key_now(
         &self,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
         now: Timestamp,
         lease_for: Duration,
@@ -129,13 +131,13 @@ impl SqliteStore {
 
 async fn lease_key(
     conn: &mut SqliteConnection,
-    record_key: &str,
+    record_key: &EventId,
     owner: &str,
     now: Timestamp,
     lease_for: Duration,
 ) -> Result<Option<ClaimedJob>, StoreError> {
     let row = sqlx::query(LEASE_KEY)
-        .bind(record_key)
+        .bind(record_key.as_str())
         .bind(millis_after(now, lease_for))
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(owner)
@@ -173,7 +175,7 @@ impl JobQueue for SqliteStore {
 
     async fn claim_key(
         &self,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
         now: Timestamp,
         lease_for: Duration,
@@ -242,7 +244,7 @@ impl JobQueue for SqliteStore {
         exec::job_stats(&self.read, now, db_error).await
     }
 
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+    async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError> {
         crate::store::lookup::queue_entry(&self.read, record_key, db_error).await
     }
 }

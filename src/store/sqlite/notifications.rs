@@ -21,6 +21,7 @@ use sqlx::sqlite::SqliteConnection;
 
 use super::enqueue::{self, Enqueued};
 use super::{SqliteStore, begin_write, commit, db_error, grants, rows};
+use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
 use crate::store::ingest::first_copies;
 use crate::store::notifications::{NotificationLog, exec};
@@ -111,7 +112,7 @@ async fn one_by_one(
             continue;
         }
         if let (Some(change), Some(grant_id)) =
-            (notification.grant_change, notification.grant_id.as_deref())
+            (notification.grant_change, notification.grant_id.as_ref())
         {
             changed |= grants::apply_change(conn, grant_id, change, now).await?;
         }
@@ -160,10 +161,10 @@ async fn insert_many(
             sqlx::query_scalar::<_, String>(INSERT_NOTIFICATIONS_TEXTS.for_rows(chunk.len()));
         for notification in chunk {
             query = query
-                .bind(&notification.id)
+                .bind(notification.id.as_str())
                 .bind(&notification.trigger)
-                .bind(&notification.grant_id)
-                .bind(&notification.event_id)
+                .bind(notification.grant_id.as_ref().map(GrantId::as_str))
+                .bind(notification.event_id.as_ref().map(EventId::as_str))
                 .bind(millis(notification.received_at))
                 .bind(&notification.body);
         }

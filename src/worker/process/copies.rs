@@ -11,7 +11,7 @@
 //! ids are shared), else the event id's own meeting — the one an upgraded deployment's record of
 //! that event belongs to.
 
-use crate::ids::EventId;
+use crate::ids::{EventId, MeetingKey};
 use crate::meeting;
 use crate::nylas::Event;
 use crate::policy::{Decision, PolicyError, Source};
@@ -28,7 +28,7 @@ pub(super) struct Known {
     /// The grant's copy as last recorded.
     pub copy: Option<MeetingCopy>,
     /// Another grant's copy of the same event id (when this grant's was never recorded).
-    pub sibling_meeting: Option<String>,
+    pub sibling_meeting: Option<MeetingKey>,
     /// The copy was deleted (or, before meetings were tracked, the event's record was): only
     /// the Events API may bring it back.
     pub deleted: bool,
@@ -66,7 +66,11 @@ impl Processor {
             }
             _ => Source::AnyCalendar,
         };
-        match self.policy.decide(&event, &request.grant_id, source).await {
+        match self
+            .policy
+            .decide(&event, request.grant_id.as_str(), source)
+            .await
+        {
             Ok(Decision::Write(record)) => self.live_copy(request, known, event, *record).map(Some),
             // Left out of the CRM by policy: the copy no longer keeps its meeting alive.
             Ok(Decision::Remove(_)) => Ok(Some(self.excluded_copy(request, known, &event))),
@@ -76,7 +80,10 @@ impl Processor {
     }
 
     /// Records a copy; answers its meeting key and the meeting's record key.
-    pub(super) async fn record(&self, copy: MeetingCopy) -> Result<(String, String), SyncError> {
+    pub(super) async fn record(
+        &self,
+        copy: MeetingCopy,
+    ) -> Result<(MeetingKey, EventId), SyncError> {
         let now = self.clock.now();
         let record_key = self.store.record_copy(&copy, now).await?;
         Ok((copy.meeting_key, record_key))
@@ -89,7 +96,7 @@ impl Processor {
     pub(super) async fn refresh_siblings(
         &self,
         request: &JobRequest,
-    ) -> Result<Option<(String, String)>, SyncError> {
+    ) -> Result<Option<(MeetingKey, EventId)>, SyncError> {
         let copies = self.store.copies_of_event(&request.record_key).await?;
         let mut recorded = None;
         for sibling in copies {
@@ -139,10 +146,7 @@ impl Processor {
         }
         let legacy = self
             .store
-            .load_state(
-                self.crm.target(),
-                &EventId::from(request.record_key.as_str()),
-            )
+            .load_state(self.crm.target(), &request.record_key)
             .await?;
         Ok(Known {
             copy: None,
@@ -174,7 +178,7 @@ impl Processor {
                 event_id: request.record_key.clone(),
                 meeting_key: known
                     .sibling_meeting
-                    .unwrap_or_else(|| meeting::event_key(&request.record_key)),
+                    .unwrap_or_else(|| meeting::event_key(request.record_key.as_str())),
                 status: CopyStatus::Deleted,
                 version: version.max(known.version),
                 calendar_id: request.calendar_id.clone().or(known.calendar_id),

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::config::DeletedMeetings;
 use crate::crm::ExistingRecord;
-use crate::ids::{CrmRecordId, EventId};
+use crate::ids::{EventId, GrantId, MeetingKey};
 use crate::meeting::{self, Resolution};
 use crate::record::{MeetingRecord, MeetingStatus};
 use crate::store::{CopyStatus, GrantStatus, MeetingCopy, Store, SyncState};
@@ -35,7 +35,7 @@ impl Processor {
     /// its copies; `owner` names the lock's holder (the job's key).
     pub(super) async fn write_meeting(
         &self,
-        meeting_key: &str,
+        meeting_key: &MeetingKey,
         record_key: &EventId,
         owner: &str,
     ) -> Result<SyncOutcome, SyncError> {
@@ -98,7 +98,7 @@ impl Processor {
 
     async fn write_locked(
         &self,
-        meeting_key: &str,
+        meeting_key: &MeetingKey,
         record_key: &EventId,
         held: &HeldLock,
     ) -> Result<SyncOutcome, SyncError> {
@@ -110,12 +110,12 @@ impl Processor {
             .load_state(self.crm.target(), record_key)
             .await?
             .unwrap_or_else(|| SyncState {
-                target: self.crm.target().to_string(),
-                record_key: record_key.to_string(),
+                target: self.crm.target().clone(),
+                record_key: record_key.clone(),
                 ..SyncState::default()
             });
         if let Some(id) = &state.crm_record_id {
-            record_crm_id(id);
+            record_crm_id(id.as_str());
         }
         let version = copies.iter().filter_map(|copy| copy.version).max();
         let written = state.content_hash.as_deref();
@@ -165,7 +165,7 @@ impl Processor {
     }
 
     /// The grants whose copy is the organizer's, among copies tied for newest (asked only then).
-    async fn organizer_grants(&self, copies: &[MeetingCopy]) -> Vec<String> {
+    async fn organizer_grants(&self, copies: &[MeetingCopy]) -> Vec<GrantId> {
         let mut organizers = Vec::new();
         for copy in meeting::contenders(copies) {
             let organizer = copy
@@ -174,7 +174,7 @@ impl Processor {
                 .and_then(|content| content.get("organizer_email"))
                 .and_then(|email| email.as_str());
             let Some(organizer) = organizer else { continue };
-            match self.policy.grants().email(&copy.grant_id).await {
+            match self.policy.grants().email(copy.grant_id.as_str()).await {
                 Ok(Some(email)) if email == organizer => organizers.push(copy.grant_id.clone()),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(
@@ -210,8 +210,7 @@ impl Processor {
             }
             return Ok(SyncOutcome::Unchanged);
         }
-        let known_id = state.crm_record_id.clone().map(CrmRecordId::new);
-        let existing = match (&known_id, state.create_pending) {
+        let existing = match (&state.crm_record_id, state.create_pending) {
             (_, true) => ExistingRecord::Uncertain,
             (Some(id), false) => ExistingRecord::Known(id),
             (None, false) => ExistingRecord::None,
@@ -228,12 +227,12 @@ impl Processor {
             .await
             .map_err(SyncError::Crm)?;
         record_crm_id(outcome.crm_record_id.as_str());
-        state.crm_record_id = Some(outcome.crm_record_id.into_string());
+        state.crm_record_id = Some(outcome.crm_record_id);
         state.version = newest;
         state.content_hash = Some(hash);
         state.tombstone = false;
         state.create_pending = false;
-        state.grant_id = Some(record.grant_id.to_string());
+        state.grant_id = Some(record.grant_id.clone());
         state.calendar_id = copy.calendar_id.clone();
         state.updated_at = Some(self.clock.now());
         self.store.save_state(&state).await?;
@@ -255,10 +254,7 @@ impl Processor {
             (Some(crm_id), false) => {
                 self.renew_lock(held).await?;
                 self.crm
-                    .soft_delete(
-                        &EventId::new(state.record_key.as_str()),
-                        &CrmRecordId::new(crm_id.as_str()),
-                    )
+                    .soft_delete(&state.record_key, crm_id)
                     .await
                     .map_err(SyncError::Crm)?;
                 SyncOutcome::Deleted

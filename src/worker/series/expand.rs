@@ -14,7 +14,7 @@ use crate::worker::process::{Processor, SyncError, SyncOutcome};
 
 /// The occurrences a listing returned, and whether it returned all of them.
 struct Listing {
-    listed: HashSet<String>,
+    listed: HashSet<EventId>,
     complete: bool,
 }
 
@@ -57,7 +57,7 @@ impl Series {
             return Ok(SyncOutcome::Unchanged);
         }
         let known = processor.store.series_occurrences(key).await?;
-        let gone: Vec<String> = known
+        let gone: Vec<EventId> = known
             .into_iter()
             .filter(|occurrence| !listing.listed.contains(&occurrence.event_id))
             .filter(|occurrence| {
@@ -137,7 +137,7 @@ impl Series {
             };
             let page = self
                 .nylas
-                .list_events(&request.grant_id, &query)
+                .list_events(request.grant_id.as_str(), &query)
                 .await
                 .map_err(SyncError::Nylas)?;
             if page.skipped > 0 {
@@ -151,9 +151,11 @@ impl Series {
                 .collect();
             self.enqueue_page(processor, request, key, calendar, &occurrences)
                 .await?;
-            listing
-                .listed
-                .extend(occurrences.iter().map(|event| event.id.clone()));
+            listing.listed.extend(
+                occurrences
+                    .iter()
+                    .map(|event| EventId::from(event.id.as_str())),
+            );
             match page.next_cursor {
                 Some(next) if Some(&next) == token.as_ref() => {
                     listing.complete = false;
@@ -186,7 +188,7 @@ impl Series {
         let members: Vec<Occurrence> = occurrences
             .iter()
             .map(|event| Occurrence {
-                event_id: event.id.clone(),
+                event_id: EventId::from(event.id.as_str()),
                 starts_at: starts_at(event),
             })
             .collect();
@@ -238,7 +240,7 @@ fn occurrence_upsert(
     calendar: &str,
 ) -> Result<JobRequest, serde_json::Error> {
     Ok(JobRequest {
-        record_key: event.id.clone(),
+        record_key: EventId::from(event.id.as_str()),
         grant_id: master.grant_id.clone(),
         calendar_id: Some(
             event

@@ -29,6 +29,7 @@ pub use expand::starts_at;
 use std::time::Duration;
 
 use crate::config::FetchPolicy;
+use crate::ids::EventId;
 use crate::nylas::{Event, NylasClient};
 use crate::store::{ClaimedJob, JobAction, JobRequest, PayloadOrigin, SeriesKey};
 
@@ -81,7 +82,7 @@ impl Series {
         job: &ClaimedJob,
     ) -> Result<SyncOutcome, SyncError> {
         let request = &job.request;
-        let key = SeriesKey::new(&request.grant_id, &request.record_key);
+        let key = SeriesKey::new(request.grant_id.clone(), request.record_key.clone());
         match request.action {
             JobAction::Delete if self.is_live_series(processor, &key).await? => {
                 self.remove(processor, job, &key).await
@@ -146,7 +147,11 @@ impl Series {
         let calendar = known.clone().unwrap_or_else(|| "primary".to_string());
         let fetched = self
             .nylas
-            .get_event(&request.grant_id, &request.record_key, &calendar)
+            .get_event(
+                request.grant_id.as_str(),
+                request.record_key.as_str(),
+                &calendar,
+            )
             .await
             .map_err(SyncError::Nylas)?;
         Ok(match fetched {
@@ -181,13 +186,13 @@ async fn remember_occurrence(processor: &Processor, job: &ClaimedJob) -> Result<
     let Some(master) = event.master_event_id.as_deref().filter(|id| !id.is_empty()) else {
         return Ok(());
     };
-    let key = SeriesKey::new(&job.request.grant_id, master);
+    let key = SeriesKey::new(job.request.grant_id.clone(), master);
     let calendar = event
         .calendar_id
         .as_deref()
         .or(job.request.calendar_id.as_deref());
     let occurrence = crate::store::Occurrence {
-        event_id: event.id.clone(),
+        event_id: EventId::from(event.id.as_str()),
         starts_at: starts_at(&event),
     };
     processor
@@ -214,9 +219,13 @@ fn as_delete(job: &ClaimedJob) -> ClaimedJob {
 }
 
 /// An ordinary delete job for an occurrence of the series `master` names.
-fn occurrence_delete(master: &JobRequest, event_id: &str, calendar: Option<&str>) -> JobRequest {
+fn occurrence_delete(
+    master: &JobRequest,
+    event_id: &EventId,
+    calendar: Option<&str>,
+) -> JobRequest {
     JobRequest {
-        record_key: event_id.to_string(),
+        record_key: event_id.clone(),
         grant_id: master.grant_id.clone(),
         calendar_id: calendar.map(str::to_string),
         action: JobAction::Delete,

@@ -125,7 +125,7 @@ async fn dlq_list_survives_huge_and_hostile_ids() {
         // version: the table must cope.
         let store = calsync::store::open(&url).await.unwrap();
         let job = JobRequest {
-            record_key: hostile_key.clone(),
+            record_key: hostile_key.as_str().into(),
             grant_id: "grant\nFORGED".into(),
             calendar_id: Some("primary".into()),
             action: JobAction::Upsert,
@@ -138,7 +138,12 @@ async fn dlq_list_survives_huge_and_hostile_ids() {
         };
         store.enqueue(&[job], at(0)).await.unwrap();
         let claimed = store
-            .claim_key(&hostile_key, "w", at(0), Duration::from_secs(60))
+            .claim_key(
+                &hostile_key.as_str().into(),
+                "w",
+                at(0),
+                Duration::from_secs(60),
+            )
             .await
             .unwrap()
             .unwrap();

@@ -91,11 +91,11 @@ async fn an_expired_grant_pauses_only_that_grant_until_it_is_renewed() {
         vec![Settled::Done(SyncOutcome::Created), Settled::GrantPaused]
     );
     assert!(matches!(
-        app.store.grant_status("grant-old").await.unwrap(),
+        app.store.grant_status(&"grant-old".into()).await.unwrap(),
         GrantStatus::Paused { .. }
     ));
     assert_eq!(
-        app.store.grant_status("grant-new").await.unwrap(),
+        app.store.grant_status(&"grant-new".into()).await.unwrap(),
         GrantStatus::Active
     );
     let warnings = logs.find("WARN", "Nylas rejected the grant");
@@ -154,7 +154,7 @@ async fn a_rejected_nylas_key_makes_all_nylas_work_wait() {
     assert!(metrics.contains("calsync_grants_paused 0"), "{metrics}");
     for grant in ["grant-1", "grant-2"] {
         assert_eq!(
-            app.store.grant_status(grant).await.unwrap(),
+            app.store.grant_status(&grant.into()).await.unwrap(),
             GrantStatus::Active
         );
     }

@@ -124,13 +124,13 @@ fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
         Ok(Interpretation::Ignored) => prop_assert_eq!(kind, TriggerKind::Unhandled),
         Ok(Interpretation::Store(notification)) => {
             prop_assert_ne!(kind, TriggerKind::Unhandled);
-            prop_assert_eq!(&notification.id, &envelope.id);
-            prop_assert!(!notification.id.trim().is_empty());
+            prop_assert_eq!(notification.id.as_str(), envelope.id.as_str());
+            prop_assert!(!notification.id.as_str().trim().is_empty());
             let grant = notification
                 .grant_id
                 .clone()
                 .expect("a stored notification names its grant");
-            prop_assert!(!grant.trim().is_empty());
+            prop_assert!(!grant.as_str().trim().is_empty());
             match kind {
                 TriggerKind::EventUpsert | TriggerKind::EventDeleted => {
                     let job = notification
@@ -139,7 +139,7 @@ fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
                         .expect("an event notification makes a job");
                     let event = notification.event_id.clone().expect("an event id");
                     prop_assert_eq!(&job.record_key, &event);
-                    prop_assert!(!event.trim().is_empty());
+                    prop_assert!(!event.as_str().trim().is_empty());
                     prop_assert_eq!(&job.grant_id, &grant);
                     if kind == TriggerKind::EventDeleted {
                         prop_assert_eq!(job.action, JobAction::Delete);

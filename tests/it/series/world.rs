@@ -96,8 +96,8 @@ pub fn live_ids(app: &TestApp) -> Vec<String> {
 /// A listed event as the upsert job an earlier calsync (no series handling) enqueued for it.
 pub fn legacy_job(event: &Value) -> JobRequest {
     JobRequest {
-        record_key: event["id"].as_str().unwrap().to_string(),
-        grant_id: G1.to_string(),
+        record_key: event["id"].as_str().unwrap().into(),
+        grant_id: G1.into(),
         calendar_id: Some(CAL.to_string()),
         action: JobAction::Upsert,
         payload: Some(event.clone()),

@@ -47,7 +47,10 @@ pub async fn leased_job_is_exclusive_until_expiry(backend: Backend) {
             .is_empty()
     );
     assert_eq!(
-        store.claim_key("e1", "w2", at(30), LEASE).await.unwrap(),
+        store
+            .claim_key(&"e1".into(), "w2", at(30), LEASE)
+            .await
+            .unwrap(),
         None
     );
 
@@ -117,7 +120,10 @@ pub async fn lost_lease_changes_nothing(backend: Backend) {
 pub async fn claim_key_ignores_schedule_not_leases(backend: Backend) {
     let store = &backend.store;
     assert_eq!(
-        store.claim_key("nope", "w1", at(0), LEASE).await.unwrap(),
+        store
+            .claim_key(&"nope".into(), "w1", at(0), LEASE)
+            .await
+            .unwrap(),
         None
     );
     store.enqueue(&[upsert("e1", 1)], at(0)).await.unwrap();
@@ -136,13 +142,19 @@ pub async fn claim_key_ignores_schedule_not_leases(backend: Backend) {
             .is_empty()
     );
 
-    let by_key = store.claim_key("e1", "w2", at(2), LEASE).await.unwrap();
+    let by_key = store
+        .claim_key(&"e1".into(), "w2", at(2), LEASE)
+        .await
+        .unwrap();
     let by_key = by_key.expect("claimable by key before it is due");
     assert_eq!(by_key.request.record_key, "e1");
     assert_eq!(by_key.attempts, 1);
     assert_eq!(by_key.last_error.as_deref(), Some("timeout"));
     assert_eq!(
-        store.claim_key("e1", "w3", at(3), LEASE).await.unwrap(),
+        store
+            .claim_key(&"e1".into(), "w3", at(3), LEASE)
+            .await
+            .unwrap(),
         None
     );
 }

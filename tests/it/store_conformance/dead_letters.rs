@@ -11,7 +11,10 @@ async fn bury(backend: &Backend, key: &str, version: i64, when: i64) -> i64 {
         .enqueue(&[upsert(key, version)], at(when))
         .await
         .unwrap();
-    let claimed = store.claim_key(key, "w1", at(when), LEASE).await.unwrap();
+    let claimed = store
+        .claim_key(&key.into(), "w1", at(when), LEASE)
+        .await
+        .unwrap();
     let claimed = claimed.expect("claimable");
     store
         .dead_letter(&claimed.lease, &format!("{key} was rejected"), at(when + 1))

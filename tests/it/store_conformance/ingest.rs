@@ -41,8 +41,14 @@ pub async fn stores_each_notification_id_once(backend: Backend) {
     assert_eq!(ids, ["n1", "n2"]);
     assert_eq!(logged[0].body, first.body);
     assert_eq!(logged[0].trigger, "event.updated");
-    assert_eq!(logged[0].grant_id.as_deref(), Some("grant-1"));
-    assert_eq!(logged[0].event_id.as_deref(), Some("e1"));
+    assert_eq!(
+        logged[0].grant_id.as_ref().map(|id| id.as_str()),
+        Some("grant-1")
+    );
+    assert_eq!(
+        logged[0].event_id.as_ref().map(|id| id.as_str()),
+        Some("e1")
+    );
     assert_eq!(logged[0].received_at, at(0));
 }
 
@@ -198,7 +204,7 @@ pub async fn a_large_batch_applies_every_job_in_order(backend: Backend) {
     let claimed = store.claim("w1", at(1), LEASE, 1_000).await.unwrap();
     let mut versions: Vec<(String, Option<i64>)> = claimed
         .into_iter()
-        .map(|job| (job.request.record_key, job.request.version))
+        .map(|job| (job.request.record_key.into_string(), job.request.version))
         .collect();
     versions.sort();
     let mut expected: Vec<(String, Option<i64>)> = (0..100)
@@ -226,6 +232,9 @@ pub async fn one_key_repeated_in_a_batch_coalesces_in_order(backend: Backend) {
     assert_eq!(claimed.len(), 1);
     let job = &claimed[0].request;
     assert_eq!(job.version, Some(4));
-    assert_eq!(job.notification_id.as_deref(), Some("notification-e1-4"));
+    assert_eq!(
+        job.notification_id.as_ref().map(|id| id.as_str()),
+        Some("notification-e1-4")
+    );
     assert!(job.force_fetch, "an upsert over a delete fetches the event");
 }

@@ -30,13 +30,13 @@ fn copy(grant: &str, event: &str, meeting: &str, status: CopyStatus) -> MeetingC
 
 pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backend) {
     let ledger: &dyn MeetingLedger = &*backend.store;
-    assert_eq!(ledger.copy("a", "e1").await.unwrap(), None);
-    assert_eq!(ledger.record_key("ical:m").await.unwrap(), None);
+    assert_eq!(ledger.copy(&"a".into(), &"e1".into()).await.unwrap(), None);
+    assert_eq!(ledger.record_key(&"ical:m".into()).await.unwrap(), None);
 
     let organizer = copy("a", "e1", "ical:m", CopyStatus::Live);
     assert_eq!(ledger.record_copy(&organizer, at(3)).await.unwrap(), "e1");
     assert_eq!(
-        ledger.copy("a", "e1").await.unwrap(),
+        ledger.copy(&"a".into(), &"e1".into()).await.unwrap(),
         Some(organizer.clone())
     );
     let attendee = copy("b", "e2", "ical:m", CopyStatus::Cancelled);
@@ -46,11 +46,11 @@ pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backe
         "a second copy gets the meeting's record key"
     );
     assert_eq!(
-        ledger.record_key("ical:m").await.unwrap().as_deref(),
-        Some("e1")
+        ledger.record_key(&"ical:m".into()).await.unwrap(),
+        Some("e1".into())
     );
     assert_eq!(
-        ledger.copies_of_meeting("ical:m").await.unwrap(),
+        ledger.copies_of_meeting(&"ical:m".into()).await.unwrap(),
         vec![organizer.clone(), attendee.clone()]
     );
 
@@ -58,7 +58,7 @@ pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backe
     let shared = copy("c", "e1", "ical:m", CopyStatus::Live);
     ledger.record_copy(&shared, at(5)).await.unwrap();
     assert_eq!(
-        ledger.copies_of_event("e1").await.unwrap(),
+        ledger.copies_of_event(&"e1".into()).await.unwrap(),
         vec![organizer.clone(), shared]
     );
 
@@ -72,7 +72,10 @@ pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backe
         ..organizer
     };
     assert_eq!(ledger.record_copy(&deleted, at(6)).await.unwrap(), "e1");
-    assert_eq!(ledger.copy("a", "e1").await.unwrap(), Some(deleted.clone()));
+    assert_eq!(
+        ledger.copy(&"a".into(), &"e1".into()).await.unwrap(),
+        Some(deleted.clone())
+    );
     let moved = MeetingCopy {
         meeting_key: "ical:other".into(),
         ..copy("b", "e2", "", CopyStatus::Live)
@@ -82,14 +85,24 @@ pub async fn copies_round_trip_and_the_first_binds_the_record_key(backend: Backe
         "e2",
         "a new meeting binds the event id of its first copy"
     );
-    assert_eq!(ledger.copies_of_meeting("ical:m").await.unwrap().len(), 2);
     assert_eq!(
-        ledger.record_key("ical:m").await.unwrap().as_deref(),
-        Some("e1")
+        ledger
+            .copies_of_meeting(&"ical:m".into())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        ledger.record_key(&"ical:m".into()).await.unwrap(),
+        Some("e1".into())
     );
 
     let reopened = store::open(&backend.url).await.unwrap();
-    assert_eq!(reopened.copy("a", "e1").await.unwrap(), Some(deleted));
+    assert_eq!(
+        reopened.copy(&"a".into(), &"e1".into()).await.unwrap(),
+        Some(deleted)
+    );
 }
 
 /// Opens `url` with only the first migration applied (as calsync before meetings wrote it) and
@@ -121,9 +134,9 @@ async fn upgrade_from_the_first_schema(url: &str, first: &Path) -> Arc<dyn Store
             "INSERT INTO sync_state (target, record_key, crm_record_id, version, content_hash)
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(&record.target)
-        .bind(&record.record_key)
-        .bind(&record.crm_record_id)
+        .bind(record.target.as_str())
+        .bind(record.record_key.as_str())
+        .bind(record.crm_record_id.as_ref().map(|id| id.as_str()))
         .bind(record.version)
         .bind(&record.content_hash)
         .execute(&pool)
@@ -154,9 +167,9 @@ async fn insert_state_sqlite(pool: &sqlx::SqlitePool, record: &SyncState) {
         "INSERT INTO sync_state (target, record_key, crm_record_id, version, content_hash)
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(&record.target)
-    .bind(&record.record_key)
-    .bind(&record.crm_record_id)
+    .bind(record.target.as_str())
+    .bind(record.record_key.as_str())
+    .bind(record.crm_record_id.as_ref().map(|id| id.as_str()))
     .bind(record.version)
     .bind(&record.content_hash)
     .execute(pool)
@@ -223,7 +236,7 @@ async fn replicas_recording_two_copies_of_one_meeting_at_once_agree_on_its_recor
                 .map(|(replica, copy)| replica.record_copy(copy, at(1))),
         )
         .await;
-        let bound: Vec<String> = bound.into_iter().map(Result::unwrap).collect();
+        let bound: Vec<_> = bound.into_iter().map(Result::unwrap).collect();
         assert_eq!(bound[0], bound[1], "round {round}: one record key");
         for replica in &replicas {
             replica.close().await;

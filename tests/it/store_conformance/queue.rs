@@ -15,7 +15,7 @@ pub async fn next_due_at_follows_schedules_and_leases(backend: Backend) {
 
     // A leased job is next due when its lease expires.
     let claimed = store
-        .claim_key("e1", "w1", at(150), LEASE)
+        .claim_key(&"e1".into(), "w1", at(150), LEASE)
         .await
         .unwrap()
         .unwrap();
@@ -37,12 +37,16 @@ pub async fn next_due_at_follows_schedules_and_leases(backend: Backend) {
 
     // Jobs of a paused grant cannot be claimed, so they are never due.
     store
-        .set_grant_status("grant-1", &GrantStatus::Paused { since: at(300) }, at(300))
+        .set_grant_status(
+            &"grant-1".into(),
+            &GrantStatus::Paused { since: at(300) },
+            at(300),
+        )
         .await
         .unwrap();
     assert_eq!(store.next_due_at().await.unwrap(), None);
     store
-        .set_grant_status("grant-1", &GrantStatus::Active, at(301))
+        .set_grant_status(&"grant-1".into(), &GrantStatus::Active, at(301))
         .await
         .unwrap();
     assert_eq!(store.next_due_at().await.unwrap(), Some(at(200)));
@@ -98,7 +102,7 @@ pub async fn job_stats_count_each_state(backend: Backend) {
 
     // A failure that does not count an attempt is still a failure.
     let pending = store
-        .claim_key("e", "w1", at(12), LEASE)
+        .claim_key(&"e".into(), "w1", at(12), LEASE)
         .await
         .unwrap()
         .unwrap();
@@ -114,13 +118,16 @@ pub async fn job_stats_count_each_state(backend: Backend) {
 
 pub async fn queue_entry_shows_one_keys_job_and_newest_dead_letter(backend: Backend) {
     let store = &backend.store;
-    assert_eq!(store.queue_entry("a").await.unwrap(), QueueEntry::default());
+    assert_eq!(
+        store.queue_entry(&"a".into()).await.unwrap(),
+        QueueEntry::default()
+    );
 
     store
         .enqueue(&[upsert("a", 1), upsert("b", 1)], at(0))
         .await
         .unwrap();
-    let waiting = store.queue_entry("a").await.unwrap();
+    let waiting = store.queue_entry(&"a".into()).await.unwrap();
     let job = waiting.job.expect("a's job");
     assert_eq!(job.request, upsert("a", 1));
     assert_eq!(
@@ -132,11 +139,11 @@ pub async fn queue_entry_shows_one_keys_job_and_newest_dead_letter(backend: Back
 
     // In flight, then failed once: the lease, the schedule and the error show.
     let claimed = store
-        .claim_key("a", "w1", at(10), LEASE)
+        .claim_key(&"a".into(), "w1", at(10), LEASE)
         .await
         .unwrap()
         .unwrap();
-    let leased = store.queue_entry("a").await.unwrap().job.unwrap();
+    let leased = store.queue_entry(&"a".into()).await.unwrap().job.unwrap();
     assert_eq!(leased.leased_until, Some(at(70)));
     let plan = RetryPlan {
         at: at(500),
@@ -144,7 +151,7 @@ pub async fn queue_entry_shows_one_keys_job_and_newest_dead_letter(backend: Back
         count_attempt: true,
     };
     store.retry(&claimed.lease, &plan, at(11)).await.unwrap();
-    let retrying = store.queue_entry("a").await.unwrap().job.unwrap();
+    let retrying = store.queue_entry(&"a".into()).await.unwrap().job.unwrap();
     assert_eq!(retrying.attempts, 1);
     assert_eq!(retrying.last_error.as_deref(), Some("CRM answered 503"));
     assert_eq!(retrying.next_attempt_at, at(500));
@@ -152,7 +159,7 @@ pub async fn queue_entry_shows_one_keys_job_and_newest_dead_letter(backend: Back
     // Dead twice (retried in between): the newest dead letter shows, and no job.
     for (round, error) in [(0, "first death"), (1, "second death")] {
         let claimed = store
-            .claim_key("a", "w1", at(600 + round), LEASE)
+            .claim_key(&"a".into(), "w1", at(600 + round), LEASE)
             .await
             .unwrap()
             .unwrap();
@@ -168,14 +175,20 @@ pub async fn queue_entry_shows_one_keys_job_and_newest_dead_letter(backend: Back
             store.enqueue(&[upsert("a", 2)], at(602)).await.unwrap();
         }
     }
-    let dead = store.queue_entry("a").await.unwrap();
+    let dead = store.queue_entry(&"a".into()).await.unwrap();
     assert_eq!(dead.job, None);
     let letter = dead.dead_letter.expect("a's dead letter");
     assert_eq!(letter.last_error, "second death");
     assert_eq!(letter.request.record_key, "a");
     // Other keys are untouched.
     assert_eq!(
-        store.queue_entry("b").await.unwrap().job.unwrap().request,
+        store
+            .queue_entry(&"b".into())
+            .await
+            .unwrap()
+            .job
+            .unwrap()
+            .request,
         upsert("b", 1)
     );
 }
@@ -191,12 +204,17 @@ pub async fn an_existing_store_opens_read_only_and_unchanged(backend: Backend) {
         .expect("open the existing store");
     assert_eq!(reader.backend(), backend.store.backend());
     reader.ping().await.unwrap();
-    let job = reader.queue_entry("a").await.unwrap().job.expect("the job");
+    let job = reader
+        .queue_entry(&"a".into())
+        .await
+        .unwrap()
+        .job
+        .expect("the job");
     assert_eq!(job.request, upsert("a", 1));
     // Writes are refused; the writer's store is as it was.
     assert!(reader.enqueue(&[upsert("b", 1)], at(1)).await.is_err());
     assert_eq!(
-        backend.store.queue_entry("b").await.unwrap(),
+        backend.store.queue_entry(&"b".into()).await.unwrap(),
         QueueEntry::default()
     );
 }

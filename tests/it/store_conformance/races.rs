@@ -88,13 +88,13 @@ async fn overlapping_batches_in_opposite_orders_do_not_deadlock() {
     let claimed = stores[0].claim("w1", at(1), LEASE, 100).await.unwrap();
     let mut keys: Vec<String> = claimed
         .iter()
-        .map(|c| c.request.record_key.clone())
+        .map(|c| c.request.record_key.to_string())
         .collect();
     keys.sort();
     assert_eq!(keys, ["e0", "e1", "e2", "e3", "e4", "e5", "e6"]);
     for job in claimed {
         // Whatever the interleaving, the newest version of each key wins.
-        let key: i64 = job.request.record_key[1..].parse().unwrap();
+        let key: i64 = job.request.record_key.as_str()[1..].parse().unwrap();
         let newest = (0..30).filter(|i| i % 7 == key).max().unwrap();
         assert_eq!(job.request.version, Some(newest), "e{key}");
     }
@@ -135,7 +135,11 @@ async fn racing_claims_never_share_a_key() {
                 if claimed.is_empty() {
                     return mine;
                 }
-                mine.extend(claimed.into_iter().map(|c| c.request.record_key));
+                mine.extend(
+                    claimed
+                        .into_iter()
+                        .map(|c| c.request.record_key.into_string()),
+                );
             }
         }
     });

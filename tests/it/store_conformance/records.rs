@@ -93,7 +93,7 @@ pub async fn notifications_list_filters_and_prune(backend: Backend) {
     ];
     store.ingest(&batch, at(50)).await.unwrap();
     let ids = |list: Vec<calsync::store::StoredNotification>| -> Vec<String> {
-        list.into_iter().map(|n| n.id).collect()
+        list.into_iter().map(|n| n.id.into_string()).collect()
     };
 
     let all = store
@@ -141,7 +141,7 @@ fn grant_event(id: &str, change: GrantChange) -> IncomingNotification {
 pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
     let store = &backend.store;
     assert_eq!(
-        store.grant_status("grant-1").await.unwrap(),
+        store.grant_status(&"grant-1".into()).await.unwrap(),
         GrantStatus::Active
     );
     store.enqueue(&[upsert("e1", 1)], at(0)).await.unwrap();
@@ -150,7 +150,7 @@ pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        store.grant_status("grant-1").await.unwrap(),
+        store.grant_status(&"grant-1".into()).await.unwrap(),
         GrantStatus::Paused { since: at(10) }
     );
     assert_eq!(store.paused_grants().await.unwrap(), 1);
@@ -166,7 +166,10 @@ pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].request.grant_id, "grant-2");
     assert_eq!(
-        store.claim_key("e1", "w1", at(12), LEASE).await.unwrap(),
+        store
+            .claim_key(&"e1".into(), "w1", at(12), LEASE)
+            .await
+            .unwrap(),
         None
     );
 
@@ -176,7 +179,7 @@ pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        store.grant_status("grant-1").await.unwrap(),
+        store.grant_status(&"grant-1".into()).await.unwrap(),
         GrantStatus::Paused { since: at(10) }
     );
 
@@ -185,7 +188,7 @@ pub async fn paused_grant_jobs_wait_until_resumed(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        store.grant_status("grant-1").await.unwrap(),
+        store.grant_status(&"grant-1".into()).await.unwrap(),
         GrantStatus::Active
     );
     assert_eq!(store.paused_grants().await.unwrap(), 0);
@@ -205,7 +208,7 @@ pub async fn deleted_grant_drops_and_refuses_jobs(backend: Backend) {
         .await
         .unwrap();
     let in_flight = store
-        .claim_key("e1", "w1", at(0), LEASE)
+        .claim_key(&"e1".into(), "w1", at(0), LEASE)
         .await
         .unwrap()
         .unwrap();
@@ -214,7 +217,7 @@ pub async fn deleted_grant_drops_and_refuses_jobs(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        store.grant_status("grant-1").await.unwrap(),
+        store.grant_status(&"grant-1".into()).await.unwrap(),
         GrantStatus::Deleted { at: at(10) }
     );
     assert_eq!(store.next_due_at().await.unwrap(), None);
@@ -252,7 +255,7 @@ pub async fn deleted_grant_drops_and_refuses_jobs(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        store.grant_status("grant-1").await.unwrap(),
+        store.grant_status(&"grant-1".into()).await.unwrap(),
         GrantStatus::Deleted { at: at(10) }
     );
 }
@@ -266,13 +269,13 @@ pub async fn explicit_grant_status_round_trips(backend: Backend) {
         GrantStatus::Active,
     ] {
         store
-            .set_grant_status("grant-9", &status, at(8))
+            .set_grant_status(&"grant-9".into(), &status, at(8))
             .await
             .unwrap();
-        assert_eq!(store.grant_status("grant-9").await.unwrap(), status);
+        assert_eq!(store.grant_status(&"grant-9".into()).await.unwrap(), status);
     }
     assert_eq!(
-        store.grant_status("grant-other").await.unwrap(),
+        store.grant_status(&"grant-other".into()).await.unwrap(),
         GrantStatus::Active
     );
 
@@ -281,7 +284,11 @@ pub async fn explicit_grant_status_round_trips(backend: Backend) {
     job.grant_id = "grant-9".into();
     store.enqueue(&[job], at(9)).await.unwrap();
     store
-        .set_grant_status("grant-9", &GrantStatus::Deleted { at: at(10) }, at(10))
+        .set_grant_status(
+            &"grant-9".into(),
+            &GrantStatus::Deleted { at: at(10) },
+            at(10),
+        )
         .await
         .unwrap();
     assert_eq!(store.next_due_at().await.unwrap(), None);
@@ -370,7 +377,7 @@ pub async fn data_survives_reopening(backend: Backend) {
         .unwrap();
     store.enqueue(&[upsert("e2", 1)], at(0)).await.unwrap();
     let claimed = store
-        .claim_key("e2", "w1", at(0), LEASE)
+        .claim_key(&"e2".into(), "w1", at(0), LEASE)
         .await
         .unwrap()
         .unwrap();
@@ -380,7 +387,11 @@ pub async fn data_survives_reopening(backend: Backend) {
         .unwrap();
     store.save_state(&state("rest:a", "e1")).await.unwrap();
     store
-        .set_grant_status("grant-7", &GrantStatus::Paused { since: at(2) }, at(2))
+        .set_grant_status(
+            &"grant-7".into(),
+            &GrantStatus::Paused { since: at(2) },
+            at(2),
+        )
         .await
         .unwrap();
     store.put_cursor("reconcile", "w-1", at(2)).await.unwrap();
@@ -413,7 +424,7 @@ pub async fn data_survives_reopening(backend: Backend) {
             Some(state("rest:a", "e1"))
         );
         assert_eq!(
-            store.grant_status("grant-7").await.unwrap(),
+            store.grant_status(&"grant-7".into()).await.unwrap(),
             GrantStatus::Paused { since: at(2) }
         );
         assert_eq!(

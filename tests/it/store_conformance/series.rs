@@ -7,7 +7,7 @@ use super::{Backend, at};
 
 fn occurrence(id: &str, starts_at: Option<i64>) -> Occurrence {
     Occurrence {
-        event_id: id.to_string(),
+        event_id: id.into(),
         starts_at,
     }
 }
@@ -72,7 +72,7 @@ pub async fn a_complete_listing_forgets_what_is_gone_and_revives_a_deleted_serie
         .await
         .unwrap();
     series
-        .record_expansion(&key, None, 9_000, &["o2".to_string()], at(10))
+        .record_expansion(&key, None, 9_000, &["o2".into()], at(10))
         .await
         .unwrap();
     assert_eq!(
@@ -146,16 +146,19 @@ pub async fn series_behind_the_horizon_are_due_for_refresh(backend: Backend) {
     series.mark_series_deleted(&deleted, at(2)).await.unwrap();
 
     let due = series
-        .series_to_refresh("grant-1", 2_000, 10)
+        .series_to_refresh(&"grant-1".into(), 2_000, 10)
         .await
         .unwrap();
     let names: Vec<&str> = due.iter().map(|s| s.key.master_event_id.as_str()).collect();
     assert_eq!(names, ["a-never-listed", "b-behind"]);
-    let limited = series.series_to_refresh("grant-1", 2_000, 1).await.unwrap();
+    let limited = series
+        .series_to_refresh(&"grant-1".into(), 2_000, 1)
+        .await
+        .unwrap();
     assert_eq!(limited.len(), 1);
     assert!(
         series
-            .series_to_refresh("grant-1", 900, 10)
+            .series_to_refresh(&"grant-1".into(), 900, 10)
             .await
             .unwrap()
             .iter()

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use calsync::ids::{EventId, TargetId};
+use calsync::ids::{EventId, GrantId, MeetingKey, TargetId};
 use calsync::store::{
     ClaimedJob, Completion, Coordination, DeadLetter, DeadLetterSelection, DeadLetters,
     GrantStatus, Grants, IncomingNotification, IngestOutcome, JobQueue, JobRequest, JobStats,
@@ -120,7 +120,7 @@ impl JobQueue for FaultyStore {
 
     async fn claim_key(
         &self,
-        record_key: &str,
+        record_key: &EventId,
         owner: &str,
         now: Timestamp,
         lease_for: Duration,
@@ -179,7 +179,7 @@ impl JobQueue for FaultyStore {
         self.inner.job_stats(now).await
     }
 
-    async fn queue_entry(&self, record_key: &str) -> Result<QueueEntry, StoreError> {
+    async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError> {
         self.inner.queue_entry(record_key).await
     }
 }
@@ -220,7 +220,7 @@ impl DeadLetters for FaultyStore {
 impl Grants for FaultyStore {
     async fn set_grant_status(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         status: &GrantStatus,
         now: Timestamp,
     ) -> Result<(), StoreError> {
@@ -228,7 +228,7 @@ impl Grants for FaultyStore {
         self.inner.set_grant_status(grant_id, status, now).await
     }
 
-    async fn grant_status(&self, grant_id: &str) -> Result<GrantStatus, StoreError> {
+    async fn grant_status(&self, grant_id: &GrantId) -> Result<GrantStatus, StoreError> {
         self.inner.grant_status(grant_id).await
     }
 
@@ -297,7 +297,7 @@ impl SeriesStore for FaultyStore {
         key: &SeriesKey,
         calendar_id: Option<&str>,
         through: i64,
-        gone: &[String],
+        gone: &[EventId],
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.inner
@@ -311,7 +311,7 @@ impl SeriesStore for FaultyStore {
 
     async fn series_to_refresh(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         through: i64,
         limit: usize,
     ) -> Result<Vec<SeriesRecord>, StoreError> {
@@ -322,28 +322,31 @@ impl SeriesStore for FaultyStore {
 /// The ledger's writes fail with the store's; reads keep working.
 #[async_trait]
 impl MeetingLedger for FaultyStore {
-    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<String, StoreError> {
+    async fn record_copy(&self, copy: &MeetingCopy, now: Timestamp) -> Result<EventId, StoreError> {
         self.write()?;
         self.inner.record_copy(copy, now).await
     }
 
     async fn copy(
         &self,
-        grant_id: &str,
-        event_id: &str,
+        grant_id: &GrantId,
+        event_id: &EventId,
     ) -> Result<Option<MeetingCopy>, StoreError> {
         self.inner.copy(grant_id, event_id).await
     }
 
-    async fn copies_of_event(&self, event_id: &str) -> Result<Vec<MeetingCopy>, StoreError> {
+    async fn copies_of_event(&self, event_id: &EventId) -> Result<Vec<MeetingCopy>, StoreError> {
         self.inner.copies_of_event(event_id).await
     }
 
-    async fn copies_of_meeting(&self, meeting_key: &str) -> Result<Vec<MeetingCopy>, StoreError> {
+    async fn copies_of_meeting(
+        &self,
+        meeting_key: &MeetingKey,
+    ) -> Result<Vec<MeetingCopy>, StoreError> {
         self.inner.copies_of_meeting(meeting_key).await
     }
 
-    async fn record_key(&self, meeting_key: &str) -> Result<Option<String>, StoreError> {
+    async fn record_key(&self, meeting_key: &MeetingKey) -> Result<Option<EventId>, StoreError> {
         self.inner.record_key(meeting_key).await
     }
 }
