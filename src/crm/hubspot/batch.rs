@@ -1,12 +1,16 @@
 //! HubSpot batch writes (`crms.md`, "Batch writes and owners"), fed by the generic
 //! [`Batcher`](crate::crm::batch::Batcher): many jobs' meetings in one request.
 //!
-//! - Upsert: `POST …/meetings/batch/upsert` with `idProperty` = the event id property, up to
+//! - Upsert, for meetings calsync has not written yet (or whose create answer was lost):
+//!   `POST …/meetings/batch/upsert` with `idProperty` = the event id property, up to
 //!   [`MAX_BATCH`] inputs. HubSpot matches the meeting by our id, so a write is idempotent
 //!   whatever calsync knows of the record (a lost answer or a crash mid-batch is repaired by
 //!   writing again, never duplicated; no search-before-create). It needs the property to have
-//!   unique values (module `setup`); without that every write takes
-//!   the single-request path (module `hubspot`), with a warning.
+//!   unique values (module `setup`); without that every create takes the single-request path
+//!   (module `hubspot`), with a warning.
+//! - Update, for meetings calsync already wrote: `POST …/meetings/batch/update` by their HubSpot
+//!   id (module `batch_updates`), never by the property — one written before the property was
+//!   unique may not carry it. Needs no unique property.
 //! - Contact links of the meetings written: a few batch requests per batch
 //!   (`batch_links`).
 //! - Archive: `POST …/meetings/batch/archive` (204).
@@ -31,6 +35,7 @@ use crate::crm::batch::BatchWrite;
 use crate::crm::owners::Owner;
 use crate::crm::vendor::decode;
 use crate::crm::{CrmError, UpsertOutcome};
+use crate::ids::CrmRecordId;
 use crate::record::MeetingRecord;
 use crate::retry::classify_status;
 
@@ -46,6 +51,9 @@ pub struct UpsertItem {
     pub owner: Owner,
     /// The contacts to link (`None`: linking is off).
     pub contact_ids: Option<Vec<String>>,
+    /// The HubSpot id of the meeting calsync already wrote for this event (updated by that id);
+    /// `None`: upserted by the event id property.
+    pub known: Option<CrmRecordId>,
 }
 
 /// Sends meeting upserts for the adapter (held weakly: the adapter owns the batcher).
@@ -97,23 +105,26 @@ impl BatchWrite for Archives {
 }
 
 const UPSERT: &str = "hubspot batch upsert";
+pub(super) const UPDATE: &str = "hubspot batch update";
 const ARCHIVE: &str = "hubspot batch archive";
 pub(super) const LINK_READ: &str = "hubspot batch link read";
 pub(super) const LINK_CREATE: &str = "hubspot batch link create";
 pub(super) const LINK_ARCHIVE: &str = "hubspot batch link archive";
 
-/// A batch upsert answer (200, or 207 with errors).
+/// A batch upsert or update answer (200, or 207 with errors).
 #[derive(Debug, Deserialize)]
-struct UpsertAnswer {
+pub(super) struct UpsertAnswer {
     #[serde(default)]
-    results: Vec<UpsertResult>,
+    pub results: Vec<UpsertResult>,
     #[serde(default)]
-    errors: Vec<BatchError>,
+    pub errors: Vec<BatchError>,
 }
 
+/// One written meeting of a batch answer.
 #[derive(Debug, Deserialize)]
-struct UpsertResult {
-    id: String,
+pub(super) struct UpsertResult {
+    pub id: String,
+    /// Created (an upsert's answer only).
     #[serde(default)]
     new: bool,
     #[serde(default)]
@@ -134,6 +145,8 @@ pub(super) struct BatchError {
     status: Value,
     #[serde(default)]
     message: String,
+    #[serde(default)]
+    category: String,
     #[serde(default)]
     context: HashMap<String, Vec<String>>,
 }
@@ -156,8 +169,13 @@ impl BatchError {
         }
     }
 
+    /// Whether HubSpot says the object does not exist (deleted or archived in HubSpot).
+    pub(super) fn is_not_found(&self) -> bool {
+        self.category == "OBJECT_NOT_FOUND"
+    }
+
     /// Whether the error names `key` in its context.
-    fn names(&self, key: &str) -> bool {
+    pub(super) fn names(&self, key: &str) -> bool {
         self.context.values().flatten().any(|value| value == key)
     }
 }
@@ -174,18 +192,46 @@ pub(super) fn all_fail<T>(count: usize, error: CrmError) -> Vec<Result<T, CrmErr
 }
 
 impl HubSpotAdapter {
-    /// Upserts `items` in one request (split per item when HubSpot refuses the whole request),
-    /// then brings the written meetings' contact links in line.
+    /// Writes `items`: the new meetings in one upsert request and the known ones in one update
+    /// request, sent together (each split per item when HubSpot refuses it whole); then brings
+    /// the written meetings' contact links in line. Answers in the order of `items`.
     pub(super) async fn upsert_batch(
         &self,
         items: &[UpsertItem],
     ) -> Vec<Result<UpsertOutcome, CrmError>> {
-        let mut results = match self.send_upserts(items).await {
+        let (known, new): (Vec<&UpsertItem>, Vec<&UpsertItem>) =
+            items.iter().partition(|item| item.known.is_some());
+        let (updated, upserted) = tokio::join!(self.update_known(&known), self.upsert_new(&new));
+        let (mut updated, mut upserted) = (updated.into_iter(), upserted.into_iter());
+        let mut results: Vec<_> = items
+            .iter()
+            .map(|item| {
+                let next = if item.known.is_some() {
+                    updated.next()
+                } else {
+                    upserted.next()
+                };
+                next.unwrap_or_else(|| Err(missing(UPSERT)))
+            })
+            .collect();
+        if self.linking.link_contacts {
+            self.link_batch(items, &mut results).await;
+        }
+        results
+    }
+
+    /// Upserts the new meetings `items` by the event id property in one request (none when
+    /// empty; one per item when HubSpot refuses the whole request).
+    async fn upsert_new(&self, items: &[&UpsertItem]) -> Vec<Result<UpsertOutcome, CrmError>> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        match self.send_upserts(items).await {
             Ok(results) => results,
             Err(error) if items.len() > 1 && is_refusal(&error) => {
                 let mut results = Vec::with_capacity(items.len());
                 for item in items {
-                    let alone = self.send_upserts(std::slice::from_ref(item)).await;
+                    let alone = self.send_upserts(&[item]).await;
                     let result = match alone {
                         Ok(mut answered) => answered.pop().unwrap_or_else(|| Err(missing(UPSERT))),
                         Err(error) => Err(error),
@@ -195,18 +241,14 @@ impl HubSpotAdapter {
                 results
             }
             Err(error) => all_fail(items.len(), error),
-        };
-        if self.linking.link_contacts {
-            self.link_batch(items, &mut results).await;
         }
-        results
     }
 
     /// One `batch/upsert` request for `items`: answered per item, or the failure of the whole
     /// request.
     async fn send_upserts(
         &self,
-        items: &[UpsertItem],
+        items: &[&UpsertItem],
     ) -> Result<Vec<Result<UpsertOutcome, CrmError>>, CrmError> {
         let inputs: Vec<Value> = items
             .iter()
@@ -281,7 +323,7 @@ impl HubSpotAdapter {
 }
 
 /// An item the answer says nothing about: retried.
-fn missing(operation: &'static str) -> CrmError {
+pub(super) fn missing(operation: &'static str) -> CrmError {
     CrmError::Protocol {
         operation,
         message: "the batch answer names neither a result nor an error for this item".to_owned(),

@@ -15,13 +15,14 @@
 //!
 //! Batching (`crm.batch_size` > 1, the default): writes from concurrent jobs are gathered into
 //! batch requests (`batch`): upserts by the event id property for meetings not known yet (never
-//! created, or a create whose answer was lost: idempotent, so no search and no duplicate), and
-//! archives. A known meeting is always updated by its id (the PATCH above), never upserted: one
-//! written before the property was unique does not carry it, and an upsert would create a second
-//! meeting. Batch upserts need the property to have unique values; the adapter
-//! asks HubSpot once (`GET /crm/v3/properties/meetings/<property>`) and, when it is missing or not
-//! unique, warns and writes every meeting with the single requests above instead (`calsync check`
-//! fails and says how to create the property). Archives are batched either way.
+//! created, or a create whose answer was lost: idempotent, so no search and no duplicate),
+//! updates of known meetings by their HubSpot id (`batch_updates`), and archives. A known
+//! meeting is always written by its id, never upserted: one written before the property was
+//! unique may not carry it, and an upsert would create a second meeting. Batch upserts need the
+//! property to have unique values; the adapter asks HubSpot once
+//! (`GET /crm/v3/properties/meetings/<property>`) and, when it is missing or not unique, warns
+//! and creates every new meeting with the single requests above instead (`calsync check` fails
+//! and says how to create the property). Updates and archives are batched either way.
 //!
 //! Contact links (`contacts`) follow the attendees on every write; the owner
 //! (`hubspot_owner_id`) is the HubSpot owner with the record's `owner_email` (`owners`). Throttle signals and errors
@@ -29,6 +30,7 @@
 
 mod batch;
 mod batch_links;
+mod batch_updates;
 mod contacts;
 mod errors;
 mod owners;
@@ -337,18 +339,21 @@ impl CrmAdapter for HubSpotAdapter {
         let owner = self.owner(record).await?;
         let contact_ids = self.contact_ids(record).await?;
         // A meeting calsync already wrote is updated by its HubSpot id, never upserted by the
-        // event id property: one written before that property became unique does not carry it,
+        // event id property: one written before that property became unique may not carry it,
         // and an upsert would create a second meeting beside it. New meetings (and a create
-        // whose answer was lost) go through the idempotent batch upsert.
-        let known = matches!(existing, ExistingRecord::Known(_));
+        // whose answer was lost) go through the idempotent batch upsert, when it is usable.
+        let known = match existing {
+            ExistingRecord::Known(id) => Some(id.clone()),
+            ExistingRecord::None | ExistingRecord::Uncertain => None,
+        };
         if let Some(batches) = &self.batches
-            && !known
-            && self.batch_upserts_usable(batches).await?
+            && (known.is_some() || self.batch_upserts_usable(batches).await?)
         {
             let item = batch::UpsertItem {
                 record: record.clone(),
                 owner,
                 contact_ids,
+                known,
             };
             return batches.upserts.submit(item).await;
         }

@@ -333,9 +333,9 @@ impl Subject {
     pub fn update_request(&self, id: &str, event_id: &str) -> (&'static str, String) {
         match self {
             Subject::Rest(_) => ("PUT", "/api/meetings".into()),
-            // A meeting calsync already wrote is updated by its HubSpot id; only new meetings go
-            // through the batch upsert by the event id property.
-            Subject::HubSpot(_) => ("PATCH", format!("/crm/objects/2026-03/meetings/{id}")),
+            // A meeting calsync already wrote is updated by its HubSpot id (in a batch update);
+            // only new meetings go through the batch upsert by the event id property.
+            Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/update".into()),
             Subject::Pipedrive(_) => ("PATCH", format!("/api/v2/activities/{id}")),
             Subject::Salesforce(_) => (
                 "PATCH",

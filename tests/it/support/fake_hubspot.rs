@@ -96,7 +96,8 @@ pub(super) struct State {
     unique_properties: Vec<String>,
     /// The next batch upsert is carried out, but its answer is lost.
     lose_next_batch: bool,
-    /// Event ids whose batch upsert input is refused as invalid (a record HubSpot rejects).
+    /// Event ids whose batch upsert or update input is refused as invalid (a record HubSpot
+    /// rejects).
     rejected_events: Vec<String>,
     links_page_size: Option<usize>,
     /// Owners (CRM users): id and email.

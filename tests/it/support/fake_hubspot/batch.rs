@@ -1,12 +1,13 @@
 //! The fake HubSpot's batch endpoints (`crms.md`, "Batch writes and owners"): meetings
-//! `batch/upsert` by a unique property and `batch/archive`, the associations v4 batch
+//! `batch/upsert` by a unique property, `batch/update` by id and `batch/archive`, the associations v4 batch
 //! `read`/`create`/`archive` for meeting → contact links, and the properties API's read of one
 //! meeting property (whether it has unique values).
 //!
 //! Like HubSpot: at most 100 inputs; an upsert's `idProperty` must name a property created with
 //! unique values (else the whole request is refused); one record named twice in a request is
 //! refused; an input with invalid properties fails alone (207 with `errors[]` naming it), its
-//! batch-mates are written.
+//! batch-mates are written. An update naming a meeting that does not exist (or is archived) is
+//! refused whole with a 404 `OBJECT_NOT_FOUND`, as HubSpot does.
 
 use serde_json::{Map, Value, json};
 
@@ -144,6 +145,69 @@ pub(super) fn upsert(state: &mut State, body: &Value) -> Reply {
             headers: Vec::new(),
             checked: false,
         };
+    }
+    batch_answer(results, errors, false)
+}
+
+/// `POST …/meetings/batch/update`: by HubSpot id.
+pub(super) fn update(state: &mut State, body: &Value) -> Reply {
+    let inputs = match inputs(body) {
+        Ok(inputs) => inputs,
+        Err(reply) => return reply,
+    };
+    let mut seen = Vec::new();
+    for input in &inputs {
+        let id = input["id"].as_str().unwrap_or("").to_owned();
+        if seen.contains(&id) {
+            return Reply::error(
+                400,
+                "VALIDATION_ERROR",
+                &format!("Duplicate ID {id} in batch input"),
+            );
+        }
+        if !state.meetings.iter().any(|m| m.id == id && !m.archived) {
+            let mut reply = Reply::error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Could not get some MEETING objects, they may be deleted or not exist. Check that ids are valid.",
+            );
+            if let Some(body) = reply.body.as_mut() {
+                body["context"] = json!({"ids": [id]});
+            }
+            return reply;
+        }
+        seen.push(id);
+    }
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for input in &inputs {
+        let id = input["id"].as_str().unwrap_or("");
+        let properties: Map<String, Value> =
+            input["properties"].as_object().cloned().unwrap_or_default();
+        let rejected = properties
+            .values()
+            .filter_map(Value::as_str)
+            .any(|value| state.rejected_events.iter().any(|event| event == value));
+        if rejected {
+            errors.push(item_error(
+                id,
+                "Property values were not valid: hs_meeting_title (INVALID_STRING)",
+            ));
+            continue;
+        }
+        if let Some(reply) = invalid_properties(state, &properties) {
+            let message = reply
+                .body
+                .as_ref()
+                .and_then(|b| b["message"].as_str())
+                .unwrap_or("");
+            errors.push(item_error(id, message));
+            continue;
+        }
+        if let Some(meeting) = state.meetings.iter_mut().find(|m| m.id == id) {
+            meeting.properties.extend(properties);
+            results.push(object(id, &meeting.properties, false));
+        }
     }
     batch_answer(results, errors, false)
 }

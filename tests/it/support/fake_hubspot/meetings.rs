@@ -44,6 +44,7 @@ pub(super) fn route(
         ("POST", ["search"]) => search(state, body),
         ("POST", ["batch", "upsert"]) => super::batch::upsert(state, body),
         ("POST", ["batch", "archive"]) => super::batch::archive(state, body),
+        ("POST", ["batch", "update"]) => super::batch::update(state, body),
         ("PATCH", [id]) => patch_meeting(state, id, body),
         ("DELETE", [id]) => archive(state, id),
         ("PUT", [id, "associations", "default", "contacts", contact]) => {
