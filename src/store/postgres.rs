@@ -111,13 +111,6 @@ impl PostgresStore {
         self.listener.stop().await;
         self.pool.close().await;
     }
-
-    /// Wakes this process's workers at once (other replicas learn through `NOTIFY`).
-    fn wake(&self, changed: bool) {
-        if changed {
-            self.wakeups.notify_waiters();
-        }
-    }
 }
 
 #[async_trait]

@@ -122,12 +122,6 @@ impl SqliteStore {
             }
         }
     }
-
-    fn wake(&self, changed: bool) {
-        if changed {
-            self.wakeups.notify_waiters();
-        }
-    }
 }
 
 #[async_trait]

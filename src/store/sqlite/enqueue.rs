@@ -142,9 +142,6 @@ pub(super) async fn enqueue(
     now: Timestamp,
     policy: &QueuePolicy,
 ) -> Result<bool, StoreError> {
-    if jobs.is_empty() {
-        return Ok(false);
-    }
     let mut tx = begin_write(write).await?;
     let requests: Vec<&JobRequest> = jobs.iter().collect();
     let changed = upsert_jobs(&mut tx, &requests, now, policy).await?;

@@ -1,5 +1,5 @@
-//! The notification log on SQLite ([`NotificationLog`]; listing and pruning in
-//! [`crate::store::notifications`]), and ingest: storing a batch of notifications and applying
+//! Ingest on SQLite, the engine hook of the notification log ([`crate::store::NotificationLog`],
+//! implemented once in [`crate::store::notifications`], which lists by `rowid`): storing a batch of notifications and applying
 //! what they cause, in one durable transaction.
 //!
 //! Invariants: a notification id is stored once (`ON CONFLICT DO NOTHING`; a later copy, in the
@@ -15,7 +15,6 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::sqlite::SqliteConnection;
 
@@ -24,11 +23,8 @@ use super::{SqliteStore, begin_write, commit, db_error, grants, rows};
 use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
 use crate::store::ingest::first_copies;
-use crate::store::notifications::{NotificationLog, exec};
-use crate::store::{
-    IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, QueuePolicy, StoreError,
-    StoredNotification,
-};
+use crate::store::notifications::{IngestEngine, exec};
+use crate::store::{IncomingNotification, IngestOutcome, JobRequest, QueuePolicy, StoreError};
 
 /// Logs notifications, several per statement; `?1`… are each row's columns. `RETURNING` names
 /// the ids that were not stored before.
@@ -46,17 +42,16 @@ RETURNING id",
 static INSERT_NOTIFICATIONS_TEXTS: LazyLock<rows::Statements> =
     LazyLock::new(|| rows::Statements::build(&INSERT_NOTIFICATIONS));
 
-impl SqliteStore {
+impl IngestEngine for SqliteStore {
+    const BY_ARRIVAL: &'static str = exec::LIST_BY_ROWID;
+
     /// Stores a batch; returns one outcome per notification and whether any job became
     /// claimable.
-    async fn ingest_now(
+    async fn ingest_batch(
         &self,
         batch: &[IncomingNotification],
         now: Timestamp,
     ) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
-        if batch.is_empty() {
-            return Ok((Vec::new(), false));
-        }
         let mut tx = begin_write(&self.write).await?;
         let result = if batch.iter().any(|n| n.grant_change.is_some()) {
             one_by_one(&mut tx, batch, now, &self.policy).await?
@@ -122,31 +117,6 @@ async fn one_by_one(
         outcomes.push(IngestOutcome::Accepted);
     }
     Ok((outcomes, changed))
-}
-
-#[async_trait]
-impl NotificationLog for SqliteStore {
-    async fn ingest(
-        &self,
-        batch: &[IncomingNotification],
-        now: Timestamp,
-    ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let (outcomes, changed) = self.checked(self.ingest_now(batch, now)).await?;
-        self.wake(changed);
-        Ok(outcomes)
-    }
-
-    async fn list_notifications(
-        &self,
-        filter: &NotificationFilter,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        exec::list(&self.read, exec::LIST_BY_ROWID, filter, db_error).await
-    }
-
-    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.checked(exec::prune(&self.write, before, db_error))
-            .await
-    }
 }
 
 /// Logs notifications with distinct ids, in order (`rowid` order is arrival order); returns the
