@@ -35,6 +35,7 @@ mod enqueue;
 mod grants;
 mod jobs;
 mod listener;
+mod nodelay;
 mod notifications;
 
 use std::sync::Arc;

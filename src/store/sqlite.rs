@@ -33,6 +33,7 @@ mod file;
 mod grants;
 mod jobs;
 mod notifications;
+mod rows;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -25,6 +25,7 @@ use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error, grants};
 use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
+use crate::store::ingest::first_copies;
 use crate::store::notifications::{IngestEngine, exec};
 use crate::store::{GrantChange, IncomingNotification, IngestOutcome, JobRequest, StoreError};
 
@@ -93,14 +94,6 @@ impl IngestEngine for PostgresStore {
         }
         Ok((outcomes, changed))
     }
-}
-
-/// The index of the first copy of each id in the batch, in arrival order.
-fn first_copies(batch: &[IncomingNotification]) -> Vec<usize> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
-    (0..batch.len())
-        .filter(|&index| seen.insert(batch[index].id.as_str()))
-        .collect()
 }
 
 /// Logs the given notifications; returns the ids that were not stored before.
