@@ -95,9 +95,10 @@ pub enum Interpretation {
     Ignored,
 }
 
-/// Turns a verified envelope (and its decompressed body, kept for replay) into store work.
+/// Turns a verified envelope (and its decompressed body, kept for replay) into store work. The
+/// envelope is consumed: an event's object becomes the job's payload as parsed, without a copy.
 pub fn interpret(
-    envelope: &Envelope,
+    envelope: Envelope,
     body: Vec<u8>,
     received_at: Timestamp,
 ) -> Result<Interpretation, NotificationError> {
@@ -108,23 +109,26 @@ pub fn interpret(
     if trigger.kind == TriggerKind::Unhandled {
         return Ok(Interpretation::Ignored);
     }
-    let object = envelope
-        .data
-        .object
-        .as_ref()
-        .filter(|object| object.is_object())
-        .ok_or_else(|| NotificationError::MissingObject {
-            trigger: envelope.trigger.clone(),
-        })?;
-    let grant_id = text_field(object, "grant_id")
-        .map(GrantId::from)
-        .ok_or_else(|| NotificationError::MissingGrantId {
-            trigger: envelope.trigger.clone(),
-        })?;
-    let notification_id = NotificationId::from(envelope.id.as_str());
+    let Envelope {
+        id,
+        trigger: trigger_type,
+        data,
+        ..
+    } = envelope;
+    let Some(object) = data.object.filter(Value::is_object) else {
+        return Err(NotificationError::MissingObject {
+            trigger: trigger_type,
+        });
+    };
+    let Some(grant_id) = text_field(&object, "grant_id").map(GrantId::from) else {
+        return Err(NotificationError::MissingGrantId {
+            trigger: trigger_type,
+        });
+    };
+    let notification_id = NotificationId::from(id);
     let mut notification = IncomingNotification {
         id: notification_id.clone(),
-        trigger: envelope.trigger.clone(),
+        trigger: trigger_type,
         grant_id: Some(grant_id.clone()),
         event_id: None,
         received_at,
@@ -134,11 +138,11 @@ pub fn interpret(
     };
     match trigger.kind {
         TriggerKind::EventUpsert | TriggerKind::EventDeleted => {
-            let event_id = text_field(object, "id").map(EventId::from).ok_or_else(|| {
-                NotificationError::MissingEventId {
-                    trigger: envelope.trigger.clone(),
-                }
-            })?;
+            let Some(event_id) = text_field(&object, "id").map(EventId::from) else {
+                return Err(NotificationError::MissingEventId {
+                    trigger: notification.trigger,
+                });
+            };
             notification.event_id = Some(event_id.clone());
             let job = event_job(trigger, event_id, grant_id, object, notification_id);
             notification.job = Some(job);
@@ -149,15 +153,15 @@ pub fn interpret(
     Ok(Interpretation::Store(Box::new(notification)))
 }
 
-/// The job an event notification causes.
+/// The job an event notification causes (the object becomes its payload).
 fn event_job(
     trigger: Trigger,
     event_id: EventId,
     grant_id: GrantId,
-    object: &Value,
+    object: Value,
     notification_id: NotificationId,
 ) -> JobRequest {
-    let calendar_id = text_field(object, "calendar_id");
+    let calendar_id = text_field(&object, "calendar_id");
     let (action, payload, origin, version) = if trigger.kind == TriggerKind::EventDeleted {
         (JobAction::Delete, None, PayloadOrigin::None, None)
     } else {
@@ -168,7 +172,7 @@ fn event_job(
             PayloadOrigin::NotificationPartial
         };
         let version = object.get("updated_at").and_then(Value::as_i64);
-        (JobAction::Upsert, Some(object.clone()), origin, version)
+        (JobAction::Upsert, Some(object), origin, version)
     };
     JobRequest {
         record_key: event_id,
@@ -204,7 +208,7 @@ mod tests {
 
     fn stored(json: &str) -> IncomingNotification {
         match interpret(
-            &envelope(json),
+            envelope(json),
             json.as_bytes().to_vec(),
             Timestamp::UNIX_EPOCH,
         ) {
@@ -318,7 +322,7 @@ mod tests {
             (r#"{"id":" ","type":"event.deleted","data":{}}"#, "no id"),
         ];
         for (json, expected) in cases {
-            let error = interpret(&envelope(json), Vec::new(), Timestamp::UNIX_EPOCH).unwrap_err();
+            let error = interpret(envelope(json), Vec::new(), Timestamp::UNIX_EPOCH).unwrap_err();
             assert!(error.to_string().contains(expected), "{json}: {error}");
         }
     }
@@ -326,7 +330,7 @@ mod tests {
     #[test]
     fn unhandled_triggers_are_ignored_even_without_an_object() {
         let result = interpret(
-            &envelope(r#"{"id":"n1","type":"message.created","data":{}}"#),
+            envelope(r#"{"id":"n1","type":"message.created","data":{}}"#),
             Vec::new(),
             Timestamp::UNIX_EPOCH,
         );

@@ -50,6 +50,9 @@ struct Args {
 enum Internal {
     /// Serve the reference handler (run by the benchmark itself).
     BareServer { listen: SocketAddr },
+    /// Only send load (`--requests`, `--connections`) to a server already running at `address`,
+    /// e.g. calsync under callgrind (`scripts/profile-ingest`); ids are prefixed by `label`.
+    Load { address: SocketAddr, label: String },
 }
 
 /// One target's result row.
@@ -69,7 +72,26 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(measure_all(&args))
+    match &args.command {
+        Some(Internal::Load { address, label }) => {
+            runtime.block_on(load_only(&args, *address, label))
+        }
+        _ => runtime.block_on(measure_all(&args)),
+    }
+}
+
+/// Sends `--requests` distinct notifications to one running server and prints what it measured.
+async fn load_only(args: &Args, address: SocketAddr, label: &str) -> anyhow::Result<()> {
+    let requests = corpus::requests(label, args.requests, &address.to_string());
+    let measured = load::run(&[address], args.connections, requests).await?;
+    println!(
+        "{} requests, {} non-200, {:.0} req/s, p99 {:.2} ms",
+        measured.requests,
+        measured.failures,
+        measured.rate(),
+        measured.percentile(99.0).as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 async fn measure_all(args: &Args) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@ fuzz_target!(|body: &[u8]| {
     let label = trigger_label(&envelope.trigger);
     assert!(KNOWN_TRIGGERS.contains(&label) || label == OTHER_TRIGGER || label == UNKNOWN_TRIGGER);
     let kind = parse_trigger(&envelope.trigger).kind;
-    match interpret(&envelope, body.to_vec(), jiff::Timestamp::UNIX_EPOCH) {
+    match interpret(envelope.clone(), body.to_vec(), jiff::Timestamp::UNIX_EPOCH) {
         Err(_) => {}
         Ok(Interpretation::Ignored) => assert_eq!(kind, TriggerKind::Unhandled),
         Ok(Interpretation::Store(notification)) => {

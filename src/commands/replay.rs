@@ -211,7 +211,7 @@ pub async fn run(
 fn replay_job(stored: &StoredNotification) -> Result<JobRequest, Skip> {
     let envelope: Envelope = serde_json::from_slice(&stored.body)
         .map_err(|error| Skip::Unreadable(format!("the body is not an envelope: {error}")))?;
-    let interpreted = intake::interpret(&envelope, stored.body.clone(), stored.received_at)
+    let interpreted = intake::interpret(envelope, stored.body.clone(), stored.received_at)
         .map_err(|error| Skip::Unreadable(error.to_string()))?;
     let Interpretation::Store(incoming) = interpreted else {
         return Err(Skip::Unhandled);

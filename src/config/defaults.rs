@@ -150,7 +150,14 @@ pub(crate) mod crm {
         100
     }
 
-    /// `crm.batch_linger` (`hubspot`).
+    /// `crm.batch_size` (`salesforce`): the sObject Collections maximum,
+    /// `crm::salesforce::MAX_BATCH` (a literal for the same reason; a test in the adapter keeps
+    /// the two equal).
+    pub fn salesforce_batch_size() -> usize {
+        200
+    }
+
+    /// `crm.batch_linger` (`hubspot`, `salesforce`).
     pub fn batch_linger() -> Duration {
         Duration::from_millis(25)
     }

@@ -204,6 +204,35 @@ where
     Ok(value)
 }
 
+/// `crm.batch_size` of `hubspot`: 1 to 100 (HubSpot's batch maximum).
+pub(super) fn hubspot_batch_size<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    batch_size(deserializer, super::defaults::crm::hubspot_batch_size())
+}
+
+/// `crm.batch_size` of `salesforce`: 1 to 200 (the sObject Collections maximum).
+pub(super) fn salesforce_batch_size<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    batch_size(deserializer, super::defaults::crm::salesforce_batch_size())
+}
+
+/// A batch size from 1 to the vendor's `maximum`: more would be refused by the vendor, so it is
+/// a configuration error rather than a silent cap.
+fn batch_size<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    maximum: usize,
+) -> Result<usize, D::Error> {
+    let size: usize = positive(deserializer)?;
+    if size > maximum {
+        return Err(D::Error::custom(format!(
+            "must be at most {maximum} (the most this CRM takes in one batch request), got {size}"
+        )));
+    }
+    Ok(size)
+}
+
 /// A socket address such as `0.0.0.0:3000` or `[::1]:8080`.
 pub(super) fn socket_addr<'de, D: Deserializer<'de>>(
     deserializer: D,

@@ -1,6 +1,6 @@
 //! Group commit at the adapter edge: [`Batcher`] lets many concurrent jobs each submit one item
 //! and await its own outcome, while one background task gathers the items into vendor batch
-//! requests (HubSpot `batch/upsert`, `batch/archive`).
+//! requests (HubSpot `batch/upsert`, `batch/archive`; Salesforce sObject Collections).
 //!
 //! How a batch forms: the first item opens a batch; items arriving within
 //! [`BatchSettings::linger`] join it; it is sent at the end of the linger, or at once when it
@@ -118,6 +118,18 @@ fn lost(operation: &'static str) -> CrmError {
         operation,
         message: "the batch ended without an answer for this item".to_owned(),
     }
+}
+
+/// The same failure for every item of a request (shared when there are several): how a
+/// [`BatchWrite`] answers a request that failed as a whole.
+pub fn all_fail<T>(count: usize, error: CrmError) -> Vec<Result<T, CrmError>> {
+    if count == 1 {
+        return vec![Err(error)];
+    }
+    let shared = Arc::new(error);
+    (0..count)
+        .map(|_| Err(CrmError::Shared(shared.clone())))
+        .collect()
 }
 
 /// The background task: forms batches from `queue` until every sender is gone, and sends each

@@ -187,11 +187,11 @@ pub fn build(
         CrmSettings::Jsonl(jsonl) => Ok(Arc::new(
             jsonl::JsonlAdapter::new(jsonl).with_clock(transport.clock()),
         )),
-        CrmSettings::Salesforce(salesforce) => Ok(Arc::new(salesforce::SalesforceAdapter::new(
+        CrmSettings::Salesforce(salesforce) => Ok(salesforce::SalesforceAdapter::shared(
             salesforce,
             &settings.sync.internal_domains,
             transport,
-        ))),
+        )),
         CrmSettings::HubSpot(hubspot) => Ok(hubspot::HubSpotAdapter::shared(
             hubspot,
             &settings.sync.internal_domains,

@@ -59,7 +59,7 @@ mod tests {
         for step in &steps {
             let body = serde_json::to_vec(&step.notification).unwrap();
             let envelope: Envelope = serde_json::from_slice(&body).unwrap();
-            let stored = interpret(&envelope, body, jiff::Timestamp::UNIX_EPOCH).unwrap();
+            let stored = interpret(envelope, body, jiff::Timestamp::UNIX_EPOCH).unwrap();
             assert!(matches!(stored, Interpretation::Store(_)), "{}", step.note);
             assert!(!step.note.is_empty());
         }

@@ -115,24 +115,27 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Reply, Reply> {
         .map_err(|error| body_failure(state, &error))?;
     let verified = verify::verify(&headers, &body, &state.secrets, state.max_body_bytes)
         .map_err(|error| verify_failure(state, &error))?;
-    let envelope = verify::parse_envelope(&verified).map_err(|error| {
-        tracing::warn!(error = %crate::cause::Chain(&error), "Rejected a signed notification: not a notification envelope.");
-        Reply::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
-    })?;
-    let envelope = envelope.get();
-    limits::check_ids(envelope).map_err(|error| id_failure(&error))?;
+    let envelope = verify::parse_envelope(&verified)
+        .map_err(|error| {
+            tracing::warn!(error = %crate::cause::Chain(&error), "Rejected a signed notification: not a notification envelope.");
+            Reply::new(StatusCode::BAD_REQUEST, "bad_request", "", "not a notification envelope")
+        })?
+        .into_inner();
+    limits::check_ids(&envelope).map_err(|error| id_failure(&error))?;
+    // Kept for the log lines below: interpreting consumes the envelope (no copy of the event).
+    let (id, trigger) = (envelope.id.clone(), envelope.trigger.clone());
     let interpretation = intake::interpret(envelope, verified.into_inner(), state.clock.now())
         .map_err(|error| {
             tracing::warn!(
-                notification.id = %envelope.id,
-                notification.r#type = %envelope.trigger,
+                notification.id = %id,
+                notification.r#type = %trigger,
                 error = %crate::cause::Chain(&error),
                 "Rejected a signed notification that cannot be processed."
             );
             Reply::new(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
-                &envelope.trigger,
+                &trigger,
                 &error.to_string(),
             )
         })?;
@@ -140,16 +143,11 @@ async fn accept(state: &EdgeState, request: Request) -> Result<Reply, Reply> {
         Interpretation::Store(incoming) => *incoming,
         Interpretation::Ignored => {
             tracing::info!(
-                notification.id = %envelope.id,
-                notification.r#type = %envelope.trigger,
+                notification.id = %id,
+                notification.r#type = %trigger,
                 "Ignored a notification of a trigger calsync does not handle."
             );
-            return Ok(Reply::new(
-                StatusCode::OK,
-                "ignored",
-                &envelope.trigger,
-                "ignored",
-            ));
+            return Ok(Reply::new(StatusCode::OK, "ignored", &trigger, "ignored"));
         }
     };
     store(state, incoming).await

@@ -1,10 +1,11 @@
 //! A span per HTTP request: `http_request` with `http.method`, `http.path` (the route pattern, so
 //! ids and query strings never reach the logs), and, once answered, `http.status` and
-//! `latency_ms`. Every line a handler logs carries the method and path; one line is logged when
-//! the answer is sent: a warning for 5xx, info for 4xx (at most a few per second: a scanner's
-//! 404s must not flood the log; each line counts the ones suppressed before it), debug otherwise
-//! (probes of `/healthz`, `/readyz`, `/metrics` would flood the logs) — unless the handler marked
-//! the response [`Logged`] (the notification endpoint logs one line per notification itself).
+//! `latency_ms` (recorded only when this middleware logs the answer itself). Every line a
+//! handler logs carries the method and path; one line is logged when the answer is sent: a
+//! warning for 5xx, info for 4xx (at most a few per second: a scanner's 404s must not flood the
+//! log; each line counts the ones suppressed before it), debug otherwise (probes of `/healthz`,
+//! `/readyz`, `/metrics` would flood the logs) — unless the handler marked the response
+//! [`Logged`] (the notification endpoint logs one line per notification itself).
 //!
 //! Invariant: nothing from the request but its method and route is recorded — never headers
 //! (the signature, authorization), the query (the challenge) or the body.
@@ -50,14 +51,16 @@ pub async fn request_span(
     // Latency for the log line only (a measurement, not a "when" decision: see `crate::clock`).
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
+    if response.extensions().get::<Logged>().is_some() {
+        // Nothing more is logged in the span: recording its last fields would only cost the
+        // formatter a re-serialisation of them (twice per notification).
+        return response;
+    }
     let status = response.status().as_u16();
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("http.status", status);
     span.record("latency_ms", latency_ms);
     let _entered = span.enter();
-    if response.extensions().get::<Logged>().is_some() {
-        return response;
-    }
     if status >= 500 {
         tracing::warn!("Answered an HTTP request with a server error.");
     } else if status >= 400 {

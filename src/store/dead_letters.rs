@@ -10,13 +10,16 @@
 //!   retrying at once requeue each letter once; a dead letter whose grant was deleted stays where
 //!   it is, since it can never run.
 //!
-//! Listing and burying are written once (`exec`); retrying is each backend's (SQLite requeues
-//! one by one on its single writer, PostgreSQL locks the letters and requeues them in one
-//! multi-row statement).
+//! Implemented once over `portable::Engine`: listing and burying are written once (`exec`);
+//! retrying is the engine's hook (SQLite requeues one by one on its single writer, PostgreSQL
+//! locks the letters and requeues them in one multi-row statement).
+
+use std::future::Future;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use super::portable::Engine;
 use super::{DeadLetter, DeadLetterSelection, StoreError};
 
 /// The dead letters an operator inspects and retries.
@@ -32,6 +35,36 @@ pub trait DeadLetters: Send + Sync {
         selection: &DeadLetterSelection,
         now: Timestamp,
     ) -> Result<u64, StoreError>;
+}
+
+/// What a backend supplies for dead letters beyond [`Engine`]: requeueing them.
+pub(in crate::store) trait RetryEngine: Engine {
+    /// Requeues the selected dead letters in one transaction, unguarded (the shared
+    /// implementation guards it and wakes); how many were requeued, and whether any job was
+    /// created or changed.
+    fn requeue_dead_letters(
+        &self,
+        selection: &DeadLetterSelection,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(u64, bool), StoreError>> + Send;
+}
+
+#[async_trait]
+impl<E: RetryEngine> DeadLetters for E {
+    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        exec::list(self.reads(), limit, E::classify).await
+    }
+
+    async fn retry_dead_letters(
+        &self,
+        selection: &DeadLetterSelection,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let write = self.requeue_dead_letters(selection, now);
+        let (requeued, changed) = self.guarded(write).await?;
+        self.wake(changed);
+        Ok(requeued)
+    }
 }
 
 /// The start of every dead-letter query (a macro so `concat!` can build `'static` SQL).

@@ -9,12 +9,14 @@
 //!   the pause began; [`Grants::set_grant_status`] (an explicit decision) sets whatever it is
 //!   given. Each change is one conditional upsert, so concurrent changes serialize on the row.
 //!
-//! The SQL is written once (`exec`); the backends choose the transaction (SQLite's
-//! `BEGIN IMMEDIATE`, PostgreSQL's fence and `NOTIFY`) and classify errors.
+//! Implemented once for both backends over `portable::Engine` (SQL in `exec`); the engine chooses
+//! the transaction (SQLite's `BEGIN IMMEDIATE`), takes the deletion fence (PostgreSQL) and
+//! announces a resumed grant's work (`NOTIFY`).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use super::portable::{Engine, commit_announced};
 use super::{GrantStatus, StoreError};
 use crate::ids::GrantId;
 
@@ -34,6 +36,38 @@ pub trait Grants: Send + Sync {
 
     /// How many grants are paused (for `calsync_grants_paused`).
     async fn paused_grants(&self) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+impl<E: Engine> Grants for E {
+    async fn set_grant_status(
+        &self,
+        grant_id: &GrantId,
+        status: &GrantStatus,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            if matches!(status, GrantStatus::Deleted { .. }) {
+                E::fence_deletion(&mut tx).await?;
+            }
+            let resumed =
+                exec::set_status::<E::Db>(&mut tx, grant_id, status, now, E::classify).await?;
+            commit_announced::<E>(tx, resumed).await?;
+            Ok(resumed)
+        };
+        let resumed = self.guarded(write).await?;
+        self.wake(resumed);
+        Ok(())
+    }
+
+    async fn grant_status(&self, grant_id: &GrantId) -> Result<GrantStatus, StoreError> {
+        exec::status(self.reads(), grant_id, E::classify).await
+    }
+
+    async fn paused_grants(&self) -> Result<u64, StoreError> {
+        exec::count_paused(self.reads(), E::classify).await
+    }
 }
 
 /// The statements and their generic execution over either backend.

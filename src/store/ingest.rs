@@ -18,6 +18,7 @@
 //!   writer, so nothing accepted into the queue is dropped at shutdown.
 //! - Backend-agnostic: only the [`NotificationLog`] seam is used.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -203,6 +204,15 @@ async fn write_batches(
         });
         answer(replies, result, &counters);
     }
+}
+
+/// The index of the first copy of each notification id in `batch`, in arrival order (the later
+/// copies of an id in one batch are `Duplicate` without reaching the database).
+pub(crate) fn first_copies(batch: &[IncomingNotification]) -> Vec<usize> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
+    (0..batch.len())
+        .filter(|&index| seen.insert(batch[index].id.as_str()))
+        .collect()
 }
 
 /// Answers every waiter of a batch (a waiter that gave up is skipped).

@@ -21,12 +21,14 @@
 //! Backends: [`sqlite`] (embedded, the default; one process) and [`postgres`] (shared by several
 //! replicas). Nothing outside this module knows which backend is in use. SQL that both engines
 //! accept is written once, beside its concern's trait (each concern module's `exec`, with
-//! `codec` for the column encodings and `portable` for running it on either engine). Concerns
-//! with nothing backend-specific (sync state, coordination, series, the meeting ledger) are
-//! implemented once over `portable::Engine`, which each backend implements in its `engine`
-//! module (where reads and writes go, how a write transaction begins, how writes are guarded).
-//! A backend keeps only what genuinely differs: claiming, multi-row ingest and enqueue,
-//! dead-letter retry, wake-ups, the grant-deletion fence, pool setup and error classification.
+//! `codec` for the column encodings and `portable` for running it on either engine). Every
+//! concern is implemented once over `portable::Engine`, which each backend implements in its
+//! `engine` module (where reads and writes go, how a write transaction begins, how writes are
+//! guarded, wake-ups of other processes, the grant-deletion fence); a concern with a difference
+//! of its own states it in a hook trait beside it (`queue::QueueEngine`: claiming and enqueue;
+//! `notifications::IngestEngine`: multi-row ingest; `dead_letters::RetryEngine`: requeueing),
+//! implemented in the backend's file for that concern. A backend keeps only those hooks, pool
+//! setup and error classification.
 
 mod codec;
 pub mod coordination;

@@ -9,13 +9,17 @@
 //!   and then its job (through the coalescing enqueue).
 //! - Listing returns notifications oldest first, ties in arrival order.
 //!
-//! Listing and pruning are written once (`exec`); ingest is each backend's (SQLite one row at a
-//! time on its single writer, PostgreSQL a handful of multi-row statements).
+//! Implemented once over `portable::Engine`: listing and pruning are written once (`exec`, in the
+//! engine's arrival order); ingest is the engine's hook (SQLite one row at a time on its single
+//! writer, PostgreSQL a handful of multi-row statements).
+
+use std::future::Future;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoredNotification;
+use super::portable::Engine;
 use super::{IncomingNotification, IngestOutcome, NotificationFilter, StoreError};
 
 /// The log of notifications received, and ingest.
@@ -37,6 +41,53 @@ pub trait NotificationLog: Send + Sync {
 
     /// Deletes logged notifications received before `before`; returns how many.
     async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// What a backend supplies for the notification log beyond [`Engine`]: ingest (SQLite row by row,
+/// PostgreSQL multi-row) and its arrival order.
+pub(in crate::store) trait IngestEngine: Engine {
+    /// The listing (`$1` since, `$2` until, `$3` event id) in the engine's arrival order
+    /// (`exec::LIST_BY_ROWID`, `exec::LIST_BY_SEQ`).
+    const BY_ARRIVAL: &'static str;
+
+    /// Stores a non-empty batch in one transaction, unguarded (the shared implementation guards
+    /// it and wakes); one outcome per notification, and whether any job became claimable.
+    fn ingest_batch(
+        &self,
+        batch: &[IncomingNotification],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(Vec<IngestOutcome>, bool), StoreError>> + Send;
+}
+
+#[async_trait]
+impl<E: IngestEngine> NotificationLog for E {
+    async fn ingest(
+        &self,
+        batch: &[IncomingNotification],
+        now: Timestamp,
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
+        let write = async {
+            if batch.is_empty() {
+                return Ok((Vec::new(), false));
+            }
+            self.ingest_batch(batch, now).await
+        };
+        let (outcomes, changed) = self.guarded(write).await?;
+        self.wake(changed);
+        Ok(outcomes)
+    }
+
+    async fn list_notifications(
+        &self,
+        filter: &NotificationFilter,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        exec::list(self.reads(), E::BY_ARRIVAL, filter, E::classify).await
+    }
+
+    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.guarded(exec::prune(self.writes(), before, E::classify))
+            .await
+    }
 }
 
 /// The log's matching rows before their ordering (a macro so `concat!` can build `'static` SQL).

@@ -8,6 +8,9 @@
 //! [`super::sqlite`] and [`super::postgres`] are `Portable`.
 
 use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use sqlx::{ColumnIndex, Decode, Encode, Row, Type};
 
@@ -177,7 +180,12 @@ portable!(sqlx::Sqlite);
 portable!(sqlx::Postgres);
 
 /// A store on one engine, as the concerns implemented once for both backends see it: where to
-/// read, where to write, how a write is guarded and how errors are classified.
+/// read, where to write, how a write is guarded, how errors are classified, and the hooks every
+/// concern shares for what genuinely differs between the engines: wake-ups of other processes
+/// ([`Engine::announce`]: `NOTIFY`) and the grant-deletion fence ([`Engine::fence_deletion`]).
+/// A concern with a difference of its own states it in a sub-trait beside it (`QueueEngine`:
+/// claiming and enqueueing; `IngestEngine`: multi-row ingest and arrival order; `RetryEngine`:
+/// requeueing dead letters), which each backend implements in that concern's file.
 pub(in crate::store) trait Engine: Send + Sync + 'static {
     /// The engine.
     type Db: Portable;
@@ -202,4 +210,39 @@ pub(in crate::store) trait Engine: Send + Sync + 'static {
         &self,
         write: impl Future<Output = Result<T, StoreError>> + Send,
     ) -> impl Future<Output = Result<T, StoreError>> + Send;
+
+    /// This process's workers' wake-up signal.
+    fn wakeups(&self) -> &Arc<Notify>;
+
+    /// Makes other processes' workers look for work once `conn`'s transaction commits
+    /// (PostgreSQL `NOTIFY`; SQLite has no channel: other processes poll).
+    fn announce(
+        conn: &mut <Self::Db as sqlx::Database>::Connection,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes the grant-deletion fence exclusively for the rest of `conn`'s transaction, so no
+    /// concurrent enqueue leaves a job of a deleted grant behind (PostgreSQL; SQLite's single
+    /// writer needs none).
+    fn fence_deletion(
+        conn: &mut <Self::Db as sqlx::Database>::Connection,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Wakes this process's workers when `changed` (work may have become claimable).
+    fn wake(&self, changed: bool) {
+        if changed {
+            self.wakeups().notify_waiters();
+        }
+    }
+}
+
+/// Commits a write transaction that ends a claim or changes a grant; when it made work
+/// claimable, announces it to other processes in the same transaction.
+pub(in crate::store) async fn commit_announced<E: Engine>(
+    mut tx: sqlx::Transaction<'static, E::Db>,
+    changed: bool,
+) -> Result<(), StoreError> {
+    if changed {
+        E::announce(&mut tx).await?;
+    }
+    tx.commit().await.map_err(E::classify)
 }

@@ -35,6 +35,7 @@ mod enqueue;
 mod grants;
 mod jobs;
 mod listener;
+mod nodelay;
 mod notifications;
 
 use std::sync::Arc;
@@ -109,13 +110,6 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.listener.stop().await;
         self.pool.close().await;
-    }
-
-    /// Wakes this process's workers at once (other replicas learn through `NOTIFY`).
-    fn wake(&self, changed: bool) {
-        if changed {
-            self.wakeups.notify_waiters();
-        }
     }
 }
 

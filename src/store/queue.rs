@@ -14,12 +14,14 @@
 //!   with the newer content.
 //! - Jobs of paused or deleted grants are neither claimed nor counted as due.
 //!
-//! Claiming and enqueueing are each backend's (`SKIP LOCKED` against `BEGIN IMMEDIATE`, multi-row
-//! against row-by-row upserts); the ends of a claim, the statistics and the lookups are written
-//! once (`exec`).
+//! The trait is implemented once for both backends over `portable::Engine`: the ends of a claim,
+//! the statistics and the lookups with SQL both engines accept (`exec`, `lookup`); claiming and
+//! enqueueing are the engine's hooks (`SKIP LOCKED` against `BEGIN IMMEDIATE`, multi-row against
+//! row-by-row upserts), and so is how a lease is read before a claim ends (`FOR UPDATE` or not).
 
 pub(in crate::store) mod exec;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +29,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::Notify;
 
-use super::StoreError;
+use super::portable::{Engine, commit_announced};
 use super::{ClaimedJob, Completion, JobRequest, JobStats, Lease, QueueEntry, RetryPlan};
+use super::{StoreError, lookup};
 use crate::ids::EventId;
 
 /// The job queue the workers claim from.
@@ -108,4 +111,171 @@ pub trait JobQueue: Send + Sync {
     /// What the queue holds for one record key: its job and its newest dead letter. For
     /// operators' commands (`calsync webhook test`), not for the workers.
     async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError>;
+}
+
+/// What a backend supplies for the job queue beyond [`Engine`]: claiming and enqueueing, and how
+/// a lease is read before a claim ends. Its writes are unguarded: the shared implementation runs
+/// them under [`Engine::guarded`] and wakes this process's workers after.
+pub(in crate::store) trait QueueEngine: Engine {
+    /// Reads a job's generation and lease token (`$1` the record key) before a claim ends:
+    /// PostgreSQL locks the row (`exec::HELD_FOR_UPDATE`); SQLite's write transaction excludes
+    /// every other writer already (`exec::HELD`).
+    const HELD: &'static str;
+
+    /// [`JobQueue::claim`] of at least one job.
+    fn claim_due(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_for: Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>, StoreError>> + Send;
+
+    /// [`JobQueue::claim_key`].
+    fn claim_one(
+        &self,
+        record_key: &EventId,
+        owner: &str,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> impl Future<Output = Result<Option<ClaimedJob>, StoreError>> + Send;
+
+    /// Enqueues `jobs` (at least one) in one transaction, announced when it changed anything;
+    /// true when any job was created or changed.
+    fn enqueue_requests(
+        &self,
+        jobs: &[JobRequest],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+#[async_trait]
+impl<E: QueueEngine> JobQueue for E {
+    fn wakeups(&self) -> Arc<Notify> {
+        Engine::wakeups(self).clone()
+    }
+
+    async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
+        // Guarded even when empty: a store that lost its file refuses every write.
+        let write = async {
+            if jobs.is_empty() {
+                return Ok(false);
+            }
+            self.enqueue_requests(jobs, now).await
+        };
+        let changed = self.guarded(write).await?;
+        self.wake(changed);
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let write = async {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            self.claim_due(owner, now, lease_for, limit).await
+        };
+        self.guarded(write).await
+    }
+
+    async fn claim_key(
+        &self,
+        record_key: &EventId,
+        owner: &str,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        self.guarded(self.claim_one(record_key, owner, now, lease_for))
+            .await
+    }
+
+    async fn extend_lease(
+        &self,
+        lease: &Lease,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<bool, StoreError> {
+        let write = exec::extend_lease(self.writes(), lease, now, lease_for, E::classify);
+        self.guarded(write).await
+    }
+
+    async fn complete(&self, lease: &Lease, _now: Timestamp) -> Result<Completion, StoreError> {
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            let completion = exec::complete::<E::Db>(&mut tx, lease, E::HELD, E::classify).await?;
+            let requeued = completion == Completion::Requeued;
+            commit_announced::<E>(tx, requeued).await?;
+            Ok(completion)
+        };
+        let completion = self.guarded(write).await?;
+        self.wake(completion == Completion::Requeued);
+        Ok(completion)
+    }
+
+    async fn retry(
+        &self,
+        lease: &Lease,
+        plan: &RetryPlan,
+        now: Timestamp,
+    ) -> Result<Completion, StoreError> {
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            let (completion, changed) =
+                exec::retry::<E::Db>(&mut tx, lease, plan, now, E::HELD, E::classify).await?;
+            commit_announced::<E>(tx, changed).await?;
+            Ok((completion, changed))
+        };
+        let (completion, changed) = self.guarded(write).await?;
+        self.wake(changed);
+        Ok(completion)
+    }
+
+    async fn dead_letter(
+        &self,
+        lease: &Lease,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            let (id, released) =
+                exec::dead_letter::<E::Db>(&mut tx, lease, error, now, E::HELD, E::classify)
+                    .await?;
+            commit_announced::<E>(tx, released).await?;
+            Ok((id, released))
+        };
+        let (id, released) = self.guarded(write).await?;
+        self.wake(released);
+        Ok(id)
+    }
+
+    async fn release(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
+        let write = async {
+            let mut tx = self.begin_write().await?;
+            let released = exec::release::<E::Db>(&mut tx, lease, now, E::classify).await?;
+            commit_announced::<E>(tx, released).await?;
+            Ok(released)
+        };
+        let released = self.guarded(write).await?;
+        self.wake(released);
+        Ok(())
+    }
+
+    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        exec::next_due_at(self.reads(), E::classify).await
+    }
+
+    async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
+        exec::job_stats(self.reads(), now, E::classify).await
+    }
+
+    async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError> {
+        lookup::queue_entry(self.reads(), record_key, E::classify).await
+    }
 }

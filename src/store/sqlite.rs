@@ -33,6 +33,7 @@ mod file;
 mod grants;
 mod jobs;
 mod notifications;
+mod rows;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -119,12 +120,6 @@ impl SqliteStore {
                 file.check(Moment::Before).await?;
                 Err(error)
             }
-        }
-    }
-
-    fn wake(&self, changed: bool) {
-        if changed {
-            self.wakeups.notify_waiters();
         }
     }
 }

@@ -19,7 +19,7 @@ use serde_json::Value;
 pub async fn log_notification(store: &dyn Store, envelope: &Value, received_at: Timestamp) {
     let body = serde_json::to_vec(envelope).unwrap();
     let parsed: Envelope = serde_json::from_slice(&body).unwrap();
-    let Interpretation::Store(incoming) = interpret(&parsed, body, received_at).unwrap() else {
+    let Interpretation::Store(incoming) = interpret(parsed, body, received_at).unwrap() else {
         panic!("the notification is ignored by calsync");
     };
     let outcomes = store.ingest(&[*incoming], received_at).await.unwrap();

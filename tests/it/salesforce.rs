@@ -4,10 +4,13 @@
 //! Activities off, duplicates of the external id, contacts created on demand. The behaviour every
 //! CRM shares is in `crm_conformance`. The adapter's
 //! own behaviour is tested directly in `auth` (tokens, `check`), `writes` (answers, errors,
-//! the allocation) and `links` (SOQL, paging), with the shared `rig`.
+//! the allocation) and `links` (SOQL, paging), with the shared `rig`; sObject Collections
+//! batches through the worker in `batch`, and their quota cost in `measure` (ignored).
 
 mod auth;
+mod batch;
 mod links;
+mod measure;
 pub mod rig;
 mod writes;
 

@@ -105,6 +105,7 @@ macro_rules! cases {
             ingest::enqueue_applies_jobs_without_notifications,
             ingest::wakeups_signal_new_and_released_work,
             ingest::a_large_batch_applies_every_job_in_order,
+            ingest::one_key_repeated_in_a_batch_coalesces_in_order,
             coalescing::pending_job_is_replaced,
             coalescing::stale_upsert_is_dropped,
             coalescing::upsert_over_delete_forces_fetch,

@@ -38,11 +38,12 @@ pub struct HubSpotCrmSettings {
     /// has no CRM user.
     #[serde(default)]
     pub default_owner: Option<String>,
-    /// `batch_size`, default 100 (HubSpot's maximum, and the cap): the most meeting writes sent
-    /// in one batch request; 1 writes each meeting with its own requests, as before batching.
+    /// `batch_size`, default 100 (HubSpot's maximum; more is a configuration error): the most
+    /// meeting writes sent in one batch request; 1 writes each meeting with its own requests, as
+    /// before batching.
     #[serde(
         default = "defaults::crm::hubspot_batch_size",
-        deserialize_with = "value::positive"
+        deserialize_with = "value::hubspot_batch_size"
     )]
     pub batch_size: usize,
     /// `batch_linger`, default 25ms: how long a write waits for others to share its batch

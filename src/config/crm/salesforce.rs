@@ -52,6 +52,18 @@ pub struct SalesforceCrmSettings {
     /// has no CRM user.
     #[serde(default)]
     pub default_owner: Option<String>,
+    /// `batch_size`, default 200 (the sObject Collections maximum; more is a configuration
+    /// error): the most Event writes sent in one collections request; 1 writes each Event with
+    /// its own request, as before batching.
+    #[serde(
+        default = "defaults::crm::salesforce_batch_size",
+        deserialize_with = "value::salesforce_batch_size"
+    )]
+    pub batch_size: usize,
+    /// `batch_linger`, default 25ms: how long a write waits for others to share its batch
+    /// (`0s`: a batch takes only the writes already waiting).
+    #[serde(default = "defaults::crm::batch_linger", with = "value::duration")]
+    pub batch_linger: Duration,
 }
 
 impl CrmKind for SalesforceCrmSettings {

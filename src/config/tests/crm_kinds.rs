@@ -149,3 +149,37 @@ fn crm_kinds_require_their_credentials_and_check_their_values() {
          (from environment variable CALSYNC__CRM__LINK_CONTACTS)"
     );
 }
+
+#[test]
+fn the_batch_size_is_bounded_by_each_kinds_maximum() {
+    let hubspot = [("CALSYNC__CRM__KIND", "hubspot"), ("CRM_API_KEY", "pat-1")];
+    let salesforce = [
+        ("CALSYNC__CRM__KIND", "salesforce"),
+        (
+            "CALSYNC__CRM__INSTANCE_URL",
+            "https://acme.my.salesforce.com",
+        ),
+        ("CALSYNC__CRM__CLIENT_ID", "id"),
+        ("CRM_API_KEY", "s"),
+    ];
+    let with = |vars: &[(&'static str, &'static str)], size: &'static str| {
+        let mut all = vars.to_vec();
+        all.push(("CALSYNC__CRM__BATCH_SIZE", size));
+        all
+    };
+    let size = |vars: &[(&str, &str)]| match load_from(None, vars).unwrap().crm {
+        CrmSettings::HubSpot(hubspot) => hubspot.batch_size,
+        CrmSettings::Salesforce(salesforce) => salesforce.batch_size,
+        other => panic!("unexpected kind {other:?}"),
+    };
+    assert_eq!(size(&hubspot), 100);
+    assert_eq!(size(&salesforce), 200);
+    assert_eq!(size(&with(&hubspot, "100")), 100);
+    assert_eq!(size(&with(&salesforce, "200")), 200);
+    let message = env_message(&with(&hubspot, "150"));
+    assert!(message.contains("crm.batch_size"), "{message}");
+    assert!(message.contains("must be at most 100"), "{message}");
+    let message = env_message(&with(&salesforce, "201"));
+    assert!(message.contains("must be at most 200"), "{message}");
+    assert!(env_message(&with(&salesforce, "0")).contains("must be at least 1"));
+}

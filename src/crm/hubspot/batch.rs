@@ -23,7 +23,7 @@
 //! with its classification, and each job retries on its own schedule.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{HubSpotAdapter, is_refusal, meeting_properties};
-use crate::crm::batch::BatchWrite;
+use crate::crm::batch::{BatchWrite, all_fail};
 use crate::crm::owners::Owner;
 use crate::crm::vendor::decode;
 use crate::crm::{CrmError, UpsertOutcome};
@@ -178,17 +178,6 @@ impl BatchError {
     pub(super) fn names(&self, key: &str) -> bool {
         self.context.values().flatten().any(|value| value == key)
     }
-}
-
-/// The same failure for every item of a request (shared when there are several).
-pub(super) fn all_fail<T>(count: usize, error: CrmError) -> Vec<Result<T, CrmError>> {
-    if count == 1 {
-        return vec![Err(error)];
-    }
-    let shared = Arc::new(error);
-    (0..count)
-        .map(|_| Err(CrmError::Shared(shared.clone())))
-        .collect()
 }
 
 impl HubSpotAdapter {

@@ -18,8 +18,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::batch::{UPDATE, UpsertAnswer, UpsertItem, all_fail, missing};
+use super::batch::{UPDATE, UpsertAnswer, UpsertItem, missing};
 use super::{HubSpotAdapter, is_refusal, meeting_properties};
+use crate::crm::batch::all_fail;
 use crate::crm::{CrmError, UpsertOutcome};
 
 impl HubSpotAdapter {

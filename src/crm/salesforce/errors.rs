@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
@@ -112,6 +113,24 @@ pub fn classify(
         300 => Retry::Permanent,
         400 if has_code(errors, "UNABLE_TO_LOCK_ROW") => Retry::After(None),
         _ => classify_status(status, retry_after(headers, now)),
+    }
+}
+
+/// The status the single-record request answers an error with, for an error of one item of a
+/// collections answer (which has no status of its own): `NOT_FOUND` 404, several Events with the
+/// external id 300, `REQUEST_LIMIT_EXCEEDED` 403, `INVALID_SESSION_ID` 401, any other (a
+/// validation or a reference refused) 400.
+pub fn single_status(errors: &[ApiError]) -> StatusCode {
+    if has_code(errors, "NOT_FOUND") {
+        StatusCode::NOT_FOUND
+    } else if has_code(errors, "DUPLICATE_EXTERNAL_ID") {
+        StatusCode::MULTIPLE_CHOICES
+    } else if has_code(errors, "REQUEST_LIMIT_EXCEEDED") {
+        StatusCode::FORBIDDEN
+    } else if has_code(errors, "INVALID_SESSION_ID") {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
     }
 }
 

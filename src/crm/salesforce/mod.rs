@@ -21,6 +21,8 @@
 //! target is `salesforce:{configured instance_url}`.
 
 mod api;
+mod check;
+mod collections;
 mod errors;
 mod fields;
 mod owner;
@@ -28,6 +30,7 @@ mod session;
 mod soql;
 mod who;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -36,19 +39,22 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use self::api::Token;
+use self::collections::{Batches, UpsertItem, batchable_id};
 use self::fields::{Links, event_body};
 use self::session::Session;
 use self::who::Directory;
+use super::batch::BatchSettings;
 use super::contacts::LOOKUP_TTL;
 use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
 use super::vendor::Sent;
-use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome, probe};
+use super::{CrmAdapter, CrmError, ExistingRecord, UpsertOutcome};
 use crate::config::SalesforceCrmSettings;
 use crate::ids::{CrmRecordId, EventId, TargetId};
 use crate::record::MeetingRecord;
 use crate::retry::Retry;
 
+pub use self::collections::MAX_BATCH;
 pub use self::errors::{LIMIT_PAUSE_INITIAL, LIMIT_PAUSE_MAX};
 pub use self::fields::MAX_EVENT_DAYS;
 
@@ -67,6 +73,8 @@ pub struct SalesforceAdapter {
     shared_activities: AtomicBool,
     owners: OwnerDirectory,
     target: TargetId,
+    /// Collections batchers, when `crm.batch_size` > 1 and the API version has them.
+    batches: Option<Batches>,
 }
 
 /// An upsert's or a read's answer (only what calsync uses).
@@ -77,25 +85,27 @@ struct RecordAnswer {
     created: Option<bool>,
 }
 
-/// `describe`'s field list (only what calsync uses).
-#[derive(Deserialize)]
-struct Describe {
-    fields: Vec<DescribedField>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribedField {
-    name: String,
-    #[serde(default)]
-    external_id: bool,
-    #[serde(default)]
-    unique: bool,
-}
-
 impl SalesforceAdapter {
-    /// An adapter for the configured org; `internal_domains` are never linked.
-    pub fn new(
+    /// An adapter for the configured org; `internal_domains` are never linked. It batches its
+    /// writes through sObject Collections when `crm.batch_size` > 1 (the batchers hold it
+    /// weakly).
+    pub fn shared(
+        settings: &SalesforceCrmSettings,
+        internal_domains: &[String],
+        transport: CrmTransport,
+    ) -> Arc<Self> {
+        let batching = BatchSettings {
+            linger: settings.batch_linger,
+            max_items: settings.batch_size.min(MAX_BATCH),
+        };
+        Arc::new_cyclic(|adapter| SalesforceAdapter {
+            batches: Batches::new(adapter, batching, &settings.api_version),
+            ..Self::unbatched(settings, internal_domains, transport)
+        })
+    }
+
+    /// An adapter writing each Event with its own request.
+    fn unbatched(
         settings: &SalesforceCrmSettings,
         internal_domains: &[String],
         transport: CrmTransport,
@@ -111,6 +121,7 @@ impl SalesforceAdapter {
             external_id_field: settings.external_id_field.clone(),
             shared_activities: AtomicBool::new(true),
             owners,
+            batches: None,
             target: TargetId::new(format!(
                 "salesforce:{}",
                 settings.instance_url.as_str().trim_end_matches('/')
@@ -135,20 +146,30 @@ impl SalesforceAdapter {
         owner: &Owner,
         links: Option<&Links>,
     ) -> Result<Sent, CrmError> {
-        let shared = self.shared_activities.load(Ordering::SeqCst);
+        let shared = self.shares_activities();
         let answer = self.patch(record, owner, links, shared).await?;
         let refused = answer.status == StatusCode::BAD_REQUEST
             && errors::rejects_field(&errors::parse_errors(&answer.body), EVENT_WHO_IDS);
         if !(shared && links.is_some() && refused) {
             return Ok(answer);
         }
+        self.without_shared_activities();
+        self.patch(record, owner, links, false).await
+    }
+
+    /// Whether `EventWhoIds` may be sent (not yet refused by the org).
+    fn shares_activities(&self) -> bool {
+        self.shared_activities.load(Ordering::SeqCst)
+    }
+
+    /// Remembers that the org has no `EventWhoIds` (logged the first time).
+    fn without_shared_activities(&self) {
         if self.shared_activities.swap(false, Ordering::SeqCst) {
             tracing::warn!(
                 crm.kind = "salesforce",
                 "Salesforce has no EventWhoIds field (Shared Activities is off): events are linked to one contact or lead through WhoId."
             );
         }
-        self.patch(record, owner, links, false).await
     }
 
     async fn patch(
@@ -299,6 +320,14 @@ impl CrmAdapter for SalesforceAdapter {
             Some(directory) => Some(directory.links(&self.session, record).await?),
             None => None,
         };
+        if let Some(batches) = &self.batches {
+            let item = UpsertItem {
+                record: record.clone(),
+                owner,
+                links,
+            };
+            return batches.upserts.submit(item).await;
+        }
         let answer = self.write(record, &owner, links.as_ref()).await?;
         self.outcome(record, existing, links.is_some(), answer)
             .await
@@ -310,6 +339,12 @@ impl CrmAdapter for SalesforceAdapter {
         crm_record_id: &CrmRecordId,
     ) -> Result<(), CrmError> {
         const OPERATION: &str = "salesforce delete";
+        if let Some(batches) = &self.batches
+            && batchable_id(crm_record_id.as_str())
+        {
+            let id = crm_record_id.as_str().to_owned();
+            return batches.deletes.submit(id).await;
+        }
         let answer = self
             .session
             .send(OPERATION, |token| {
@@ -335,73 +370,16 @@ impl CrmAdapter for SalesforceAdapter {
         }
     }
 
-    /// A token, then `describe` of Event: the external id field must exist and be an External
-    /// ID (a field that is not Unique is logged: duplicates would then be possible). A failure
-    /// names the URL it tried (the token endpoint, or the describe URL).
+    /// A token, then `describe` of Event (module `check`).
     async fn check(&self) -> Result<(), CrmError> {
-        const OPERATION: &str = "salesforce check";
-        let tried = std::sync::Mutex::new(("POST", self.session.token_url().clone()));
-        let named = |error: CrmError| {
-            let (method, url) = tried
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            probe::naming(error, method, &url)
-        };
-        let answer = self
-            .session
-            .send(OPERATION, |token| {
-                let url = format!("{}/sobjects/Event/describe", token.api_base);
-                if let Ok(parsed) = url::Url::parse(&url) {
-                    *tried
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = ("GET", parsed);
-                }
-                self.session.http().get(url)
-            })
-            .await
-            .map_err(named)?;
-        if !answer.status.is_success() {
-            return Err(named(self.session.error(OPERATION, &answer)));
+        self.check_event_description().await
+    }
+
+    /// The batch size while writes are batched (`crm.batch_size`, API v46.0+), else 1.
+    fn batch_capacity(&self) -> usize {
+        match &self.batches {
+            Some(batches) => batches.upserts.settings().max_items,
+            None => 1,
         }
-        let describe: Describe =
-            serde_json::from_slice(&answer.body).map_err(|_| CrmError::Protocol {
-                operation: OPERATION,
-                message: "the Event description has no field list".to_owned(),
-            })?;
-        if !describe
-            .fields
-            .iter()
-            .any(|field| field.name == EVENT_WHO_IDS)
-        {
-            self.shared_activities.store(false, Ordering::SeqCst);
-        }
-        let field = &self.external_id_field;
-        let problem = match describe
-            .fields
-            .iter()
-            .find(|described| described.name.eq_ignore_ascii_case(field))
-        {
-            None => format!(
-                "Event has no field {field} visible to the run-as user: create it (Text, External ID, Unique) and grant access to it"
-            ),
-            Some(described) if !described.external_id => {
-                format!("the Event field {field} is not marked External ID")
-            }
-            Some(described) => {
-                if !described.unique {
-                    tracing::warn!(
-                        crm.kind = "salesforce",
-                        field = %field,
-                        "The external id field is not Unique: Salesforce cannot prevent duplicate Events."
-                    );
-                }
-                return Ok(());
-            }
-        };
-        Err(CrmError::Protocol {
-            operation: OPERATION,
-            message: problem,
-        })
     }
 }

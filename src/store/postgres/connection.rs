@@ -11,6 +11,8 @@
 //!   `lock`/`unlock`, called by `Migrator::run_direct` while `locking` is on, the default), so
 //!   replicas starting at once apply each migration exactly once: the others wait, then find
 //!   it applied.
+//! - Every pooled connection sends each statement at once: Nagle's algorithm is turned off on
+//!   its socket when it connects ([`super::nodelay`]; sqlx 0.9.0 leaves it on).
 //! - Messages never contain the URL's password ([`redact_url`]).
 //! - A failed commit leaves no broken connection behind (checked, unlike SQLite, with no code of
 //!   ours; the conformance suite's `healing` cases prove it). PostgreSQL ends a transaction whose
@@ -72,11 +74,16 @@ pub(super) async fn open_pool(url: &str, options: PgConnectOptions) -> Result<Pg
         .await
         .map_err(|error| open_error(url, error))?;
     let _ = probe.close().await;
+    let server_port = options.get_port();
     let pool = PgPoolOptions::new()
         .max_connections(POOL_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_connect(|conn, _meta| {
-            Box::pin(async move { conn.execute(DURABLE_SESSION).await.map(|_| ()) })
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(DURABLE_SESSION).await?;
+                super::nodelay::apply(conn, server_port).await;
+                Ok(())
+            })
         })
         .connect_lazy_with(options);
     if let Err(error) = MIGRATOR.run(&pool).await {

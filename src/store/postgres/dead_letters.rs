@@ -1,41 +1,23 @@
-//! Dead letters on PostgreSQL ([`DeadLetters`]; listing and burying in
-//! [`crate::store::dead_letters`]). Retrying locks the selected letters (`FOR UPDATE`), so two
+//! Retrying dead letters on PostgreSQL, the engine hook of [`crate::store::DeadLetters`]
+//! (implemented once in [`crate::store::dead_letters`]). Retrying locks the selected letters (`FOR UPDATE`), so two
 //! operators retrying at once requeue each letter once, and requeues them in one multi-row
 //! enqueue under the grant-deletion fence.
 
 use std::collections::HashSet;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::postgres::PgConnection;
 
 use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error, grants};
 use crate::store::codec;
-use crate::store::dead_letters::{DeadLetters, exec, select_dead_letters};
+use crate::store::dead_letters::{RetryEngine, select_dead_letters};
 use crate::store::{DeadLetter, DeadLetterSelection, JobRequest, JobSource, StoreError};
 
-#[async_trait]
-impl DeadLetters for PostgresStore {
-    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        exec::list(&self.pool, limit, db_error).await
-    }
-
-    async fn retry_dead_letters(
-        &self,
-        selection: &DeadLetterSelection,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let (requeued, changed) = self.retry_now(selection, now).await?;
-        self.wake(changed);
-        Ok(requeued)
-    }
-}
-
-impl PostgresStore {
+impl RetryEngine for PostgresStore {
     /// Requeues the selected dead letters in one transaction. Returns how many were requeued
     /// (and removed), and whether any job was created or changed.
-    async fn retry_now(
+    async fn requeue_dead_letters(
         &self,
         selection: &DeadLetterSelection,
         now: Timestamp,

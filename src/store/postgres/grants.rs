@@ -1,18 +1,17 @@
-//! Grant status on PostgreSQL ([`Grants`], SQL in [`crate::store::grants`]). A deletion takes the
-//! grant-deletion fence exclusively (see `enqueue`) before marking the grant and dropping its
-//! jobs, so no replica's concurrent enqueue can leave one behind; a resumption `NOTIFY`s every
-//! replica in the same transaction.
+//! Grant status on PostgreSQL ([`crate::store::Grants`], implemented once with its SQL in
+//! [`crate::store::grants`]): a change from a notification runs inside ingest's transaction
+//! ([`apply_change`]); a deletion there and through the shared implementation takes the
+//! grant-deletion fence exclusively (`Engine::fence_deletion`, see `enqueue`) so no replica's
+//! concurrent enqueue can leave a job behind.
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::Postgres;
 use sqlx::postgres::PgConnection;
 
-use super::enqueue::{self, Fence};
-use super::{PostgresStore, begin, commit, db_error};
+use super::db_error;
 use crate::ids::GrantId;
-use crate::store::grants::{Grants, exec};
-use crate::store::{GrantChange, GrantStatus, StoreError};
+use crate::store::grants::exec;
+use crate::store::{GrantChange, StoreError};
 
 /// Applies a grant change from a notification inside the caller's transaction (which holds the
 /// fence exclusively when the change is a deletion); true when the grant was resumed.
@@ -37,35 +36,4 @@ pub(super) async fn deleted_among(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)
-}
-
-#[async_trait]
-impl Grants for PostgresStore {
-    async fn set_grant_status(
-        &self,
-        grant_id: &GrantId,
-        status: &GrantStatus,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let mut tx = begin(&self.pool).await?;
-        if matches!(status, GrantStatus::Deleted { .. }) {
-            enqueue::fence(&mut tx, Fence::DeleteGrant).await?;
-        }
-        let resumed =
-            exec::set_status::<Postgres>(&mut tx, grant_id, status, now, db_error).await?;
-        if resumed {
-            enqueue::notify(&mut tx).await?;
-        }
-        commit(tx).await?;
-        self.wake(resumed);
-        Ok(())
-    }
-
-    async fn grant_status(&self, grant_id: &GrantId) -> Result<GrantStatus, StoreError> {
-        exec::status(&self.pool, grant_id, db_error).await
-    }
-
-    async fn paused_grants(&self) -> Result<u64, StoreError> {
-        exec::count_paused(&self.pool, db_error).await
-    }
 }

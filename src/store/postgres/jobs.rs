@@ -1,6 +1,6 @@
-//! The job queue on PostgreSQL ([`JobQueue`]): enqueueing and claiming with leases across
-//! replicas here; the ends of a claim, the statistics and the lookups in
-//! [`crate::store::queue::exec`], run in transactions that lock the job's row and `NOTIFY`.
+//! Enqueueing and claiming on PostgreSQL, the engine hooks of the job queue
+//! ([`crate::store::JobQueue`], implemented once in [`crate::store::queue`], whose ends of a claim
+//! run here in transactions that lock the job's row, `exec::HELD_FOR_UPDATE`, and `NOTIFY`).
 //!
 //! Invariants:
 //! - A claim is one statement: a `SELECT … FOR UPDATE SKIP LOCKED` of due, unleased jobs feeding
@@ -11,26 +11,20 @@
 //!   by anyone, with a new token.
 //! - The ends of a claim lock the job's row (`FOR UPDATE`) and act only while it still carries
 //!   the claim's token; a lost lease (reclaimed after expiry, or dropped with its grant) changes
-//!   nothing and reports [`Completion::Finished`]. When the generation changed while the job was
+//!   nothing and reports [`crate::store::Completion::Finished`]. When the generation changed while the job was
 //!   in flight, the job is released, not removed, so it runs again with the newer content.
 //! - Every commit that makes work claimable sends `NOTIFY` in its transaction.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::Postgres;
-use tokio::sync::Notify;
 
 use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error};
 use crate::ids::EventId;
 use crate::store::codec::{millis, millis_after};
-use crate::store::queue::{JobQueue, exec};
-use crate::store::{
-    ClaimedJob, Completion, JobRequest, JobStats, Lease, QueueEntry, RetryPlan, StoreError,
-};
+use crate::store::queue::{QueueEngine, exec};
+use crate::store::{ClaimedJob, JobRequest, StoreError};
 
 /// The columns a claim returns (a macro so `concat!` can build `'static` SQL).
 macro_rules! claimed_columns {
@@ -73,16 +67,16 @@ const CLAIM_KEY: &str = concat!(
     claimed_columns!()
 );
 
-#[async_trait]
-impl JobQueue for PostgresStore {
-    fn wakeups(&self) -> Arc<Notify> {
-        self.wakeups.clone()
-    }
+impl QueueEngine for PostgresStore {
+    const HELD: &'static str = exec::HELD_FOR_UPDATE;
 
-    async fn enqueue(&self, jobs: &[JobRequest], now: Timestamp) -> Result<(), StoreError> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
+    /// Enqueues requests in one transaction under the fence, `NOTIFY`ing when any job was
+    /// created or changed; true then.
+    async fn enqueue_requests(
+        &self,
+        jobs: &[JobRequest],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tx = begin(&self.pool).await?;
         enqueue::fence(&mut tx, Fence::Enqueue).await?;
         let requests: Vec<&JobRequest> = jobs.iter().collect();
@@ -93,20 +87,17 @@ impl JobQueue for PostgresStore {
             enqueue::notify(&mut tx).await?;
         }
         commit(tx).await?;
-        self.wake(changed);
-        Ok(())
+        Ok(changed)
     }
 
-    async fn claim(
+    /// Claims up to `limit` due jobs in one statement, skipping rows other replicas hold.
+    async fn claim_due(
         &self,
         owner: &str,
         now: Timestamp,
         lease_for: Duration,
         limit: usize,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
         let rows = sqlx::query(CLAIM)
             .bind(millis(now))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -118,7 +109,8 @@ impl JobQueue for PostgresStore {
         rows.iter().map(exec::claimed_from_row).collect()
     }
 
-    async fn claim_key(
+    /// Claims the job of one key if it is claimable now, whether due or not.
+    async fn claim_one(
         &self,
         record_key: &EventId,
         owner: &str,
@@ -134,86 +126,5 @@ impl JobQueue for PostgresStore {
             .await
             .map_err(db_error)?;
         row.as_ref().map(exec::claimed_from_row).transpose()
-    }
-
-    async fn extend_lease(
-        &self,
-        lease: &Lease,
-        now: Timestamp,
-        lease_for: Duration,
-    ) -> Result<bool, StoreError> {
-        exec::extend_lease(&self.pool, lease, now, lease_for, db_error).await
-    }
-
-    async fn complete(&self, lease: &Lease, _now: Timestamp) -> Result<Completion, StoreError> {
-        let mut tx = begin(&self.pool).await?;
-        let completion =
-            exec::complete::<Postgres>(&mut tx, lease, exec::HELD_FOR_UPDATE, db_error).await?;
-        let requeued = completion == Completion::Requeued;
-        self.finish(tx, requeued).await?;
-        Ok(completion)
-    }
-
-    async fn retry(
-        &self,
-        lease: &Lease,
-        plan: &RetryPlan,
-        now: Timestamp,
-    ) -> Result<Completion, StoreError> {
-        let mut tx = begin(&self.pool).await?;
-        let (completion, changed) =
-            exec::retry::<Postgres>(&mut tx, lease, plan, now, exec::HELD_FOR_UPDATE, db_error)
-                .await?;
-        self.finish(tx, changed).await?;
-        Ok(completion)
-    }
-
-    async fn dead_letter(
-        &self,
-        lease: &Lease,
-        error: &str,
-        now: Timestamp,
-    ) -> Result<Option<i64>, StoreError> {
-        let mut tx = begin(&self.pool).await?;
-        let held = exec::HELD_FOR_UPDATE;
-        let (id, released) =
-            exec::dead_letter::<Postgres>(&mut tx, lease, error, now, held, db_error).await?;
-        self.finish(tx, released).await?;
-        Ok(id)
-    }
-
-    async fn release(&self, lease: &Lease, now: Timestamp) -> Result<(), StoreError> {
-        let mut tx = begin(&self.pool).await?;
-        let released = exec::release::<Postgres>(&mut tx, lease, now, db_error).await?;
-        self.finish(tx, released).await
-    }
-
-    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        exec::next_due_at(&self.pool, db_error).await
-    }
-
-    async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
-        exec::job_stats(&self.pool, now, db_error).await
-    }
-
-    async fn queue_entry(&self, record_key: &EventId) -> Result<QueueEntry, StoreError> {
-        crate::store::lookup::queue_entry(&self.pool, record_key, db_error).await
-    }
-}
-
-impl PostgresStore {
-    /// Commits one end of a claim; when it made work claimable, `NOTIFY`s every replica in the
-    /// transaction and wakes this process's workers.
-    async fn finish(
-        &self,
-        mut tx: sqlx::Transaction<'static, Postgres>,
-        changed: bool,
-    ) -> Result<(), StoreError> {
-        if changed {
-            enqueue::notify(&mut tx).await?;
-        }
-        commit(tx).await?;
-        self.wake(changed);
-        Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! The notification log on PostgreSQL ([`NotificationLog`]; listing and pruning in
-//! [`crate::store::notifications`]), and ingest: storing a batch of notifications and applying
+//! Ingest on PostgreSQL, the engine hook of the notification log
+//! ([`crate::store::NotificationLog`], implemented once in [`crate::store::notifications`]): storing a batch of notifications and applying
 //! what they cause, in one durable transaction with a handful of multi-row statements.
 //!
 //! Invariants:
@@ -18,7 +18,6 @@
 
 use std::collections::HashSet;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::postgres::PgConnection;
 
@@ -26,11 +25,9 @@ use super::enqueue::{self, Fence};
 use super::{PostgresStore, begin, commit, db_error, grants};
 use crate::ids::{EventId, GrantId};
 use crate::store::codec::millis;
-use crate::store::notifications::{NotificationLog, exec};
-use crate::store::{
-    GrantChange, IncomingNotification, IngestOutcome, JobRequest, NotificationFilter, StoreError,
-    StoredNotification,
-};
+use crate::store::ingest::first_copies;
+use crate::store::notifications::{IngestEngine, exec};
+use crate::store::{GrantChange, IncomingNotification, IngestOutcome, JobRequest, StoreError};
 
 /// Numbers the rows in arrival order, then inserts them in id order.
 const INSERT_NOTIFICATIONS: &str = "\
@@ -46,16 +43,15 @@ SELECT id, seq, trigger, grant_id, event_id, received_at, body FROM input ORDER 
 ON CONFLICT (id) DO NOTHING
 RETURNING id";
 
-impl PostgresStore {
+impl IngestEngine for PostgresStore {
+    const BY_ARRIVAL: &'static str = exec::LIST_BY_SEQ;
+
     /// Stores a batch; returns one outcome per notification and whether any job became claimable.
-    async fn ingest_now(
+    async fn ingest_batch(
         &self,
         batch: &[IncomingNotification],
         now: Timestamp,
     ) -> Result<(Vec<IngestOutcome>, bool), StoreError> {
-        if batch.is_empty() {
-            return Ok((Vec::new(), false));
-        }
         let firsts = first_copies(batch);
         let deletes_grant = firsts
             .iter()
@@ -98,38 +94,6 @@ impl PostgresStore {
         }
         Ok((outcomes, changed))
     }
-}
-
-#[async_trait]
-impl NotificationLog for PostgresStore {
-    async fn ingest(
-        &self,
-        batch: &[IncomingNotification],
-        now: Timestamp,
-    ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let (outcomes, changed) = self.ingest_now(batch, now).await?;
-        self.wake(changed);
-        Ok(outcomes)
-    }
-
-    async fn list_notifications(
-        &self,
-        filter: &NotificationFilter,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        exec::list(&self.pool, exec::LIST_BY_SEQ, filter, db_error).await
-    }
-
-    async fn prune_notifications(&self, before: Timestamp) -> Result<u64, StoreError> {
-        exec::prune(&self.pool, before, db_error).await
-    }
-}
-
-/// The index of the first copy of each id in the batch, in arrival order.
-fn first_copies(batch: &[IncomingNotification]) -> Vec<usize> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
-    (0..batch.len())
-        .filter(|&index| seen.insert(batch[index].id.as_str()))
-        .collect()
 }
 
 /// Logs the given notifications; returns the ids that were not stored before.

@@ -1,21 +1,20 @@
-//! Dead letters on SQLite ([`DeadLetters`]; listing and burying in
-//! [`crate::store::dead_letters`]). Retrying requeues the selected letters one by one through
+//! Retrying dead letters on SQLite, the engine hook of [`crate::store::DeadLetters`] (implemented
+//! once in [`crate::store::dead_letters`]). Retrying requeues the selected letters one by one through
 //! `enqueue::enqueue_one`, in one `BEGIN IMMEDIATE` transaction on the write connection.
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::sqlite::SqliteConnection;
 
 use super::enqueue::{self, Enqueued};
 use super::{SqliteStore, begin_write, commit, db_error};
 use crate::store::codec;
-use crate::store::dead_letters::{DeadLetters, exec, select_dead_letters};
+use crate::store::dead_letters::{RetryEngine, select_dead_letters};
 use crate::store::{DeadLetter, DeadLetterSelection, JobSource, StoreError};
 
-impl SqliteStore {
+impl RetryEngine for SqliteStore {
     /// Requeues the selected dead letters in one transaction. Returns how many were requeued (and
     /// removed), and whether any job was created or changed.
-    async fn retry_dead_letters_now(
+    async fn requeue_dead_letters(
         &self,
         selection: &DeadLetterSelection,
         now: Timestamp,
@@ -40,25 +39,6 @@ impl SqliteStore {
         }
         commit(tx).await?;
         Ok((requeued, changed))
-    }
-}
-
-#[async_trait]
-impl DeadLetters for SqliteStore {
-    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        exec::list(&self.read, limit, db_error).await
-    }
-
-    async fn retry_dead_letters(
-        &self,
-        selection: &DeadLetterSelection,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let (requeued, changed) = self
-            .checked(self.retry_dead_letters_now(selection, now))
-            .await?;
-        self.wake(changed);
-        Ok(requeued)
     }
 }
 

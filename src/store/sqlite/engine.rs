@@ -1,7 +1,13 @@
 //! How the concerns written once for both backends ([`Engine`]) reach SQLite: reads on the read
-//! pool, writes on the single write connection, checked against the database file.
+//! pool, writes on the single write connection, checked against the database file; no
+//! cross-process wake-ups and no fence (one writer at a time). The concerns' own hooks are in
+//! their files (`jobs`, `notifications`, `dead_letters`).
 
 use std::future::Future;
+use std::sync::Arc;
+
+use sqlx::sqlite::SqliteConnection;
+use tokio::sync::Notify;
 
 use super::{SqliteStore, begin_write, db_error};
 use crate::store::StoreError;
@@ -33,5 +39,17 @@ impl Engine for SqliteStore {
         write: impl Future<Output = Result<T, StoreError>> + Send,
     ) -> impl Future<Output = Result<T, StoreError>> + Send {
         self.checked(write)
+    }
+
+    fn wakeups(&self) -> &Arc<Notify> {
+        &self.wakeups
+    }
+
+    async fn announce(_conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn fence_deletion(_conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        Ok(())
     }
 }

@@ -3,17 +3,22 @@
 //! retries, so every job request follows the same rules.
 //!
 //! Invariants:
-//! - One row per record key. [`enqueue_one`] is a single `INSERT … ON CONFLICT DO UPDATE`: it
+//! - One row per record key. [`upsert_jobs`] applies requests with multi-row
+//!   `INSERT … ON CONFLICT DO UPDATE` statements ([`super::rows`]), row after row in order, so a
+//!   batch behaves exactly as the same requests enqueued one by one ([`enqueue_one`]): each
 //!   replaces the content, bumps `generation`, resets `attempts`/`last_error` and schedules the
 //!   job by the [`QueuePolicy`] (coalescing; `burst_started_at`, cleared by a claim), leaving
 //!   lease columns alone (an in-flight holder sees the generation change when it finishes). An upsert older than a pending upsert is dropped; an upsert over a delete, or
 //!   over an upsert that already had to fetch, keeps `force_fetch`.
-//! - A request for a deleted grant makes no job (see `grants`).
+//! - A request for a deleted grant makes no job (see `grants`; the multi-row upsert checks the
+//!   grant in the same statement).
+
+use std::sync::LazyLock;
 
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
-use super::{begin_write, commit, db_error, grants};
+use super::{begin_write, commit, db_error, grants, rows};
 use crate::ids::NotificationId;
 use crate::store::codec::{self, millis};
 use crate::store::{JobRequest, QueuePolicy, StoreError};
@@ -29,11 +34,25 @@ pub(super) enum Enqueued {
     GrantDeleted,
 }
 
-const UPSERT_JOB: &str = "\
+/// The coalescing upsert of many requests: rows are applied one after another in their order
+/// (SQLite runs the conflict check and update per row, so a key repeated in one statement
+/// coalesces exactly as it would over separate statements); rows for a deleted grant are skipped.
+/// `?1` is now, `?2` the maximum delay; each row carries its own coalescing window. `RETURNING`
+/// names the rows created or replaced (not those whose update the `WHERE` refused).
+const UPSERT_JOBS: rows::Shape = rows::Shape {
+    template: "\
+WITH input(position, record_key, grant_id, calendar_id, action, payload, origin, version,
+           force_fetch, source, notification_id, coalesce_window) AS (
+VALUES {rows})
 INSERT INTO jobs (record_key, grant_id, calendar_id, action, payload, origin, version,
                   force_fetch, source, notification_id, generation, attempts,
                   enqueued_at, updated_at, next_attempt_at, burst_started_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, ?11 + MIN(?12, ?13), ?11)
+SELECT i.record_key, i.grant_id, i.calendar_id, i.action, i.payload, i.origin, i.version,
+       i.force_fetch, i.source, i.notification_id, 0, 0, ?1, ?1, ?1 + MIN(i.coalesce_window, ?2),
+       ?1
+FROM input AS i
+WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = i.grant_id AND g.status = 'deleted')
+ORDER BY i.position
 ON CONFLICT (record_key) DO UPDATE SET
     grant_id = excluded.grant_id,
     calendar_id = COALESCE(excluded.calendar_id, jobs.calendar_id),
@@ -50,12 +69,20 @@ ON CONFLICT (record_key) DO UPDATE SET
     attempts = 0,
     last_error = NULL,
     updated_at = excluded.updated_at,
-    next_attempt_at = MIN(excluded.updated_at + ?12,
-                          COALESCE(jobs.burst_started_at, excluded.updated_at) + ?13),
+    next_attempt_at = MIN(excluded.next_attempt_at,
+                          COALESCE(jobs.burst_started_at, excluded.updated_at) + ?2),
     burst_started_at = COALESCE(jobs.burst_started_at, excluded.updated_at)
 WHERE NOT (excluded.action = 'upsert' AND jobs.action = 'upsert'
            AND excluded.version IS NOT NULL AND jobs.version IS NOT NULL
-           AND excluded.version < jobs.version)";
+           AND excluded.version < jobs.version)
+RETURNING record_key",
+    shared: 2,
+    columns: 11,
+    positioned: true,
+};
+
+static UPSERT_JOBS_TEXTS: LazyLock<rows::Statements> =
+    LazyLock::new(|| rows::Statements::build(&UPSERT_JOBS));
 
 /// Applies one job request with the coalescing rules (inside the caller's transaction).
 pub(super) async fn enqueue_one(
@@ -67,28 +94,45 @@ pub(super) async fn enqueue_one(
     if grants::is_deleted(conn, &job.grant_id).await? {
         return Ok(Enqueued::GrantDeleted);
     }
-    let result = sqlx::query(UPSERT_JOB)
-        .bind(job.record_key.as_str())
-        .bind(job.grant_id.as_str())
-        .bind(&job.calendar_id)
-        .bind(codec::action_text(job.action))
-        .bind(codec::payload_text(job.payload.as_ref()))
-        .bind(codec::origin_text(job.origin))
-        .bind(job.version)
-        .bind(job.force_fetch)
-        .bind(codec::source_text(job.source))
-        .bind(job.notification_id.as_ref().map(NotificationId::as_str))
-        .bind(millis(now))
-        .bind(policy.window_millis(job.source))
-        .bind(policy.max_delay_millis())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    Ok(if result.rows_affected() > 0 {
+    Ok(if upsert_jobs(conn, &[job], now, policy).await? {
         Enqueued::Applied
     } else {
         Enqueued::Stale
     })
+}
+
+/// Applies job requests in order with the coalescing rules, many per statement, inside the
+/// caller's transaction; requests for a deleted grant make no job. True when any job was created
+/// or replaced.
+pub(super) async fn upsert_jobs(
+    conn: &mut SqliteConnection,
+    jobs: &[&JobRequest],
+    now: Timestamp,
+    policy: &QueuePolicy,
+) -> Result<bool, StoreError> {
+    let mut changed = false;
+    for chunk in rows::chunks(jobs) {
+        let mut query = sqlx::query_scalar::<_, String>(UPSERT_JOBS_TEXTS.for_rows(chunk.len()))
+            .bind(millis(now))
+            .bind(policy.max_delay_millis());
+        for job in chunk {
+            query = query
+                .bind(job.record_key.as_str())
+                .bind(job.grant_id.as_str())
+                .bind(&job.calendar_id)
+                .bind(codec::action_text(job.action))
+                .bind(codec::payload_text(job.payload.as_ref()))
+                .bind(codec::origin_text(job.origin))
+                .bind(job.version)
+                .bind(job.force_fetch)
+                .bind(codec::source_text(job.source))
+                .bind(job.notification_id.as_ref().map(NotificationId::as_str))
+                .bind(policy.window_millis(job.source));
+        }
+        let written = query.fetch_all(&mut *conn).await.map_err(db_error)?;
+        changed |= !written.is_empty();
+    }
+    Ok(changed)
 }
 
 /// Enqueues requests in one transaction; true when any job was created or changed.
@@ -98,14 +142,9 @@ pub(super) async fn enqueue(
     now: Timestamp,
     policy: &QueuePolicy,
 ) -> Result<bool, StoreError> {
-    if jobs.is_empty() {
-        return Ok(false);
-    }
     let mut tx = begin_write(write).await?;
-    let mut changed = false;
-    for job in jobs {
-        changed |= enqueue_one(&mut tx, job, now, policy).await? == Enqueued::Applied;
-    }
+    let requests: Vec<&JobRequest> = jobs.iter().collect();
+    let changed = upsert_jobs(&mut tx, &requests, now, policy).await?;
     commit(tx).await?;
     Ok(changed)
 }

@@ -45,7 +45,7 @@ pub async fn crud(kind: CrmFake) {
 
     current["title"] = json!("Discovery call (moved)");
     current["updated_at"] = json!(200);
-    let update = crm.update_request(&id, "evt-1");
+    let update = crm.update_request(&id);
     let before = crm.count(update.0, &update.1, &[]);
     publish(&app, "n2", "event.updated", &current).await;
     assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Updated)]);
@@ -107,7 +107,7 @@ pub async fn lost_create(kind: CrmFake) {
     if let Some((method, path, query)) = crm.recovery_lookup("evt-1") {
         assert_eq!(crm.count(method, &path, &query), 1, "{:?}", crm.requests());
     }
-    let (method, path) = crm.recovered_write_request(&found[0].id, "evt-1");
+    let (method, path) = crm.recovered_write_request(&found[0].id);
     assert!(crm.count(method, &path, &[]) >= 1, "{:?}", crm.requests());
     if crm.links_people() {
         assert_eq!(crm.linked(&found[0].id), ["buyer@prospect.com"]);

@@ -329,17 +329,18 @@ fn salesforce(event: &crate::support::fake_salesforce::SfRecord) -> Written {
 
 /// Where the vendor-specific requests of the scenarios go: (method, path suffix).
 impl Subject {
-    /// The request that updates the meeting `id` of `event_id` in place.
-    pub fn update_request(&self, id: &str, event_id: &str) -> (&'static str, String) {
+    /// The request that updates the meeting `id` in place.
+    pub fn update_request(&self, id: &str) -> (&'static str, String) {
         match self {
             Subject::Rest(_) => ("PUT", "/api/meetings".into()),
             // A meeting calsync already wrote is updated by its HubSpot id (in a batch update);
             // only new meetings go through the batch upsert by the event id property.
             Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/update".into()),
             Subject::Pipedrive(_) => ("PATCH", format!("/api/v2/activities/{id}")),
+            // Batched by default: one sObject Collections upsert by the external id field.
             Subject::Salesforce(_) => (
                 "PATCH",
-                format!("/sobjects/Event/{EXTERNAL_ID_FIELD}/{event_id}"),
+                format!("/composite/sobjects/Event/{EXTERNAL_ID_FIELD}"),
             ),
         }
     }
@@ -347,10 +348,10 @@ impl Subject {
     /// The request that writes the meeting `id` again after its create's answer was lost: the
     /// update, except on HubSpot, where the idempotent batch upsert by the event id property is
     /// the write (nothing needed finding).
-    pub fn recovered_write_request(&self, id: &str, event_id: &str) -> (&'static str, String) {
+    pub fn recovered_write_request(&self, id: &str) -> (&'static str, String) {
         match self {
             Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/upsert".into()),
-            _ => self.update_request(id, event_id),
+            _ => self.update_request(id),
         }
     }
 
@@ -360,7 +361,8 @@ impl Subject {
             Subject::Rest(_) => ("DELETE", "/api/meetings".into()),
             Subject::HubSpot(_) => ("POST", "/crm/objects/2026-03/meetings/batch/archive".into()),
             Subject::Pipedrive(_) => ("DELETE", format!("/api/v2/activities/{id}")),
-            Subject::Salesforce(_) => ("DELETE", format!("/sobjects/Event/{id}")),
+            // A collections delete (`?ids=<id>&allOrNone=false`).
+            Subject::Salesforce(_) => ("DELETE", "/composite/sobjects".into()),
         }
     }
 

@@ -119,7 +119,7 @@ fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
         "unbounded label {label:?}"
     );
     let kind = parse_trigger(&envelope.trigger).kind;
-    match interpret(&envelope, body, Timestamp::UNIX_EPOCH) {
+    match interpret(envelope.clone(), body, Timestamp::UNIX_EPOCH) {
         Err(_) => {}
         Ok(Interpretation::Ignored) => prop_assert_eq!(kind, TriggerKind::Unhandled),
         Ok(Interpretation::Store(notification)) => {

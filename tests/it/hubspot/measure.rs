@@ -6,25 +6,14 @@
 //! counts depend on the machine's speed). `CALSYNC_MEASURE_BATCH_SIZE=1` measures the same burst
 //! without batching, for comparison.
 
-use std::time::Duration;
-
-use crate::support::burst::{BURST_EDITS, BURST_EVENTS, last_title, send_and_drain};
+use crate::support::burst::{BURST_EDITS, BURST_EVENTS, batching_app, last_title, send_and_drain};
 use crate::support::fake_vendor::Recorded;
-use crate::support::harness::{CrmFake, TestApp};
+use crate::support::harness::CrmFake;
 
 #[tokio::test]
 #[ignore = "a measurement, not a test: run by hand with --nocapture"]
 async fn measure_burst_write_requests_per_event() {
-    let batch_size = std::env::var("CALSYNC_MEASURE_BATCH_SIZE").unwrap_or_else(|_| "100".into());
-    let app = TestApp::builder()
-        .crm(CrmFake::HubSpot)
-        .env("CALSYNC__CRM__BATCH_SIZE", &batch_size)
-        .with_config(|settings| {
-            settings.sync.coalesce_window = Duration::from_secs(1);
-            settings.sync.coalesce_max_delay = Duration::from_secs(10);
-        })
-        .spawn()
-        .await;
+    let (app, batch_size) = batching_app(CrmFake::HubSpot, "100").await;
     let hubspot = app.hubspot().clone();
     let (sent_in, drained_in) = send_and_drain(&app, "grant-1").await;
     for index in 0..BURST_EVENTS {

@@ -34,11 +34,14 @@ pub fn settings(org: &FakeSalesforce) -> SalesforceCrmSettings {
         },
         owner: Default::default(),
         default_owner: None,
+        // The adapter tests drive the single requests; batches have their own tests.
+        batch_size: 1,
+        batch_linger: Duration::from_millis(25),
     }
 }
 
 pub struct Rig {
-    pub adapter: SalesforceAdapter,
+    pub adapter: Arc<SalesforceAdapter>,
     pub transport: CrmTransport,
     pub metrics: Arc<Metrics>,
 }
@@ -53,7 +56,7 @@ pub fn rig(settings: &SalesforceCrmSettings) -> Rig {
     );
     let internal = vec!["seller.com".to_owned()];
     Rig {
-        adapter: SalesforceAdapter::new(settings, &internal, transport.clone()),
+        adapter: SalesforceAdapter::shared(settings, &internal, transport.clone()),
         transport,
         metrics,
     }

@@ -7,7 +7,7 @@ use calsync::store::{
 };
 use serde_json::json;
 
-use super::{Backend, LEASE, at, notification, upsert};
+use super::{Backend, LEASE, at, delete, notification, upsert};
 
 pub async fn stores_each_notification_id_once(backend: Backend) {
     let store = &backend.store;
@@ -212,4 +212,29 @@ pub async fn a_large_batch_applies_every_job_in_order(backend: Backend) {
         .collect();
     expected.sort();
     assert_eq!(versions, expected);
+}
+
+/// Requests for one key in one small batch (one multi-row statement on SQLite, rounds on
+/// PostgreSQL) coalesce exactly as if enqueued one by one: a newer version replaces, an older
+/// one is stale, a delete replaces, and an upsert after the delete must fetch.
+pub async fn one_key_repeated_in_a_batch_coalesces_in_order(backend: Backend) {
+    let store = &backend.store;
+    let batch = [
+        notification("n1", Some(upsert("e1", 1))),
+        notification("n2", Some(upsert("e1", 3))),
+        notification("n3", Some(upsert("e1", 2))),
+        notification("n4", Some(delete("e1"))),
+        notification("n5", Some(upsert("e1", 4))),
+    ];
+    let outcomes = store.ingest(&batch, at(0)).await.unwrap();
+    assert_eq!(outcomes, [IngestOutcome::Accepted; 5]);
+    let claimed = store.claim("w1", at(0), LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let job = &claimed[0].request;
+    assert_eq!(job.version, Some(4));
+    assert_eq!(
+        job.notification_id.as_ref().map(|id| id.as_str()),
+        Some("notification-e1-4")
+    );
+    assert!(job.force_fetch, "an upsert over a delete fetches the event");
 }

@@ -1,19 +1,38 @@
-//! The burst the issue-13 measurements send (`coalescing::measure`, `hubspot::measure`): 1,000
-//! events × 10 edits, sent round-robin by 16 concurrent clients through the real router to a
-//! running worker pool, then drained. Measurements only (wall clock): the caller prints counts.
+//! The burst the issue-13 measurements send (`coalescing::measure`, `hubspot::measure`,
+//! `salesforce::measure`): 1,000 events × 10 edits, sent round-robin by 16 concurrent clients
+//! through the real router to a running worker pool, then drained. Measurements only (wall
+//! clock): the caller prints counts.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::StatusCode;
 
-use super::harness::TestApp;
+use super::harness::{CrmFake, TestApp};
 use super::payloads::{envelope, event};
 
 /// Events in the burst.
 pub const BURST_EVENTS: usize = 1_000;
 /// Edits of each event.
 pub const BURST_EDITS: usize = 10;
+
+/// An app writing to the `crm` fake as a batch measurement runs it: default coalescing (1s
+/// window, 10s at most) and `crm.batch_size` from `CALSYNC_MEASURE_BATCH_SIZE`, else
+/// `default_batch` (the kind's default). Returns the app and the batch size used.
+pub async fn batching_app(crm: CrmFake, default_batch: &str) -> (TestApp, String) {
+    let batch_size =
+        std::env::var("CALSYNC_MEASURE_BATCH_SIZE").unwrap_or_else(|_| default_batch.to_owned());
+    let app = TestApp::builder()
+        .crm(crm)
+        .env("CALSYNC__CRM__BATCH_SIZE", &batch_size)
+        .with_config(|settings| {
+            settings.sync.coalesce_window = Duration::from_secs(1);
+            settings.sync.coalesce_max_delay = Duration::from_secs(10);
+        })
+        .spawn()
+        .await;
+    (app, batch_size)
+}
 
 /// The title of an event's last edit (what every CRM record must end with).
 pub fn last_title() -> String {

@@ -6,14 +6,17 @@
 //!   401 `[{"errorCode":"INVALID_SESSION_ID", …}]`.
 //! - Every API answer carries `Sforce-Limit-Info: api-usage=used/limit`; once `used` reaches
 //!   `limit`, requests get 403 `REQUEST_LIMIT_EXCEEDED` (no 429, no `Retry-After`).
-//! - Events upserted by external id (201/200, 204 before v46, 300 for duplicates), deleted to
-//!   the Recycle Bin, read back by external id, described; Contacts and Leads queried by email
+//! - Events upserted by external id (201/200, 204 before v46, 300 for duplicates), one by one
+//!   or through sObject Collections (up to 200 per request, v46+), deleted to the Recycle Bin
+//!   (one by one or by collections), read back by external id, described; Contacts and Leads queried by email
 //!   with a strict SOQL parser (an unescaped quote is a `MALFORMED_QUERY`), Contacts created.
 //! - `EventWhoIds` exists only with Shared Activities on; otherwise it is `INVALID_FIELD`.
 //! - Errors are the JSON array `[{message, errorCode, fields}]`.
 //!
-//! Submodules: `sobjects` (Event and Contact semantics), `query` (SOQL).
+//! Submodules: `sobjects` (Event and Contact semantics), `collections` (sObject Collections),
+//! `query` (SOQL).
 
+mod collections;
 mod endpoints;
 mod query;
 mod sobjects;
@@ -70,8 +73,13 @@ pub struct SfState {
     pub refuse_new_contacts: bool,
     /// Tokens are issued already revoked (a run-as user without API access).
     pub sessions_revoked: bool,
-    /// The next Event created is answered 504 (its answer is lost).
+    /// The next request that creates an Event (alone or in a collection) is carried out but
+    /// answered 504 (its answer is lost).
     pub lose_next_create: bool,
+    /// Records (or ids) of each collections request, in order.
+    pub collection_sizes: Vec<usize>,
+    /// External ids whose Event a validation rule refuses.
+    pub rejected: Vec<String>,
     pub api_used: i64,
     pub api_limit: i64,
     /// Records per query page.
@@ -106,6 +114,10 @@ impl SfState {
         id
     }
 
+    fn event_count(&self) -> usize {
+        self.records.iter().filter(|r| r.object == "Event").count()
+    }
+
     fn live(&self, id: &str) -> Option<&SfRecord> {
         self.records.iter().find(|r| r.id == id && !r.deleted)
     }
@@ -131,6 +143,8 @@ impl FakeSalesforce {
             refuse_new_contacts: false,
             sessions_revoked: false,
             lose_next_create: false,
+            collection_sizes: Vec::new(),
+            rejected: Vec::new(),
             api_used: 0,
             api_limit: 15_000,
             page_size: 2000,
@@ -275,7 +289,19 @@ impl FakeSalesforce {
         self.with(|s| s.sessions_revoked = false);
     }
 
-    /// The next Event created is made but answered 504, as if the answer were lost.
+    /// A validation rule refuses the Event of `external_id` (400
+    /// `FIELD_CUSTOM_VALIDATION_EXCEPTION`, alone or as one item of a collection).
+    pub fn reject_event(&self, external_id: &str) {
+        self.with(|s| s.rejected.push(external_id.to_owned()));
+    }
+
+    /// Records (or ids) of each collections request so far.
+    pub fn collection_sizes(&self) -> Vec<usize> {
+        self.with(|s| s.collection_sizes.clone())
+    }
+
+    /// The next request creating an Event (alone or in a collection) is carried out but
+    /// answered 504, as if the answer were lost.
     pub fn lose_next_create(&self) {
         self.with(|s| s.lose_next_create = true);
     }

@@ -196,7 +196,7 @@ impl TestAppBuilder {
                 "0s".to_string(),
             ),
         ]);
-        if anchor.is_some() && kind == "hubspot" {
+        if anchor.is_some() && (kind == "hubspot" || salesforce.is_some()) {
             // Time moves only when the test advances it, so a batch's linger would never end:
             // batches take only what is already queued.
             env.insert("CALSYNC__CRM__BATCH_LINGER".to_string(), "0s".to_string());

@@ -1,6 +1,6 @@
 //! The fake org's endpoints: the token endpoint (client credentials), and every
-//! `/services/data/...` call — session check, allocation, routing to [`super::sobjects`] and
-//! [`super::query`], `Sforce-Limit-Info`, and a lost answer when asked.
+//! `/services/data/...` call — session check, allocation, routing to [`super::sobjects`],
+//! [`super::collections`] and [`super::query`], `Sforce-Limit-Info`, and a lost answer when asked.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{CLIENT_ID, CLIENT_SECRET, SfState, query, sobjects};
+use super::{CLIENT_ID, CLIENT_SECRET, SfState, collections, query, sobjects};
 
 /// The token endpoint.
 pub(super) async fn token(
@@ -77,8 +77,10 @@ pub(super) async fn api(
         )
     } else {
         state.api_used += 1;
+        let events_before = state.event_count();
         let routed = route(&mut state, &method, &uri, &body);
-        let event_created = method == Method::PATCH && routed.status() == StatusCode::CREATED;
+        // A single upsert or a collection that created an Event.
+        let event_created = method == Method::PATCH && state.event_count() > events_before;
         match event_created && std::mem::take(&mut state.lose_next_create) {
             true => error(504, "SERVER_UNAVAILABLE", "Gateway timeout", &[]),
             false => routed,
@@ -126,6 +128,10 @@ fn route(state: &mut SfState, method: &Method, uri: &Uri, body: &Bytes) -> Respo
         ("DELETE", ["sobjects", "Event", field, value]) => {
             sobjects::delete_by_external_id(state, version, field, value)
         }
+        ("PATCH", ["composite", "sobjects", "Event", field]) => {
+            collections::upsert(state, version, field, body)
+        }
+        ("DELETE", ["composite", "sobjects"]) => collections::delete(state, version, &query),
         ("POST", ["sobjects", "Contact"]) => sobjects::create_contact(state, body),
         ("GET", ["query"]) => query::run(state, version, query.get("q").map(String::as_str)),
         ("GET", ["query", cursor]) => query::next_page(state, version, cursor),

@@ -31,8 +31,26 @@ const EVENT_FIELDS: &[&str] = &[
 /// Text fields and their lengths (UTF-16 code units).
 const LENGTHS: &[(&str, usize)] = &[("Subject", 255), ("Location", 255), ("Description", 32_000)];
 
-/// A validation result; the refusal is boxed (a `Response` is large).
-type Checked = Result<(), Box<Response>>;
+/// A refusal of a record: what the single request answers with, and what a collections
+/// request lists for the record.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<String>,
+}
+
+impl Refusal {
+    /// The single request's answer.
+    pub fn response(&self) -> Response {
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        error(self.status, &self.code, &self.message, &fields)
+    }
+}
+
+/// A validation result; the refusal is boxed (it is large).
+pub type Checked = Result<(), Box<Refusal>>;
 
 /// `GET /sobjects/Event/describe`.
 pub fn describe(state: &SfState) -> Response {
@@ -68,38 +86,62 @@ pub fn upsert(
             &[],
         );
     };
-    if let Err(response) = validate(state, &fields) {
-        return *response;
+    if let Err(refusal) = validate(state, &fields).and_then(|()| rejected(state, value)) {
+        return refusal.response();
     }
+    match upsert_event(state, value, fields) {
+        Ok(Upserted::Created(id)) => {
+            let body = json!({"id": id, "success": true, "errors": [], "created": true});
+            (StatusCode::CREATED, axum::Json(body)).into_response()
+        }
+        Ok(Upserted::Updated(_)) if major(version) < 46 => StatusCode::NO_CONTENT.into_response(),
+        Ok(Upserted::Updated(id)) => {
+            let body = json!({"id": id, "success": true, "errors": [], "created": false});
+            axum::Json(body).into_response()
+        }
+        Ok(Upserted::Several(several)) => multiple_choices(state, version, &several),
+        Err(refusal) => refusal.response(),
+    }
+}
+
+/// What an upsert by external id did.
+pub enum Upserted {
+    Created(String),
+    Updated(String),
+    /// Several live Events hold the external id (their indexes): nothing was written.
+    Several(Vec<usize>),
+}
+
+/// Creates or updates the Event holding `value` with `fields` (already validated): a new Event
+/// needs its times.
+pub fn upsert_event(
+    state: &mut SfState,
+    value: &str,
+    fields: Map<String, Value>,
+) -> Result<Upserted, Box<Refusal>> {
     let matches = matching(state, value);
     match matches.as_slice() {
         [] => {
             let timed = fields.contains_key("StartDateTime") && fields.contains_key("EndDateTime");
             if !timed {
                 let message = "Required fields are missing: [StartDateTime, EndDateTime]";
-                return error(
+                return Err(refuse(
                     400,
                     "REQUIRED_FIELD_MISSING",
                     message,
                     &["StartDateTime", "EndDateTime"],
-                );
+                ));
             }
             let mut all = fields;
             all.insert(EXTERNAL_ID_FIELD.into(), json!(value));
-            let id = state.insert("Event", all);
-            let body = json!({"id": id, "success": true, "errors": [], "created": true});
-            (StatusCode::CREATED, axum::Json(body)).into_response()
+            Ok(Upserted::Created(state.insert("Event", all)))
         }
         [index] => {
             let record = &mut state.records[*index];
             record.fields.extend(fields);
-            if major(version) < 46 {
-                return StatusCode::NO_CONTENT.into_response();
-            }
-            let body = json!({"id": record.id, "success": true, "errors": [], "created": false});
-            axum::Json(body).into_response()
+            Ok(Upserted::Updated(record.id.clone()))
         }
-        several => multiple_choices(state, version, several),
+        _ => Ok(Upserted::Several(matches)),
     }
 }
 
@@ -198,8 +240,21 @@ pub fn create_contact(state: &mut SfState, body: &Bytes) -> Response {
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
+/// The refusal of an Event a test marked as invalid ([`super::FakeSalesforce::reject_event`]).
+pub fn rejected(state: &SfState, external_id: &str) -> Checked {
+    match state.rejected.iter().any(|id| id == external_id) {
+        true => Err(refuse(
+            400,
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "Subject: rejected by a validation rule",
+            &["Subject"],
+        )),
+        false => Ok(()),
+    }
+}
+
 /// Indexes of the live Events holding `value` in the external id field.
-fn matching(state: &SfState, value: &str) -> Vec<usize> {
+pub fn matching(state: &SfState, value: &str) -> Vec<usize> {
     let events = state.records.iter().enumerate();
     events
         .filter(|(_, r)| r.object == "Event" && !r.deleted && r.text(EXTERNAL_ID_FIELD) == value)
@@ -221,7 +276,7 @@ fn multiple_choices(state: &SfState, version: &str, indexes: &[usize]) -> Respon
     (StatusCode::MULTIPLE_CHOICES, axum::Json(urls)).into_response()
 }
 
-fn major(version: &str) -> u32 {
+pub fn major(version: &str) -> u32 {
     let number = version.trim_start_matches('v');
     number
         .split('.')
@@ -230,7 +285,7 @@ fn major(version: &str) -> u32 {
         .unwrap_or(0)
 }
 
-fn validate(state: &SfState, fields: &Map<String, Value>) -> Checked {
+pub fn validate(state: &SfState, fields: &Map<String, Value>) -> Checked {
     for name in fields.keys() {
         let known = EVENT_FIELDS.contains(&name.as_str())
             || (name == "EventWhoIds" && state.shared_activities);
@@ -258,7 +313,7 @@ fn validate_times(fields: &Map<String, Value>) -> Checked {
         let message = format!("{name}: value not of required type");
         refuse(400, "INVALID_TYPE_ON_FIELD_IN_RECORD", &message, &[name])
     };
-    let time = |name: &str| -> Result<Option<Timestamp>, Box<Response>> {
+    let time = |name: &str| -> Result<Option<Timestamp>, Box<Refusal>> {
         match fields.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => text.parse().map(Some).map_err(|_| invalid(name)),
@@ -343,6 +398,11 @@ fn validate_who(state: &SfState, fields: &Map<String, Value>) -> Checked {
 }
 
 /// A refusal for [`Checked`].
-fn refuse(status: u16, code: &str, message: &str, fields: &[&str]) -> Box<Response> {
-    Box::new(error(status, code, message, fields))
+fn refuse(status: u16, code: &str, message: &str, fields: &[&str]) -> Box<Refusal> {
+    Box::new(Refusal {
+        status,
+        code: code.to_owned(),
+        message: message.to_owned(),
+        fields: fields.iter().map(|field| (*field).to_owned()).collect(),
+    })
 }
