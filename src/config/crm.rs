@@ -54,6 +54,17 @@ macro_rules! crm_kinds {
             }
         }
 
+        impl CrmSettings {
+            /// `crm.batch_linger` of a kind that batches its writes (`None` for the others).
+            pub fn batch_linger_mut(&mut self) -> Option<&mut std::time::Duration> {
+                match self {
+                    CrmSettings::HubSpot(settings) => Some(&mut settings.batch_linger),
+                    CrmSettings::Salesforce(settings) => Some(&mut settings.batch_linger),
+                    _ => None,
+                }
+            }
+        }
+
         /// Every kind, in the order `crm.kind` errors list them.
         pub(super) const KINDS: &[Kind] = &[$(Kind {
             name: $name,

@@ -183,3 +183,30 @@ fn the_batch_size_is_bounded_by_each_kinds_maximum() {
     assert!(message.contains("must be at most 200"), "{message}");
     assert!(env_message(&with(&salesforce, "0")).contains("must be at least 1"));
 }
+
+#[test]
+fn a_backfill_lingers_at_least_the_bulk_linger_on_batching_kinds_only() {
+    use std::time::Duration;
+    let linger = |settings: &mut crate::config::Settings| {
+        crate::backfill::tune_for_bulk(settings);
+        settings.crm.batch_linger_mut().map(|linger| *linger)
+    };
+    let hubspot = |value: &str| {
+        load_from(
+            None,
+            &[
+                ("CALSYNC__CRM__KIND", "hubspot"),
+                ("CRM_API_KEY", "pat-1"),
+                ("CALSYNC__CRM__BATCH_LINGER", value),
+            ],
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        linger(&mut hubspot("25ms")),
+        Some(crate::backfill::BULK_LINGER)
+    );
+    assert_eq!(linger(&mut hubspot("2s")), Some(Duration::from_secs(2)));
+    let mut rest = load_from(None, &[BASE]).unwrap();
+    assert_eq!(linger(&mut rest), None);
+}
