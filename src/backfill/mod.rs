@@ -45,9 +45,7 @@ pub const BULK_LINGER: Duration = Duration::from_millis(500);
 
 /// Settings for a backfill process: a batching CRM's linger is at least [`BULK_LINGER`].
 pub fn tune_for_bulk(settings: &mut crate::config::Settings) {
-    if let Some(linger) = settings.crm.batch_linger_mut() {
-        *linger = (*linger).max(BULK_LINGER);
-    }
+    settings.crm.linger_at_least(BULK_LINGER);
 }
 pub use progress::{ProgressMode, Summary};
 

@@ -56,12 +56,23 @@ macro_rules! crm_kinds {
 
         impl CrmSettings {
             /// `crm.batch_linger` of a kind that batches its writes (`None` for the others).
-            pub fn batch_linger_mut(&mut self) -> Option<&mut std::time::Duration> {
+            pub fn batch_linger(&self) -> Option<std::time::Duration> {
                 match self {
-                    CrmSettings::HubSpot(settings) => Some(&mut settings.batch_linger),
-                    CrmSettings::Salesforce(settings) => Some(&mut settings.batch_linger),
+                    CrmSettings::HubSpot(settings) => Some(settings.batch_linger),
+                    CrmSettings::Salesforce(settings) => Some(settings.batch_linger),
                     _ => None,
                 }
+            }
+
+            /// Raises `crm.batch_linger` of a kind that batches its writes to at least `least`
+            /// (bulk work such as a backfill); other kinds are left alone.
+            pub fn linger_at_least(&mut self, least: std::time::Duration) {
+                let linger = match self {
+                    CrmSettings::HubSpot(settings) => &mut settings.batch_linger,
+                    CrmSettings::Salesforce(settings) => &mut settings.batch_linger,
+                    _ => return,
+                };
+                *linger = (*linger).max(least);
             }
         }
 

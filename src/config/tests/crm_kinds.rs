@@ -185,11 +185,12 @@ fn the_batch_size_is_bounded_by_each_kinds_maximum() {
 }
 
 #[test]
-fn a_backfill_lingers_at_least_the_bulk_linger_on_batching_kinds_only() {
+fn the_linger_is_raised_on_batching_kinds_only() {
     use std::time::Duration;
-    let linger = |settings: &mut crate::config::Settings| {
-        crate::backfill::tune_for_bulk(settings);
-        settings.crm.batch_linger_mut().map(|linger| *linger)
+    let bulk = Duration::from_millis(500);
+    let raised = |mut settings: crate::config::Settings| {
+        settings.crm.linger_at_least(bulk);
+        settings.crm.batch_linger()
     };
     let hubspot = |value: &str| {
         load_from(
@@ -202,11 +203,7 @@ fn a_backfill_lingers_at_least_the_bulk_linger_on_batching_kinds_only() {
         )
         .unwrap()
     };
-    assert_eq!(
-        linger(&mut hubspot("25ms")),
-        Some(crate::backfill::BULK_LINGER)
-    );
-    assert_eq!(linger(&mut hubspot("2s")), Some(Duration::from_secs(2)));
-    let mut rest = load_from(None, &[BASE]).unwrap();
-    assert_eq!(linger(&mut rest), None);
+    assert_eq!(raised(hubspot("25ms")), Some(bulk));
+    assert_eq!(raised(hubspot("2s")), Some(Duration::from_secs(2)));
+    assert_eq!(raised(load_from(None, &[BASE]).unwrap()), None);
 }
