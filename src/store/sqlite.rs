@@ -66,27 +66,24 @@ impl SqliteStore {
     /// Opens the database a `sqlite://PATH[?mode=…]` URL names (creating the file if missing,
     /// unless `mode=ro`), and runs the migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let Pools { write, read, file } = open_pools(url).await?;
-        Ok(Self {
-            write,
-            read,
-            file: file.map(Arc::new),
-            wakeups: Arc::new(Notify::new()),
-            policy: QueuePolicy::IMMEDIATE,
-        })
+        Ok(Self::over(open_pools(url).await?))
     }
 
     /// Opens an existing database to read it (see [`crate::store::open_existing`]): the file is
     /// neither created nor migrated, and every write fails.
     pub async fn open_existing(url: &str) -> Result<Self, StoreError> {
-        let Pools { write, read, file } = open_existing_pools(url).await?;
-        Ok(Self {
+        Ok(Self::over(open_existing_pools(url).await?))
+    }
+
+    /// A store over opened pools, scheduling jobs by [`QueuePolicy::IMMEDIATE`].
+    fn over(Pools { write, read, file }: Pools) -> Self {
+        Self {
             write,
             read,
             file: file.map(Arc::new),
             wakeups: Arc::new(Notify::new()),
             policy: QueuePolicy::IMMEDIATE,
-        })
+        }
     }
 
     /// Schedules enqueued jobs by `policy` (coalescing); the default is
