@@ -132,6 +132,16 @@ pub fn all_fail<T>(count: usize, error: CrmError) -> Vec<Result<T, CrmError>> {
         .collect()
 }
 
+/// The answer to every item of a batch whose adapter is gone (only during shutdown: a
+/// [`BatchWrite`] holds its adapter weakly, since the adapter owns the batcher). Retried.
+pub fn adapter_gone<T>(count: usize, operation: &'static str) -> Vec<Result<T, CrmError>> {
+    let error = CrmError::Protocol {
+        operation,
+        message: "the CRM adapter was shut down".to_owned(),
+    };
+    all_fail(count, error)
+}
+
 /// The background task: forms batches from `queue` until every sender is gone, and sends each
 /// in its own task.
 async fn gather<W: BatchWrite>(

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{HubSpotAdapter, is_refusal, meeting_properties};
-use crate::crm::batch::{BatchWrite, all_fail};
+use crate::crm::batch::{BatchWrite, adapter_gone, all_fail};
 use crate::crm::owners::Owner;
 use crate::crm::vendor::decode;
 use crate::crm::{CrmError, UpsertOutcome};
@@ -62,14 +62,6 @@ pub struct Upserts(pub Weak<HubSpotAdapter>);
 /// Sends meeting archives (the items are HubSpot meeting ids).
 pub struct Archives(pub Weak<HubSpotAdapter>);
 
-/// The answer of a gone adapter (only during shutdown).
-fn adapter_gone(operation: &'static str) -> CrmError {
-    CrmError::Protocol {
-        operation,
-        message: "the HubSpot adapter was shut down".to_owned(),
-    }
-}
-
 #[async_trait]
 impl BatchWrite for Upserts {
     type Item = UpsertItem;
@@ -82,7 +74,7 @@ impl BatchWrite for Upserts {
     async fn write(&self, items: Vec<UpsertItem>) -> Vec<Result<UpsertOutcome, CrmError>> {
         match self.0.upgrade() {
             Some(adapter) => adapter.upsert_batch(&items).await,
-            None => items.iter().map(|_| Err(adapter_gone(UPSERT))).collect(),
+            None => adapter_gone(items.len(), UPSERT),
         }
     }
 }
@@ -99,7 +91,7 @@ impl BatchWrite for Archives {
     async fn write(&self, items: Vec<String>) -> Vec<Result<(), CrmError>> {
         match self.0.upgrade() {
             Some(adapter) => adapter.archive_batch(&items).await,
-            None => items.iter().map(|_| Err(adapter_gone(ARCHIVE))).collect(),
+            None => adapter_gone(items.len(), ARCHIVE),
         }
     }
 }

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use super::errors::{self, ApiError};
 use super::fields::{Links, event_body};
 use super::{EVENT_WHO_IDS, SalesforceAdapter};
-use crate::crm::batch::{BatchSettings, BatchWrite, Batcher, all_fail};
+use crate::crm::batch::{BatchSettings, BatchWrite, Batcher, adapter_gone, all_fail};
 use crate::crm::owners::Owner;
 use crate::crm::transport::Answer;
 use crate::crm::vendor::Sent;
@@ -107,14 +107,6 @@ pub fn batchable_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// The answer of a gone adapter (only during shutdown).
-fn adapter_gone(operation: &'static str) -> CrmError {
-    CrmError::Protocol {
-        operation,
-        message: "the Salesforce adapter was shut down".to_owned(),
-    }
-}
-
 #[async_trait]
 impl BatchWrite for Upserts {
     type Item = UpsertItem;
@@ -127,7 +119,7 @@ impl BatchWrite for Upserts {
     async fn write(&self, items: Vec<UpsertItem>) -> Vec<Result<UpsertOutcome, CrmError>> {
         match self.0.upgrade() {
             Some(adapter) => adapter.upsert_batch(&items).await,
-            None => items.iter().map(|_| Err(adapter_gone(UPSERT))).collect(),
+            None => adapter_gone(items.len(), UPSERT),
         }
     }
 }
@@ -144,7 +136,7 @@ impl BatchWrite for Deletes {
     async fn write(&self, items: Vec<String>) -> Vec<Result<(), CrmError>> {
         match self.0.upgrade() {
             Some(adapter) => adapter.delete_batch(&items).await,
-            None => items.iter().map(|_| Err(adapter_gone(DELETE))).collect(),
+            None => adapter_gone(items.len(), DELETE),
         }
     }
 }
