@@ -46,6 +46,25 @@ fn item_error(id: &str, message: &str) -> Value {
     })
 }
 
+/// The `errors[]` entry of an input HubSpot refuses alone (its event is one the test rejects,
+/// or its properties are invalid), naming it by `id`; `None` when it is accepted.
+fn refused_input(
+    state: &State,
+    rejected: bool,
+    id: &str,
+    properties: &Map<String, Value>,
+) -> Option<Value> {
+    if rejected {
+        return Some(item_error(
+            id,
+            "Property values were not valid: hs_meeting_title (INVALID_STRING)",
+        ));
+    }
+    let reply = invalid_properties(state, properties)?;
+    let message = reply.body.as_ref().and_then(|b| b["message"].as_str());
+    Some(item_error(id, message.unwrap_or("")))
+}
+
 /// A batch answer: 200 (201 for `created`) when every input succeeded, else 207 with `errors`.
 fn batch_answer(results: Vec<Value>, errors: Vec<Value>, created: bool) -> Reply {
     let mut body = json!({
@@ -97,20 +116,9 @@ pub(super) fn upsert(state: &mut State, body: &Value) -> Reply {
         let id = input["id"].as_str().unwrap_or("");
         let mut properties: Map<String, Value> =
             input["properties"].as_object().cloned().unwrap_or_default();
-        if state.rejected_events.iter().any(|event| event == id) {
-            errors.push(item_error(
-                id,
-                "Property values were not valid: hs_meeting_title (INVALID_STRING)",
-            ));
-            continue;
-        }
-        if let Some(reply) = invalid_properties(state, &properties) {
-            let message = reply
-                .body
-                .as_ref()
-                .and_then(|b| b["message"].as_str())
-                .unwrap_or("");
-            errors.push(item_error(id, message));
+        let rejected = state.rejected_events.iter().any(|event| event == id);
+        if let Some(error) = refused_input(state, rejected, id, &properties) {
+            errors.push(error);
             continue;
         }
         properties.insert(property.to_owned(), json!(id));
@@ -188,20 +196,8 @@ pub(super) fn update(state: &mut State, body: &Value) -> Reply {
             .values()
             .filter_map(Value::as_str)
             .any(|value| state.rejected_events.iter().any(|event| event == value));
-        if rejected {
-            errors.push(item_error(
-                id,
-                "Property values were not valid: hs_meeting_title (INVALID_STRING)",
-            ));
-            continue;
-        }
-        if let Some(reply) = invalid_properties(state, &properties) {
-            let message = reply
-                .body
-                .as_ref()
-                .and_then(|b| b["message"].as_str())
-                .unwrap_or("");
-            errors.push(item_error(id, message));
+        if let Some(error) = refused_input(state, rejected, id, &properties) {
+            errors.push(error);
             continue;
         }
         if let Some(meeting) = state.meetings.iter_mut().find(|m| m.id == id) {
