@@ -120,6 +120,8 @@ impl Inline {
         let mut failures = 0u32;
         let mut superseded = 0u32;
         loop {
+            // Counted until the attempt is settled, not while waiting to retry.
+            let running = self.processor.job_started();
             let now = self.clock.now();
             let claimed = self
                 .store
@@ -160,6 +162,7 @@ impl Inline {
                     ));
                 }
             };
+            drop(running);
             if let Some(message) = auth {
                 return Ok((EventOutcome::Retrying, Some(InlineError::Auth(message))));
             }

@@ -14,12 +14,10 @@
 //! [`Summary`]). The Nylas lists, the window and recurring series in listings are shared with
 //! reconciliation and live in [`crate::sweep`].
 //!
-//! Batching CRMs: a backfill keeps a whole batch of a page's jobs in flight, so its batches fill
-//! and go out at once; the linger only decides how long a partial batch (the end of a page,
-//! jobs reaching the batcher at the store's pace) waits for more. [`tune_for_bulk`] raises it
-//! to [`BULK_LINGER`] for this process: a bulk import trades a fraction of a second per page for
-//! a fraction of the requests (measured: 10,000 events into HubSpot took 740 requests with the
-//! 25 ms default, 100 with 500 ms).
+//! Batching CRMs: a backfill keeps a whole batch of a page's jobs in flight and counts each in
+//! the adapter's batch gate while it runs (`crate::crm::batch`), so a batch goes out as soon as
+//! every running job of the page has joined it, full or not (measured: 10,000 events into
+//! HubSpot took 740 requests with a fixed 25 ms linger, 100 with 500 ms).
 //!
 //! Invariants: at most `concurrency` grants are read at a time; a run is resumable from the last
 //! completed page of each calendar until it completes, when its checkpoints are deleted; the
@@ -40,13 +38,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use args::{ArgsError, BackfillArgs, BackfillOptions, Window};
 
-/// The least `crm.batch_linger` of a backfill (see the module documentation).
-pub const BULK_LINGER: Duration = Duration::from_millis(500);
-
-/// Settings for a backfill process: a batching CRM's linger is at least [`BULK_LINGER`].
-pub fn tune_for_bulk(settings: &mut crate::config::Settings) {
-    settings.crm.linger_at_least(BULK_LINGER);
-}
 pub use progress::{ProgressMode, Summary};
 
 use crate::clock::Clock;

@@ -36,7 +36,6 @@ pub fn backfill_plan(
     settings: &mut Settings,
 ) -> Result<BackfillPlan, backfill::ArgsError> {
     let options = args.options(CLOCK.now())?;
-    backfill::tune_for_bulk(settings);
     let mode = ProgressMode::detect();
     if mode == ProgressMode::Bar {
         settings.log.level = backfill::progress::behind_bar_log_level(&settings.log.level);

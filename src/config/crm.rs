@@ -63,17 +63,6 @@ macro_rules! crm_kinds {
                     _ => None,
                 }
             }
-
-            /// Raises `crm.batch_linger` of a kind that batches its writes to at least `least`
-            /// (bulk work such as a backfill); other kinds are left alone.
-            pub fn linger_at_least(&mut self, least: std::time::Duration) {
-                let linger = match self {
-                    CrmSettings::HubSpot(settings) => &mut settings.batch_linger,
-                    CrmSettings::Salesforce(settings) => &mut settings.batch_linger,
-                    _ => return,
-                };
-                *linger = (*linger).max(least);
-            }
         }
 
         /// Every kind, in the order `crm.kind` errors list them.

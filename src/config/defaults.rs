@@ -157,9 +157,11 @@ pub(crate) mod crm {
         200
     }
 
-    /// `crm.batch_linger` (`hubspot`, `salesforce`).
+    /// `crm.batch_linger` (`hubspot`, `salesforce`): long enough for the jobs of one claim to
+    /// reach their batch at `nylas.requests_per_second` (a batch waits only for jobs already
+    /// running, so a lone change is not delayed).
     pub fn batch_linger() -> Duration {
-        Duration::from_millis(25)
+        Duration::from_secs(2)
     }
 
     /// `crm.api_version` (`salesforce`).

@@ -20,7 +20,7 @@ use super::error::ConfigErrors;
 use super::keys::SECTIONS;
 use super::loading::Loading;
 use super::sources::{self, CONFIG_PATH_VAR, EnvLayers};
-use super::{LogFormat, LogSettings, Settings, SyncSettings, crm};
+use super::{CrmSettings, LogFormat, LogSettings, Settings, SyncSettings, crm};
 
 /// Where [`load`] reads from.
 #[derive(Clone, Default)]
@@ -112,6 +112,9 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
     if let Some(sync) = &sync {
         check_retry_delays(loading, sync);
         check_coalesce_delays(loading, sync);
+        if let Some(crm) = &crm {
+            check_batch_linger(loading, crm, sync);
+        }
     }
     if let Some(log) = log.as_mut()
         && !loading.tree.is_set("log.format")
@@ -180,6 +183,23 @@ fn check_coalesce_delays(loading: &mut Loading, sync: &SyncSettings) {
             humantime::format_duration(sync.coalesce_max_delay),
         );
         loading.invalid("sync.coalesce_window", problem);
+    }
+}
+
+/// `crm.batch_linger` must be at most half of `sync.lease`: a write waiting in a batch holds
+/// its meeting's lock (as long as the lease), which must not run out meanwhile.
+fn check_batch_linger(loading: &mut Loading, crm: &CrmSettings, sync: &SyncSettings) {
+    let Some(linger) = crm.batch_linger() else {
+        return;
+    };
+    if linger > sync.lease / 2 {
+        let lease_origin = loading.tree.origin("sync.lease");
+        let problem = format!(
+            "{} is longer than half of sync.lease ({}, {lease_origin}): a write waiting in a batch holds its meeting's lock",
+            humantime::format_duration(linger),
+            humantime::format_duration(sync.lease),
+        );
+        loading.invalid("crm.batch_linger", problem);
     }
 }
 

@@ -3,10 +3,13 @@
 //! requests (HubSpot `batch/upsert`, `batch/archive`; Salesforce sObject Collections).
 //!
 //! How a batch forms: the first item opens a batch; items arriving within
-//! [`BatchSettings::linger`] join it; it is sent at the end of the linger, or at once when it
-//! holds [`BatchSettings::max_items`]. A zero linger takes only the items already queued (no
-//! timer: also what tests whose clock moves only when they advance it use). Batches are sent concurrently (a slow answer never holds
-//! back the next batch), each by [`BatchWrite::write`], which answers every item separately.
+//! [`BatchSettings::linger`] join it; it is sent at the end of the linger, at once when it
+//! holds [`BatchSettings::max_items`], or as soon as its [`BatchGate`] says no running job can
+//! still join it (module `gate`: a lone change goes at once, a burst's jobs fill the batch as
+//! they arrive). A zero linger takes only the items already queued (no timer: also what tests
+//! whose clock moves only when they advance it use). Batches are sent concurrently (a slow
+//! answer never holds back the next batch), each by [`BatchWrite::write`], which answers every
+//! item separately.
 //!
 //! Invariants:
 //! - every submitted item gets exactly one answer: its own outcome, or a classified
@@ -32,10 +35,16 @@ use tokio::time::Instant;
 
 use super::CrmError;
 
+mod gate;
+
+use gate::WaitingItem;
+pub use gate::{BatchGate, Parked, RunningJob};
+
 /// How batches form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSettings {
-    /// How long the first item of a batch waits for others to join it.
+    /// The longest the first item of a batch waits for others to join it (less when the gate
+    /// says every running job is in).
     pub linger: Duration,
     /// The most items one request carries (the vendor's maximum or less); at least 1.
     pub max_items: usize,
@@ -61,6 +70,8 @@ pub trait BatchWrite: Send + Sync + 'static {
 struct Pending<W: BatchWrite> {
     item: W::Item,
     answer: oneshot::Sender<Result<W::Output, CrmError>>,
+    /// Counts the item in the gate from its receipt until it is answered or dropped.
+    waiting: Option<WaitingItem>,
 }
 
 /// Gathers items into batches for one writer; see the module documentation.
@@ -68,6 +79,8 @@ pub struct Batcher<W: BatchWrite> {
     writer: Arc<W>,
     settings: BatchSettings,
     operation: &'static str,
+    /// Says when every running job is in; `None`: the linger alone decides.
+    gate: Option<Arc<BatchGate>>,
     /// Started by the first submit (inside the runtime), ended when the batcher is dropped.
     queue: OnceLock<mpsc::UnboundedSender<Pending<W>>>,
 }
@@ -82,8 +95,16 @@ impl<W: BatchWrite> Batcher<W> {
                 max_items: settings.max_items.max(1),
             },
             operation,
+            gate: None,
             queue: OnceLock::new(),
         }
+    }
+
+    /// Sends a batch early once `gate` says no running job can still join it (shared by the
+    /// adapter's batchers, and fed by whoever runs its jobs).
+    pub fn gated(mut self, gate: Arc<BatchGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// How batches form.
@@ -100,11 +121,17 @@ impl<W: BatchWrite> Batcher<W> {
                 receiver,
                 self.writer.clone(),
                 self.settings,
+                self.gate.clone(),
                 self.operation,
             ));
             sender
         });
-        if queue.send(Pending { item, answer }).is_err() {
+        let pending = Pending {
+            item,
+            answer,
+            waiting: None,
+        };
+        if queue.send(pending).is_err() {
             return Err(lost(self.operation));
         }
         answered.await.unwrap_or_else(|_| Err(lost(self.operation)))
@@ -148,15 +175,22 @@ async fn gather<W: BatchWrite>(
     mut queue: mpsc::UnboundedReceiver<Pending<W>>,
     writer: Arc<W>,
     settings: BatchSettings,
+    gate: Option<Arc<BatchGate>>,
     operation: &'static str,
 ) {
+    let receive = |pending: Option<Pending<W>>| {
+        pending.map(|mut pending| {
+            pending.waiting = gate.as_ref().map(BatchGate::item_received);
+            pending
+        })
+    };
     let mut deferred: VecDeque<Pending<W>> = VecDeque::new();
     let mut open = true;
     loop {
         let first = match deferred.pop_front() {
             Some(pending) => pending,
             None if !open => return,
-            None => match queue.recv().await {
+            None => match receive(queue.recv().await) {
                 Some(pending) => pending,
                 None => return,
             },
@@ -180,12 +214,15 @@ async fn gather<W: BatchWrite>(
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
                 }
             } else {
+                // Items already in the channel first: their jobs count as on the way.
                 tokio::select! {
                     biased;
                     next = queue.recv() => next,
+                    () = all_arrived(gate.as_deref()) => break,
                     () = tokio::time::sleep_until(deadline) => break,
                 }
             };
+            let next = receive(next);
             match next {
                 Some(pending) if holds_key(&batch, &pending) => deferred.push_back(pending),
                 Some(pending) => batch.push(pending),
@@ -193,6 +230,14 @@ async fn gather<W: BatchWrite>(
             }
         }
         tokio::spawn(send(writer.clone(), batch, operation));
+    }
+}
+
+/// Resolves when `gate` says every running job is in; never without a gate.
+async fn all_arrived(gate: Option<&BatchGate>) {
+    match gate {
+        Some(gate) => gate.all_arrived().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -207,169 +252,20 @@ async fn send<W: BatchWrite>(writer: Arc<W>, batch: Vec<Pending<W>>, operation: 
     let (items, answers): (Vec<_>, Vec<_>) = batch
         .into_iter()
         .filter(|pending| !pending.answer.is_closed())
-        .map(|pending| (pending.item, pending.answer))
+        .map(|pending| (pending.item, (pending.answer, pending.waiting)))
         .unzip();
     if items.is_empty() {
         return;
     }
     tracing::debug!(operation, items = items.len(), "Sending a CRM batch.");
     let mut results = writer.write(items).await.into_iter();
-    for answer in answers {
+    for (answer, waiting) in answers {
         let result = results.next().unwrap_or_else(|| Err(lost(operation)));
         // The caller may have stopped waiting meanwhile; its job runs again.
         let _ = answer.send(result);
+        drop(waiting);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use super::*;
-    use crate::retry::Retry;
-
-    /// Records every batch; fails the items named "bad", or the whole batch when told.
-    #[derive(Default)]
-    struct Recorder {
-        batches: Mutex<Vec<Vec<String>>>,
-        fail_all: Mutex<bool>,
-    }
-
-    #[async_trait]
-    impl BatchWrite for Arc<Recorder> {
-        type Item = String;
-        type Output = String;
-
-        fn key(item: &String) -> &str {
-            item
-        }
-
-        async fn write(&self, items: Vec<String>) -> Vec<Result<String, CrmError>> {
-            self.batches.lock().unwrap().push(items.clone());
-            let fail_all = *self.fail_all.lock().unwrap();
-            let error = |status| CrmError::Status {
-                operation: "test",
-                status,
-                message: String::new(),
-                retry: crate::retry::classify_status(status, None),
-            };
-            items
-                .into_iter()
-                .map(|item| match item.as_str() {
-                    _ if fail_all => Err(error(503)),
-                    "bad" => Err(error(400)),
-                    _ => Ok(format!("id-{item}")),
-                })
-                .collect()
-        }
-    }
-
-    fn batcher(recorder: &Arc<Recorder>, max_items: usize) -> Arc<Batcher<Arc<Recorder>>> {
-        let settings = BatchSettings {
-            linger: Duration::from_millis(25),
-            max_items,
-        };
-        Arc::new(Batcher::new(recorder.clone(), settings, "test"))
-    }
-
-    async fn submit_all(
-        batcher: &Arc<Batcher<Arc<Recorder>>>,
-        items: &[&str],
-    ) -> Vec<Result<String, CrmError>> {
-        let mut tasks = Vec::new();
-        for item in items {
-            let batcher = batcher.clone();
-            let item = item.to_string();
-            tasks.push(tokio::spawn(async move { batcher.submit(item).await }));
-        }
-        let mut results = Vec::new();
-        for task in tasks {
-            results.push(task.await.unwrap());
-        }
-        results
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn concurrent_items_share_one_request_and_get_their_own_answers() {
-        let recorder = Arc::new(Recorder::default());
-        let batcher = batcher(&recorder, 100);
-        let results = submit_all(&batcher, &["a", "bad", "c"]).await;
-        assert_eq!(recorder.batches.lock().unwrap().len(), 1);
-        assert_eq!(results[0].as_ref().unwrap(), "id-a");
-        assert!(matches!(
-            results[1],
-            Err(CrmError::Status { status: 400, .. })
-        ));
-        assert_eq!(results[1].as_ref().unwrap_err().retry(), Retry::Permanent);
-        assert_eq!(results[2].as_ref().unwrap(), "id-c");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_full_batch_goes_at_once_and_the_rest_forms_the_next() {
-        let recorder = Arc::new(Recorder::default());
-        let batcher = batcher(&recorder, 2);
-        let results = submit_all(&batcher, &["a", "b", "c", "d", "e"]).await;
-        assert!(results.iter().all(Result::is_ok));
-        let sizes: Vec<usize> = recorder
-            .batches
-            .lock()
-            .unwrap()
-            .iter()
-            .map(Vec::len)
-            .collect();
-        assert_eq!(sizes, vec![2, 2, 1]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn one_record_never_appears_twice_in_a_batch() {
-        let recorder = Arc::new(Recorder::default());
-        let batcher = batcher(&recorder, 100);
-        let results = submit_all(&batcher, &["a", "a", "b"]).await;
-        assert!(results.iter().all(Result::is_ok));
-        let batches = recorder.batches.lock().unwrap().clone();
-        assert_eq!(
-            batches,
-            vec![vec!["a".to_owned(), "b".to_owned()], vec!["a".to_owned()]]
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_failed_request_fails_every_item_with_its_classification() {
-        let recorder = Arc::new(Recorder::default());
-        *recorder.fail_all.lock().unwrap() = true;
-        let batcher = batcher(&recorder, 100);
-        let results = submit_all(&batcher, &["a", "b"]).await;
-        assert_eq!(recorder.batches.lock().unwrap().len(), 1);
-        for result in results {
-            assert_eq!(result.unwrap_err().retry(), Retry::After(None));
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn items_after_the_linger_form_a_new_batch() {
-        let recorder = Arc::new(Recorder::default());
-        let batcher = batcher(&recorder, 100);
-        assert_eq!(batcher.submit("a".into()).await.unwrap(), "id-a");
-        assert_eq!(batcher.submit("b".into()).await.unwrap(), "id-b");
-        assert_eq!(recorder.batches.lock().unwrap().len(), 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_item_nobody_waits_for_is_not_sent() {
-        let recorder = Arc::new(Recorder::default());
-        let batcher = batcher(&recorder, 100);
-        let abandoned = tokio::spawn({
-            let batcher = batcher.clone();
-            async move { batcher.submit("gone".into()).await }
-        });
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
-        }
-        abandoned.abort();
-        assert_eq!(batcher.submit("kept".into()).await.unwrap(), "id-kept");
-        assert_eq!(
-            recorder.batches.lock().unwrap().clone(),
-            vec![vec!["kept".to_owned()]]
-        );
-    }
-}
+mod tests;

@@ -174,6 +174,14 @@ pub trait CrmAdapter: Send + Sync + 'static {
     fn batch_capacity(&self) -> usize {
         1
     }
+
+    /// Where a batching adapter counts the jobs running against it, so a batch goes as soon
+    /// as none of them can still join it (`batch`'s module `gate`). The worker pool and the
+    /// backfill hold [`batch::BatchGate::job_started`] for each job they run. `None` for
+    /// adapters that write one record per request.
+    fn batch_gate(&self) -> Option<std::sync::Arc<batch::BatchGate>> {
+        None
+    }
 }
 
 /// Builds the adapter the settings describe; HTTP adapters send through `transport`, and every

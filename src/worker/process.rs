@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::{DeletedMeetings, FetchPolicy};
+use crate::crm::batch::{Parked, RunningJob};
 use crate::crm::{CrmAdapter, CrmError};
 use crate::ids::{MeetingKey, NotificationId};
 use crate::mapping::MappingError;
@@ -240,6 +241,19 @@ impl Processor {
             policy: Arc::new(policy),
             fetch_slots: None,
         }
+    }
+
+    /// Counts a job as running in the CRM's batch gate while the guard lives, so the CRM's
+    /// batches wait for it and no longer (`crate::crm::batch`); `None` for a CRM that does not
+    /// batch. Whoever runs jobs holds one per job, from its claim until it is settled.
+    pub fn job_started(&self) -> Option<RunningJob> {
+        self.crm.batch_gate().map(|gate| gate.job_started())
+    }
+
+    /// Counts the running job as parked while the guard lives: it waits for something a
+    /// batch may itself hold up, so batches do not wait for it.
+    pub(crate) fn park(&self) -> Option<Parked> {
+        self.crm.batch_gate().map(|gate| gate.park())
     }
 
     /// Fetches at most `limit` events from Nylas at once, however many jobs run.

@@ -6,7 +6,9 @@
 //! missed), a worker slot freeing up, the next scheduled retry or lease expiry, the poll interval
 //! (work enqueued by other processes), or shutdown. While a job runs, its lease is extended every
 //! third of its length, so a long CRM call does not let another worker take the same key; a
-//! crashed process's leases simply expire and its jobs are claimed again.
+//! crashed process's leases simply expire and its jobs are claimed again. Each running job is
+//! counted in the CRM's batch gate (`crate::crm::batch`) from its claim until it is settled, so a
+//! batching CRM sends a batch as soon as every running job has joined it.
 //!
 //! Upstream outages ([`super::breaker`]): while the CRM or Nylas is paused (an outage back-off, a
 //! throttle, rejected credentials) the loop claims nothing and waits for the pause to end,
@@ -142,9 +144,10 @@ impl Runner {
             };
             let runner = self.clone();
             let abort = abort.clone();
+            let running = self.processor.job_started();
             tasks.spawn(async move {
                 runner.run_job(job, abort).await;
-                drop(permit);
+                drop((running, permit));
             });
         }
     }
@@ -247,6 +250,7 @@ impl Runner {
                 return Ok(settled);
             };
             let span = super::process::job_span(&job);
+            let _running = self.processor.job_started();
             let result = self
                 .series
                 .sync(&self.processor, &job)
@@ -277,7 +281,9 @@ impl Runner {
             let mut running = Vec::with_capacity(jobs.len());
             for job in jobs {
                 let runner = self.clone();
+                let job_running = self.processor.job_started();
                 running.push(tokio::spawn(async move {
+                    let _running = job_running;
                     let span = super::process::job_span(&job);
                     let result = runner
                         .series

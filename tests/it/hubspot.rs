@@ -4,6 +4,7 @@
 //! behaviour every CRM shares is in `crm_conformance`.
 
 mod batch;
+mod batch_gate;
 mod batch_updates;
 mod contract;
 mod links;

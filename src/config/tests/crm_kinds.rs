@@ -185,25 +185,48 @@ fn the_batch_size_is_bounded_by_each_kinds_maximum() {
 }
 
 #[test]
-fn the_linger_is_raised_on_batching_kinds_only() {
+fn the_batch_linger_defaults_to_two_seconds_and_is_at_most_half_the_lease() {
+    use crate::config::CrmSettings;
     use std::time::Duration;
-    let bulk = Duration::from_millis(500);
-    let raised = |mut settings: crate::config::Settings| {
-        settings.crm.linger_at_least(bulk);
-        settings.crm.batch_linger()
+    let hubspot = |value: Option<&str>| {
+        let mut env = vec![("CALSYNC__CRM__KIND", "hubspot"), ("CRM_API_KEY", "pat-1")];
+        env.extend(value.map(|value| ("CALSYNC__CRM__BATCH_LINGER", value)));
+        load_from(None, &env)
     };
-    let hubspot = |value: &str| {
-        load_from(
-            None,
-            &[
-                ("CALSYNC__CRM__KIND", "hubspot"),
-                ("CRM_API_KEY", "pat-1"),
-                ("CALSYNC__CRM__BATCH_LINGER", value),
-            ],
-        )
-        .unwrap()
+    let linger = |settings: crate::config::Settings| match settings.crm {
+        CrmSettings::HubSpot(hubspot) => hubspot.batch_linger,
+        other => panic!("not hubspot: {}", other.kind()),
     };
-    assert_eq!(raised(hubspot("25ms")), Some(bulk));
-    assert_eq!(raised(hubspot("2s")), Some(Duration::from_secs(2)));
-    assert_eq!(raised(load_from(None, &[BASE]).unwrap()), None);
+    assert_eq!(linger(hubspot(None).unwrap()), Duration::from_secs(2));
+    assert_eq!(linger(hubspot(Some("0s")).unwrap()), Duration::ZERO);
+    assert_eq!(
+        linger(hubspot(Some("30s")).unwrap()),
+        Duration::from_secs(30)
+    );
+    let message = env_message(&[
+        ("CALSYNC__CRM__KIND", "hubspot"),
+        ("CRM_API_KEY", "pat-1"),
+        ("CALSYNC__CRM__BATCH_LINGER", "31s"),
+    ]);
+    assert!(message.contains("crm.batch_linger"), "{message}");
+    assert!(
+        message.contains("longer than half of sync.lease (1m"),
+        "{message}"
+    );
+    let message = env_message(&[
+        ("CALSYNC__CRM__KIND", "hubspot"),
+        ("CRM_API_KEY", "pat-1"),
+        ("CALSYNC__SYNC__LEASE", "2s"),
+    ]);
+    assert!(message.contains("crm.batch_linger"), "{message}");
+    let short_lease = [
+        ("CALSYNC__CRM__KIND", "hubspot"),
+        ("CRM_API_KEY", "pat-1"),
+        ("CALSYNC__SYNC__LEASE", "2s"),
+        ("CALSYNC__CRM__BATCH_LINGER", "1s"),
+    ];
+    assert_eq!(
+        linger(load_from(None, &short_lease).unwrap()),
+        Duration::from_secs(1)
+    );
 }

@@ -46,7 +46,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use self::errors::HubSpotApi;
-use super::batch::{BatchSettings, Batcher};
+use super::batch::{BatchGate, BatchSettings, Batcher};
 use super::contacts::ContactCache;
 use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
@@ -86,6 +86,8 @@ pub struct HubSpotAdapter {
 struct Batches {
     upserts: Batcher<batch::Upserts>,
     archives: Batcher<batch::Archives>,
+    /// Shared by both batchers; the worker pool and the backfill count their jobs in it.
+    gate: Arc<BatchGate>,
     /// Whether the event id property has unique values (asked once, when first needed).
     unique_property: tokio::sync::OnceCell<bool>,
 }
@@ -115,17 +117,21 @@ impl HubSpotAdapter {
             max_items: settings.batch_size.min(MAX_BATCH),
         };
         Arc::new_cyclic(|adapter| {
+            let gate = BatchGate::new();
             let batches = (batching.max_items > 1).then(|| Batches {
                 upserts: Batcher::new(
                     batch::Upserts(adapter.clone()),
                     batching,
                     "hubspot batch upsert",
-                ),
+                )
+                .gated(gate.clone()),
                 archives: Batcher::new(
                     batch::Archives(adapter.clone()),
                     batching,
                     "hubspot batch archive",
-                ),
+                )
+                .gated(gate.clone()),
+                gate,
                 unique_property: tokio::sync::OnceCell::new(),
             });
             HubSpotAdapter {
@@ -428,5 +434,9 @@ impl CrmAdapter for HubSpotAdapter {
             }
             _ => 1,
         }
+    }
+
+    fn batch_gate(&self) -> Option<Arc<BatchGate>> {
+        self.batches.as_ref().map(|batches| batches.gate.clone())
     }
 }

@@ -20,7 +20,7 @@
 //! with `INVALID_FIELD` on `EventWhoIds` (Shared Activities off) are sent again with `WhoId`
 //! only, and the adapter remembers it as the single path does.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use super::errors::{self, ApiError};
 use super::fields::{Links, event_body};
 use super::{EVENT_WHO_IDS, SalesforceAdapter};
-use crate::crm::batch::{BatchSettings, BatchWrite, Batcher, adapter_gone, all_fail};
+use crate::crm::batch::{BatchGate, BatchSettings, BatchWrite, Batcher, adapter_gone, all_fail};
 use crate::crm::owners::Owner;
 use crate::crm::transport::Answer;
 use crate::crm::vendor::Sent;
@@ -66,6 +66,8 @@ pub struct Deletes(pub Weak<SalesforceAdapter>);
 pub struct Batches {
     pub upserts: Batcher<Upserts>,
     pub deletes: Batcher<Deletes>,
+    /// Shared by both batchers; the worker pool and the backfill count their jobs in it.
+    pub gate: Arc<BatchGate>,
 }
 
 impl Batches {
@@ -87,9 +89,11 @@ impl Batches {
             );
             return None;
         }
+        let gate = BatchGate::new();
         Some(Batches {
-            upserts: Batcher::new(Upserts(adapter.clone()), settings, UPSERT),
-            deletes: Batcher::new(Deletes(adapter.clone()), settings, DELETE),
+            upserts: Batcher::new(Upserts(adapter.clone()), settings, UPSERT).gated(gate.clone()),
+            deletes: Batcher::new(Deletes(adapter.clone()), settings, DELETE).gated(gate.clone()),
+            gate,
         })
     }
 }

@@ -43,7 +43,7 @@ use self::collections::{Batches, UpsertItem, batchable_id};
 use self::fields::{Links, event_body};
 use self::session::Session;
 use self::who::Directory;
-use super::batch::BatchSettings;
+use super::batch::{BatchGate, BatchSettings};
 use super::contacts::LOOKUP_TTL;
 use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
@@ -381,5 +381,9 @@ impl CrmAdapter for SalesforceAdapter {
             Some(batches) => batches.upserts.settings().max_items,
             None => 1,
         }
+    }
+
+    fn batch_gate(&self) -> Option<Arc<BatchGate>> {
+        self.batches.as_ref().map(|batches| batches.gate.clone())
     }
 }

@@ -73,6 +73,8 @@ impl Processor {
             if waited >= LOCK_WAIT {
                 return Err(SyncError::MeetingBusy);
             }
+            // The holder may be waiting on a batch: that batch must not wait for this job.
+            let _parked = self.park();
             tokio::time::sleep(LOCK_POLL).await;
             waited += LOCK_POLL;
         }

@@ -64,6 +64,8 @@ pub struct NylasState {
     pub failing_pages: Vec<PageFailure>,
     /// Part of every page token: bumping it makes earlier tokens invalid (400).
     pub cursor_generation: u32,
+    /// Per event id: how long its reads take (tokio time, so paused tests pass it at once).
+    pub slow_reads: HashMap<String, std::time::Duration>,
 }
 
 /// Handle to a running fake Nylas.
@@ -110,6 +112,12 @@ impl FakeNylas {
     }
 
     /// Hard-deletes an event: later reads answer 404.
+    /// Makes every read of event `id` take `delay` (tokio time) before it is answered.
+    pub fn slow_read(&self, id: &str, delay: std::time::Duration) {
+        let mut state = self.state.lock().unwrap();
+        state.slow_reads.insert(id.to_owned(), delay);
+    }
+
     pub fn remove_event(&self, grant: &str, id: &str) {
         let key = (grant.to_string(), id.to_string());
         self.state.lock().unwrap().events.remove(&key);
@@ -285,6 +293,10 @@ async fn get_event(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let delay = state.lock().unwrap().slow_reads.get(&event).copied();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut state = state.lock().unwrap();
     if let Some(response) = gate(&mut state, &uri, &headers) {
         return response;
