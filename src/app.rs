@@ -155,9 +155,9 @@ impl App {
             self.parts.processor.clone(),
             self.series(),
             RunnerConfig {
-                // A batching CRM needs as many jobs in flight as a batch holds for batches to
-                // fill; Nylas fetches stay bounded by `sync.workers` (`with_fetch_limit`).
-                workers: sync.workers.max(self.parts.crm.batch_capacity()),
+                // The pool grows to a batching CRM's batch size (`Runner::pool_size`); Nylas
+                // fetches stay bounded by `sync.workers` (`with_fetch_limit`).
+                workers: sync.workers,
                 lease_for: sync.lease,
                 poll_interval: POLL_INTERVAL,
                 retry: retry_policy(&self.settings),

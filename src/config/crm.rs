@@ -56,10 +56,10 @@ macro_rules! crm_kinds {
 
         impl CrmSettings {
             /// `crm.batch_linger` of a kind that batches its writes (`None` for the others).
-            pub fn batch_linger(&self) -> Option<std::time::Duration> {
+            pub fn batch_linger_mut(&mut self) -> Option<&mut std::time::Duration> {
                 match self {
-                    CrmSettings::HubSpot(settings) => Some(settings.batch_linger),
-                    CrmSettings::Salesforce(settings) => Some(settings.batch_linger),
+                    CrmSettings::HubSpot(settings) => Some(&mut settings.batch_linger),
+                    CrmSettings::Salesforce(settings) => Some(&mut settings.batch_linger),
                     _ => None,
                 }
             }

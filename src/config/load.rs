@@ -104,7 +104,7 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
     let server = section(loading, "server");
     let nylas = section(loading, "nylas");
     let store = section(loading, "store");
-    let crm = crm::read(loading);
+    let mut crm = crm::read(loading);
     let sync: Option<SyncSettings> = section(loading, "sync");
     let filter = section(loading, "filter");
     let reconcile = section(loading, "reconcile");
@@ -112,7 +112,7 @@ fn settings(loading: &mut Loading, logs_to_terminal: bool) -> Option<Settings> {
     if let Some(sync) = &sync {
         check_retry_delays(loading, sync);
         check_coalesce_delays(loading, sync);
-        if let Some(crm) = &crm {
+        if let Some(crm) = &mut crm {
             check_batch_linger(loading, crm, sync);
         }
     }
@@ -187,12 +187,19 @@ fn check_coalesce_delays(loading: &mut Loading, sync: &SyncSettings) {
 }
 
 /// `crm.batch_linger` must be at most half of `sync.lease`: a write waiting in a batch holds
-/// its meeting's lock (as long as the lease), which must not run out meanwhile.
-fn check_batch_linger(loading: &mut Loading, crm: &CrmSettings, sync: &SyncSettings) {
-    let Some(linger) = crm.batch_linger() else {
+/// its meeting's lock (as long as the lease), which must not run out meanwhile. The default is
+/// shortened to fit a short lease; a value set too long is an error.
+fn check_batch_linger(loading: &mut Loading, crm: &mut CrmSettings, sync: &SyncSettings) {
+    let Some(linger) = crm.batch_linger_mut() else {
         return;
     };
-    if linger > sync.lease / 2 {
+    let most = sync.lease / 2;
+    if !loading.tree.is_set("crm.batch_linger") {
+        *linger = (*linger).min(most);
+        return;
+    }
+    let linger = *linger;
+    if linger > most {
         let lease_origin = loading.tree.origin("sync.lease");
         let problem = format!(
             "{} is longer than half of sync.lease ({}, {lease_origin}): a write waiting in a batch holds its meeting's lock",

@@ -37,7 +37,8 @@ use super::settle::{RetryPolicy, Settled};
 /// The worker pool's settings.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// Jobs processed concurrently.
+    /// Jobs processed concurrently (`sync.workers`); more while the CRM batches its writes
+    /// ([`Runner::pool_size`]).
     pub workers: usize,
     /// How long a claim holds a job before another worker may take it.
     pub lease_for: Duration,
@@ -71,9 +72,20 @@ impl Runner {
         &self.processor.store
     }
 
+    /// How many jobs run at once now: `workers`, or the CRM's batch size when that is larger (a
+    /// batch fills only with that many jobs in flight). Read before every claim, so the pool
+    /// shrinks back when the CRM stops batching (HubSpot's event id property turns out not to
+    /// have unique values).
+    pub fn pool_size(&self) -> usize {
+        self.config
+            .workers
+            .max(self.processor.crm.batch_capacity())
+            .max(1)
+    }
+
     /// Runs until `shutdown` is cancelled, then drains for at most `drain_for`.
     pub async fn run(&self, shutdown: CancellationToken, drain_for: Duration) {
-        let slots = Arc::new(Semaphore::new(self.config.workers.max(1)));
+        let slots = Arc::new(Semaphore::new(self.pool_size()));
         let abort = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let wakeups = self.store().wakeups();
@@ -84,7 +96,10 @@ impl Runner {
             notified.as_mut().enable();
             while tasks.try_join_next().is_some() {}
 
-            let free = slots.available_permits();
+            // The pool may have shrunk since the slots were made (see `pool_size`).
+            let free = slots
+                .available_permits()
+                .min(self.pool_size().saturating_sub(tasks.len()));
             let admission = self.processor.breaker.admission();
             let limit = match admission {
                 Admission::Open => free,
@@ -274,7 +289,7 @@ impl Runner {
             if let Admission::Hold(_) = self.processor.breaker.admission() {
                 return Ok(settled);
             }
-            let jobs = self.claim(self.config.workers.max(1)).await?;
+            let jobs = self.claim(self.pool_size()).await?;
             if jobs.is_empty() {
                 return Ok(settled);
             }

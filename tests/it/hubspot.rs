@@ -7,6 +7,7 @@ mod batch;
 mod batch_gate;
 mod batch_updates;
 mod contract;
+mod crash;
 mod links;
 mod measure;
 

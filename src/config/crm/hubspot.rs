@@ -46,8 +46,8 @@ pub struct HubSpotCrmSettings {
         deserialize_with = "value::hubspot_batch_size"
     )]
     pub batch_size: usize,
-    /// `batch_linger`, default 2s, at most half of `sync.lease`: the longest a batch waits for
-    /// jobs already running to join it. It goes sooner when it is full or when every running
+    /// `batch_linger`, default 2s, at most half of `sync.lease` (the default is shortened to fit
+    /// a short lease): the longest a batch waits for jobs already running to join it. It goes sooner when it is full or when every running
     /// job is in, so a lone change is written at once (`crate::crm::batch`); `0s`: a batch takes
     /// only the writes already waiting.
     #[serde(default = "defaults::crm::batch_linger", with = "value::duration")]

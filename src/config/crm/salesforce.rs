@@ -60,8 +60,8 @@ pub struct SalesforceCrmSettings {
         deserialize_with = "value::salesforce_batch_size"
     )]
     pub batch_size: usize,
-    /// `batch_linger`, default 2s, at most half of `sync.lease`: the longest a batch waits for
-    /// jobs already running to join it. It goes sooner when it is full or when every running
+    /// `batch_linger`, default 2s, at most half of `sync.lease` (the default is shortened to fit
+    /// a short lease): the longest a batch waits for jobs already running to join it. It goes sooner when it is full or when every running
     /// job is in, so a lone change is written at once (`crate::crm::batch`); `0s`: a batch takes
     /// only the writes already waiting.
     #[serde(default = "defaults::crm::batch_linger", with = "value::duration")]

@@ -217,8 +217,20 @@ fn the_batch_linger_defaults_to_two_seconds_and_is_at_most_half_the_lease() {
         ("CALSYNC__CRM__KIND", "hubspot"),
         ("CRM_API_KEY", "pat-1"),
         ("CALSYNC__SYNC__LEASE", "2s"),
+        ("CALSYNC__CRM__BATCH_LINGER", "2s"),
     ]);
     assert!(message.contains("crm.batch_linger"), "{message}");
+    let short_lease_by_default = [
+        ("CALSYNC__CRM__KIND", "hubspot"),
+        ("CRM_API_KEY", "pat-1"),
+        ("CALSYNC__SYNC__LEASE", "2s"),
+    ];
+    let settings = load_from(None, &short_lease_by_default).unwrap();
+    assert_eq!(
+        linger(settings),
+        Duration::from_secs(1),
+        "the default fits the lease"
+    );
     let short_lease = [
         ("CALSYNC__CRM__KIND", "hubspot"),
         ("CRM_API_KEY", "pat-1"),

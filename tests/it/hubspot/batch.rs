@@ -235,6 +235,7 @@ async fn without_a_unique_property_each_meeting_is_written_alone() {
         100,
         "not known before the first write"
     );
+    assert_eq!(app.runner.pool_size(), 100);
     publish_events(&app, 3).await;
     let settled = app.drain_concurrently().await;
     assert_eq!(
@@ -242,6 +243,8 @@ async fn without_a_unique_property_each_meeting_is_written_alone() {
         1,
         "single writes need no batch of jobs in flight"
     );
+    let workers = app.fixture.settings.sync.workers;
+    assert_eq!(app.runner.pool_size(), workers, "the pool shrinks back");
     assert_eq!(
         count(&settled, &Settled::Done(SyncOutcome::Created)),
         3,

@@ -96,6 +96,8 @@ pub(super) struct State {
     unique_properties: Vec<String>,
     /// The next batch upsert is carried out, but its answer is lost.
     lose_next_batch: bool,
+    /// Batch upserts are carried out, but never answered (the caller waits until it dies).
+    stall_batch_answers: bool,
     /// Event ids whose batch upsert or update input is refused as invalid (a record HubSpot
     /// rejects).
     rejected_events: Vec<String>,
@@ -266,6 +268,12 @@ impl FakeHubSpot {
     /// The next batch upsert is carried out, but its answer is lost (504 from a proxy).
     pub fn lose_next_batch(&self) {
         self.with(|s| s.lose_next_batch = true);
+    }
+
+    /// While `stalled`, batch upserts are carried out but never answered, as when the caller
+    /// crashes while its batch is in flight.
+    pub fn stall_batch_answers(&self, stalled: bool) {
+        self.with(|s| s.stall_batch_answers = stalled);
     }
 
     /// Batch upserts of this event fail alone, as HubSpot does for an invalid input.

@@ -57,13 +57,29 @@ impl Reply {
 }
 
 pub(super) async fn handle(
-    Shared(state): Shared<Arc<Mutex<State>>>,
+    Shared(shared): Shared<Arc<Mutex<State>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut state = state.lock().unwrap();
+    let (response, stalled) = answer(&shared, method, uri, headers, body);
+    if stalled {
+        return std::future::pending().await;
+    }
+    response
+}
+
+/// The answer to one request, and whether it is to be withheld (see
+/// `FakeHubSpot::stall_batch_answers`).
+fn answer(
+    shared: &Mutex<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (Response, bool) {
+    let mut state = shared.lock().unwrap();
     let incoming = state.ledger.record(method, &uri, headers, body);
     // No properties spec is in ../shared/specs: that one read is checked by hand (a GET with
     // no body and no query) and its answer is not schema-checked.
@@ -115,6 +131,9 @@ pub(super) async fn handle(
             &incoming.json,
         )
     };
+    let stalled = state.stall_batch_answers
+        && incoming.path.ends_with("/meetings/batch/upsert")
+        && reply.status < 300;
     if reply.checked {
         let body = reply.body.as_ref().map(Value::to_string);
         let body = body.unwrap_or_default();
@@ -122,7 +141,7 @@ pub(super) async fn handle(
             .ledger
             .check_answer(contract, &incoming, reply.status, &body);
     }
-    respond(reply)
+    (respond(reply), stalled)
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
