@@ -136,7 +136,7 @@ fn notification(round: usize, index: usize) -> IncomingNotification {
             grant_id: "grant-1".into(),
             calendar_id: Some("primary".into()),
             action: JobAction::Upsert,
-            payload: Some(payload),
+            payload: Some(payload.into()),
             origin: PayloadOrigin::NotificationComplete,
             version: Some(1),
             force_fetch: false,

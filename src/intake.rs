@@ -7,16 +7,19 @@
 //! (`.transformed`, `.truncated`, …) means "the object may be incomplete", so the job is marked
 //! to fetch the event. `event.created` and `event.updated` are the same thing: an upsert keyed by
 //! the event id. Triggers calsync does not handle are acknowledged and ignored, not stored.
+//!
+//! Only the object's summary (ids, `updated_at`, whether `when` is an object) is read here; an
+//! event's object becomes the job's payload as the JSON text it arrived in.
 
 use jiff::Timestamp;
-use serde_json::Value;
 
 use crate::ids::{EventId, GrantId, NotificationId};
 use crate::store::{
-    GrantChange, IncomingNotification, JobAction, JobRequest, JobSource, PayloadOrigin,
+    GrantChange, IncomingNotification, JobAction, JobRequest, JobSource, PayloadOrigin, PayloadText,
 };
 
 use crate::nylas::models::Envelope;
+use crate::nylas::notified::{NotifiedObject, ObjectSummary};
 
 /// The notification types calsync acts on (and subscribes its webhooks to).
 pub const HANDLED_TRIGGERS: [&str; 6] = crate::triggers::HANDLED;
@@ -96,7 +99,7 @@ pub enum Interpretation {
 }
 
 /// Turns a verified envelope (and its decompressed body, kept for replay) into store work. The
-/// envelope is consumed: an event's object becomes the job's payload as parsed, without a copy.
+/// envelope is consumed: an event's object becomes the job's payload as the text it arrived in.
 pub fn interpret(
     envelope: Envelope,
     body: Vec<u8>,
@@ -115,12 +118,12 @@ pub fn interpret(
         data,
         ..
     } = envelope;
-    let Some(object) = data.object.filter(Value::is_object) else {
+    let Some(object) = data.object.filter(|object| object.summary().is_object) else {
         return Err(NotificationError::MissingObject {
             trigger: trigger_type,
         });
     };
-    let Some(grant_id) = text_field(&object, "grant_id").map(GrantId::from) else {
+    let Some(grant_id) = text_field(object.summary().grant_id.as_deref()).map(GrantId::from) else {
         return Err(NotificationError::MissingGrantId {
             trigger: trigger_type,
         });
@@ -138,7 +141,8 @@ pub fn interpret(
     };
     match trigger.kind {
         TriggerKind::EventUpsert | TriggerKind::EventDeleted => {
-            let Some(event_id) = text_field(&object, "id").map(EventId::from) else {
+            let Some(event_id) = text_field(object.summary().id.as_deref()).map(EventId::from)
+            else {
                 return Err(NotificationError::MissingEventId {
                     trigger: notification.trigger,
                 });
@@ -158,21 +162,27 @@ fn event_job(
     trigger: Trigger,
     event_id: EventId,
     grant_id: GrantId,
-    object: Value,
+    object: NotifiedObject,
     notification_id: NotificationId,
 ) -> JobRequest {
-    let calendar_id = text_field(&object, "calendar_id");
+    let ObjectSummary {
+        calendar_id,
+        updated_at,
+        has_when,
+        ..
+    } = object.summary();
+    let calendar_id = text_field(calendar_id.as_deref());
     let (action, payload, origin, version) = if trigger.kind == TriggerKind::EventDeleted {
         (JobAction::Delete, None, PayloadOrigin::None, None)
     } else {
-        let complete = !trigger.suffixed && object.get("when").is_some_and(Value::is_object);
-        let origin = if complete {
+        let origin = if !trigger.suffixed && *has_when {
             PayloadOrigin::NotificationComplete
         } else {
             PayloadOrigin::NotificationPartial
         };
-        let version = object.get("updated_at").and_then(Value::as_i64);
-        (JobAction::Upsert, Some(object), origin, version)
+        let version = *updated_at;
+        let payload = PayloadText::from(object.into_raw());
+        (JobAction::Upsert, Some(payload), origin, version)
     };
     JobRequest {
         record_key: event_id,
@@ -188,11 +198,9 @@ fn event_job(
     }
 }
 
-/// A non-empty string field of a JSON object.
-fn text_field(object: &Value, key: &str) -> Option<String> {
-    object
-        .get(key)
-        .and_then(Value::as_str)
+/// A string field of the object, trimmed, when not empty.
+fn text_field(field: Option<&str>) -> Option<String> {
+    field
         .map(str::trim)
         .filter(|text| !text.is_empty())
         .map(str::to_string)
@@ -259,6 +267,17 @@ mod tests {
         assert_eq!(job.origin, PayloadOrigin::NotificationComplete);
         assert_eq!(job.version, Some(1_700_000_000));
         assert_eq!(job.notification_id, Some("n1".into()));
+    }
+
+    #[test]
+    fn the_event_object_becomes_the_payload_as_sent() {
+        let object = r#"{ "id": "e1", "grant_id": "g1",
+            "when": {"object": "time", "time": 1.50}, "title": "Caf\u00e9" }"#;
+        let notification = stored(&format!(
+            r#"{{"id":"n1","type":"event.updated","data":{{"object":{object}}}}}"#
+        ));
+        let payload = notification.job.unwrap().payload.unwrap();
+        assert_eq!(payload.as_str(), object);
     }
 
     #[test]

@@ -5,8 +5,6 @@
 //! Invariant: a notification whose id, type, or object `id` / `grant_id` / `calendar_id` is
 //! longer than [`MAX_ID_BYTES`] is refused (400, naming the field) and never reaches the store.
 
-use serde_json::Value;
-
 use crate::nylas::Envelope;
 
 /// The longest accepted id (bytes of UTF-8).
@@ -29,12 +27,13 @@ pub fn check_ids(envelope: &Envelope) -> Result<(), TooLong> {
     let Some(object) = envelope.data.object.as_ref() else {
         return Ok(());
     };
-    for (field, key) in [
-        ("data.object.id", "id"),
-        ("data.object.grant_id", "grant_id"),
-        ("data.object.calendar_id", "calendar_id"),
+    let summary = object.summary();
+    for (field, value) in [
+        ("data.object.id", &summary.id),
+        ("data.object.grant_id", &summary.grant_id),
+        ("data.object.calendar_id", &summary.calendar_id),
     ] {
-        if let Some(value) = object.get(key).and_then(Value::as_str) {
+        if let Some(value) = value {
             within(field, value)?;
         }
     }
@@ -54,7 +53,7 @@ fn within(field: &'static str, value: &str) -> Result<(), TooLong> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn envelope(value: Value) -> Envelope {
         serde_json::from_value(value).unwrap()

@@ -9,6 +9,7 @@ pub mod client;
 pub mod directory;
 pub mod lenient;
 pub mod models;
+pub mod notified;
 
 pub use client::{NylasClient, NylasError};
 pub use models::{Envelope, Event};

@@ -7,9 +7,9 @@
 //! [`crate::mapping`] interprets them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::lenient;
+use super::notified::NotifiedObject;
 
 /// The CloudEvents envelope of a webhook notification.
 #[derive(Debug, Clone, Deserialize)]
@@ -41,9 +41,10 @@ pub struct EnvelopeData {
     /// The Nylas application the notification belongs to.
     #[serde(default, deserialize_with = "lenient::string")]
     pub application_id: Option<String>,
-    /// The notified object (an event, a grant, …), kept raw until the trigger says what it is.
+    /// The notified object (an event, a grant, …): its JSON text as sent, and the few fields
+    /// intake reads from it.
     #[serde(default)]
-    pub object: Option<Value>,
+    pub object: Option<NotifiedObject>,
 }
 
 /// A calendar event (from a notification or the Events API).

@@ -15,7 +15,8 @@ use serde_json::Value;
 use crate::ids::{CrmRecordId, EventId, GrantId, MeetingKey, NotificationId, TargetId};
 use crate::store::portable::{Cells, Param};
 use crate::store::{
-    DeadLetter, GrantStatus, JobAction, JobRequest, JobSource, PayloadOrigin, StoreError, SyncState,
+    DeadLetter, GrantStatus, JobAction, JobRequest, JobSource, PayloadOrigin, PayloadText,
+    StoreError, SyncState,
 };
 
 /// A timestamp as stored.
@@ -199,14 +200,19 @@ fn unknown(column: &str, text: &str) -> StoreError {
     StoreError::Corrupt(format!("column `{column}` holds unknown value {text:?}"))
 }
 
-/// A payload as stored (JSON text).
-pub(in crate::store) fn payload_text(payload: Option<&Value>) -> Option<String> {
-    payload.map(Value::to_string)
+/// A JSON value as stored (text).
+pub(in crate::store) fn json_text(value: Option<&Value>) -> Option<String> {
+    value.map(Value::to_string)
 }
 
-fn payload_from(text: Option<String>) -> Result<Option<Value>, StoreError> {
+/// A job's payload as stored (its JSON text, as is).
+pub(in crate::store) fn payload_text(payload: Option<&PayloadText>) -> Option<&str> {
+    payload.map(PayloadText::as_str)
+}
+
+fn payload_from(text: Option<String>) -> Result<Option<PayloadText>, StoreError> {
     text.map(|text| {
-        serde_json::from_str(&text)
+        PayloadText::from_text(text)
             .map_err(|error| StoreError::Corrupt(format!("column `payload` is not JSON: {error}")))
     })
     .transpose()

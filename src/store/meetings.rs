@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::StoreError;
-use super::codec::{get, payload_text, timestamp};
+use super::codec::{get, json_text, timestamp};
 use super::portable::{Cells, Engine};
 use crate::ids::{EventId, GrantId, MeetingKey};
 
@@ -205,7 +205,7 @@ pub(in crate::store) const RECORD_KEY: &str =
 
 /// The copy's stored status and content, for binding.
 pub(in crate::store) fn encoded(copy: &MeetingCopy) -> (&'static str, Option<String>) {
-    (copy.status.as_str(), payload_text(copy.content.as_ref()))
+    (copy.status.as_str(), json_text(copy.content.as_ref()))
 }
 
 /// A `meeting_copies` row, decoded.

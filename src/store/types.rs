@@ -3,9 +3,9 @@
 //! Plain data; the invariants about them are in the parent module's docs.
 
 use jiff::Timestamp;
-use serde_json::Value;
 
 use crate::ids::{CrmRecordId, EventId, GrantId, NotificationId, TargetId};
+use crate::store::PayloadText;
 
 /// What a job does to its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +56,8 @@ pub struct JobRequest {
     pub calendar_id: Option<String>,
     /// Write or delete the record.
     pub action: JobAction,
-    /// The event object as received, if any.
-    pub payload: Option<Value>,
+    /// The event object as JSON text (a notification's as received), if any.
+    pub payload: Option<PayloadText>,
     /// Where the payload came from, and so how far it can be trusted.
     pub origin: PayloadOrigin,
     /// The payload's `updated_at` (Unix seconds), if known.

@@ -29,7 +29,7 @@ use crate::nylas::NylasError;
 use crate::nylas::client::{EventQuery, MAX_PAGE_SIZE, Page};
 use crate::nylas::models::{Calendar, Event, Grant};
 use crate::retry::{Backoff, Retry};
-use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin};
+use crate::store::{JobAction, JobRequest, JobSource, PayloadOrigin, PayloadText};
 
 /// Attempts per Nylas call before giving up.
 pub const LIST_ATTEMPTS: u32 = 8;
@@ -274,7 +274,7 @@ pub fn job_for(
                 .unwrap_or_else(|| calendar_id.to_string()),
         ),
         action: JobAction::Upsert,
-        payload: Some(serde_json::to_value(event)?),
+        payload: Some(PayloadText::to_json(event)?),
         origin: PayloadOrigin::EventsApi,
         version: event.updated_at,
         force_fetch: false,

@@ -36,7 +36,7 @@ use crate::mapping::MappingError;
 use crate::nylas::{Event, NylasClient, NylasError};
 use crate::policy::{Policy, PolicySettings};
 use crate::retry::Retry;
-use crate::store::{ClaimedJob, JobRequest, PayloadOrigin, Store, StoreError};
+use crate::store::{ClaimedJob, JobRequest, PayloadOrigin, PayloadText, Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 
 use super::breaker::{self, Breaker, Signal, Upstream};
@@ -153,7 +153,7 @@ pub(crate) fn job_payload(
     let event = request
         .payload
         .as_ref()
-        .map(|value| serde_json::from_value::<Event>(value.clone()))
+        .map(PayloadText::parse::<Event>)
         .transpose()
         .map_err(SyncError::Payload)?;
     let by_origin = match request.origin {

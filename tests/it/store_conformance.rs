@@ -173,7 +173,7 @@ pub fn upsert(key: &str, version: i64) -> JobRequest {
         grant_id: "grant-1".into(),
         calendar_id: Some("cal-1".into()),
         action: JobAction::Upsert,
-        payload: Some(json!({ "id": key, "updated_at": version })),
+        payload: Some(json!({ "id": key, "updated_at": version }).into()),
         origin: PayloadOrigin::NotificationComplete,
         version: Some(version),
         force_fetch: false,

@@ -152,7 +152,7 @@ async fn upsert_round(
     let grants: Vec<&str> = picked().map(|j| j.grant_id.as_str()).collect();
     let calendars: Vec<Option<&str>> = picked().map(|j| j.calendar_id.as_deref()).collect();
     let actions: Vec<&str> = picked().map(|j| codec::action_text(j.action)).collect();
-    let payloads: Vec<Option<String>> = picked()
+    let payloads: Vec<Option<&str>> = picked()
         .map(|j| codec::payload_text(j.payload.as_ref()))
         .collect();
     let origins: Vec<&str> = picked().map(|j| codec::origin_text(j.origin)).collect();

@@ -102,7 +102,7 @@ fn a_listed_event_round_trips_through_its_job_payload_unchanged_for_the_mapping(
     assert_eq!(job.origin, PayloadOrigin::EventsApi);
     assert_eq!(job.action, JobAction::Upsert);
     assert_eq!(job.version, Some(1_717_000_000));
-    let decoded: Event = serde_json::from_value(job.payload.unwrap()).unwrap();
+    let decoded: Event = job.payload.unwrap().parse().unwrap();
     let before = mapping::map_event(&listed, "g1").unwrap();
     let after = mapping::map_event(&decoded, "g1").unwrap();
     assert_eq!(before, after);

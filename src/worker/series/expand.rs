@@ -7,7 +7,9 @@ use crate::ids::EventId;
 use crate::nylas::Event;
 use crate::nylas::client::EventQuery;
 use crate::store::SeriesStore;
-use crate::store::{ClaimedJob, JobAction, JobRequest, Occurrence, PayloadOrigin, SeriesKey};
+use crate::store::{
+    ClaimedJob, JobAction, JobRequest, Occurrence, PayloadOrigin, PayloadText, SeriesKey,
+};
 
 use super::{Series, as_delete, occurrence_delete};
 use crate::worker::process::{Processor, SyncError, SyncOutcome};
@@ -249,7 +251,7 @@ fn occurrence_upsert(
                 .unwrap_or_else(|| calendar.to_string()),
         ),
         action: JobAction::Upsert,
-        payload: Some(serde_json::to_value(event)?),
+        payload: Some(PayloadText::to_json(event)?),
         origin: PayloadOrigin::EventsApi,
         version: event.updated_at,
         force_fetch: false,

@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::config::FetchPolicy;
 use crate::ids::EventId;
 use crate::nylas::{Event, NylasClient};
-use crate::store::{ClaimedJob, JobAction, JobRequest, PayloadOrigin, SeriesKey};
+use crate::store::{ClaimedJob, JobAction, JobRequest, PayloadOrigin, PayloadText, SeriesKey};
 
 use super::process::{JobPayload, Processor, SyncError, SyncOutcome, job_payload};
 
@@ -159,7 +159,7 @@ impl Series {
             Some(event) => {
                 let mut read = job.clone();
                 read.request.payload =
-                    Some(serde_json::to_value(&event).map_err(SyncError::Payload)?);
+                    Some(PayloadText::to_json(&event).map_err(SyncError::Payload)?);
                 read.request.origin = PayloadOrigin::EventsApi;
                 read.request.force_fetch = false;
                 if read.request.calendar_id.is_none() {
@@ -180,7 +180,7 @@ async fn remember_occurrence(processor: &Processor, job: &ClaimedJob) -> Result<
     let Some(payload) = &job.request.payload else {
         return Ok(());
     };
-    let Ok(event) = serde_json::from_value::<Event>(payload.clone()) else {
+    let Ok(event) = payload.parse::<Event>() else {
         return Ok(());
     };
     let Some(master) = event.master_event_id.as_deref().filter(|id| !id.is_empty()) else {

@@ -1,11 +1,14 @@
 //! The envelope parser and its interpretation under arbitrary signed bodies: every body either
 //! fails to parse (serde's typed error), is refused with a `NotificationError`, is ignored (a
 //! type calsync does not handle) or becomes store work that is internally consistent — never a
-//! panic. The metric label of any type stays within its bounded set.
+//! panic. The metric label of any type stays within its bounded set. Keeping the event object
+//! as raw text (issue 13) changed nothing: a body is accepted exactly when it was accepted with
+//! the object parsed into a `Value`, and a job's payload reads as that `Value`.
 
 use axum::http::{HeaderMap, HeaderValue};
 use calsync::http::verify::{SIGNATURE_HEADER, parse_envelope, sign, verify};
 use calsync::intake::{Interpretation, TriggerKind, interpret, parse_trigger};
+use calsync::nylas::lenient;
 use calsync::store::JobAction;
 use calsync::telemetry::metrics::{KNOWN_TRIGGERS, OTHER_TRIGGER, UNKNOWN_TRIGGER, trigger_label};
 use jiff::Timestamp;
@@ -102,6 +105,33 @@ fn envelope_json() -> impl Strategy<Value = Value> {
         })
 }
 
+/// The envelope as it was read before issue 13: the object parsed into a `Value`.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ValueEnvelope {
+    id: String,
+    #[serde(rename = "type")]
+    trigger: String,
+    #[serde(default, deserialize_with = "lenient::string")]
+    specversion: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    source: Option<String>,
+    #[serde(default, deserialize_with = "lenient::integer")]
+    time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::integer")]
+    webhook_delivery_attempt: Option<i64>,
+    data: ValueData,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ValueData {
+    #[serde(default, deserialize_with = "lenient::string")]
+    application_id: Option<String>,
+    #[serde(default)]
+    object: Option<Value>,
+}
+
 /// Signs `body`, verifies it as the edge does, parses and interprets it.
 fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
     let mut headers = HeaderMap::new();
@@ -109,7 +139,10 @@ fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
     headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(&signature).unwrap());
     let secrets = [SecretString::from(SECRET)];
     let verified = verify(&headers, &body, &secrets, 1 << 20).expect("a correctly signed body");
-    let Ok(envelope) = parse_envelope(&verified) else {
+    let before = serde_json::from_slice::<ValueEnvelope>(&body);
+    let parsed = parse_envelope(&verified);
+    prop_assert_eq!(parsed.is_ok(), before.is_ok(), "accepted as before");
+    let (Ok(envelope), Ok(before)) = (parsed, before) else {
         return Ok(());
     };
     let envelope = envelope.into_inner();
@@ -146,6 +179,9 @@ fn check(body: Vec<u8>) -> Result<(), TestCaseError> {
                         prop_assert!(job.payload.is_none());
                     } else {
                         prop_assert_eq!(job.action, JobAction::Upsert);
+                        let payload = job.payload.as_ref().expect("an upsert has a payload");
+                        let read: Value = payload.parse().expect("a payload is JSON");
+                        prop_assert_eq!(Some(read), before.data.object, "the payload as before");
                     }
                     prop_assert!(notification.grant_change.is_none());
                 }

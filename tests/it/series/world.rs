@@ -100,7 +100,7 @@ pub fn legacy_job(event: &Value) -> JobRequest {
         grant_id: G1.into(),
         calendar_id: Some(CAL.to_string()),
         action: JobAction::Upsert,
-        payload: Some(event.clone()),
+        payload: Some(event.into()),
         origin: PayloadOrigin::EventsApi,
         version: event["updated_at"].as_i64(),
         force_fetch: false,

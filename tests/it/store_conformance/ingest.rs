@@ -84,7 +84,7 @@ pub async fn jobs_round_trip_every_field(backend: Backend) {
     let store = &backend.store;
     let mut job = upsert("e1", 1_700_000_000);
     job.payload =
-        Some(json!({ "id": "e1", "title": "Kick-off", "when": { "object": "timespan" } }));
+        Some(json!({ "id": "e1", "title": "Kick-off", "when": { "object": "timespan" } }).into());
     job.origin = PayloadOrigin::NotificationPartial;
     job.force_fetch = true;
     store
