@@ -20,8 +20,11 @@
 //!   batch naming one record twice): the later one waits for the next batch;
 //! - an item whose caller stopped waiting (a job cancelled at shutdown) before its batch is sent
 //!   is left out: its job runs again later, so nothing is lost and nothing is written for it;
-//! - nothing here knows about jobs, leases or the sync state: the worker's write path is the same
-//!   as for an unbatched adapter, so its version, hash and tombstone rules hold unchanged.
+//! - nothing here knows about leases or the sync state, and of jobs only how many run (the
+//!   gate's counts, kept by guards their runner holds): the worker's write path is the same as
+//!   for an unbatched adapter, so its version, hash and tombstone rules hold unchanged;
+//! - the gate only ever sends a batch sooner: the linger stays the bound, so a miscounted job
+//!   can delay a batch by at most the linger, never hold it forever.
 //!
 //! Time is tokio's, so tests drive the linger with paused time.
 
