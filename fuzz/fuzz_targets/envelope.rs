@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use calsync::http::verify::{SIGNATURE_HEADER, parse_envelope, sign, verify};
-use calsync::nylas::notification::{Interpretation, TriggerKind, interpret, parse_trigger};
+use calsync::intake::{Interpretation, TriggerKind, interpret, parse_trigger};
 use calsync::telemetry::metrics::{KNOWN_TRIGGERS, OTHER_TRIGGER, UNKNOWN_TRIGGER, trigger_label};
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
@@ -27,8 +27,8 @@ fuzz_target!(|body: &[u8]| {
         Ok(Interpretation::Ignored) => assert_eq!(kind, TriggerKind::Unhandled),
         Ok(Interpretation::Store(notification)) => {
             assert_ne!(kind, TriggerKind::Unhandled);
-            assert_eq!(notification.id, envelope.id);
-            assert!(!notification.id.trim().is_empty());
+            assert_eq!(notification.id.as_str(), envelope.id.as_str());
+            assert!(!notification.id.as_str().trim().is_empty());
             if let Some(job) = &notification.job {
                 assert_eq!(Some(&job.record_key), notification.event_id.as_ref());
             }

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(record) = map_event(&event, "grant-1") else {
         return;
     };
-    assert_eq!(record.external_event_id, event.id);
+    assert_eq!(record.event_id.as_str(), event.id.as_str());
     assert!(record.meeting_end_date >= record.meeting_date);
     let seconds = record.meeting_end_date.as_second() - record.meeting_date.as_second();
     assert_eq!(record.duration_minutes, seconds / 60);
