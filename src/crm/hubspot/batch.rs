@@ -23,7 +23,7 @@
 //! with its classification, and each job retries on its own schedule.
 
 use std::collections::HashMap;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{HubSpotAdapter, is_refusal, meeting_properties};
-use crate::crm::batch::{BatchWrite, adapter_gone, all_fail};
+use crate::crm::batch::{BatchGate, BatchSettings, BatchWrite, Batcher, adapter_gone, all_fail};
 use crate::crm::owners::Owner;
 use crate::crm::vendor::decode;
 use crate::crm::{CrmError, UpsertOutcome};
@@ -54,6 +54,35 @@ pub struct UpsertItem {
     /// The HubSpot id of the meeting calsync already wrote for this event (updated by that id);
     /// `None`: upserted by the event id property.
     pub known: Option<CrmRecordId>,
+}
+
+/// The adapter's batchers and what it learnt about batch upserts.
+pub(super) struct Batches {
+    pub upserts: Batcher<Upserts>,
+    pub archives: Batcher<Archives>,
+    /// Shared by both batchers; the worker pool and the backfill count their jobs in it.
+    pub gate: Arc<BatchGate>,
+    /// Whether the event id property has unique values (asked once, when first needed).
+    pub unique_property: tokio::sync::OnceCell<bool>,
+}
+
+impl Batches {
+    /// The batchers of `adapter` for `settings`, or `None` when writes go one by one (a batch
+    /// size of 1).
+    pub fn new(adapter: &Weak<HubSpotAdapter>, settings: BatchSettings) -> Option<Batches> {
+        if settings.max_items <= 1 {
+            return None;
+        }
+        let gate = BatchGate::new();
+        let upserts = Batcher::new(Upserts(adapter.clone()), settings, UPSERT);
+        let archives = Batcher::new(Archives(adapter.clone()), settings, ARCHIVE);
+        Some(Batches {
+            upserts: upserts.gated(gate.clone()),
+            archives: archives.gated(gate.clone()),
+            gate,
+            unique_property: tokio::sync::OnceCell::new(),
+        })
+    }
 }
 
 /// Sends meeting upserts for the adapter (held weakly: the adapter owns the batcher).

@@ -45,8 +45,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
+use self::batch::Batches;
 use self::errors::HubSpotApi;
-use super::batch::{BatchGate, BatchSettings, Batcher};
+use super::batch::{BatchGate, BatchSettings};
 use super::contacts::ContactCache;
 use super::owners::{Owner, OwnerDirectory};
 use super::transport::CrmTransport;
@@ -82,16 +83,6 @@ pub struct HubSpotAdapter {
     batches: Option<Batches>,
 }
 
-/// The adapter's batchers and what it learnt about batch upserts.
-struct Batches {
-    upserts: Batcher<batch::Upserts>,
-    archives: Batcher<batch::Archives>,
-    /// Shared by both batchers; the worker pool and the backfill count their jobs in it.
-    gate: Arc<BatchGate>,
-    /// Whether the event id property has unique values (asked once, when first needed).
-    unique_property: tokio::sync::OnceCell<bool>,
-}
-
 /// A created or read object: only its id matters.
 #[derive(Debug, Deserialize)]
 struct Object {
@@ -116,28 +107,9 @@ impl HubSpotAdapter {
             linger: settings.batch_linger,
             max_items: settings.batch_size.min(MAX_BATCH),
         };
-        Arc::new_cyclic(|adapter| {
-            let gate = BatchGate::new();
-            let batches = (batching.max_items > 1).then(|| Batches {
-                upserts: Batcher::new(
-                    batch::Upserts(adapter.clone()),
-                    batching,
-                    "hubspot batch upsert",
-                )
-                .gated(gate.clone()),
-                archives: Batcher::new(
-                    batch::Archives(adapter.clone()),
-                    batching,
-                    "hubspot batch archive",
-                )
-                .gated(gate.clone()),
-                gate,
-                unique_property: tokio::sync::OnceCell::new(),
-            });
-            HubSpotAdapter {
-                batches,
-                ..Self::unbatched(settings, internal_domains, transport)
-            }
+        Arc::new_cyclic(|adapter| HubSpotAdapter {
+            batches: Batches::new(adapter, batching),
+            ..Self::unbatched(settings, internal_domains, transport)
         })
     }
 
