@@ -6,6 +6,10 @@
 //!   rows and leasing them. Each claimed row gets its own uuid v4 token.
 //! - The ends of a claim (shared) are one `BEGIN IMMEDIATE` transaction each: the write lock is
 //!   held, so the row needs no lock of its own (`exec::HELD`).
+//! - A claim first looks on a read connection whether any job is claimable; when none is, it
+//!   takes no write lock at all. Every ingest commit wakes the worker pool, so without this look
+//!   each commit was followed by an empty write transaction holding up the next ingest batch on
+//!   the one write connection. The look is only a hint: the claim itself re-reads under the lock.
 
 use std::future::Future;
 use std::time::Duration;
@@ -46,6 +50,15 @@ impl QueueEngine for SqliteStore {
         lease_for: Duration,
         limit: usize,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let any_claimable: Option<String> = sqlx::query_scalar(CLAIM_CANDIDATES)
+            .bind(millis(now))
+            .bind(1_i64)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_error)?;
+        if any_claimable.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = begin_write(&self.write).await?;
         let keys: Vec<String> = sqlx::query_scalar(CLAIM_CANDIDATES)
             .bind(millis(now))

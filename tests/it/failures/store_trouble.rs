@@ -1,7 +1,8 @@
 //! A store that cannot commit (a full disk, a lock held beyond the busy timeout): POSTs are
 //! answered 503 (Nylas retries them), `/readyz` fails, the process stays up and recovers by
 //! itself when the store does — also after SQLite itself failed a commit on a really full disk
-//! (the real binary on a small tmpfs, [`SmallDisk`]).
+//! (the real binary on a small tmpfs, [`SmallDisk`]). A claim finding nothing due needs no write
+//! lock, so a held lock never fails it.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -165,6 +166,24 @@ async fn a_write_lock_held_by_another_process_makes_posts_503_until_it_is_releas
     assert_eq!(app.get("/readyz").await.0, StatusCode::OK);
     assert_eq!(app.notify(&notification(0)).await, StatusCode::OK);
     assert_eq!(app.drain().await, vec![Settled::Done(SyncOutcome::Created)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_with_nothing_due_takes_no_write_lock() {
+    // Every ingest commit wakes the worker pool: a claim finding nothing must not queue for the
+    // one write connection (it held up the next ingest batch), let alone fail on a lock.
+    let app = TestApp::spawn().await;
+    let url = app.fixture.settings.store.url.expose_secret().to_string();
+    let options = SqliteConnectOptions::from_str(&url).unwrap();
+    let mut other = SqliteConnection::connect_with(&options).await.unwrap();
+    let lock = other.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let now = jiff::Timestamp::now();
+    let claimed = app
+        .store
+        .claim("test", now, Duration::from_secs(60), 10)
+        .await;
+    assert!(claimed.expect("no write lock needed").is_empty());
+    lock.rollback().await.unwrap();
 }
 
 /// Asserts that the daemon refuses `envelope` (503, so Nylas redelivers it), again after its
