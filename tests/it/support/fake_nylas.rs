@@ -64,8 +64,8 @@ pub struct NylasState {
     pub failing_pages: Vec<PageFailure>,
     /// Part of every page token: bumping it makes earlier tokens invalid (400).
     pub cursor_generation: u32,
-    /// Per event id: how long its reads take (tokio time, so paused tests pass it at once).
-    pub slow_reads: HashMap<String, std::time::Duration>,
+    /// Per event id: its reads wait until [`FakeNylas::release_read`] (a closed gate).
+    pub held_reads: HashMap<String, Arc<tokio::sync::Semaphore>>,
 }
 
 /// Handle to a running fake Nylas.
@@ -112,10 +112,21 @@ impl FakeNylas {
     }
 
     /// Hard-deletes an event: later reads answer 404.
-    /// Makes every read of event `id` take `delay` (tokio time) before it is answered.
-    pub fn slow_read(&self, id: &str, delay: std::time::Duration) {
-        let mut state = self.state.lock().unwrap();
-        state.slow_reads.insert(id.to_owned(), delay);
+    /// Holds every read of event `id` unanswered until [`FakeNylas::release_read`].
+    pub fn hold_read(&self, id: &str) {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        self.state
+            .lock()
+            .unwrap()
+            .held_reads
+            .insert(id.to_owned(), gate);
+    }
+
+    /// Answers the held reads of event `id`, and every later one at once.
+    pub fn release_read(&self, id: &str) {
+        if let Some(gate) = self.state.lock().unwrap().held_reads.get(id) {
+            gate.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+        }
     }
 
     pub fn remove_event(&self, grant: &str, id: &str) {
@@ -293,9 +304,9 @@ async fn get_event(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let delay = state.lock().unwrap().slow_reads.get(&event).copied();
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
+    let held = state.lock().unwrap().held_reads.get(&event).cloned();
+    if let Some(gate) = held {
+        let _answered = gate.acquire().await;
     }
     let mut state = state.lock().unwrap();
     if let Some(response) = gate(&mut state, &uri, &headers) {
