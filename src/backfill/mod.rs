@@ -17,7 +17,7 @@
 //! Batching CRMs: a backfill keeps a whole batch of a page's jobs in flight and counts each in
 //! the adapter's batch gate while it runs (`crate::crm::batch`), so a batch goes out as soon as
 //! every running job of the page has joined it, full or not (measured: 10,000 events into
-//! HubSpot took 740 requests with a fixed 25 ms linger, 100 with 500 ms).
+//! HubSpot take 102 requests, 100 of them full batch upserts; a fixed 25 ms linger took 740).
 //!
 //! Invariants: at most `concurrency` grants are read at a time; a run is resumable from the last
 //! completed page of each calendar until it completes, when its checkpoints are deleted; the

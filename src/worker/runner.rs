@@ -89,7 +89,7 @@ impl Runner {
         let abort = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let wakeups = self.store().wakeups();
-        tracing::info!(workers = self.config.workers, "Workers started.");
+        tracing::info!(workers = self.pool_size(), "Workers started.");
         while !shutdown.is_cancelled() {
             let notified = wakeups.notified();
             tokio::pin!(notified);

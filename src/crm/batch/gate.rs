@@ -10,10 +10,10 @@
 //! arrive.
 //!
 //! Counts, kept by guards so every exit path (error, panic, cancellation) undoes its own:
-//! - *running*: jobs the worker pool or a backfill runs ([`BatchGate::job_started`]);
-//! - *parked*: running jobs waiting for something a batch may itself hold up — a meeting lock
-//!   whose holder waits on this batch, a retry delay — and therefore not expected soon
-//!   ([`BatchGate::park`]);
+//! - *running*: jobs the worker pool or a backfill runs ([`BatchGate::job_started`]; a
+//!   backfill counts each attempt, not the retry delay between attempts);
+//! - *parked*: running jobs waiting for a meeting lock, whose holder may itself wait on this
+//!   batch, and therefore not expected soon ([`BatchGate::park`]);
 //! - *waiting*: items the batchers have received and not answered yet (open, deferred or sent).
 //!
 //! A batch may go early when `running > 0` and `waiting + parked >= running`: every running job
@@ -67,7 +67,7 @@ impl BatchGate {
     }
 
     /// Counts a running job as not expected soon until the guard is dropped (it waits for a
-    /// lock or a retry delay), so batches do not wait for it.
+    /// meeting lock), so batches do not wait for it.
     pub fn park(self: &Arc<Self>) -> Parked {
         self.change(|counts| counts.parked += 1);
         Parked(self.clone())
